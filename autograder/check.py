@@ -1,0 +1,222 @@
+"""`tito check`: lint lesson sources, reporting `file:line: message` for every defect found.
+
+Each rule is one small function taking the parsed module and yielding (line, message); the course
+wide rules (unique ids, export targets, import order) look at all modules at once.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.course import LIB_NAME, Course, Module
+from autograder.source import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, Cell,
+                               read_cells)
+
+VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class ParsedModule:
+    module: Module
+    cells: list[Cell]
+
+    @property
+    def target(self) -> str | None:
+        targets = [c.directives["default_exp"] for c in self.cells if "default_exp" in c.directives]
+        return targets[0] if targets else None
+
+    def exported_names(self) -> set[str]:
+        names = set()
+        for cell in self.cells:
+            if cell.exported and (tree := parse_or_none(cell.body())):
+                names |= defined_names(tree)
+        return names
+
+
+def parse_or_none(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        return None
+
+
+def defined_names(tree: ast.Module) -> set[str]:
+    """Top-level classes, functions and assigned variables of a cell."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def line_of(cell: Cell, offset: int) -> int:
+    """File line of the `offset`-th (0-based) line of a cell's source."""
+    return cell.line + 1 + offset
+
+
+# --- rules on one cell -----------------------------------------------------------------------
+
+def marker_balance(cell: Cell, begin: str, end: str) -> Iterator[tuple[int, str]]:
+    open_at = None
+    for i, line in enumerate(cell.source.splitlines()):
+        if begin in line:
+            if open_at is not None:
+                yield line_of(cell, i), f"`{begin}` inside a region already opened on line {line_of(cell, open_at)}"
+            open_at = i
+        elif end in line:
+            if open_at is None:
+                yield line_of(cell, i), f"`{end}` without a matching `{begin}`"
+            open_at = None
+    if open_at is not None:
+        yield line_of(cell, open_at), f"`{begin}` is never closed by `{end}`"
+
+
+def has_marker(cell: Cell, *markers: str) -> int | None:
+    for i, line in enumerate(cell.source.splitlines()):
+        if any(m in line for m in markers):
+            return i
+    return None
+
+
+def check_cell(cell: Cell) -> Iterator[tuple[int, str]]:
+    if cell.header_error:
+        yield cell.line, cell.header_error
+    if cell.cell_type != "code":
+        return
+    yield from marker_balance(cell, BEGIN_SOLUTION, END_SOLUTION)
+    yield from marker_balance(cell, BEGIN_HIDDEN, END_HIDDEN)
+    hidden = has_marker(cell, BEGIN_HIDDEN, END_HIDDEN)
+    if hidden is not None and cell.kind != "test":
+        yield line_of(cell, hidden), "hidden-test markers outside a `test` cell"
+    solution = has_marker(cell, BEGIN_SOLUTION, END_SOLUTION)
+    if solution is not None and cell.kind != "solution":
+        yield line_of(cell, solution), "solution markers outside a `solution` cell"
+    if cell.kind == "solution" and solution is None:
+        yield cell.line, "a `solution` cell without a `### BEGIN SOLUTION` region"
+    if cell.kind in ("solution", "test"):
+        if not cell.grade_id:
+            yield cell.line, f"`{cell.kind}` cell without an id (add id=\"...\")"
+        elif not VALID_ID.match(str(cell.grade_id)):
+            yield cell.line, f"id {cell.grade_id!r} must be 1-64 letters, digits, '-' or '_'"
+    if cell.kind == "test" and not (isinstance(cell.points, (int, float)) and cell.points > 0):
+        yield cell.line, "`test` cell without points (add points=N, N > 0)"
+    tree = None
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as exc:
+        yield line_of(cell, (exc.lineno or 1) - 1), f"syntax error: {exc.msg}"
+    if tree is not None:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "input":
+                yield line_of(cell, node.lineno - 1), "`input()` would block the autograder"
+
+
+# --- rules on one module ---------------------------------------------------------------------
+
+def check_module(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
+    for cell in parsed.cells:
+        yield from check_cell(cell)
+    defaults = [c for c in parsed.cells if "default_exp" in c.directives]
+    for extra in defaults[1:]:
+        yield extra.line, "a second `#| default_exp` (one per module)"
+    for cell in parsed.cells:
+        if "default_exp" in cell.directives and not cell.directives["default_exp"]:
+            yield cell.line, "`#| default_exp` needs a module name"
+        if cell.exported and not parsed.target:
+            yield cell.line, "`#| export` cell but the module has no `#| default_exp NAME` target"
+    yield from untested_solutions(parsed)
+
+
+def untested_solutions(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
+    tests = "\n".join(c.source for c in parsed.cells if c.kind == "test")
+    for cell in parsed.cells:
+        if cell.kind == "solution" and (tree := parse_or_none(cell.source)):
+            for name in sorted(defined_names(tree)):
+                if not re.search(rf"\b{re.escape(name)}\b", tests):
+                    yield cell.line, f"`{name}` is defined here but no test cell mentions it"
+
+
+# --- rules across the course -----------------------------------------------------------------
+
+def imported_lib_modules(cell: Cell) -> Iterator[tuple[int, str, list[str]]]:
+    """(offset, submodule or '', imported names) for every `tinytorch_lib` import in a cell."""
+    tree = parse_or_none(cell.source)
+    if tree is None:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == LIB_NAME or alias.name.startswith(LIB_NAME + "."):
+                    yield node.lineno - 1, alias.name[len(LIB_NAME) + 1:], []
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == LIB_NAME:
+                yield node.lineno - 1, "", [a.name for a in node.names]
+            elif node.module.startswith(LIB_NAME + "."):
+                yield node.lineno - 1, node.module[len(LIB_NAME) + 1:], []
+
+
+def check_course(parsed: list[ParsedModule]) -> Iterator[tuple[Path, int, str]]:
+    seen_ids: dict[str, tuple[Path, int]] = {}
+    owner_of_target: dict[str, ParsedModule] = {}
+    for p in parsed:
+        for cell in p.cells:
+            if cell.grade_id and cell.kind in ("solution", "test"):
+                if cell.grade_id in seen_ids:
+                    where = "%s:%d" % seen_ids[cell.grade_id]
+                    yield p.module.source, cell.line, f"duplicate id {cell.grade_id!r} (first used at {where})"
+                else:
+                    seen_ids[cell.grade_id] = (p.module.source, cell.line)
+        if p.target:
+            if p.target in owner_of_target:
+                other = owner_of_target[p.target].module.name
+                line = next(c.line for c in p.cells if c.directives.get("default_exp") == p.target)
+                yield p.module.source, line, f"export target {p.target!r} collides with module {other}"
+            else:
+                owner_of_target[p.target] = p
+    number_of_target = {t: p.module.number for t, p in owner_of_target.items()}
+    number_of_name = {n: p.module.number for p in parsed for n in p.exported_names()}
+    for p in parsed:
+        for cell in p.cells:
+            for offset, submodule, names in imported_lib_modules(cell):
+                root = submodule.split(".")[0]
+                owners = [number_of_target.get(root)] if root else [
+                    number_of_target.get(n, number_of_name.get(n)) for n in names]
+                for n in owners:
+                    if n is not None and n >= p.module.number:
+                        what = f"{LIB_NAME}.{submodule}" if root else f"{', '.join(names)} from {LIB_NAME}"
+                        yield (p.module.source, line_of(cell, offset),
+                               f"imports {what}, which belongs to this or a later module")
+                        break
+
+
+def parse_course(course: Course) -> list[ParsedModule]:
+    return [ParsedModule(m, read_cells(m.source)) for m in course.modules()]
+
+
+def check(course: Course, names: list[str] | None = None) -> list[Problem]:
+    """All problems of the selected modules (course-wide rules see every module)."""
+    parsed = parse_course(course)
+    selected = {m.name for m in course.select(names)}
+    problems = []
+    for p in parsed:
+        if p.module.name in selected:
+            problems += [Problem(p.module.source, line, msg) for line, msg in check_module(p)]
+    problems += [Problem(path, line, msg) for path, line, msg in check_course(parsed)
+                 if path.parent.name in selected]
+    return sorted(problems, key=lambda pr: (str(pr.path), pr.line))

@@ -1,0 +1,43 @@
+"""Driving nbgrader in-process (its CLI costs ~3 s of imports per call).
+
+`NbGraderAPI` does not read `nbgrader_config.py` by itself: we load it with traitlets and point
+`CourseDirectory.root` at the folder nbgrader should work in.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+
+def load_config(config_file: Path, root: Path, **overrides):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    for dotted, value in overrides.items():
+        section, key = dotted.split(".")
+        setattr(getattr(config, section), key, value)
+    return config
+
+
+def make_api(config_file: Path, root: Path, **overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+    config = load_config(config_file, root, **overrides)
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir, config=config)
+
+
+class NbgraderFailed(Exception):
+    """An nbgrader step reported failure; the message carries its log."""
+
+
+def checked(result: dict, what: str) -> dict:
+    if not result.get("success"):
+        detail = (result.get("error") or "") + "\n" + (result.get("log") or "")
+        raise NbgraderFailed(f"{what} failed:\n{detail.strip()[-4000:]}")
+    return result
