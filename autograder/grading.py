@@ -1,0 +1,259 @@
+"""`tito grade`: a folder of submissions -> gradebook, grades.csv, feedback, results.json, summary.
+
+Steps: intake (one notebook per student, problems recorded), a grading course folder with nbgrader's
+gradebook and the assignment generated from the lesson source, workers that autograde in the
+sandbox, then reports read back from the gradebook.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.build import nbgrader_source_path
+from autograder.check import parse_course
+from autograder.course import Course, CourseError, Module, resolve_module
+from autograder.export import copy_modules, module_of_file
+from autograder.intake import Student, Submission, collect
+from autograder.nbgrader_glue import checked, make_api
+from autograder.notebook import build_notebook, dumps, write_if_changed
+from autograder.sandbox import Limits, resolve_mode
+
+CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+               "raw_score", "late_submission_penalty", "score", "max_score", "status", "reason", "sandbox"]
+
+
+@dataclass
+class GradeOptions:
+    submissions: Path
+    out: Path
+    roster: list[Student] | None = None
+    workers: int = 1
+    sandbox: str = "auto"
+    limits: Limits = field(default_factory=Limits)
+    progress: bool = True
+
+
+@dataclass
+class StudentResult:
+    student: Student
+    score: float
+    max_score: float
+    status: str
+    reason: str
+    sandbox: str
+    tests: list[dict]
+
+
+def db_url(out: Path) -> str:
+    return f"sqlite:///{out.resolve() / 'gradebook.db'}?timeout=120"
+
+
+def prepare_assignment(course: Course, module: Module, out: Path):
+    """The grading folder's nbgrader source notebook and gradebook entry for `module`."""
+    parsed = next(p for p in parse_course(course) if p.module.name == module.name)
+    nb_text = dumps(build_notebook(module, parsed.cells))
+    write_if_changed(out / "source" / module.name / module.notebook_name, nb_text)
+    api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
+    checked(api.generate_assignment(module.name, force=True, create=True), f"preparing {module.name}")
+    return nbformat.reads(nb_text, as_version=4)
+
+
+def reference_package(course: Course, module: Module, out: Path) -> Path:
+    """Reference modules before `module` only: a submission cannot import the answer it must write."""
+    missing = [m.name for m in course.modules() if m.number < module.number and not any(
+        module_of_file(p) == m.name for p in course.lib_dir.glob("*.py"))]
+    if missing:
+        raise CourseError(f"the reference package lacks {', '.join(missing)}: run `tito build` first")
+    pkg = out / ".reference" / module.name
+    shutil.rmtree(pkg, ignore_errors=True)
+    copy_modules(course.lib_dir, pkg / "tinytorch_lib", below=module.number)
+    return pkg
+
+
+def tamper_notes(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Read-only cells the student changed or deleted (nbgrader restores them; we say so)."""
+    given = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    notes = []
+    for cell in release.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("locked") or cell.cell_type != "code":
+            continue
+        theirs = given.get(meta["grade_id"])
+        if theirs is None:
+            notes.append(f"deleted cell {meta['grade_id']} restored")
+        elif theirs.source != cell.source:
+            notes.append(f"edited cell {meta['grade_id']} restored")
+        elif theirs.metadata.get("nbgrader", {}).get("points") != meta.get("points"):
+            notes.append(f"points of {meta['grade_id']} reset")
+    return notes
+
+
+def stage(sub: Submission, module: Module, out: Path, release: nbformat.NotebookNode, status_dir: Path) -> None:
+    """Put one submission where nbgrader expects it (the release notebook if it is unusable)."""
+    folder = out / "submitted" / sub.student.id / module.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for stale in status_dir.glob(f"{sub.student.id}.*json"):
+        stale.unlink()
+    nb = sub.notebook if sub.notebook is not None else release
+    if sub.problem:
+        (status_dir / f"{sub.student.id}.forced.json").write_text(json.dumps({"reason": sub.problem}))
+    else:
+        sub.notes += tamper_notes(sub.notebook, release)
+    (folder / module.notebook_name).write_text(nbformat.writes(nb), encoding="utf-8")
+
+
+def register_students(out: Path, students: list[Student]) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url(out), course_id="tinytorch") as gb:
+        for s in students:
+            gb.update_or_create_student(s.id, first_name=s.first_name or None, last_name=s.last_name or None,
+                                        email=s.email or None)
+
+
+def run_workers(course: Course, module: Module, out: Path, students: list[str], settings: dict,
+                workers: int, progress: bool) -> None:
+    from tqdm import tqdm
+
+    status_dir = Path(settings["status_dir"])
+    shares = [students[i::workers] for i in range(max(1, min(workers, len(students))))]
+    procs = []
+    jobs_dir = Path(tempfile.mkdtemp(prefix="tito-jobs-"))
+    for i, share in enumerate(shares):
+        job = {"module": module.name, "root": str(out.resolve()), "config_file": str(course.config_file),
+               "db_url": db_url(out), "status_dir": str(status_dir), "students": share,
+               "mode": settings["mode"], "settings": settings}
+        path = jobs_dir / f"job{i}.json"
+        path.write_text(json.dumps(job))
+        log = open(jobs_dir / f"job{i}.log", "w")
+        procs.append((subprocess.Popen([sys.executable, "-m", "autograder.grade_worker", str(path)],
+                                       stdout=log, stderr=subprocess.STDOUT, cwd=out), log))
+    bar = tqdm(total=len(students), desc=f"grading {module.name}", unit="student", disable=None if progress else True, mininterval=1)
+    done = 0
+    while any(p.poll() is None for p, _ in procs):
+        time.sleep(0.3)
+        now = sum((status_dir / f"{s}.json").exists() for s in students)
+        bar.update(now - done)
+        done = now
+    bar.update(sum((status_dir / f"{s}.json").exists() for s in students) - done)
+    bar.close()
+    for p, log in procs:
+        log.close()
+    shutil.rmtree(jobs_dir, ignore_errors=True)
+
+
+def cell_outputs(out: Path, student: str, module: Module) -> dict[str, str]:
+    path = out / "autograded" / student / module.name / module.notebook_name
+    if not path.exists():
+        return {}
+    nb = nbformat.read(path, as_version=4)
+    texts = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid and cell.cell_type == "code":
+            parts = [f"{o.get('ename')}: {o.get('evalue')}" if o.get("output_type") == "error"
+                     else "".join(o.get("text", "")) for o in cell.get("outputs", [])
+                     if o.get("output_type") in ("error", "stream")]
+            texts[gid] = "\n".join(parts)[-2000:]
+    return texts
+
+
+def collect_results(out: Path, module: Module, subs: list[Submission], reports: dict[str, dict],
+                    source_nb: nbformat.NotebookNode) -> list[StudentResult]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    test_cells = [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
+                  for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    max_score = sum(p for _, p in test_cells)
+    results = []
+    with Gradebook(db_url(out), course_id="tinytorch") as gb:
+        for sub in subs:
+            sid = sub.student.id
+            report = reports.get(sid) or {"status": "pipeline_error", "reason": "worker did not report", "sandbox": "?"}
+            scores = {}
+            try:
+                nb = gb.find_submission_notebook(module.name, module.name, sid)
+                scores = {g.name: g.score for g in nb.grades}
+            except MissingEntry:
+                pass
+            outputs = cell_outputs(out, sid, module)
+            tests = [{"name": gid, "score": float(scores.get(gid, 0.0)), "max_score": pts,
+                      "status": "passed" if scores.get(gid, 0.0) >= pts else "failed",
+                      "output": outputs.get(gid, ""), "visibility": "visible"} for gid, pts in test_cells]
+            status = "rejected" if sub.problem else report["status"]
+            reason = "; ".join(dict.fromkeys(r for r in [sub.problem, *sub.notes, report.get("reason", "")] if r))
+            results.append(StudentResult(sub.student, sum(t["score"] for t in tests), max_score, status,
+                                         reason, report.get("sandbox", "?"), tests))
+    return results
+
+
+def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Path:
+    folder = out / "reports" / module.name
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with (folder / "grades.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS)
+        writer.writeheader()
+        for r in results:
+            writer.writerow({"assignment": module.name, "duedate": "", "timestamp": stamp,
+                             "student_id": r.student.id, "last_name": r.student.last_name,
+                             "first_name": r.student.first_name, "email": r.student.email,
+                             "raw_score": r.score, "late_submission_penalty": 0.0, "score": r.score,
+                             "max_score": r.max_score, "status": r.status, "reason": r.reason,
+                             "sandbox": r.sandbox})
+    for r in results:
+        payload = {"score": r.score, "output": r.reason or "graded", "tests": r.tests}
+        (folder / r.student.id).mkdir(exist_ok=True)
+        (folder / r.student.id / "results.json").write_text(json.dumps(payload, indent=1) + "\n")
+    return folder
+
+
+def summary(results: list[StudentResult]) -> str:
+    rows = [f"{'student':<16} {'score':>11}  {'status':<13} {'sandbox':<10} reason"]
+    for r in results:
+        rows.append(f"{r.student.id:<16} {r.score:>5g}/{r.max_score:<5g}  {r.status:<13} {r.sandbox:<10} "
+                    f"{r.reason[:90]}")
+    return "\n".join(rows)
+
+
+def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[StudentResult], bool]:
+    """Grade every submission; returns the results and whether the pipeline itself stayed healthy."""
+    warnings.filterwarnings("ignore")
+    module = resolve_module(course.modules(), module_name)
+    mode = resolve_mode(opts.sandbox)
+    out = opts.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    subs = collect(opts.submissions, module.name, opts.roster)
+    if not subs:
+        raise CourseError(f"{opts.submissions}: no student submissions found")
+    source_nb = prepare_assignment(course, module, out)
+    release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
+    pkg = reference_package(course, module, out)
+    status_dir = out / ".status" / module.name
+    status_dir.mkdir(parents=True, exist_ok=True)
+    for sub in subs:
+        stage(sub, module, out, release, status_dir)
+    register_students(out, [s.student for s in subs])
+    hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
+    settings = {"mode": mode, "package_dir": str(pkg), "status_dir": str(status_dir), "hide": hide,
+                "cell_timeout": opts.limits.cell_timeout, "notebook_timeout": opts.limits.notebook_timeout,
+                "memory_mb": opts.limits.memory_mb}
+    ids = [s.student.id for s in subs]
+    run_workers(course, module, out, ids, settings, opts.workers, opts.progress)
+    reports = {sid: json.loads(p.read_text()) for sid in ids if (p := status_dir / f"{sid}.json").exists()}
+    results = collect_results(out, module, subs, reports, source_nb)
+    write_reports(out, module, results)
+    healthy = all(r.status != "pipeline_error" for r in results)
+    return results, healthy

@@ -1,0 +1,142 @@
+"""Running untrusted notebooks: resource limits always, bubblewrap isolation when available.
+
+Modes: "bubblewrap" (no network, read-only system, course/gradebook/other students hidden, only
+its own work folder writable) or "none" (resource limits only). `--sandbox required` refuses to
+grade without bubblewrap.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import CourseError
+
+EXECUTOR = Path(__file__).with_name("sandbox_exec.py")
+INSIDE_WORK, INSIDE_PKG, INSIDE_TOOL = "/tmp/work", "/tmp/pkg", "/tmp/tito/sandbox_exec.py"
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: int = 30          # seconds per cell
+    notebook_timeout: int = 300     # seconds for the whole notebook
+    memory_mb: int = 4096           # address space of the kernel and its children
+    output_chars: int = 100_000     # output kept per cell
+    file_mb: int = 256              # largest file the notebook may write
+
+
+@functools.cache
+def bubblewrap_works() -> bool:
+    if not shutil.which("bwrap"):
+        return False
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                            "--unshare-net", "--unshare-pid", "true"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+def resolve_mode(requested: str) -> str:
+    if requested == "off":
+        return "none"
+    if bubblewrap_works():
+        return "bubblewrap"
+    if requested == "required":
+        raise CourseError("--sandbox required, but bubblewrap (bwrap) is missing or cannot create "
+                          "namespaces here; install Debian's `bubblewrap` or use --sandbox auto")
+    return "none"
+
+
+def child_limits(limits: Limits):
+    def apply() -> None:
+        mem = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        size = limits.file_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
+def base_env(home: str, pkg: str) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "PYTHONPATH": pkg,
+           "MPLCONFIGDIR": f"{home}/.matplotlib", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "JUPYTER_PLATFORM_DIRS": "1"}
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "VIRTUAL_ENV"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def bubblewrap_command(work: Path, pkg: Path, hide: list[Path], env: dict[str, str]) -> list[str]:
+    cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in hide:   # the course, the gradebook, other students' work
+        if path.exists():
+            cmd += ["--tmpfs", str(path.resolve())]
+    cmd += ["--bind", str(work), INSIDE_WORK, "--ro-bind", str(pkg), INSIDE_PKG,
+            "--ro-bind", str(EXECUTOR), INSIDE_TOOL,
+            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--die-with-parent", "--new-session", "--clearenv", "--chdir", INSIDE_WORK]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    return cmd
+
+
+@dataclass
+class Execution:
+    notebook: nbformat.NotebookNode
+    status: str     # ok, cell_timeout, timeout, kernel_died, memory, error
+    reason: str
+
+
+def failed_copy(nb: nbformat.NotebookNode, status: str, reason: str) -> Execution:
+    """The notebook with every code cell marked as failed for `reason`."""
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.from_dict({"output_type": "error", "ename": "NotGraded",
+                                                "evalue": reason, "traceback": [f"NotGraded: {reason}"]})]
+    return Execution(nb, status, reason)
+
+
+def execute_untrusted(nb: nbformat.NotebookNode, work: Path, pkg: Path, mode: str, limits: Limits,
+                      hide: list[Path]) -> Execution:
+    """Run `nb` in `work` (which it may write), importing the package folder `pkg`."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "submission.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
+    args = ["submission.ipynb", "--cell-timeout", str(limits.cell_timeout),
+            "--notebook-timeout", str(limits.notebook_timeout), "--output-chars", str(limits.output_chars)]
+    if mode == "bubblewrap":
+        env = base_env(INSIDE_WORK, INSIDE_PKG)
+        cmd = bubblewrap_command(work, pkg, hide, env) + [sys.executable, INSIDE_TOOL, *args]
+        popen_env = None
+    else:
+        env = base_env(str(work), str(pkg))
+        cmd, popen_env = [sys.executable, str(EXECUTOR), *args], env
+    wall = limits.notebook_timeout + limits.cell_timeout + 60
+    proc = subprocess.Popen(cmd, cwd=work, env=popen_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, preexec_fn=child_limits(limits), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=wall)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return failed_copy(nb, "timeout", f"notebook exceeded the wall-clock limit of {wall} s")
+    try:
+        executed = nbformat.reads(out.decode("utf-8"), as_version=4)
+    except Exception:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+        return failed_copy(nb, "error", f"executor failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
+    report = executed.metadata.pop("tinytorch_execution", {"status": "error", "reason": "no report"})
+    return Execution(executed, report.get("status", "error"), report.get("reason", ""))
+
+
+def report_json(execution: Execution, mode: str) -> str:
+    return json.dumps({"status": execution.status, "reason": execution.reason, "sandbox": mode})
