@@ -70,6 +70,13 @@ def line_of(cell: Cell, offset: int) -> int:
     return cell.line + 1 + offset
 
 
+def directive_line(cell: Cell, word: str) -> int:
+    for i, line in enumerate(cell.source.splitlines()):
+        if line.startswith("#|") and line[2:].split()[:1] == [word]:
+            return line_of(cell, i)
+    return cell.line
+
+
 # --- rules on one cell -----------------------------------------------------------------------
 
 def marker_balance(cell: Cell, begin: str, end: str) -> Iterator[tuple[int, str]]:
@@ -134,12 +141,12 @@ def check_module(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
         yield from check_cell(cell)
     defaults = [c for c in parsed.cells if "default_exp" in c.directives]
     for extra in defaults[1:]:
-        yield extra.line, "a second `#| default_exp` (one per module)"
+        yield directive_line(extra, "default_exp"), "a second `#| default_exp` (one per module)"
     for cell in parsed.cells:
         if "default_exp" in cell.directives and not cell.directives["default_exp"]:
-            yield cell.line, "`#| default_exp` needs a module name"
+            yield directive_line(cell, "default_exp"), "`#| default_exp` needs a module name"
         if cell.exported and not parsed.target:
-            yield cell.line, "`#| export` cell but the module has no `#| default_exp NAME` target"
+            yield directive_line(cell, "export"), "`#| export` cell but the module has no `#| default_exp NAME` target"
     yield from untested_solutions(parsed)
 
 
@@ -185,7 +192,8 @@ def check_course(parsed: list[ParsedModule]) -> Iterator[tuple[Path, int, str]]:
         if p.target:
             if p.target in owner_of_target:
                 other = owner_of_target[p.target].module.name
-                line = next(c.line for c in p.cells if c.directives.get("default_exp") == p.target)
+                line = next(directive_line(c, "default_exp") for c in p.cells
+                            if c.directives.get("default_exp") == p.target)
                 yield p.module.source, line, f"export target {p.target!r} collides with module {other}"
             else:
                 owner_of_target[p.target] = p

@@ -30,6 +30,12 @@ def cmd_demo(args) -> int:
     return run_demo(Path(args.out), workers=args.workers)
 
 
+def cmd_milestone(args) -> int:
+    from autograder.milestones import run
+
+    return run(args.name, lib=Path(args.lib) if args.lib else None, quick=args.quick)
+
+
 def add_commands(sub) -> None:
     s = sub.add_parser("grade", help="grade a folder of submissions (one folder or zip per student)")
     s.add_argument("module")
@@ -47,3 +53,9 @@ def add_commands(sub) -> None:
     s.add_argument("--out", default="demo")
     s.add_argument("--workers", type=int, default=2)
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("milestone", help="run a milestone on your package (or the course's reference)")
+    s.add_argument("name", help="milestone name, e.g. perceptron or xor_mlp")
+    s.add_argument("--lib", help="folder containing tinytorch_lib (default: ./tinytorch_lib, else the course's)")
+    s.add_argument("--quick", action="store_true", help="reduced run (what CI uses)")
+    s.set_defaults(func=cmd_milestone)

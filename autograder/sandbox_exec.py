@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+SEVERITY = ["ok", "cell_timeout", "memory", "timeout", "kernel_died"]
 KERNEL_ARGS = ["--InteractiveShell.xmode=Minimal", "--HistoryManager.hist_file=:memory:",
                "--IPKernelApp.log_level=ERROR"]
 
@@ -35,6 +36,7 @@ def capped_client_class(output_chars):
         """Drops output past `output_chars` per cell, so a flood cannot exhaust memory."""
 
         sizes = {}
+        truncated = set()
 
         def output(self, outs, msg, display_id, cell_index):
             if msg["msg_type"] == "error":
@@ -44,6 +46,7 @@ def capped_client_class(output_chars):
                 return None
             self.sizes[cell_index] = size + len(json.dumps(msg.get("content", {})))
             if self.sizes[cell_index] > output_chars:
+                self.truncated.add(cell_index)
                 note = {"output_type": "stream", "name": "stdout",
                         "text": f"\n[output truncated: more than {output_chars} characters]\n"}
                 from nbformat import from_dict
@@ -85,9 +88,10 @@ def run(nb, cell_timeout, notebook_timeout, output_chars):
                 problems.append(("cell_timeout", f"cell {name} was stopped after {cell_timeout} s"))
             if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
                 problems.append(("memory", f"cell {name} exceeded the memory limit"))
-    if not problems:
-        return {"status": "ok", "reason": ""}
-    return {"status": problems[-1][0], "reason": "; ".join(reason for _, reason in problems)}
+            if index in client.truncated:
+                problems.append(("ok", f"output of cell {name} truncated at {output_chars} characters"))
+    status = max((s for s, _ in problems), key=SEVERITY.index, default="ok")
+    return {"status": status, "reason": "; ".join(reason for _, reason in problems)}
 
 
 def main():

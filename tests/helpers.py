@@ -1,0 +1,70 @@
+"""Shared helpers of the test suite."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.course import Course
+from autograder.source import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, read_cells
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE = Course(REPO)
+
+
+def tito(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `tito` as a user would, in a subprocess."""
+    run_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run_env["PYTHONPATH"] = str(REPO)   # the autograder package, wherever the test runs
+    run_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, env=run_env,
+                          capture_output=True, text=True, timeout=1200)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tito {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def region_lines(source: str, begin: str, end: str) -> list[str]:
+    out, inside = [], False
+    for line in source.splitlines():
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif inside:
+            out.append(line.strip())
+    return out
+
+
+def forbidden_lines(course: Course = COURSE) -> dict[str, set[str]]:
+    """Per module: solution and hidden-test lines that appear nowhere else in the lesson.
+
+    Derived from the sources (not a grep for markers): if any of these reaches a student, a
+    solution or a hidden test has leaked.
+    """
+    result = {}
+    for module in course.modules():
+        cells = read_cells(module.source)
+        secret, public = set(), set()
+        for cell in cells:
+            hidden = region_lines(cell.source, BEGIN_SOLUTION, END_SOLUTION) + \
+                region_lines(cell.source, BEGIN_HIDDEN, END_HIDDEN)
+            secret |= set(hidden)
+            public |= set(l.strip() for l in cell.source.splitlines()) - set(hidden)
+        result[module.name] = {l for l in secret - public if len(l) >= 12 and not l.startswith("#")}
+    return result
+
+
+def copy_course(dst: Path, with_generated: bool = True) -> Course:
+    """A copy of the course checkout (no git, no build/ folder) to build or grade in."""
+    import shutil
+
+    names = ["source", "nbgrader_config.py"] + (["release", "solutions", "tinytorch_lib"] if with_generated else [])
+    for name in names:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dst / name)
+    return Course(dst)
