@@ -24,6 +24,7 @@ from autograder.build import nbgrader_source_path
 from autograder.check import parse_course
 from autograder.course import Course, CourseError, Module, resolve_module
 from autograder.export import copy_modules, module_of_file
+from autograder.gradescope import validate_results
 from autograder.intake import Student, Submission, collect
 from autograder.nbgrader_glue import checked, make_api
 from autograder.notebook import build_notebook, dumps, write_if_changed
@@ -215,6 +216,7 @@ def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Pa
                              "sandbox": r.sandbox})
     for r in results:
         payload = {"score": r.score, "output": r.reason or "graded", "tests": r.tests}
+        validate_results(payload)
         (folder / r.student.id).mkdir(exist_ok=True)
         (folder / r.student.id / "results.json").write_text(json.dumps(payload, indent=1) + "\n")
     return folder
