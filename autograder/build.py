@@ -18,7 +18,7 @@ import nbformat
 from autograder.check import ParsedModule, check, parse_course
 from autograder.course import LIB_NAME, Course, CourseError
 from autograder.export import copy_modules, module_of_file, render, write_init, write_module
-from autograder.kernel import execute, test_results
+from autograder.kernel import execute, graded_cell_results
 from autograder.nbgrader_glue import checked, make_api
 from autograder.notebook import build_notebook, dumps, write_if_changed
 
@@ -58,7 +58,7 @@ def failures(nb: nbformat.NotebookNode) -> list[str]:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 problems.append(f"cell {cell.get('id')}: {out.get('ename')}: {out.get('evalue')}")
-    problems += [f"test {r.grade_id}: {r.error}" for r in test_results(nb) if r.error]
+    problems += [f"test {r.grade_id}: {r.error}" for r in graded_cell_results(nb) if r.error]
     return list(dict.fromkeys(problems))
 
 

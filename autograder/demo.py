@@ -14,7 +14,7 @@ from autograder.build import build, nbgrader_source_path
 from autograder.course import find_course, resolve_module
 from autograder.grading import GradeOptions, grade, summary
 from autograder.sandbox import Limits
-from autograder.simulate import fill, solution_ids, test_ids
+from autograder.simulate import fill, solution_ids, graded_cell_ids
 
 DEMO_MODULE = "02_activations"
 
@@ -57,7 +57,7 @@ def run_demo(out: Path, workers: int = 2) -> int:
     module = resolve_module(course.modules(), DEMO_MODULE)
     release = nbformat.read(course.release_dir / module.name / module.notebook_name, as_version=4)
     source = nbformat.read(nbgrader_source_path(course, module.name), as_version=4)
-    print(f"sample class for {module.name}: {len(test_ids(release))} graded test cells")
+    print(f"sample class for {module.name}: {len(graded_cell_ids(release))} graded test cells")
     submissions = out / "submissions"
     write_class(submissions, module.name, sample_class(release, source))
     results, healthy = grade(course, module.name, GradeOptions(

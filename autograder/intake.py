@@ -62,7 +62,7 @@ def load_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"{path.name} is not valid notebook JSON ({exc})"
-    if not isinstance(data, dict) or "cells" not in data:
+    if not isinstance(data, dict) or ("cells" not in data and "nbformat" not in data):
         return None, f"{path.name} is JSON but not a notebook (no cells)"
     if data.get("nbformat") != 4:
         return None, f"{path.name} has nbformat {data.get('nbformat')!r}; expected 4 (save it with JupyterLab)"

@@ -40,7 +40,7 @@ class CellResult:
     error: str | None     # None when the cell ran cleanly
 
 
-def test_results(nb: nbformat.NotebookNode) -> list[CellResult]:
+def graded_cell_results(nb: nbformat.NotebookNode) -> list[CellResult]:
     """One result per graded (test) cell: its error text, or None if it passed.
 
     Like nbgrader, any stderr output counts as a failure.

@@ -41,5 +41,5 @@ def solution_ids(nb: nbformat.NotebookNode) -> list[str]:
             if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
 
 
-def test_ids(nb: nbformat.NotebookNode) -> list[str]:
+def graded_cell_ids(nb: nbformat.NotebookNode) -> list[str]:
     return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]

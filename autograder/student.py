@@ -16,7 +16,7 @@ import nbformat
 
 from autograder.course import LIB_NAME, CourseError, find_course
 from autograder.export import module_of_file, notebook_module_name, read_notebook, render, write_init
-from autograder.kernel import execute, test_results
+from autograder.kernel import execute, graded_cell_results
 from autograder.notebook import write_if_changed
 
 
@@ -112,7 +112,7 @@ def print_status(workspace: Path, run_tests: bool = True) -> int:
         nb = read_notebook(path)
         tests = "-"
         if run_tests:
-            results = test_results(execute(nb, workspace.resolve(), timeout=120))
+            results = graded_cell_results(execute(nb, workspace.resolve(), timeout=120))
             passed = sum(r.error is None for r in results)
             tests = f"{passed}/{len(results)} passing"
         print(f"{path.stem:<20} {module_state(lib, path, read_notebook(path)):<34} {tests}")

@@ -7,7 +7,7 @@ import pytest
 
 from autograder.course import Course
 from autograder.export import copy_modules
-from autograder.kernel import test_results
+from autograder.kernel import graded_cell_results
 from helpers import COURSE, REPO, copy_course, forbidden_lines, tito
 
 GENERATED = ("release", "solutions", "tinytorch_lib")
@@ -43,7 +43,7 @@ def test_solution_notebooks_match_sources_and_ran_cleanly(scratch):
         assert new.metadata["tinytorch"] == old.metadata["tinytorch"]
         for cell in old.cells:
             assert not any(o.get("output_type") == "error" for o in cell.get("outputs", [])), cell.id
-        results = test_results(old)
+        results = graded_cell_results(old)
         assert results and all(r.error is None for r in results), module.name
 
 

@@ -18,7 +18,7 @@ import pytest
 from autograder.gradescope import RESULTS_SCHEMA
 from autograder.grading import GradeOptions, grade
 from autograder.sandbox import Limits, bubblewrap_works
-from autograder.simulate import fill, solution_ids, test_ids
+from autograder.simulate import fill, solution_ids, graded_cell_ids
 from autograder.source import BEGIN_HIDDEN, END_HIDDEN, read_cells
 from helpers import COURSE, REPO, region_lines, tito
 
@@ -192,7 +192,7 @@ def test_csv_and_results_json(graded):
     for sid in results:
         payload = json.loads((out / "reports" / MODULE / sid / "results.json").read_text())
         jsonschema.validate(payload, RESULTS_SCHEMA)
-        assert len(payload["tests"]) == len(test_ids(RELEASE))
+        assert len(payload["tests"]) == len(graded_cell_ids(RELEASE))
 
 
 def test_gradebook_holds_the_scores(graded):

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.kernel import execute, test_results
+from autograder.kernel import execute, graded_cell_results
 from autograder.simulate import fill
 from helpers import COURSE, REPO, forbidden_lines, tito
 
@@ -103,7 +103,7 @@ def test_student_chain_uses_the_students_own_export(workspace):
     nb02.cells.append(probe)
     # A fresh kernel in the workspace, with the reference package on PYTHONPATH as if installed.
     ran = execute(nb02, workspace, pythonpath=REPO)
-    results = test_results(ran)
+    results = graded_cell_results(ran)
     assert results and all(r.error is None for r in results), [r for r in results if r.error]
     printed = "".join(o.get("text", "") for o in ran.cells[-1].outputs)
     assert str(workspace / "tinytorch_lib" / "tensor.py") in printed

@@ -477,6 +477,9 @@ except ValueError:
 # %%
 import matplotlib.pyplot as plt
 
+from tinytorch_lib.activations import ReLU
+from tinytorch_lib.tensor import manual_seed
+
 manual_seed(0)
 layers = [Linear(256, 256) for _ in range(10)]
 relu = ReLU()

@@ -465,6 +465,7 @@ for name, path in runs.items():
 ax.plot(0, 0, "k*", ms=12)
 ax.set(xlabel="x", ylabel="y", title="60 steps on f = (x² + 50 y²) / 2")
 ax.legend(loc="lower right", fontsize=8)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
