@@ -29,12 +29,12 @@ class BuildFailed(CourseError):
     pass
 
 
-def source_hashes(parsed: list[ParsedModule]) -> dict[str, str]:
-    """Per module, a hash of its source and every earlier module's source (what its run depends on)."""
+def source_hashes(notebooks: dict[str, nbformat.NotebookNode]) -> dict[str, str]:
+    """Per module, a hash of its notebook and every earlier one (everything its run depends on)."""
     digest, hashes = hashlib.sha256(), {}
-    for p in parsed:
-        digest.update(p.module.source.read_bytes())
-        hashes[p.module.name] = digest.copy().hexdigest()[:16]
+    for name, nb in notebooks.items():
+        digest.update(dumps(nb).encode("utf-8"))
+        hashes[name] = digest.copy().hexdigest()[:16]
     return hashes
 
 
@@ -102,10 +102,10 @@ def build(course: Course, names: list[str] | None = None, log: Callable[[str], N
         raise BuildFailed("tito check found problems:\n" + "\n".join(map(str, problems)))
     parsed = parse_course(course)
     selected = {m.name for m in course.select(names)}
-    hashes = source_hashes(parsed)
     api = make_api(course.config_file, course.nbgrader_root)
     course.lib_dir.mkdir(exist_ok=True)
     notebooks = {p.module.name: build_notebook(p.module, p.cells) for p in parsed}
+    hashes = source_hashes(notebooks)
     for name, nb in notebooks.items():   # cheap, and every later module needs the earlier ones
         if any(c.exported for c in next(p for p in parsed if p.module.name == name).cells):
             write_module(course.lib_dir, render(nb, name, f"source/{name}/{name}.py"))

@@ -31,8 +31,23 @@ def cell_id(module: Module, cell: Cell) -> str:
     return str(cell.grade_id) if cell.grade_id else f"{module.name[:40]}-{cell.index:03d}"
 
 
+# First cell of every notebook: the kernel starts in the notebook's folder, and that folder's
+# tinytorch_lib (the student's own exports) must win over any other copy on PYTHONPATH.
+SETUP_CELL = ("# Use the tinytorch_lib next to this notebook (your own exports) before any other copy.\n"
+              "import os, sys\n"
+              "sys.path.insert(0, os.getcwd())")
+
+
+def setup_cell(module: Module) -> nbformat.NotebookNode:
+    cell = new_code_cell(source=SETUP_CELL, id="tito-setup")
+    cell.metadata = {"nbgrader": {"schema_version": 3, "grade": False, "solution": False, "locked": True,
+                                  "task": False, "grade_id": f"{module.name}-setup"},
+                     "editable": False, "deletable": False}
+    return cell
+
+
 def build_notebook(module: Module, cells: list[Cell]) -> nbformat.NotebookNode:
-    nb_cells = []
+    nb_cells = [setup_cell(module)]
     for cell in cells:
         make = new_code_cell if cell.cell_type == "code" else new_markdown_cell
         nb_cell = make(source=cell.source, id=cell_id(module, cell))

@@ -25,14 +25,15 @@ def tito(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> 
     return proc
 
 
-def region_lines(source: str, begin: str, end: str) -> list[str]:
+def region_lines(source: str, begin: str, end: str, inside_wanted: bool = True) -> list[str]:
+    """Stripped lines inside (or, with inside_wanted=False, outside) the begin/end regions."""
     out, inside = [], False
     for line in source.splitlines():
         if begin in line:
             inside = True
         elif end in line:
             inside = False
-        elif inside:
+        elif inside == inside_wanted:
             out.append(line.strip())
     return out
 
@@ -41,19 +42,23 @@ def forbidden_lines(course: Course = COURSE) -> dict[str, set[str]]:
     """Per module: solution and hidden-test lines that appear nowhere else in the lesson.
 
     Derived from the sources (not a grep for markers): if any of these reaches a student, a
-    solution or a hidden test has leaked.
+    solution or a hidden test has leaked. Lines shorter than 12 characters and comments are left
+    out: they carry no solution.
     """
-    result = {}
+    result, public = {}, set()
     for module in course.modules():
         cells = read_cells(module.source)
-        secret, public = set(), set()
+        secret = set()
         for cell in cells:
             hidden = region_lines(cell.source, BEGIN_SOLUTION, END_SOLUTION) + \
                 region_lines(cell.source, BEGIN_HIDDEN, END_HIDDEN)
             secret |= set(hidden)
-            public |= set(l.strip() for l in cell.source.splitlines()) - set(hidden)
-        result[module.name] = {l for l in secret - public if len(l) >= 12 and not l.startswith("#")}
-    return result
+            outside = region_lines(cell.source, BEGIN_SOLUTION, END_SOLUTION, inside_wanted=False)
+            public |= set(region_lines("\n".join(outside), BEGIN_HIDDEN, END_HIDDEN, inside_wanted=False))
+        result[module.name] = secret
+    # A line some lesson shows openly (in any module) is no secret anywhere.
+    return {name: {l for l in secret - public if len(l) >= 12 and not l.startswith("#")}
+            for name, secret in result.items()}
 
 
 def copy_course(dst: Path, with_generated: bool = True) -> Course:
