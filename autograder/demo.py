@@ -35,8 +35,8 @@ def sample_class(release: nbformat.NotebookNode, source: nbformat.NotebookNode) 
         "ada_complete": fill(release, source),
         "ben_stubs": nbformat.from_dict(release),
         "cy_partial": fill(release, source, only=set(ids[: max(1, len(ids) // 2)])),
-        "dee_infinite_loop": fill(release, source, edit=lambda g, c: c + "\nwhile True:\n    pass" if g == first else c),
-        "eve_crash": fill(release, source, edit=lambda g, c: c + "\nimport os\nos._exit(1)" if g == first else c),
+        "dee_infinite_loop": fill(release, source, edit=lambda g, c: "while True:\n    pass\n" + c if g == first else c),
+        "eve_crash": fill(release, source, edit=lambda g, c: "import os\nos._exit(1)\n" + c if g == first else c),
         "fay_tampered": tamper(nbformat.from_dict(release)),
         "gus_malformed": '{"cells": [ this is not json',
     }

@@ -223,10 +223,11 @@ def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Pa
 
 
 def summary(results: list[StudentResult]) -> str:
-    rows = [f"{'student':<16} {'score':>11}  {'status':<13} {'sandbox':<10} reason"]
+    width = max([7, *(len(r.student.id) for r in results)])
+    rows = [f"{'student':<{width}} {'score':>11}  {'status':<14} {'sandbox':<10} reason"]
     for r in results:
-        rows.append(f"{r.student.id:<16} {r.score:>5g}/{r.max_score:<5g}  {r.status:<13} {r.sandbox:<10} "
-                    f"{r.reason[:90]}")
+        rows.append(f"{r.student.id:<{width}} {r.score:>5g}/{r.max_score:<5g}  {r.status:<14} {r.sandbox:<10} "
+                    f"{r.reason[:100]}")
     return "\n".join(rows)
 
 

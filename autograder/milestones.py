@@ -9,6 +9,9 @@ Prerequisites are derived, never written down: the `tinytorch_lib` imports of th
 with `ast`, followed through the package's own imports, and every module reached must be exported
 into the chosen package with no unfinished stub left (an exported stub raises an error whose text
 contains "is not implemented yet"). Otherwise the milestone is refused, naming the module(s).
+
+The script runs headless (MPLBACKEND=Agg) with one BLAS thread unless the caller's environment
+says otherwise; `--quick` is passed through, and the script's exit code is tito's.
 """
 from __future__ import annotations
 
@@ -20,9 +23,9 @@ import sys
 from pathlib import Path
 
 from autograder.course import LIB_NAME, CourseError, find_course
-from autograder.export import module_of_file
 
 STUB_MARK = "is not implemented yet"
+MODULE_TAG = "# tinytorch-module: "     # = autograder.export.MODULE_TAG (not imported: it pulls in nbformat)
 OUTPUT_DIR = "milestone_outputs"
 _STUB_WHERE = re.compile(r"['\"]([\w.]+) is not implemented yet")
 
@@ -156,7 +159,7 @@ def imported_targets(tree: ast.AST, pkg: Path, inside_package: bool = False) -> 
 
 def needed_modules(script: Path, pkg: Path) -> tuple[list[str], set[str]]:
     """Every package module the script needs (its imports, followed through the package's own
-    imports), in import-discovery order, plus names it imports that no module defines."""
+    imports), plus the names it imports from the package root that no module defines."""
     tree = ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
     todo, unknown = imported_targets(tree, pkg)
     todo = sorted(todo)
@@ -175,6 +178,15 @@ def needed_modules(script: Path, pkg: Path) -> tuple[list[str], set[str]]:
             more, _ = imported_targets(sub, pkg, inside_package=True)
             todo += sorted(more - set(seen))
     return seen, unknown
+
+
+def module_of_file(path: Path) -> str | None:
+    """The `NN_name` in the `# tinytorch-module:` header of an exported package file."""
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for _, line in zip(range(3), f):
+            if line.startswith(MODULE_TAG):
+                return line[len(MODULE_TAG):].strip()
+    return None
 
 
 def _module_for_target(target: str) -> str | None:
@@ -214,15 +226,26 @@ def check_prerequisites(script: Path, lib_parent: Path) -> list[str]:
             shown = ", ".join(where[:5]) + (", ..." if len(where) > 5 else "")
             problems.append((module, f"{rel} has {len(where) or 'some'} unfinished function(s)"
                                      + (f": {shown}" if shown else "")))
+    # Importing any module runs the package's __init__.py, which imports every module it lists:
+    # those need not be finished (a stub only fails when called), but their files must exist.
+    try:
+        init_tree = ast.parse((pkg / "__init__.py").read_text(encoding="utf-8"))
+    except SyntaxError as exc:
+        return [f"{LIB_NAME}/__init__.py does not parse (line {exc.lineno}: {exc.msg}); "
+                f"re-export any module with `tito export NN_name` to regenerate it"]
+    listed, _ = imported_targets(init_tree, pkg, inside_package=True)
+    for target in sorted(listed - set(targets)):
+        if not (pkg / f"{target}.py").is_file():
+            module = _module_for_target(target) or f"the module that exports {LIB_NAME}.{target}"
+            problems.append((module, f"{LIB_NAME}/{target}.py is missing ({LIB_NAME}/__init__.py imports it)"))
     lines = [f"{module}: {what}" for module, what in sorted(problems)]
     for name in sorted(unknown):
-        module = _module_for_target(name)
-        lines.append(f"{LIB_NAME} has no {name!r}"
-                     + (f" (export module {module})" if module else " (is every module it needs exported?)"))
+        lines.append(f"no module of {LIB_NAME} defines {name!r}, which the milestone imports "
+                     f"(is every module exported?)")
     if problems:
         modules = list(dict.fromkeys(m for m, _ in sorted(problems)))
-        todo = "; ".join(f"finish {m} and run `tito export {m}`" for m in modules)
-        lines.append(f"to do: {todo}")
+        lines.append("to do, in this order:")
+        lines += [f"  finish {m} and run `tito export {m}`" for m in modules]
     return lines
 
 
@@ -241,6 +264,10 @@ def run(name: str, lib: Path | None = None, quick: bool = False) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(lib_parent), *filter(None, [env.get("PYTHONPATH")])])
     env["MPLBACKEND"] = "Agg"
+    # The milestones' matrices are small: one BLAS thread is faster than two, and far steadier on
+    # a busy machine (2-3x slower and erratic otherwise). Set the variables yourself to override.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     env.setdefault("PYTHONUNBUFFERED", "1")
     cmd = [sys.executable, str(script), *(["--quick"] if quick else [])]
     print(f"tito milestone {name}{' --quick' if quick else ''}: package {lib_parent / LIB_NAME}, "
