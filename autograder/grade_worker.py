@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -37,13 +38,16 @@ def grade_one(api, gradebook, job: dict, student: str) -> dict:
     for step in ("autograded", "feedback"):
         shutil.rmtree(root / step / student / module, ignore_errors=True)
     (status_dir / f"{student}.exec.json").unlink(missing_ok=True)
+    started = time.perf_counter()
     result = api.autograde(module, student, force=True, create=True)
+    graded = time.perf_counter()
     if not result.get("success"):
         tail = ((result.get("error") or "") + (result.get("log") or "")).strip().splitlines()[-3:]
         return {"status": "pipeline_error", "reason": "nbgrader autograde failed: " + " | ".join(tail)[:500],
                 "sandbox": job["mode"]}
     report = json.loads((status_dir / f"{student}.exec.json").read_text())
     feedback = api.generate_feedback(module, student, force=True)
+    report["seconds"] = {"autograde": round(graded - started, 2), "feedback": round(time.perf_counter() - graded, 2)}
     if not feedback.get("success"):
         report["reason"] = (report["reason"] + "; " if report["reason"] else "") + "feedback not generated"
     return report

@@ -1,0 +1,102 @@
+"""Grading throughput: `tito grade` against plain serial `nbgrader autograde`, same 40 submissions.
+
+Run on demand (not part of the test run):  python benchmarks/grading.py [--students 40] [--workers 2]
+Writes the result into the "Grading throughput" section of docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autograder.course import Course  # noqa: E402
+from autograder.export import copy_modules  # noqa: E402
+from autograder.simulate import fill, solution_ids  # noqa: E402
+from benchmarks.report import machine, write_section  # noqa: E402
+
+MODULE = "02_activations"
+
+
+def sample_submissions(folder: Path, count: int) -> None:
+    """A realistic mix: complete, partial and untouched notebooks."""
+    from autograder.build import nbgrader_source_path
+
+    course = Course(REPO)
+    release = nbformat.read(course.release_dir / MODULE / f"{MODULE}.ipynb", as_version=4)
+    source = nbformat.read(nbgrader_source_path(course, MODULE), as_version=4)
+    ids = solution_ids(release)
+    kinds = [fill(release, source), fill(release, source, only=set(ids[: len(ids) // 2])), release]
+    for i in range(count):
+        (folder / f"s{i:03d}").mkdir(parents=True)
+        nbformat.write(kinds[i % 3], folder / f"s{i:03d}" / f"{MODULE}.ipynb")
+
+
+def time_tito(subs: Path, out: Path, workers: int) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder", "grade", MODULE, "--submissions", str(subs),
+                    "--out", str(out), "--workers", str(workers)], cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def time_nbgrader(subs: Path, course_dir: Path) -> float:
+    """The plain nbgrader way: one CLI call, serial, reference package on PYTHONPATH, no sandbox."""
+    from autograder.build import nbgrader_source_path
+
+    course = Course(REPO)
+    src = course_dir / "source" / MODULE
+    src.mkdir(parents=True)
+    shutil.copy(nbgrader_source_path(course, MODULE), src / f"{MODULE}.ipynb")
+    shutil.copy(REPO / "nbgrader_config.py", course_dir / "nbgrader_config.py")
+    copy_modules(course.lib_dir, course_dir / "pkg" / "tinytorch_lib", below=int(MODULE[:2]))
+    for student in subs.iterdir():
+        dst = course_dir / "submitted" / student.name / MODULE
+        dst.mkdir(parents=True)
+        shutil.copy(student / f"{MODULE}.ipynb", dst)
+    env = dict(os.environ, PYTHONPATH=str(course_dir / "pkg"))
+    args = ["--CourseDirectory.root=" + str(course_dir)]
+    subprocess.run(["nbgrader", "generate_assignment", MODULE, *args], cwd=course_dir, env=env, check=True,
+                   capture_output=True)
+    start = time.perf_counter()
+    subprocess.run(["nbgrader", "autograde", MODULE, *args], cwd=course_dir, env=env, check=True,
+                   capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sample_submissions(tmp / "subs", args.students)
+        plain = time_nbgrader(tmp / "subs", tmp / "nbgrader")
+        tito = time_tito(tmp / "subs", tmp / "tito", args.workers)
+    n = args.students
+    rows = [("nbgrader autograde (serial, no sandbox)", plain, 60 * n / plain),
+            (f"tito grade --workers {args.workers} (sandboxed, feedback + reports)", tito, 60 * n / tito)]
+    table = ["| runner | seconds | submissions / minute |", "|---|---|---|"]
+    table += [f"| {name} | {sec:.1f} | {rate:.1f} |" for name, sec, rate in rows]
+    text = (f"{machine()}\n\n{n} submissions of `{MODULE}` (a third complete, a third half done, a third "
+            f"untouched).\n\n" + "\n".join(table) +
+            f"\n\nRatio (tito / nbgrader throughput): **{rows[1][2] / rows[0][2]:.2f}x**. "
+            "tito's time includes per-student sandbox start-up, feedback HTML and results.json, which "
+            "plain autograde does not produce.\n")
+    print(text)
+    write_section("Grading throughput", text)
+
+
+if __name__ == "__main__":
+    main()
