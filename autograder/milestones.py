@@ -40,11 +40,13 @@ def _course_root() -> Path | None:
 
 
 def milestones_dir() -> Path:
-    """`milestones/` of the course around the current directory, else the one beside tito's code."""
+    """`milestones/` of the course around the current directory, else the one shipped with tito
+    (installed as `autograder/milestone_scripts/` by a wheel, beside `autograder/` in a checkout)."""
     candidates = []
     if (root := _course_root()) is not None:
         candidates.append(root / "milestones")
-    candidates.append(Path(__file__).resolve().parent.parent / "milestones")
+    here = Path(__file__).resolve().parent
+    candidates += [here / "milestone_scripts", here.parent / "milestones"]
     for d in candidates:
         if d.is_dir():
             return d

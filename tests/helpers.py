@@ -42,7 +42,7 @@ def forbidden_lines(course: Course = COURSE) -> dict[str, set[str]]:
     """Per module: solution and hidden-test lines that appear nowhere else in the lesson.
 
     Derived from the sources (not a grep for markers): if any of these reaches a student, a
-    solution or a hidden test has leaked. Lines shorter than 12 characters and comments are left
+    solution or a hidden test has leaked. Lines shorter than 20 characters and comments are left
     out: they carry no solution.
     """
     result, public = {}, set()
@@ -57,7 +57,7 @@ def forbidden_lines(course: Course = COURSE) -> dict[str, set[str]]:
             public |= set(region_lines("\n".join(outside), BEGIN_HIDDEN, END_HIDDEN, inside_wanted=False))
         result[module.name] = secret
     # A line some lesson shows openly (in any module) is no secret anywhere.
-    return {name: {l for l in secret - public if len(l) >= 12 and not l.startswith("#")}
+    return {name: {l for l in secret - public if len(l) >= 20 and not l.startswith("#")}
             for name, secret in result.items()}
 
 

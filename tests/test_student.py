@@ -69,7 +69,15 @@ def test_nothing_in_the_workspace_holds_a_solution_line(workspace):
 
 def test_installed_tool_holds_no_course_content(tmp_path):
     """The wheel a student installs to get `tito`: no source/, solutions/ or reference package."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
+    import shutil
+
+    tree = tmp_path / "checkout"   # a clean tree: no stale setuptools build/ folder
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, tree / name)
+    for name in ("autograder", "milestones"):
+        shutil.copytree(REPO / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(tree), "--no-deps", "--no-build-isolation",
                     "-w", str(tmp_path), "-q"], check=True, capture_output=True, timeout=600)
     (wheel,) = tmp_path.glob("*.whl")
     secrets = set().union(*forbidden_lines().values())
@@ -77,6 +85,7 @@ def test_installed_tool_holds_no_course_content(tmp_path):
         names = z.namelist()
         assert not [n for n in names if n.startswith(("source/", "solutions/", "tinytorch_lib/", "release/"))]
         assert any(n.startswith("autograder/") for n in names)
+        assert "autograder/milestone_scripts/perceptron.py" in names   # milestones work from a wheel
         for name in names:
             lines = {l.strip() for l in z.read(name).decode("utf-8", "replace").splitlines()}
             assert not secrets & lines, f"{name} leaks {sorted(secrets & lines)[:2]}"
