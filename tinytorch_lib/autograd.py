@@ -58,17 +58,19 @@ def _pow_vjp(grad, out, a, exponent):
 
 
 def _matmul_vjp(grad, out, a, b):
-    """z = a @ b (batched). TODO: set grad_a = grad @ b^T and grad_b = a^T @ grad (last two axes)."""
+    """z = a @ b (batched). TODO: grad_a = grad @ b^T and grad_b = a^T @ grad (last two axes),
+    each only when that parent requires grad (else None): a layer's input batch needs no gradient,
+    and skipping it saves one of the three large matmuls of a training step."""
     A, B, G = a.data, b.data, np.asarray(grad)
     if B.ndim == 1:                       # (k,) -> (k, 1); the output lost that column axis
         B, G = B[:, None], np.expand_dims(G, -1)
     if A.ndim == 1:                       # (k,) -> (1, k); the output lost that row axis
         A, G = A[None, :], np.expand_dims(G, -2)
-    grad_a = G @ np.swapaxes(B, -1, -2)
-    grad_b = np.swapaxes(A, -1, -2) @ G
-    if a.ndim == 1:
+    grad_a = G @ np.swapaxes(B, -1, -2) if a.requires_grad else None
+    grad_b = np.swapaxes(A, -1, -2) @ G if b.requires_grad else None
+    if a.ndim == 1 and grad_a is not None:
         grad_a = grad_a[..., 0, :]
-    if b.ndim == 1:
+    if b.ndim == 1 and grad_b is not None:
         grad_b = grad_b[..., 0]
     return grad_a, grad_b
 

@@ -206,19 +206,21 @@ check_rule(_pow_vjp, lambda a: a ** 2, x)
 # %% solution id="vjp-matmul"
 #| export
 def _matmul_vjp(grad, out, a, b):
-    """z = a @ b (batched). TODO: set grad_a = grad @ b^T and grad_b = a^T @ grad (last two axes)."""
+    """z = a @ b (batched). TODO: grad_a = grad @ b^T and grad_b = a^T @ grad (last two axes),
+    each only when that parent requires grad (else None): a layer's input batch needs no gradient,
+    and skipping it saves one of the three large matmuls of a training step."""
     A, B, G = a.data, b.data, np.asarray(grad)
     if B.ndim == 1:                       # (k,) -> (k, 1); the output lost that column axis
         B, G = B[:, None], np.expand_dims(G, -1)
     if A.ndim == 1:                       # (k,) -> (1, k); the output lost that row axis
         A, G = A[None, :], np.expand_dims(G, -2)
     ### BEGIN SOLUTION
-    grad_a = G @ np.swapaxes(B, -1, -2)
-    grad_b = np.swapaxes(A, -1, -2) @ G
+    grad_a = G @ np.swapaxes(B, -1, -2) if a.requires_grad else None
+    grad_b = np.swapaxes(A, -1, -2) @ G if b.requires_grad else None
     ### END SOLUTION
-    if a.ndim == 1:
+    if a.ndim == 1 and grad_a is not None:
         grad_a = grad_a[..., 0, :]
-    if b.ndim == 1:
+    if b.ndim == 1 and grad_b is not None:
         grad_b = grad_b[..., 0]
     return grad_a, grad_b
 
@@ -229,6 +231,9 @@ check_rule(_matmul_vjp, lambda a, b: a @ b, rng.standard_normal((2, 2, 3)), rng.
 check_rule(_matmul_vjp, lambda a, b: a @ b, rng.standard_normal(3), rng.standard_normal((3, 4)))
 check_rule(_matmul_vjp, lambda a, b: a @ b, rng.standard_normal((2, 3)), rng.standard_normal(3))
 check_rule(_matmul_vjp, lambda a, b: a @ b, rng.standard_normal(3), rng.standard_normal(3))
+_x, _w = Tensor(rng.standard_normal((4, 3))), Tensor(rng.standard_normal((3, 2)), requires_grad=True)
+_gx, _gw = _matmul_vjp(np.ones((4, 2)), _x @ _w, _x, _w)
+assert _gx is None and _gw.shape == (3, 2), "no gradient (None) for a parent that does not require grad"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -827,8 +832,9 @@ plt.show()
 # ## Systems note: what backward costs
 #
 # Backward of a matmul is two matmuls (one per input), so a network's backward pass costs about
-# **twice** its forward pass; our rules even compute the gradient of the constant input `xb`, which the
-# engine then drops (a real framework skips it: three matmuls here instead of two). And the graph
+# **twice** its forward pass. Only twice because `_matmul_vjp` skips the gradient of the constant
+# input `xb` (it returns `None`): computing it would add a third matmul that the engine then drops.
+# Other rules still compute a gradient for every parent, cheap for elementwise ops. And the graph
 # keeps every intermediate result alive until backward is done. That memory grows with the batch size
 # (the parameters do not), and it is what limits the batch size when training.
 
