@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check import ParsedModule, check, parse_course
+from autograder.check import check, parse_course
 from autograder.course import LIB_NAME, Course, CourseError
 from autograder.export import copy_modules, module_of_file, render, write_init, write_module
 from autograder.kernel import execute, graded_cell_results

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.build import nbgrader_source_path
 from autograder.check import parse_course
 from autograder.course import Course, CourseError, Module, resolve_module
 from autograder.export import copy_modules, module_of_file

@@ -1,11 +1,9 @@
 """`tito build`: from sources to release/, solutions/, tinytorch_lib/ — complete, stable, leak-free."""
-import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.course import Course
 from autograder.export import copy_modules
 from autograder.kernel import graded_cell_results
 from helpers import COURSE, REPO, copy_course, forbidden_lines, tito

@@ -4,10 +4,10 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.sandbox import Limits, execute_untrusted, resolve_mode
+from autograder.sandbox import Execution, Limits, execute_untrusted, resolve_mode
 
 
-def run(tmp_path: Path, *sources: str, **limits) -> "Execution":
+def run(tmp_path: Path, *sources: str, **limits) -> Execution:
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
     pkg = tmp_path / "pkg"
     pkg.mkdir()

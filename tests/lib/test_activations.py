@@ -4,26 +4,19 @@ Expected values are worked out by hand or with plain float64 NumPy formulas. The
 gradients of every activation against central finite differences in float64; they need module 05
 and are skipped until `tinytorch_lib.autograd` exists.
 """
-import contextlib
 import math
-import warnings
 
 import numpy as np
 import pytest
 
 from tinytorch_lib.activations import GELU, ReLU, Sigmoid, Softmax, Tanh, log_softmax
 from tinytorch_lib.tensor import Tensor
+from checks import strict, numeric_grad
 
 X = np.array([-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0])
 ALL = [ReLU, Sigmoid, Tanh, GELU, Softmax]
 
 
-@contextlib.contextmanager
-def strict():
-    """Any overflow, invalid value, division by zero or warning raises inside this block."""
-    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
-        warnings.simplefilter("error")
-        yield
 
 
 # ---- values -------------------------------------------------------------------------------------
@@ -153,14 +146,6 @@ def test_callable_accepts_arrays_and_repr():
 
 # ---- gradients (need module 05) -----------------------------------------------------------------
 
-def numeric_grad(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
 
 
 @pytest.mark.parametrize("make", [ReLU, Sigmoid, Tanh, GELU, Softmax, lambda: Softmax(dim=0),

@@ -12,6 +12,7 @@ import pytest
 from tinytorch_lib.activations import ReLU, Sigmoid
 from tinytorch_lib.layers import Dropout, Flatten, Linear, Module, Sequential
 from tinytorch_lib.tensor import Tensor, get_generator, manual_seed
+from checks import numeric_grad
 
 
 class Scale(Module):
@@ -257,14 +258,6 @@ def test_dropout_eval_and_edge_cases():
 
 # ---- gradients (need module 05) -------------------------------------------------------------------
 
-def numeric_grad(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
 
 
 def as_float64(module):

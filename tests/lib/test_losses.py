@@ -3,9 +3,7 @@
 Every expected value is PyTorch's formula (mean reduction) written out by hand or in float64 NumPy.
 Gradient checks need module 05 and are skipped until `tinytorch_lib.autograd` exists.
 """
-import contextlib
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -13,13 +11,9 @@ import pytest
 from tinytorch_lib.layers import Module
 from tinytorch_lib.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from tinytorch_lib.tensor import Tensor
+from checks import strict, numeric_grad
 
 
-@contextlib.contextmanager
-def strict():
-    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
-        warnings.simplefilter("error")
-        yield
 
 
 def test_losses_are_modules():
@@ -158,14 +152,6 @@ def test_bce_records_elementwise_ops():
 
 # ---- gradients (need module 05) -------------------------------------------------------------------
 
-def numeric_grad(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
 
 
 rng = np.random.default_rng(42)
