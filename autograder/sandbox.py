@@ -75,11 +75,35 @@ def base_env(home: str, pkg: str) -> dict[str, str]:
     return env
 
 
+# Readable by the grader (often root) but none of a submission's business: its output comes back
+# to the student as feedback, so anything it can read it can exfiltrate.
+PRIVATE_DIRS = ["/root", "/home", "/etc/ssh", "/var/lib", "/var/log"]
+PRIVATE_FILES = ["/etc/shadow", "/etc/gshadow"]
+
+
+def python_dirs() -> list[Path]:
+    """Where this Python and its packages live (kept visible when their parent is hidden)."""
+    import site
+
+    dirs = {Path(sys.base_prefix), Path(sys.prefix), *map(Path, site.getsitepackages())}
+    user_site = Path(site.getusersitepackages())
+    if user_site.is_dir():
+        dirs.add(user_site)
+    return sorted(d.resolve() for d in dirs if d.is_dir())
+
+
 def bubblewrap_command(work: Path, pkg: Path, hide: list[Path], env: dict[str, str]) -> list[str]:
     cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in hide:   # the course, the gradebook, other students' work
+    private = [Path(d) for d in PRIVATE_DIRS] + [Path.home()]
+    for path in [*private, *hide]:   # home folders, the course, the gradebook, other students' work
         if path.exists():
             cmd += ["--tmpfs", str(path.resolve())]
+    for path in PRIVATE_FILES:
+        if Path(path).exists():
+            cmd += ["--ro-bind", "/dev/null", path]
+    for path in python_dirs():       # put back what the kernel needs to run
+        if any(path.is_relative_to(p.resolve()) for p in [*private, *hide] if p.exists()):
+            cmd += ["--ro-bind", str(path), str(path)]
     cmd += ["--bind", str(work), INSIDE_WORK, "--ro-bind", str(pkg), INSIDE_PKG,
             "--ro-bind", str(EXECUTOR), INSIDE_TOOL,
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",

@@ -1,5 +1,8 @@
 """The sandboxed executor on its own: limits and the integrity of its result."""
+import os
 from pathlib import Path
+
+import pytest
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
@@ -35,3 +38,21 @@ def test_errors_and_output_are_recorded_per_cell(tmp_path):
     assert ex.status == "ok"
     assert ex.notebook.cells[0].outputs[0]["text"] == "hi\n"
     assert ex.notebook.cells[1].outputs[0]["evalue"] == "bad shape (2, 3)"
+
+
+def test_grader_home_and_password_hashes_are_hidden(tmp_path):
+    """What a submission can read it can print into its feedback: the grader's home is not there."""
+    if resolve_mode("auto") != "bubblewrap":
+        pytest.skip("bubblewrap cannot create namespaces on this machine (install Debian's bubblewrap as root)")
+    secret = Path.home() / f".tito-test-secret-{os.getpid()}"
+    secret.write_text("grader's secret")
+    try:
+        ex = run(tmp_path, f"for p in [{str(secret)!r}, '/etc/shadow']:\n"
+                           f"    try:\n        print('READ', open(p).read())\n"
+                           f"    except OSError as e:\n        print('DENIED', type(e).__name__)\n"
+                           f"import numpy\nprint('python still works')")
+    finally:
+        secret.unlink()
+    printed = ex.notebook.cells[0].outputs[0]["text"]
+    assert printed.count("DENIED") == 2 and "grader's secret" not in printed
+    assert "python still works" in printed
