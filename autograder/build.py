@@ -15,12 +15,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check import check, parse_course
+from autograder.check import ParsedModule, check, parse_course
 from autograder.course import LIB_NAME, Course, CourseError
 from autograder.export import copy_modules, module_of_file, render, write_init, write_module
 from autograder.kernel import execute, graded_cell_results
 from autograder.nbgrader_glue import checked, make_api
-from autograder.notebook import build_notebook, dumps, write_if_changed
+from autograder.notebook import build_notebook, cell_id, dumps, write_if_changed
 
 SOLUTION_CELL_TIMEOUT = 300
 
@@ -52,17 +52,29 @@ def generate_release(course: Course, api, module: str) -> None:
             write_if_changed(course.release_dir / module / path.name, path.read_bytes())
 
 
-def failures(nb: nbformat.NotebookNode) -> list[str]:
+def failures(nb: nbformat.NotebookNode, where: dict[str, str]) -> list[str]:
+    """`source/NN/NN.py:LINE: cell ...: error` for every cell that failed (stderr fails a test too)."""
     problems = []
     for cell in nb.cells:
+        place = where.get(cell.get("id"), f"cell {cell.get('id')}")
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                problems.append(f"cell {cell.get('id')}: {out.get('ename')}: {out.get('evalue')}")
-    problems += [f"test {r.grade_id}: {r.error}" for r in graded_cell_results(nb) if r.error]
+                problems.append(f"{place}: {out.get('ename')}: {out.get('evalue')}")
+    by_grade_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c.get("id") for c in nb.cells}
+    for r in graded_cell_results(nb):
+        if r.error:
+            problems.append(f"{where.get(by_grade_id.get(r.grade_id), r.grade_id)}: test {r.grade_id}: {r.error}")
     return list(dict.fromkeys(problems))
 
 
-def build_solution(course: Course, module: str, nb: nbformat.NotebookNode, digest: str) -> bool:
+def cell_places(parsed: ParsedModule) -> dict[str, str]:
+    """Notebook cell id -> `source/NN_name/NN_name.py:LINE`, for error messages."""
+    rel = f"source/{parsed.module.name}/{parsed.module.source.name}"
+    return {cell_id(parsed.module, c): f"{rel}:{c.line}" for c in parsed.cells}
+
+
+def build_solution(course: Course, module: str, nb: nbformat.NotebookNode, digest: str,
+                   where: dict[str, str]) -> bool:
     """Execute the instructor notebook unless it is up to date; every cell must run cleanly."""
     path = course.solutions_dir / f"{module}.ipynb"
     if path.exists():
@@ -75,7 +87,7 @@ def build_solution(course: Course, module: str, nb: nbformat.NotebookNode, diges
         (Path(tmp) / "run").mkdir()
         executed = execute(nbformat.from_dict(nb), Path(tmp) / "run", pythonpath=Path(tmp) / "pkg",
                            timeout=SOLUTION_CELL_TIMEOUT)
-    problems = failures(executed)
+    problems = failures(executed, where)
     if problems:
         raise BuildFailed(f"solution of {module} does not run cleanly:\n  " + "\n  ".join(problems))
     executed.metadata["tinytorch"] = {"module": module, "source_hash": digest}
@@ -104,10 +116,11 @@ def build(course: Course, names: list[str] | None = None, log: Callable[[str], N
     selected = {m.name for m in course.select(names)}
     api = make_api(course.config_file, course.nbgrader_root)
     course.lib_dir.mkdir(exist_ok=True)
+    by_name = {p.module.name: p for p in parsed}
     notebooks = {p.module.name: build_notebook(p.module, p.cells) for p in parsed}
     hashes = source_hashes(notebooks)
     for name, nb in notebooks.items():   # cheap, and every later module needs the earlier ones
-        if any(c.exported for c in next(p for p in parsed if p.module.name == name).cells):
+        if any(c.exported for c in by_name[name].cells):
             write_module(course.lib_dir, render(nb, name, f"source/{name}/{name}.py"))
     for name, nb in notebooks.items():
         if name not in selected:
@@ -115,7 +128,7 @@ def build(course: Course, names: list[str] | None = None, log: Callable[[str], N
         start = time.perf_counter()
         write_if_changed(nbgrader_source_path(course, name), dumps(nb))
         generate_release(course, api, name)
-        ran = build_solution(course, name, nb, hashes[name])
+        ran = build_solution(course, name, nb, hashes[name], cell_places(by_name[name]))
         log(f"built {name} ({'executed' if ran else 'solution up to date'}, {time.perf_counter() - start:.1f} s)")
     if not names:
         remove_stale(course, {p.module.name for p in parsed})

@@ -120,3 +120,14 @@ def test_real_course_is_clean():
     from helpers import COURSE
 
     assert [str(p) for p in check(COURSE)] == []
+
+
+def test_build_names_the_failing_cell_by_file_and_line(tmp_path):
+    from helpers import tito
+
+    broken = GOOD_01.replace("return np.asarray(x, dtype=float) * factor", "return np.asarray(x) * factor + 1")
+    make_course(tmp_path, first=broken)
+    proc = tito("build", "01_scale", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "source/01_scale/01_scale.py:17: AssertionError" in proc.stderr, proc.stderr
+    assert not (tmp_path / "solutions" / "01_scale.ipynb").exists()
