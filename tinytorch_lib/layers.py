@@ -154,11 +154,11 @@ class Linear(Module):
 
 
 class Sequential(Module):
-    def __init__(self, *layers):
+    def __init__(self, *modules):
         super().__init__()
-        for i, layer in enumerate(layers):
+        for i, layer in enumerate(modules):
             setattr(self, str(i), layer)
-        self._len = len(layers)
+        self._len = len(modules)
 
     def __len__(self):
         return self._len

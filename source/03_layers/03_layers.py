@@ -329,11 +329,11 @@ assert layer(Tensor(np.ones((7, 5, 3)))).shape == (7, 5, 2), "Linear must work o
 # %% solution id="sequential-flatten-dropout"
 #| export
 class Sequential(Module):
-    def __init__(self, *layers):
+    def __init__(self, *modules):
         super().__init__()
-        for i, layer in enumerate(layers):
+        for i, layer in enumerate(modules):
             setattr(self, str(i), layer)
-        self._len = len(layers)
+        self._len = len(modules)
 
     def __len__(self):
         return self._len
