@@ -1,7 +1,10 @@
 """Grading, demo and milestone commands of `tito` (registered by cli.py)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 
 def cmd_grade(args) -> int:
@@ -42,7 +45,9 @@ def add_commands(sub) -> None:
     s.add_argument("--submissions", required=True, help="folder with one sub-folder (or .zip) per student")
     s.add_argument("--roster", help="CSV with an id column (and first_name, last_name, email)")
     s.add_argument("--out", default="grades", help="grading folder: gradebook.db, reports/, feedback/ (default: grades)")
-    s.add_argument("--workers", type=int, default=2, help="students graded at once (default 2)")
+    s.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"students graded at once (default: cores + 1 = {DEFAULT_WORKERS}; a grading "
+                        "run waits on kernel start-up, so one more than the cores keeps them busy)")
     s.add_argument("--sandbox", choices=["auto", "required", "off"], default="auto")
     s.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell (default 30)")
     s.add_argument("--notebook-timeout", type=int, default=300, help="seconds per notebook (default 300)")
@@ -51,7 +56,7 @@ def add_commands(sub) -> None:
 
     s = sub.add_parser("demo", help="build the course, grade a sample class, print the table")
     s.add_argument("--out", default="demo")
-    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("milestone", help="run a milestone on your package (or the course's reference)")

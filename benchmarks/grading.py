@@ -1,6 +1,6 @@
 """Grading throughput: `tito grade` against plain serial `nbgrader autograde`, same 40 submissions.
 
-Run on demand (not part of the test run):  python benchmarks/grading.py [--students 40] [--workers 2]
+Run on demand (not part of the test run):  python benchmarks/grading.py [--students 40] [--workers N]
 Writes the result into the "Grading throughput" section of docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from autograder.cli_grading import DEFAULT_WORKERS  # noqa: E402
 from autograder.course import Course  # noqa: E402
 from autograder.export import copy_modules  # noqa: E402
 from autograder.simulate import fill, solution_ids  # noqa: E402
@@ -76,7 +77,7 @@ def time_nbgrader(subs: Path, course_dir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--students", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
