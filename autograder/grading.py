@@ -148,8 +148,11 @@ def run_workers(course: Course, module: Module, out: Path, students: list[str], 
         done = now
     bar.update(sum((status_dir / f"{s}.json").exists() for s in students) - done)
     bar.close()
-    for p, log in procs:
+    for i, (p, log) in enumerate(procs):
         log.close()
+        if p.returncode != 0:   # its students are reported as pipeline errors; say why
+            tail = (jobs_dir / f"job{i}.log").read_text(errors="replace").strip().splitlines()[-15:]
+            print(f"grading worker {i} exited {p.returncode}:\n  " + "\n  ".join(tail), file=sys.stderr)
     shutil.rmtree(jobs_dir, ignore_errors=True)
 
 
