@@ -285,3 +285,17 @@ def test_sandbox_required_fails_loudly_without_bubblewrap(tmp_path, monkeypatch)
         assert sandbox.resolve_mode("auto") == "none"
     finally:
         sandbox.bubblewrap_works.cache_clear()
+
+
+def test_a_crashed_worker_is_a_pipeline_error_with_its_log_shown(tmp_path, capsys):
+    from autograder.course import resolve_module
+    from autograder.grading import run_workers
+
+    module = resolve_module(COURSE.modules(), MODULE)
+    status_dir = tmp_path / "status"
+    status_dir.write_text("a file where the worker expects its status folder")   # the worker will crash
+    settings = {"mode": "none", "package_dir": str(tmp_path), "status_dir": str(status_dir), "hide": [],
+                "cell_timeout": 5, "notebook_timeout": 10, "memory_mb": 1024}
+    (tmp_path / "out").mkdir()
+    run_workers(COURSE, module, tmp_path / "out", ["ann"], settings, workers=1, progress=False)
+    assert "grading worker 0 exited 1" in capsys.readouterr().err
