@@ -23,11 +23,10 @@ import sys
 from pathlib import Path
 
 from autograder.course import LIB_NAME, CourseError, find_course
+from autograder.export import STUB_MARK, module_of_file
 
-STUB_MARK = "is not implemented yet"
-MODULE_TAG = "# tinytorch-module: "     # = autograder.export.MODULE_TAG (not imported: it pulls in nbformat)
 OUTPUT_DIR = "milestone_outputs"
-_STUB_WHERE = re.compile(r"['\"]([\w.]+) is not implemented yet")
+_STUB_WHERE = re.compile(r"['\"]([\w.]+) " + re.escape(STUB_MARK))
 
 
 # ---- where things are --------------------------------------------------------------------------
@@ -180,15 +179,6 @@ def needed_modules(script: Path, pkg: Path) -> tuple[list[str], set[str]]:
             more, _ = imported_targets(sub, pkg, inside_package=True)
             todo += sorted(more - set(seen))
     return seen, unknown
-
-
-def module_of_file(path: Path) -> str | None:
-    """The `NN_name` in the `# tinytorch-module:` header of an exported package file."""
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for _, line in zip(range(3), f):
-            if line.startswith(MODULE_TAG):
-                return line[len(MODULE_TAG):].strip()
-    return None
 
 
 def _module_for_target(target: str) -> str | None:

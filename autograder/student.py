@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import LIB_NAME, CourseError, find_course
-from autograder.export import module_of_file, notebook_module_name, read_notebook, render, write_init
+from autograder.export import STUB_MARK, module_of_file, notebook_module_name, read_notebook, render, write_init
 from autograder.kernel import execute, graded_cell_results
 from autograder.notebook import write_if_changed
 
@@ -57,7 +57,10 @@ def import_error(lib: Path) -> str | None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([sys.executable, "-c", f"import {LIB_NAME}"], cwd=lib.parent, env=env,
                          capture_output=True, text=True, timeout=120)
-    return None if run.returncode == 0 else run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "import failed"
+    if run.returncode == 0:
+        return None
+    lines = run.stderr.strip().splitlines()
+    return lines[-1] if lines else f"import failed (exit {run.returncode})"
 
 
 def export_module(module: str, notebook: str | None = None, lib: str | None = None) -> Path:
@@ -94,7 +97,7 @@ def module_state(lib: Path, nb_path: Path, nb: nbformat.NotebookNode) -> str:
     path = lib / f"{target}.py"
     if not path.exists() or module_of_file(path) != notebook_module_name(nb, nb_path):
         return "not exported"
-    stubs = path.read_text(encoding="utf-8").count("is not implemented yet")
+    stubs = path.read_text(encoding="utf-8").count(STUB_MARK)
     if stubs:
         return f"exported, {stubs} stub(s) left"
     if nb_path.stat().st_mtime > path.stat().st_mtime:
