@@ -17,7 +17,6 @@ def kernel_env(pythonpath: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "PYTHONPATH")}
     if pythonpath:
         env["PYTHONPATH"] = str(pythonpath)
-    env["PYTHONWARNINGS"] = env.get("PYTHONWARNINGS", "")
     return env
 
 

@@ -7,7 +7,6 @@ grade without bubblewrap.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import resource
 import shutil
@@ -160,7 +159,3 @@ def execute_untrusted(nb: nbformat.NotebookNode, work: Path, pkg: Path, mode: st
         return failed_copy(nb, "error", f"executor failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
     report = executed.metadata.pop("tinytorch_execution", {"status": "error", "reason": "no report"})
     return Execution(executed, report.get("status", "error"), report.get("reason", ""))
-
-
-def report_json(execution: Execution, mode: str) -> str:
-    return json.dumps({"status": execution.status, "reason": execution.reason, "sandbox": mode})
