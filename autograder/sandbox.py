@@ -104,8 +104,12 @@ def bubblewrap_command(work: Path, pkg: Path, hide: list[Path], env: dict[str, s
         if any(path.is_relative_to(p.resolve()) for p in [*private, *hide] if p.exists()):
             cmd += ["--ro-bind", str(path), str(path)]
     cmd += ["--bind", str(work), INSIDE_WORK, "--ro-bind", str(pkg), INSIDE_PKG,
-            "--ro-bind", str(EXECUTOR), INSIDE_TOOL,
-            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--ro-bind", str(EXECUTOR), INSIDE_TOOL]
+    # The empty tmpfs mounts become read-only too: the work folder is the only place to write.
+    for path in ["/tmp", *private, *hide]:
+        if Path(path).exists():
+            cmd += ["--remount-ro", str(Path(path).resolve())]
+    cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session", "--clearenv", "--chdir", INSIDE_WORK]
     for key, value in env.items():
         cmd += ["--setenv", key, value]

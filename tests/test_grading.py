@@ -69,7 +69,7 @@ def sandbox_probe(out: Path) -> str:
             f"for _path in [{str(COURSE.source_dir / '01_tensor' / '01_tensor.py')!r}, {str(out / 'gradebook.db')!r}]:\n"
             f"    try:\n        open(_path).read(10); print('READ-OK', _path)\n"
             f"    except OSError as _e:\n        print('READ-DENIED', type(_e).__name__)\n"
-            f"for _path in [{str(out / 'planted.txt')!r}, '/usr/planted.txt']:\n"
+            f"for _path in [{str(out / 'planted.txt')!r}, '/usr/planted.txt', '/tmp/planted.txt']:\n"
             f"    try:\n        open(_path, 'w').write('x'); print('WRITE-OK', _path)\n"
             f"    except OSError as _e:\n        print('WRITE-DENIED', type(_e).__name__)\n"
             f"try:\n    socket.create_connection(('192.0.2.1', 80), timeout=2); print('NET-OK')\n"
@@ -224,7 +224,7 @@ def test_sandbox_denies_reads_writes_and_network(graded):
     nb = nbformat.read(out / "autograded" / "sandbox_probe" / MODULE / f"{MODULE}.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert printed.count("READ-DENIED") == 2 and "READ-OK" not in printed
-    assert printed.count("WRITE-DENIED") == 1 and "/usr/planted.txt" not in printed.replace("WRITE-DENIED", "")
+    assert printed.count("WRITE-DENIED") == 3 and "WRITE-OK" not in printed
     assert not (out / "planted.txt").exists(), "a write escaped the sandbox"
     assert "NET-DENIED" in printed and "NET-OK" not in printed
 
