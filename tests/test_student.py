@@ -152,3 +152,14 @@ def test_status_reports_export_and_tests(workspace):
     n01 = len([c for c in release_nb("01_tensor").cells if c.metadata.get("nbgrader", {}).get("grade")])
     assert "exported" in line01 and "stub" not in line01 and f"{n01}/{n01} passing" in line01
     assert "stub(s) left" in line02 and " 0/" in line02
+
+
+def test_init_again_keeps_the_students_work(workspace, tmp_path):
+    mine = workspace / "01_tensor.ipynb"
+    nb = nbformat.read(mine, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("my notes"))
+    nbformat.write(nb, mine)
+    before = mine.read_bytes()
+    proc = tito("student", "init", str(workspace), "--release", str(REPO / "release"), cwd=tmp_path)
+    assert "kept 01_tensor.ipynb" in proc.stdout
+    assert mine.read_bytes() == before
