@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import LIB_NAME, CourseError, find_course
-from autograder.export import STUB_MARK, module_of_file
+from autograder.export import STUB_MARK, module_of_file, public_names
 
 OUTPUT_DIR = "milestone_outputs"
 _STUB_WHERE = re.compile(r"['\"]([\w.]+) " + re.escape(STUB_MARK))
@@ -92,18 +92,11 @@ def resolve_lib(lib: Path | None) -> Path:
 # ---- prerequisites -----------------------------------------------------------------------------
 
 def _defined_names(path: Path) -> set[str]:
-    """Top-level names a package module defines (what `from tinytorch_lib import X` may mean)."""
+    """Public top-level names a package module defines (what `from tinytorch_lib import X` may mean)."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        return set(public_names(ast.parse(path.read_text(encoding="utf-8"))))
     except (SyntaxError, UnicodeDecodeError, OSError):
         return set()
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return names
 
 
 def _package_modules(pkg: Path) -> list[str]:
