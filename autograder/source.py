@@ -15,7 +15,7 @@ import jupytext
 from autograder.course import CourseError
 
 CELL_MARKER = re.compile(r"^# %%")
-KINDS = {"solution", "test"}
+KINDS = {"solution", "test", "helper"}
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -28,7 +28,7 @@ class Cell:
     index: int
     line: int              # 1-based line of the `# %%` header in the source file
     cell_type: str         # "code" or "markdown"
-    kind: str              # "text", "given", "solution" or "test"
+    kind: str              # "text", "given", "solution", "test" or "helper" (a test helper: runs in the grader too)
     source: str
     grade_id: str | None = None
     points: float | None = None
@@ -72,7 +72,7 @@ def read_cells(path: Path) -> list[Cell]:
             cell.kind = title if title in KINDS else "given"
             cell.directives = parse_directives(nb_cell.source)
             if title and title not in KINDS:
-                cell.header_error = f"unknown cell kind {title!r} (use `solution` or `test`)"
+                cell.header_error = f"unknown cell kind {title!r} (use `solution`, `test` or `helper`)"
         cell.grade_id = meta.get("id")
         cell.points = meta.get("points")
         cells.append(cell)
