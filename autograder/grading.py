@@ -251,7 +251,9 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
         stage(sub, module, out, release, status_dir)
     register_students(out, [s.student for s in subs])
     hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
+    reference = out / "source" / module.name / module.notebook_name
     settings = {"mode": mode, "package_dir": str(pkg), "status_dir": str(status_dir), "hide": hide,
+                "reference_notebook": str(reference),
                 "cell_timeout": opts.limits.cell_timeout, "notebook_timeout": opts.limits.notebook_timeout,
                 "memory_mb": opts.limits.memory_mb}
     ids = [s.student.id for s in subs]
