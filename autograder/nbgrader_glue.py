@@ -5,8 +5,19 @@
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from pathlib import Path
+
+
+def programs_next_to_interpreter() -> None:
+    """nbgrader runs `alembic` by name: find it next to this interpreter, whatever PATH says
+    (a venv used without activating it has its `bin` off PATH)."""
+    bin_dir = str(Path(sys.executable).parent)
+    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    if parts[:1] != [bin_dir]:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *(p for p in parts if p != bin_dir)])
 
 
 def load_config(config_file: Path, root: Path, **overrides):
@@ -22,6 +33,7 @@ def load_config(config_file: Path, root: Path, **overrides):
 
 
 def make_api(config_file: Path, root: Path, **overrides):
+    programs_next_to_interpreter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from nbgrader.apps import NbGraderAPI

@@ -26,7 +26,7 @@ import nbformat  # noqa: E402
 
 from kernel_session import KernelSession  # noqa: E402
 from report import ExecReport, ExecStatus  # noqa: E402
-from trusted import (CellTimeout, HarnessBroken, failing_line, load_student_side,  # noqa: E402
+from trusted import (CellTimeout, Channel, HarnessBroken, Session, failing_line, load_student_side,  # noqa: E402
                      new_namespace, prebind_trusted_names, run_cell)
 
 PR_SET_DUMPABLE = 4
@@ -75,7 +75,8 @@ class Runner:
     def __init__(self, job: dict):
         limits = job["limits"]
         self.cell_timeout = float(limits["cell_timeout"])
-        self.deadline = time.monotonic() + float(limits["notebook_timeout"])
+        self.notebook_timeout = float(limits["notebook_timeout"])
+        self.deadline = time.monotonic() + self.notebook_timeout
         self.trusted = job["trusted"]
         self.report = ExecReport()
         self.stop_reason = ""       # why the kernel is gone, for the cells that could not run
@@ -101,7 +102,7 @@ class Runner:
                 continue
             name = cell_name(cell, index)
             if time.monotonic() >= self.deadline:
-                reason = f"the notebook ran out of time; cells from {name} on not run"
+                reason = f"the notebook ran longer than {self.notebook_timeout:g} s; cells from {name} on not run"
                 self.report.add(ExecStatus.TIMEOUT, reason)
                 mark(cells[index:], "NotebookTimeout", reason)
                 return
@@ -128,8 +129,8 @@ class Runner:
         if any(o.get("ename") == "MemoryError" for o in cell.outputs):
             self.report.add(ExecStatus.MEMORY, f"cell {name} exceeded the memory limit")
         if result.killed:
-            reason = (f"cell {name} still ran {self.kernel.grace:g} s after being interrupted at its time "
-                      f"limit, so its kernel was killed; later cells not run")
+            reason = (f"cell {name} was stopped after {self.cell_timeout:g} s but ignored the interrupt, so "
+                      f"its kernel was killed {self.kernel.grace:g} s later; later cells not run")
             self.report.add(ExecStatus.CELL_TIMEOUT, reason)
             cell.outputs.append(error_output("CellTimeout", reason))
             self.stop_reason = reason
@@ -141,7 +142,7 @@ class Runner:
             self.stop_reason = reason
             return False
         if result.timed_out:
-            self.report.add(ExecStatus.CELL_TIMEOUT, f"cell {name} was stopped at its time limit")
+            self.report.add(ExecStatus.CELL_TIMEOUT, f"cell {name} was stopped after {self.cell_timeout:g} s")
         return True
 
     def run_trusted(self, cell, name: str, role: str) -> bool:
@@ -167,14 +168,12 @@ class Runner:
         cell.outputs = outputs
         cell.execution_count = None
         if verdict is not None and verdict.ename == "CellTimeout":
-            self.report.add(ExecStatus.CELL_TIMEOUT, f"test {name} was stopped at its time limit")
+            self.report.add(ExecStatus.CELL_TIMEOUT, f"test {name} was stopped after {self.cell_timeout:g} s")
         return self.judge_kernel_run(cell, name, student) if (student.killed or student.died) else True
 
     def judge(self, conn, source: str, label: str, deadline: float):
-        from trusted import Channel
-
         channel = Channel(conn, deadline)
-        self.namespace.channel = channel
+        Session.channel = channel
         printed, verdict = "", None
         try:
             with Alarm(deadline):
@@ -189,7 +188,7 @@ class Runner:
             message = str(exc) or "(assert without a message)"
             verdict = error_output(type(exc).__name__, f"{message}{where}")
         finally:
-            self.namespace.channel = None
+            Session.channel = None
             try:
                 channel.deadline = time.monotonic() + 1
                 channel.done()

@@ -239,28 +239,39 @@ def decode(value, channel: Channel, depth: int = 0):
 MISSING = object()
 
 
+class Session:
+    """The connection of the test cell being run: proxies kept from earlier cells use it too."""
+
+    channel: "Channel | None" = None
+
+
+def current_channel() -> Channel:
+    if Session.channel is None:
+        raise HarnessBroken("a notebook object was used outside a test cell")
+    return Session.channel
+
+
 # --- the proxy -----------------------------------------------------------------------------------
 class Remote:
     """An object living in the student's kernel. Judging is never delegated to it: the test reads
     plain values out of it (attributes, `np.asarray`, `float`) and compares them here."""
 
-    __slots__ = ("_tito_channel", "_tito_id", "_tito_kind", "_tito_type", "__weakref__")
+    __slots__ = ("_tito_id", "_tito_kind", "_tito_type", "__weakref__")
     _tito_cache: "weakref.WeakValueDictionary[int, Remote]" = weakref.WeakValueDictionary()
 
     @classmethod
     def _tito_make(cls, channel: Channel, number: int, kind: str, type_name: str) -> "Remote":
         found = cls._tito_cache.get(number)     # the same student object is always the same proxy (`is` works)
         if found is not None:
-            object.__setattr__(found, "_tito_channel", channel)
             return found
         proxy = object.__new__(cls)
-        for slot, value in (("_tito_channel", channel), ("_tito_id", number), ("_tito_kind", kind), ("_tito_type", type_name)):
+        for slot, value in (("_tito_id", number), ("_tito_kind", kind), ("_tito_type", type_name)):
             object.__setattr__(proxy, slot, value)
         cls._tito_cache[number] = proxy
         return proxy
 
     def _tito_call(self, op: str, *args):
-        return object.__getattribute__(self, "_tito_channel").request(op, *args)
+        return current_channel().request(op, *args)
 
     @property
     def __class__(self):
@@ -288,7 +299,7 @@ class Remote:
         iterator = self._tito_call("builtin", "iter", (self,))
         while True:
             try:
-                yield object.__getattribute__(self, "_tito_channel").request("builtin", "next", (iterator,))
+                yield current_channel().request("builtin", "next", (iterator,))
             except StopIteration:
                 return
 
@@ -344,26 +355,23 @@ for _op in ("lt", "le", "eq", "ne", "gt", "ge", "neg", "pos", "invert", "getitem
 class TrustedNamespace(dict):
     """Globals of the test cells: their own names first, then built-ins, then the student's kernel."""
 
-    channel: Channel | None = None
-
     def __missing__(self, name):
-        if hasattr(builtins, name) or self.channel is None:
+        if hasattr(builtins, name) or Session.channel is None:
             raise KeyError(name)
-        value = self.channel.request("name", name)
+        value = Session.channel.request("name", name)
         if value is MISSING:
             raise KeyError(name)
         return value
 
 
-def remote_import(namespace: TrustedNamespace):
+def remote_import():
     real_import = builtins.__import__
 
     def tito_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and not trusted_module(name):
-            if namespace.channel is None:
-                raise ImportError(f"cannot import {name} outside a test")
-            module = namespace.channel.request("import", name)
-            return module if fromlist or "." not in name else namespace.channel.request("import", name.split(".")[0])
+            channel = current_channel()
+            module = channel.request("import", name)
+            return module if fromlist or "." not in name else channel.request("import", name.split(".")[0])
         return real_import(name, globals, locals, fromlist, level)
 
     return tito_import
@@ -372,7 +380,7 @@ def remote_import(namespace: TrustedNamespace):
 def new_namespace() -> TrustedNamespace:
     namespace = TrustedNamespace(__name__=NAMESPACE)
     trusted_builtins = dict(vars(builtins))
-    trusted_builtins["__import__"] = remote_import(namespace)
+    trusted_builtins["__import__"] = remote_import()
     namespace["__builtins__"] = trusted_builtins
     return namespace
 
@@ -421,7 +429,7 @@ def remote_class_statements(source: str) -> tuple[ast.Module, dict[str, str]]:
 def run_cell(source: str, namespace: TrustedNamespace, label: str) -> str:
     """Execute a trusted cell; returns what it printed. Raises whatever the test raised."""
     tree, classes = remote_class_statements(source)
-    namespace["__tito_define_class__"] = lambda name: namespace.channel.request("defclass", classes[name], name)
+    namespace["__tito_define_class__"] = lambda name: current_channel().request("defclass", classes[name], name)
     code = compile(tree, label, "exec")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
