@@ -36,7 +36,7 @@ MAX_MESSAGE = 256 * 2**20
 HERE = Path(__file__).resolve().parent
 LOCAL_PROBES = {"__array_interface__", "__array_struct__", "__array_priority__", "__array_function__",
                 "__array_ufunc__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__",
-                "__deepcopy__", "__copy__", "__length_hint__", "__fspath__", "__iter__", "__next__",
+                "__deepcopy__", "__copy__", "__length_hint__", "__fspath__",
                 "__await__", "__aiter__", "_ipython_display_", "_repr_html_", "__wrapped__"}
 
 
@@ -147,6 +147,12 @@ class Pickler(pickle.Pickler):
     def __init__(self, file, channel: Channel):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.channel = channel
+
+    def reducer_override(self, obj):
+        """A generator of the test's (e.g. `(p for p in params)`) arrives as an iterator over its items."""
+        if isinstance(obj, types.GeneratorType):
+            return iter, (list(obj),)
+        return NotImplemented
 
     def persistent_id(self, obj):
         if type(obj) is Remote:
@@ -302,6 +308,16 @@ class Remote:
                 yield current_channel().request("builtin", "next", (iterator,))
             except StopIteration:
                 return
+
+    def __next__(self):
+        return self._tito_call("builtin", "next", (self,))
+
+    def __enter__(self):
+        return self._tito_call("call", self._tito_call("getattr", self, "__enter__"), (), {})
+
+    def __exit__(self, kind, value, traceback):
+        # The traceback stays here; the student's context manager learns the exception and its type.
+        return self._tito_call("call", self._tito_call("getattr", self, "__exit__"), (kind, value, None), {})
 
     def __instancecheck__(self, obj):
         return self._tito_call("builtin", "isinstance", (obj, self))
