@@ -23,7 +23,7 @@ import numpy as np
 MAX_MESSAGE = 256 * 2**20
 REFS = {}       # ref id -> object (kept alive so ids stay valid for the whole notebook)
 REF_IDS = {}    # id(object) -> ref id
-CALLBACKS = {}  # callback id -> stub
+CURRENT = []   # the connection of the test cell being judged
 OPERATORS = {name for name in dir(operator) if not name.startswith("_")}
 BUILTINS = {"len", "iter", "next", "bool", "int", "float", "complex", "hash", "repr", "str", "format",
             "isinstance", "issubclass", "dir", "abs", "round", "reversed", "callable"}
@@ -83,25 +83,24 @@ def encode(obj, depth=0):
 class Callback:
     """A function of the grader's (e.g. a lambda in a test) handed to the student's code."""
 
-    def __init__(self, conn, number):
-        self.conn, self.number = conn, number
+    def __init__(self, number):
+        self.number = number
 
     def __call__(self, *args, **kwargs):
-        self.conn.send_json({"k": "cb", "id": self.number, "args": encode(list(args)),
-                             "kwargs": encode(kwargs)})
-        return self.conn.loop(until_callback_return=True)
+        conn = CURRENT[-1]
+        conn.send_json({"k": "cb", "id": self.number, "args": encode(list(args)), "kwargs": encode(kwargs)})
+        return conn.loop(until_callback_return=True)
 
 
 class Unpickler(pickle.Unpickler):
-    def __init__(self, data, conn):
+    def __init__(self, data):
         super().__init__(io.BytesIO(data))
-        self.conn = conn
 
     def persistent_load(self, pid):
         tag, number = pid
         if tag == "ref":
             return REFS[number]
-        return CALLBACKS.setdefault(number, Callback(self.conn, number))
+        return Callback(number)
 
 
 def user_namespace():
@@ -155,7 +154,7 @@ class Connection:
         (size,) = struct.unpack("!Q", head)
         if size > MAX_MESSAGE:
             raise ValueError("message too large")
-        return Unpickler(self.read_exactly(size), self).load()
+        return Unpickler(self.read_exactly(size)).load()
 
     def read_exactly(self, size):
         chunks, left = [], size
@@ -191,7 +190,9 @@ class Connection:
 def serve(path):
     """Answer the grader's requests until it says a test cell is done."""
     conn = Connection(path)
+    CURRENT.append(conn)
     try:
         conn.loop()
     finally:
+        CURRENT.remove(conn)
         conn.sock.close()
