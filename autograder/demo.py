@@ -1,7 +1,8 @@
 """`tito demo`: build the course, make a sample class, grade it, print the table.
 
 The class shows every kind of student the grader must survive: complete, untouched stubs, partial,
-an infinite loop, a crash, a tampered notebook and a malformed file.
+an infinite loop, a crash, a tampered notebook, a malformed file and one that tries to hide its
+failing tests from the grader.
 """
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ from autograder.sandbox import Limits
 from autograder.simulate import fill, solution_ids, graded_cell_ids
 
 DEMO_MODULE = "02_activations"
+
+
+# The attack of issue 7: hide every failing test's traceback. Test verdicts are not read from the
+# student's kernel, so it scores what the untouched stubs score, and is flagged for review.
+FREE_MARKS = "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip._showtraceback = lambda *a, **k: None"
+
+
+def with_first_cell(nb: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode:
+    nb.cells.insert(1, nbformat.v4.new_code_cell(code))
+    return nb
 
 
 def sample_class(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> dict[str, str | nbformat.NotebookNode]:
@@ -39,6 +50,7 @@ def sample_class(release: nbformat.NotebookNode, source: nbformat.NotebookNode) 
         "eve_crash": fill(release, source, edit=lambda g, c: "import os\nos._exit(1)\n" + c if g == first else c),
         "fay_tampered": tamper(nbformat.from_dict(release)),
         "gus_malformed": '{"cells": [ this is not json',
+        "hal_free_marks": with_first_cell(nbformat.from_dict(release), FREE_MARKS),
     }
 
 

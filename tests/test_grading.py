@@ -23,7 +23,7 @@ from autograder.source import BEGIN_HIDDEN, END_HIDDEN, read_cells
 from helpers import COURSE, REPO, region_lines, tito
 
 MODULE = "02_activations"
-LIMITS = Limits(cell_timeout=5, notebook_timeout=90, memory_mb=3072)
+LIMITS = Limits(cell_timeout=10, notebook_timeout=120, memory_mb=3072)
 
 
 def source_nb(module=MODULE):

@@ -369,9 +369,22 @@ for _op in ("lt", "le", "eq", "ne", "gt", "ge", "neg", "pos", "invert", "getitem
 
 # --- the trusted namespace --------------------------------------------------------------------------
 class TrustedNamespace(dict):
-    """Globals of the test cells: their own names first, then built-ins, then the student's kernel."""
+    """Globals of the test cells: their own names first, then built-ins, then the reference
+    notebook's library imports (bound on first use), then the student's kernel."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.library_names: dict[str, tuple[str, str | None]] = {}   # name -> (module, attribute)
 
     def __missing__(self, name):
+        if name in self.library_names:
+            module, attribute = self.library_names[name]
+            value = importlib.import_module(module)
+            if attribute is not None:
+                value = getattr(value, attribute) if hasattr(value, attribute) else \
+                    importlib.import_module(f"{module}.{attribute}")
+            self[name] = value
+            return value
         if hasattr(builtins, name) or Session.channel is None:
             raise KeyError(name)
         value = Session.channel.request("name", name)
@@ -402,18 +415,24 @@ def new_namespace() -> TrustedNamespace:
 
 
 def prebind_trusted_names(namespace: TrustedNamespace, sources: list[str]) -> None:
-    """Run the library imports and literal constants of the reference notebook's given cells here,
-    so tests use this process's numpy (and the author's tolerances), whatever the student rebinds."""
+    """Bind the library imports and literal constants of the reference notebook's given cells here,
+    so tests use this process's numpy (and the author's tolerances), whatever the student rebinds.
+    Imports are resolved on first use: most tests never touch matplotlib."""
     for source in sources:
         try:
             tree = ast.parse(strip_magics(source))
         except SyntaxError:
             continue
         for node in tree.body:
-            if isinstance(node, ast.Import) and all(trusted_module(a.name) for a in node.names):
-                exec(compile(ast.Module([node], []), "<imports>", "exec"), namespace)
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if trusted_module(alias.name):
+                        bound = alias.asname or alias.name.split(".")[0]
+                        namespace.library_names[bound] = (alias.name if alias.asname else bound, None)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and trusted_module(node.module or ""):
-                exec(compile(ast.Module([node], []), "<imports>", "exec"), namespace)
+                for alias in node.names:
+                    if alias.name != "*":
+                        namespace.library_names[alias.asname or alias.name] = (node.module, alias.name)
             elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
                 try:
                     value = ast.literal_eval(node.value)
