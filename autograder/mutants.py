@@ -178,8 +178,7 @@ def in_place_swaps(node: ast.AST) -> Iterator[ast.AST]:
         target, value = node.targets[0], node.value
         if isinstance(value, ast.BinOp) and ast.unparse(value.left) == ast.unparse(target):
             yield ast.AugAssign(target, value.op, value.right)
-        if isinstance(target, ast.Subscript) and isinstance(target.value, (ast.Name, ast.Attribute)) and \
-                ast.unparse(target.slice) in ("...", ":", "Ellipsis"):
+        if isinstance(target, ast.Subscript) and ast.unparse(target.slice) in ("...", ":"):
             yield ast.Assign([target.value], value)
 
 

@@ -220,3 +220,149 @@ def test_build_names_the_failing_cell_by_file_and_line(tmp_path):
     assert proc.returncode == 2
     assert "source/01_scale/01_scale.py:17: AssertionError" in proc.stderr, proc.stderr
     assert not (tmp_path / "solutions" / "01_scale.ipynb").exists()
+
+
+# --- tito check --mutants ------------------------------------------------------------------------
+
+MUTABLE = textwrap.dedent('''\
+    # %%
+    #| default_exp ops
+    #| export
+    import numpy as np
+
+    # %% solution id="ops"
+    #| export
+    def ops(x, w, lr, state, n):
+        """All the classic bugs have somewhere to go."""
+        outside = x + 1
+        ### BEGIN SOLUTION
+        y = x @ w.T
+        s = np.sum(y, axis=1, keepdims=True)
+        state["v"] += lr * s
+        t = s
+        t = t * lr
+        state["w"][...] = t
+        for i in range(len(y)):
+            y = y[1:n]
+        if lr > 0.5:
+            return -s
+        return np.transpose(y) * 2
+        ### END SOLUTION
+
+    # %% test id="test-ops" points=1
+    assert ops is not None, "ops is defined"
+    ''')
+
+EXPECTED_MUTANTS = {
+    12: ["x @ w.T -> x * w.T", "w.T -> w"],
+    13: ["np.sum(y, axis=1, keepdims=True) -> np.sum(y, keepdims=True)",          # axis forgotten
+         "np.sum(y, axis=1, keepdims=True) -> np.sum(y, keepdims=True, axis=0)",  # wrong axis
+         "np.sum(y, axis=1, keepdims=True) -> np.sum(y, axis=1)"],                # keepdims forgotten
+    14: ["state[\"v\"] += lr * s -> state['v'] -= lr * s",
+         "state[\"v\"] += lr * s -> state['v'] = state['v'] + lr * s"],          # in place -> copy
+    16: ["t = t * lr -> t *= lr", "t * lr -> t / lr"],                            # copy -> in place
+    17: ["state[\"w\"][...] = t -> state['w'] = t"],
+    18: ["range(len(y)) -> range(len(y) - 1)"],
+    19: ["1:n -> 1:n - 1", "1 -> 2"],
+    20: ["lr > 0.5 -> lr >= 0.5", "0.5 -> 1.5"],
+    21: ["-s -> s", "return -s -> return x"],
+    22: ["np.transpose(y) -> y", "2 -> 3", "np.transpose(y) * 2 -> np.transpose(y) / 2",
+         "return np.transpose(y) * 2 -> return -(np.transpose(y) * 2)"],
+}
+
+
+def fixture_module(tmp_path, text: str, name: str = "01_ops"):
+    from autograder.check import ParsedModule
+    from autograder.course import Module
+    from autograder.source import read_cells
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(text)
+    return ParsedModule(Module(1, name, path), read_cells(path))
+
+
+def test_each_classic_bug_is_planted_at_its_line(tmp_path):
+    from autograder.mutants import module_mutants
+
+    mutants = module_mutants(fixture_module(tmp_path, MUTABLE), per_region=1000)
+    found = {(m.line, str(m)) for m in mutants}
+    for line, expected in EXPECTED_MUTANTS.items():
+        for text in expected:
+            assert (line, text) in found, f"expected mutant {text!r} at line {line}, got {sorted(found)}"
+    assert all(12 <= m.line <= 22 for m in mutants), "only the solution region is mutated"
+    assert len({m.source for m in mutants}) == len(mutants), "each mutant is a different program"
+    for m in mutants:
+        compile(m.source, "mutant", "exec")   # every mutant is valid Python
+
+
+def test_mutants_are_capped_per_region_deterministically(tmp_path):
+    from autograder.mutants import module_mutants
+
+    parsed = fixture_module(tmp_path, MUTABLE)
+    capped = module_mutants(parsed, per_region=5)
+    assert len(capped) == 5
+    assert [str(m) for m in capped] == [str(m) for m in module_mutants(parsed, per_region=5)]
+    assert capped[0].line == 12 and capped[-1].line >= 20, "the sample spans the whole region"
+
+
+def test_kill_rate_threshold_sets_the_exit_status(tmp_path, capsys):
+    from autograder.mutants import Outcome, module_mutants, report
+
+    parsed = fixture_module(tmp_path, MUTABLE)
+    mutants = module_mutants(parsed, per_region=10)
+    nine = [Outcome(["test-ops"])] * 9 + [Outcome([])]
+    assert report(parsed, "source/01_ops/01_ops.py", mutants, nine) == 0
+    eight = [Outcome(["test-ops"])] * 8 + [Outcome([]), Outcome([], "CellTimeoutError")]
+    eight_survivors = [Outcome(["test-ops"])] * 8 + [Outcome([])] * 2
+    assert report(parsed, "source/01_ops/01_ops.py", mutants, eight) == 0, "a timeout kills"
+    assert report(parsed, "source/01_ops/01_ops.py", mutants, eight_survivors) == 1
+    out = capsys.readouterr().out
+    assert "test test-ops: kills 8 of 10 mutants above it (80%)" in out
+    assert f"source/01_ops/01_ops.py:{mutants[-1].line}: {mutants[-1]}" in out.splitlines()
+
+
+# Module 02 of a two-module course: its tests cannot tell `scale(x, 2)` from `scale(x, 3)`.
+WEAKLY_TESTED = textwrap.dedent('''\
+    # %%
+    #| default_exp affine
+    #| export
+    from tinytorch_lib.scale import scale
+
+    # %% solution id="affine"
+    #| export
+    def affine(x):
+        """2 x + 1, elementwise, as floats."""
+        ### BEGIN SOLUTION
+        return scale(x, 2) + 1
+        ### END SOLUTION
+
+    # %% test id="test-affine" points=1
+    import numpy as np
+    got = affine([0.0])
+    assert np.allclose(got, [1.0]), f"expected [1.], got {got}"
+    ''')
+
+
+def test_mutants_cli_reports_kill_rate_and_the_planted_survivor(tmp_path):
+    """Five mutants of `return scale(x, 2) + 1`: `- 1`, `-(...)`, `return x` and `1 -> 2` are caught
+    by affine([0]) == [1]; `2 -> 3` is not. The test also runs module 02 against module 01's export."""
+    from helpers import tito
+
+    make_course(tmp_path, second=WEAKLY_TESTED)
+    proc = tito("check", "--mutants", "02", "--timeout", "120", cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "02_double: killed 4 of 5 mutants (80.0%; target 90%)" in proc.stdout, proc.stdout
+    survivors = [l for l in proc.stdout.splitlines() if " -> " in l]
+    assert survivors == ["source/02_double/02_double.py:11: 2 -> 3"], proc.stdout
+    assert "02_double.py:14: test test-affine: kills 4 of 5 mutants above it (80%)" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["01", "02", "03", "04", "05", "06", "07"])
+def test_real_module_kills_90_percent_of_mutants(module):
+    """Minutes per module. Depends on the lessons rewritten for issue 9 (the target is theirs)."""
+    from helpers import REPO, tito
+
+    proc = tito("check", "--mutants", module, cwd=REPO, check=False)
+    assert "mutants (" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout
