@@ -171,8 +171,13 @@ def returned_inputs(node: ast.AST, function: ast.FunctionDef | None) -> Iterator
 
 
 def in_place_swaps(node: ast.AST) -> Iterator[ast.AST]:
-    """`x += e` <-> `x = x + e`, and `x[...] = e` -> `x = e`: the aliasing bugs."""
-    if isinstance(node, ast.AugAssign):
+    """`x += e` <-> `x = x + e`, `x[...] = e` -> `x = e` and `x.copy()` -> `x`: the aliasing bugs."""
+    if isinstance(node, ast.Call) and call_name(node) == "copy" and isinstance(node.func, ast.Attribute):
+        if not node.args and not node.keywords:
+            yield node.func.value                      # x.copy() -> x
+        elif len(node.args) == 1 and isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy"):
+            yield node.args[0]                         # np.copy(x) -> x
+    elif isinstance(node, ast.AugAssign):
         yield ast.Assign([node.target], ast.BinOp(node.target, node.op, node.value))
     elif isinstance(node, ast.Assign) and len(node.targets) == 1:
         target, value = node.targets[0], node.value
@@ -226,7 +231,7 @@ def replace_span(source: str, node: ast.AST, text: str) -> str:
 def mutants_of_region(cell_index: int, source: str, tree: ast.AST, begin: int, end: int,
                       first_line: int) -> list[Mutant]:
     """Every mutant of the nodes between the marker lines `begin` and `end` (0-based offsets)."""
-    owner, skip = enclosing_functions(tree), inside_fstrings(tree)
+    owner, skip, context = enclosing_functions(tree), inside_fstrings(tree), readable_contexts(tree)
     found: dict[str, Mutant] = {ast.dump(tree): None}   # keyed by the mutated tree: no duplicates
     nodes = [n for n in ast.walk(tree) if hasattr(n, "lineno") and n not in skip
              and begin + 2 <= n.lineno and n.end_lineno <= end]
@@ -242,9 +247,35 @@ def mutants_of_region(cell_index: int, source: str, tree: ast.AST, begin: int, e
             except SyntaxError:
                 continue
             if key not in found:
-                before = one_line(ast.get_source_segment(source, node) or ast.unparse(node))
-                found[key] = Mutant(cell_index, first_line + node.lineno - 1, before, one_line(after), mutated)
+                before, shown = shown_change(source, context.get(node, node), node, after)
+                found[key] = Mutant(cell_index, first_line + node.lineno - 1, before, shown, mutated)
     return [m for m in found.values() if m is not None]
+
+
+TINY = (ast.Constant, ast.Slice, ast.Tuple, ast.Name)
+
+
+def readable_contexts(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    """Tiny node -> the nearest ancestor worth showing: `2 -> 3` says less than `x ** 2 -> x ** 3`."""
+    parent = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    context = {}
+    for node in parent:
+        up = node
+        while isinstance(up, TINY) and up in parent and hasattr(parent[up], "lineno"):
+            up = parent[up]
+        context[node] = up
+    return context
+
+
+def shown_change(source: str, shown: ast.AST, node: ast.AST, after: str) -> tuple[str, str]:
+    """(before, after) text of `shown` with `node` replaced by `after`, each on one line."""
+    if shown is node or shown.lineno != shown.end_lineno:
+        return one_line(ast.get_source_segment(source, node) or ast.unparse(node)), one_line(after)
+    line = source.splitlines()[shown.lineno - 1].encode("utf-8")
+    before = line[shown.col_offset:shown.end_col_offset].decode("utf-8")
+    changed = (line[shown.col_offset:node.col_offset] + after.encode("utf-8")
+               + line[node.end_col_offset:shown.end_col_offset]).decode("utf-8")
+    return one_line(before), one_line(changed)
 
 
 def sample(mutants: list[Mutant], limit: int) -> list[Mutant]:

@@ -239,7 +239,7 @@ MUTABLE = textwrap.dedent('''\
         y = x @ w.T
         s = np.sum(y, axis=1, keepdims=True)
         state["v"] += lr * s
-        t = s
+        t = s.copy()
         t = t * lr
         state["w"][...] = t
         for i in range(len(y)):
@@ -255,18 +255,20 @@ MUTABLE = textwrap.dedent('''\
 
 EXPECTED_MUTANTS = {
     12: ["x @ w.T -> x * w.T", "w.T -> w"],
-    13: ["np.sum(y, axis=1, keepdims=True) -> np.sum(y, keepdims=True)",          # axis forgotten
+    13: ["axis=1 -> axis=2",
+         "np.sum(y, axis=1, keepdims=True) -> np.sum(y, keepdims=True)",          # axis forgotten
          "np.sum(y, axis=1, keepdims=True) -> np.sum(y, keepdims=True, axis=0)",  # wrong axis
          "np.sum(y, axis=1, keepdims=True) -> np.sum(y, axis=1)"],                # keepdims forgotten
     14: ["state[\"v\"] += lr * s -> state['v'] -= lr * s",
          "state[\"v\"] += lr * s -> state['v'] = state['v'] + lr * s"],          # in place -> copy
+    15: ["s.copy() -> s"],
     16: ["t = t * lr -> t *= lr", "t * lr -> t / lr"],                            # copy -> in place
     17: ["state[\"w\"][...] = t -> state['w'] = t"],
     18: ["range(len(y)) -> range(len(y) - 1)"],
-    19: ["1:n -> 1:n - 1", "1 -> 2"],
-    20: ["lr > 0.5 -> lr >= 0.5", "0.5 -> 1.5"],
+    19: ["y[1:n] -> y[1:n - 1]", "y[1:n] -> y[2:n]"],
+    20: ["lr > 0.5 -> lr >= 0.5", "lr > 0.5 -> lr > 1.5"],
     21: ["-s -> s", "return -s -> return x"],
-    22: ["np.transpose(y) -> y", "2 -> 3", "np.transpose(y) * 2 -> np.transpose(y) / 2",
+    22: ["np.transpose(y) -> y", "np.transpose(y) * 2 -> np.transpose(y) * 3", "np.transpose(y) * 2 -> np.transpose(y) / 2",
          "return np.transpose(y) * 2 -> return -(np.transpose(y) * 2)"],
 }
 
@@ -353,7 +355,7 @@ def test_mutants_cli_reports_kill_rate_and_the_planted_survivor(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "02_double: killed 4 of 5 mutants (80.0%; target 90%)" in proc.stdout, proc.stdout
     survivors = [l for l in proc.stdout.splitlines() if " -> " in l]
-    assert survivors == ["source/02_double/02_double.py:11: 2 -> 3"], proc.stdout
+    assert survivors == ["source/02_double/02_double.py:11: scale(x, 2) -> scale(x, 3)"], proc.stdout
     assert "02_double.py:14: test test-affine: kills 4 of 5 mutants above it (80%)" in proc.stdout
 
 
@@ -366,3 +368,30 @@ def test_real_module_kills_90_percent_of_mutants(module):
     proc = tito("check", "--mutants", module, cwd=REPO, check=False)
     assert "mutants (" in proc.stdout, proc.stdout + proc.stderr
     assert proc.returncode == 0, proc.stdout
+
+
+def authoring_example(root: Path) -> Course:
+    """The worked example of docs/authoring.md, as module 01 of a course in `root`."""
+    from helpers import REPO
+
+    doc = (REPO / "docs" / "authoring.md").read_text()
+    section = doc.split("## One complete worked example", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```\n", 1)[0]
+    (root / "source" / "01_kmeans").mkdir(parents=True)
+    (root / "source" / "01_kmeans" / "01_kmeans.py").write_text(code)
+    (root / "nbgrader_config.py").write_text("c = get_config()\n")
+    return Course(root)
+
+
+def test_authoring_example_passes_check_without_warnings(tmp_path):
+    assert [str(p) for p in check(authoring_example(tmp_path))] == []
+
+
+@pytest.mark.slow
+def test_authoring_example_kills_90_percent_of_mutants(tmp_path):
+    from helpers import tito
+
+    authoring_example(tmp_path)
+    proc = tito("check", "--mutants", "01", cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "01_kmeans: killed 11 of 12 mutants" in proc.stdout, proc.stdout
