@@ -75,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--mutants", metavar="MODULE",
                    help="plant classic bugs in MODULE's solution regions, run its tests (visible and hidden) "
                         "against each mutant in a fresh kernel, print kill rates and every survivor; "
-                        "exit status 0 if at least 90%% are killed, else 1 (needs the earlier modules built)")
+                        "exit status 0 if at least 90%% are killed, else 1 (docs/authoring.md)")
     s.add_argument("--jobs", type=int, default=None, help="--mutants: parallel kernels (default: all cores)")
     s.add_argument("--per-region", type=int, default=None,
                    help="--mutants: at most this many mutants per solution region (default: 12)")
