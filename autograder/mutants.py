@@ -255,13 +255,17 @@ def mutants_of_region(cell_index: int, source: str, tree: ast.AST, begin: int, e
 TINY = (ast.Constant, ast.Slice, ast.Tuple, ast.Name)
 
 
+def is_tiny(node: ast.AST) -> bool:
+    return isinstance(node, TINY) or (isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant))
+
+
 def readable_contexts(tree: ast.AST) -> dict[ast.AST, ast.AST]:
     """Tiny node -> the nearest ancestor worth showing: `2 -> 3` says less than `x ** 2 -> x ** 3`."""
     parent = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     context = {}
     for node in parent:
         up = node
-        while isinstance(up, TINY) and up in parent and hasattr(parent[up], "lineno"):
+        while is_tiny(up) and up in parent and hasattr(parent[up], "lineno"):
             up = parent[up]
         context[node] = up
     return context
