@@ -17,6 +17,7 @@ import ast
 import copy
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -228,30 +229,6 @@ def replace_span(source: str, node: ast.AST, text: str) -> str:
     return "".join(lines[:node.lineno - 1] + [joined] + lines[node.end_lineno:])
 
 
-def mutants_of_region(cell_index: int, source: str, tree: ast.AST, begin: int, end: int,
-                      first_line: int) -> list[Mutant]:
-    """Every mutant of the nodes between the marker lines `begin` and `end` (0-based offsets)."""
-    owner, skip, context = enclosing_functions(tree), inside_fstrings(tree), readable_contexts(tree)
-    found: dict[str, Mutant] = {ast.dump(tree): None}   # keyed by the mutated tree: no duplicates
-    nodes = [n for n in ast.walk(tree) if hasattr(n, "lineno") and n not in skip
-             and begin + 2 <= n.lineno and n.end_lineno <= end]
-    for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
-        for new in replacements(node, owner.get(node)):
-            after = ast.unparse(ast.fix_missing_locations(new))
-            # Statements and slices stand alone; any other expression is parenthesised so the
-            # surrounding operators keep their meaning.
-            bare = isinstance(node, (ast.stmt, ast.Slice))
-            mutated = replace_span(source, node, after if bare else f"({after})")
-            try:
-                key = ast.dump(ast.parse(mutated))
-            except SyntaxError:
-                continue
-            if key not in found:
-                before, shown = shown_change(source, context.get(node, node), node, after)
-                found[key] = Mutant(cell_index, first_line + node.lineno - 1, before, shown, mutated)
-    return [m for m in found.values() if m is not None]
-
-
 TINY = (ast.Constant, ast.Slice, ast.Tuple, ast.Name)
 
 
@@ -282,6 +259,30 @@ def shown_change(source: str, shown: ast.AST, node: ast.AST, after: str) -> tupl
     return one_line(before), one_line(changed)
 
 
+def mutants_of_region(cell_index: int, source: str, tree: ast.AST, begin: int, end: int,
+                      first_line: int) -> list[Mutant]:
+    """Every mutant of the nodes between the marker lines `begin` and `end` (0-based offsets)."""
+    owner, skip, context = enclosing_functions(tree), inside_fstrings(tree), readable_contexts(tree)
+    found: dict[str, Mutant | None] = {ast.dump(tree): None}   # keyed by the mutated tree: no duplicates
+    nodes = [n for n in ast.walk(tree) if hasattr(n, "lineno") and n not in skip
+             and begin + 2 <= n.lineno and n.end_lineno <= end]
+    for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
+        for new in replacements(node, owner.get(node)):
+            after = ast.unparse(ast.fix_missing_locations(new))
+            # Statements and slices stand alone; any other expression is parenthesised so the
+            # surrounding operators keep their meaning.
+            bare = isinstance(node, (ast.stmt, ast.Slice))
+            mutated = replace_span(source, node, after if bare else f"({after})")
+            try:
+                key = ast.dump(ast.parse(mutated))
+            except SyntaxError:
+                continue
+            if key not in found:
+                before, shown = shown_change(source, context.get(node, node), node, after)
+                found[key] = Mutant(cell_index, first_line + node.lineno - 1, before, shown, mutated)
+    return [m for m in found.values() if m is not None]
+
+
 def sample(mutants: list[Mutant], limit: int) -> list[Mutant]:
     """At most `limit` mutants, evenly spaced over the region (deterministic: same source, same set)."""
     if len(mutants) <= limit:
@@ -309,7 +310,7 @@ def module_mutants(parsed: ParsedModule, per_region: int = PER_REGION) -> list[M
 @dataclass
 class Outcome:
     failed: list[str]          # grade ids of the test cells that failed
-    note: str = ""             # "timeout" or the exception that stopped the run
+    note: str = ""             # the exception that stopped the run (a timeout), if any
 
 
 def run_notebook(nb: dict, pkg: str, budget: float) -> Outcome:
@@ -326,7 +327,7 @@ def run_notebook(nb: dict, pkg: str, budget: float) -> Outcome:
     return Outcome(failed, note)
 
 
-def reference_package(course: Course, parsed: list[ParsedModule], below: int, root: Path) -> Path:
+def reference_package(parsed: list[ParsedModule], below: int, root: Path) -> Path:
     """The exports of the modules before `below`, rendered from their current sources."""
     lib = root / LIB_NAME
     lib.mkdir(parents=True)
@@ -357,7 +358,7 @@ def run_mutants(course: Course, name: str, jobs: int | None = None, per_region: 
     rel = f"source/{module.name}/{module.source.name}"
     mutants = module_mutants(target, per_region or PER_REGION)
     with tempfile.TemporaryDirectory(prefix="tito-mutants-") as tmp:
-        pkg = str(reference_package(course, parsed, module.number, Path(tmp)))
+        pkg = str(reference_package(parsed, module.number, Path(tmp)))
         # Spawned workers: no kernel client state is inherited from this process.
         with ProcessPoolExecutor(jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
             start = time.monotonic()
@@ -368,8 +369,14 @@ def run_mutants(course: Course, name: str, jobs: int | None = None, per_region: 
             budget = timeout or max(MIN_TIMEOUT, 5 * (time.monotonic() - start))
             print(f"{module.name}: {len(mutants)} mutants, {jobs or os.cpu_count()} kernels at a time, "
                   f"{budget:.0f} s each at most")
-            outcomes = list(pool.map(run_notebook, [notebook_with(target, m) for m in mutants],
-                                     [pkg] * len(mutants), [budget] * len(mutants)))
+            outcomes = []
+            for outcome in pool.map(run_notebook, [notebook_with(target, m) for m in mutants],
+                                    [pkg] * len(mutants), [budget] * len(mutants)):
+                outcomes.append(outcome)
+                if sys.stderr.isatty():   # a few minutes without a sign of life is too long
+                    print(f"\r{len(outcomes)}/{len(mutants)} mutants run", end="", file=sys.stderr, flush=True)
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
     return report(target, rel, mutants, outcomes)
 
 
