@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check import ParsedModule, check, parse_course
+from autograder.check import ParsedModule, check, errors, parse_course
 from autograder.course import LIB_NAME, Course, CourseError
 from autograder.export import copy_modules, module_of_file, render, write_init, write_module
 from autograder.kernel import execute, graded_cell_results
@@ -109,7 +109,7 @@ def remove_stale(course: Course, modules: set[str]) -> None:
 
 
 def build(course: Course, names: list[str] | None = None, log: Callable[[str], None] = print) -> None:
-    problems = check(course)
+    problems = errors(check(course))   # warnings do not stop a build
     if problems:
         raise BuildFailed("tito check found problems:\n" + "\n".join(map(str, problems)))
     parsed = parse_course(course)

@@ -1,7 +1,10 @@
 """`tito check`: lint lesson sources, reporting `file:line: message` for every defect found.
 
 Each rule is one small function taking the parsed module and yielding (line, message); the course
-wide rules (unique ids, export targets, import order) look at all modules at once.
+wide rules (unique ids, export targets, import order) look at all modules at once. Lesson-quality
+rules (issue 9): no solution line may stand in the student notebook, every test assert explains
+itself, and a module whose largest task is small gets a warning. `--stats` counts the student's
+share of each lesson (`module_stats`); `--mutants` lives in autograder/mutants.py.
 """
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ from autograder.source import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOL
                                read_cells)
 
 VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+GIVEAWAY_MIN_CHARS = 12   # a shorter solution line (`return out`) gives nothing away
+MIN_LARGEST_REGION = 8    # every module needs one task the student designs, not transcribes
+WARNING = "warning: "     # messages starting with this are warnings: they never fail `tito check`
 
 
 @dataclass
@@ -23,6 +29,10 @@ class Problem:
     path: Path
     line: int
     message: str
+
+    @property
+    def is_warning(self) -> bool:
+        return self.message.startswith(WARNING)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}"
@@ -75,6 +85,35 @@ def directive_line(cell: Cell, word: str) -> int:
         if line.startswith("#|") and line[2:].split()[:1] == [word]:
             return line_of(cell, i)
     return cell.line
+
+
+def solution_regions(cell: Cell) -> list[tuple[int, int]]:
+    """(begin, end) line offsets of the solution markers of a cell; the region is between them."""
+    regions, begin = [], None
+    for i, line in enumerate(cell.source.splitlines()):
+        if BEGIN_SOLUTION in line:
+            begin = i
+        elif END_SOLUTION in line and begin is not None:
+            regions.append((begin, i))
+            begin = None
+    return regions
+
+
+def student_lines(cell: Cell) -> Iterator[tuple[int, str]]:
+    """(offset, line) of what the student notebook shows of a cell: no solution, no hidden test."""
+    secret = False
+    for i, line in enumerate(cell.source.splitlines()):
+        if BEGIN_SOLUTION in line or BEGIN_HIDDEN in line:
+            secret = True
+        elif END_SOLUTION in line or END_HIDDEN in line:
+            secret = False
+        elif not secret:
+            yield i, line
+
+
+def squeeze(text: str) -> str:
+    """`text` without any whitespace, so re-indented or re-spaced copies still match."""
+    return "".join(text.split())
 
 
 # --- rules on one cell -----------------------------------------------------------------------
@@ -132,6 +171,9 @@ def check_cell(cell: Cell) -> Iterator[tuple[int, str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "input":
                 yield line_of(cell, node.lineno - 1), "`input()` would block the autograder"
+            if cell.kind == "test" and isinstance(node, ast.Assert) and node.msg is None:
+                yield (line_of(cell, node.lineno - 1),
+                       "assert without a message (say what was expected and what came out)")
 
 
 # --- rules on one module ---------------------------------------------------------------------
@@ -148,6 +190,35 @@ def check_module(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
         if cell.exported and not parsed.target:
             yield directive_line(cell, "export"), "`#| export` cell but the module has no `#| default_exp NAME` target"
     yield from untested_solutions(parsed)
+    yield from giveaways(parsed)
+    yield from small_largest_region(parsed)
+
+
+def giveaways(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
+    """A solution line that stands verbatim in the student notebook hands the student the answer.
+
+    Comment lines are left out (a comment repeating the lesson text gives no code away).
+    """
+    shown = [(line_of(c, i), squeeze(line)) for c in parsed.cells for i, line in student_lines(c)]
+    for cell in parsed.cells:
+        lines = cell.source.splitlines()
+        for begin, end in solution_regions(cell):
+            for i in range(begin + 1, end):
+                code = squeeze(lines[i])
+                if len(code) < GIVEAWAY_MIN_CHARS or code.startswith("#"):
+                    continue
+                where = next((at for at, text in shown if code in text), None)
+                if where is not None:
+                    yield (line_of(cell, i), f"solution line gives the answer away: "
+                           f"`{lines[i].strip()}` also stands in the student notebook at line {where}")
+
+
+def small_largest_region(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
+    regions = [(end - begin - 1, line_of(c, begin)) for c in parsed.cells for begin, end in solution_regions(c)]
+    size, line = max(regions, default=(0, 1))
+    if size < MIN_LARGEST_REGION:
+        yield line, (f"{WARNING}the largest solution region has {size} lines; give the student one task "
+                     f"of at least {MIN_LARGEST_REGION} lines to design (an algorithm, not a formula)")
 
 
 def untested_solutions(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
@@ -228,3 +299,44 @@ def check(course: Course, names: list[str] | None = None) -> list[Problem]:
     problems += [Problem(path, line, msg) for path, line, msg in check_course(parsed)
                  if path.parent.name in selected]
     return sorted(problems, key=lambda pr: (str(pr.path), pr.line))
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if not p.is_warning]
+
+
+# --- `tito check --stats` --------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    name: str
+    total: int      # lines of the lesson source
+    student: int    # lines inside solution regions (between the markers)
+    regions: int
+    largest: int
+
+    @property
+    def share(self) -> float:
+        return self.student / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.name:<22} {self.total:>6} {self.student:>8} {self.share:>6.1%} "
+                f"{self.regions:>8} {self.largest:>8}")
+
+
+STATS_HEADER = f"{'module':<22} {'lines':>6} {'student':>8} {'share':>6} {'regions':>8} {'largest':>8}"
+
+
+def module_stats(parsed: ParsedModule) -> Stats:
+    sizes = [end - begin - 1 for c in parsed.cells for begin, end in solution_regions(c)]
+    total = len(parsed.module.source.read_text(encoding="utf-8").splitlines())
+    return Stats(parsed.module.name, total, sum(sizes), len(sizes), max(sizes, default=0))
+
+
+def course_stats(course: Course, names: list[str] | None = None) -> list[Stats]:
+    """One row per selected module, then a course total row."""
+    selected = {m.name for m in course.select(names)}
+    rows = [module_stats(p) for p in parse_course(course) if p.module.name in selected]
+    total = Stats("total", sum(r.total for r in rows), sum(r.student for r in rows),
+                  sum(r.regions for r in rows), max((r.largest for r in rows), default=0))
+    return rows + [total]

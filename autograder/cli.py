@@ -10,13 +10,25 @@ from autograder.course import CourseError, find_course
 
 
 def cmd_check(args) -> int:
-    from autograder.check import check
+    from autograder.check import STATS_HEADER, check, course_stats, errors
 
+    if args.mutants:
+        from autograder.mutants import run_mutants
+
+        return run_mutants(find_course(), args.mutants, jobs=args.jobs, per_region=args.per_region,
+                           timeout=args.timeout)
+    if args.stats:
+        print(STATS_HEADER)
+        for row in course_stats(find_course(), args.modules):
+            print(row)
+        return 0
     problems = check(find_course(), args.modules)
     for problem in problems:
         print(problem)
-    print(f"tito check: {len(problems)} problem(s)" if problems else "tito check: ok")
-    return 1 if problems else 0
+    failed = errors(problems)
+    warnings = len(problems) - len(failed)
+    print(f"tito check: {len(failed)} problem(s), {warnings} warning(s)" if problems else "tito check: ok")
+    return 1 if failed else 0
 
 
 def cmd_build(args) -> int:
@@ -52,8 +64,23 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tito", description="Build, check, export and grade the TinyTorch course.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("check", help="lint lesson sources (file:line: message)")
+    s = sub.add_parser(
+        "check", help="lint lesson sources (file:line: message)",
+        description="Lint lesson sources: every problem is printed as file:line: message; exit status 1 "
+                    "if any is an error (warnings never fail).")
     s.add_argument("modules", nargs="*")
+    s.add_argument("--stats", action="store_true",
+                   help="per module: total lines, student lines (inside solution regions) and share, "
+                        "number of regions and the largest one; then the course total")
+    s.add_argument("--mutants", metavar="MODULE",
+                   help="plant classic bugs in MODULE's solution regions, run its tests (visible and hidden) "
+                        "against each mutant in a fresh kernel, print kill rates and every survivor; "
+                        "exit status 0 if at least 90%% are killed, else 1 (docs/authoring.md)")
+    s.add_argument("--jobs", type=int, default=None, help="--mutants: parallel kernels (default: all cores)")
+    s.add_argument("--per-region", type=int, default=None,
+                   help="--mutants: at most this many mutants per solution region (default: 12)")
+    s.add_argument("--timeout", type=int, default=None,
+                   help="--mutants: seconds one mutant's notebook may run (default: 5x the unmutated run, >= 30)")
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("build", help="sources -> release/, solutions/, tinytorch_lib/")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,17 @@ def kernel_env(pythonpath: Path | None) -> dict[str, str]:
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, pythonpath: Path | None = None,
-            timeout: int = 120) -> nbformat.NotebookNode:
-    """Execute every cell (errors are recorded as outputs, execution goes on)."""
+            timeout: int = 120, deadline: float | None = None) -> nbformat.NotebookNode:
+    """Execute every cell (errors are recorded as outputs, execution goes on).
+
+    `timeout` bounds each cell; `deadline` (a `time.monotonic()` value) bounds the whole notebook:
+    a cell running past either raises nbclient's CellTimeoutError.
+    """
+    def time_left(cell) -> int:
+        return max(1, min(timeout, int(deadline - time.monotonic())))
+
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            timeout_func=time_left if deadline is not None else None,
                             extra_arguments=KERNEL_ARGS, resources={"metadata": {"path": str(cwd)}})
     try:
         client.execute(env=kernel_env(pythonpath), cwd=str(cwd))
