@@ -39,11 +39,9 @@ class CosineAnnealingLR:
     """Cosine learning-rate schedule from optimizer.lr down to eta_min over T_max steps."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
-        """Remember the optimizer, T_max, eta_min and the base rate `base_lr` (optimizer.lr now).
-
-        Sets `last_epoch` (steps taken) to 0 and the last rate to the base rate. Raises ValueError
-        naming T_max unless T_max > 0.
-        """
+        """Remember the optimizer, T_max, eta_min and the base rate `base_lr` (optimizer.lr now);
+        `last_epoch` (steps taken) starts at 0 and the last rate at the base rate. Raises ValueError
+        naming T_max unless T_max > 0."""
         if T_max <= 0:
             raise ValueError(f"T_max must be positive, got {T_max}")
         self.optimizer, self.T_max, self.eta_min = optimizer, T_max, eta_min
@@ -93,11 +91,9 @@ def _count_correct(out, target, threshold):
 def _as_tensor(v):
     return v if isinstance(v, Tensor) else Tensor(np.asarray(v))
 
-
 def _progress(epochs, progress):
     """An iterable over range(epochs) drawing a tqdm bar on stderr (none when progress is False)."""
     return tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
-
 
 def _report(bar, history):
     """Show the last train loss and accuracy of `history` on the bar."""
