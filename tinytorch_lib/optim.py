@@ -10,6 +10,17 @@ class Optimizer:
     """Base class: a list of parameters, a learning rate, and per-parameter state."""
 
     def __init__(self, params, lr):
+        """Store the parameters and the learning rate; create one empty state dict per parameter.
+
+        params: an iterable of Tensors (a list, or the generator `model.parameters()`).
+        lr:     a float >= 0.
+        Sets `self.params` (a list holding the same Tensor objects, in order), `self.lr`, and
+        `self.state`: a list with one separate, empty dict per parameter.
+        Raises TypeError if `params` is a single Tensor (`SGD(w, lr=0.1)` instead of `SGD([w], ...)`),
+        ValueError if it holds no parameter or if lr < 0; each message says what was received.
+        EXAMPLE: Optimizer(layer.parameters(), lr=0.1).params -> [layer.weight, layer.bias]
+        HINT: a list made by repeating one dict (`*`) holds the same dict n times.
+        """
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of Tensors such as model.parameters(), "
                             "got a single Tensor: wrap it in a list")
@@ -19,10 +30,10 @@ class Optimizer:
         if lr < 0:
             raise ValueError(f"invalid learning rate: {lr}")
         self.lr = lr
-        self.state = [{} for _ in self.params]  # one dict of buffers per parameter
+        self.state = [{} for _ in self.params]
 
     def zero_grad(self):
-        """Forget the gradients of the last backward pass (sets every `.grad` to None)."""
+        """Forget the gradients of the last backward pass: every parameter's `.grad` becomes None."""
         for p in self.params:
             p.grad = None
 
@@ -35,23 +46,30 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay (= torch.optim.SGD)."""
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+        """Store the parameters (base class) and the hyperparameters as attributes of the same names.
+
+        Raises ValueError, naming the value, if momentum < 0 or weight_decay < 0 (as PyTorch does).
+        """
         super().__init__(params, lr)
+        if momentum < 0:
+            raise ValueError(f"invalid momentum value: {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"invalid weight_decay value: {weight_decay}")
         self.momentum = momentum
         self.weight_decay = weight_decay
 
     def step(self):
-        """Apply one SGD update to every parameter whose `.grad` is not None.
+        """Apply one SGD update, in place, to every parameter whose `.grad` is not None.
 
-        TODO: for each parameter p (with its dict `state`), compute the gradient g with weight decay,
-              run it through the momentum buffer if momentum != 0, then p.data -= lr * g.
-        APPROACH: 1) g = p.grad.data, plus weight_decay * p.data if weight_decay != 0
-                  2) if momentum != 0: on the first step state["momentum_buffer"] = a COPY of g,
-                     afterwards buffer = momentum * buffer + g; then use the buffer as g
-                  3) update p.data in place
-        EXAMPLE: lr=0.1, momentum=0.9, constant grad 1.0, p starts at 0:
-                 p -> -0.1, then -0.29 (buffer 1.9), then -0.561 (buffer 2.71)
-        HINTS: never modify p.grad.data in place (write g = g + ..., not g += ...);
-               `p.data -= ...` keeps the parameter's dtype and records no graph.
+        Per parameter p: g is p's gradient, plus weight_decay * p when weight_decay != 0. With
+        momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1,
+        then b_t = momentum * b_{t-1} + g_t) and the buffer is the step direction. Then
+        p.data moves by -lr * direction.
+        Never modify `p.grad` (the buffer must not be the gradient's own array: copy it), keep
+        p.data's dtype, read `self.lr` at every step.
+        EXAMPLE: lr=0.1, momentum=0.9, p = 0, gradient 1.0 at every step:
+                 p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71)
+        HINT: `a -= x` writes into a's own array; `a = a - x` makes a new one.
         """
         for p, state in zip(self.params, self.state):
             if p.grad is None:
@@ -72,47 +90,61 @@ class Adam(Optimizer):
     """Adam with bias correction and L2 weight decay (= torch.optim.Adam)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        """Store the parameters (base class) and the hyperparameters; `self.betas` is a tuple.
+
+        Raises ValueError, naming the value, unless 0 <= beta < 1 for both betas, eps >= 0 and
+        weight_decay >= 0 (as PyTorch does).
+        """
         super().__init__(params, lr)
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"invalid beta parameter at index {i}: {beta}")
+        if eps < 0:
+            raise ValueError(f"invalid epsilon value: {eps}")
+        if weight_decay < 0:
+            raise ValueError(f"invalid weight_decay value: {weight_decay}")
         self.betas = tuple(betas)
         self.eps = eps
         self.weight_decay = weight_decay
 
     def apply_weight_decay(self, p, g):
-        """Return the gradient that enters the moments, with L2 weight decay.
+        """The gradient that enters the moments: g + weight_decay * p.data (L2), or g when it is 0.
 
-        TODO: return g + weight_decay * p.data (or g itself if weight_decay == 0).
-        APPROACH: one line; do not modify g or p in place.
-        EXAMPLE: weight_decay=0.5, p.data=[2.], g=[1.]  ->  [2.]
-        HINTS: AdamW below overrides this method.
+        p: the parameter Tensor; g: its gradient array. Modifies neither.
+        EXAMPLE: weight_decay=0.5, p.data=[2.], g=[1.]  ->  array([2.])
         """
-        return g + self.weight_decay * p.data if self.weight_decay != 0 else g
+        if self.weight_decay != 0:
+            return g + self.weight_decay * p.data
+        return g
 
     def step(self):
-        """Apply one Adam update to every parameter whose `.grad` is not None.
+        """Apply one Adam update, in place, to every parameter whose `.grad` is not None.
 
-        TODO: count the step, update the moments m and v in `state`, bias-correct them, move p.data.
-        APPROACH: 1) state["step"] += 1  (so the first update uses t = 1)
-                  2) m = b1*m + (1-b1)*g ;  v = b2*v + (1-b2)*g*g   (store them back in state)
-                  3) m_hat = m / (1 - b1**t) ;  v_hat = v / (1 - b2**t)
-                  4) p.data -= lr * m_hat / (sqrt(v_hat) + eps)
-        EXAMPLE: lr=0.1, grad always 3.0: p moves by -0.1 on every step (m_hat = 3, v_hat = 9).
-        HINTS: eps goes outside the square root; use np.sqrt on the arrays.
+        Per parameter: g = self.apply_weight_decay(p, gradient array). The parameter's state dict
+        holds "step" (updates so far, an int), "exp_avg" (m) and "exp_avg_sq" (v), created at its
+        first update (zeros shaped like p). Count the step first, so the first update uses t = 1;
+        then update m and v, bias-correct them and move p.data as in the formulas above.
+        Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
+        EXAMPLE: lr=0.1, gradient 3.0 at every step: p moves by exactly -0.1 per step
+                 (m_hat = 3, v_hat = 9); after 3 steps state["step"] == 3.
+        HINT: eps is added after the square root.
         """
         beta1, beta2 = self.betas
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
             g = self.apply_weight_decay(p, p.grad.data)
-            if not state:  # first update of this parameter
+            if not state:
                 state["step"] = 0
-                state["exp_avg"] = np.zeros_like(p.data)     # m
-                state["exp_avg_sq"] = np.zeros_like(p.data)  # v
+                state["exp_avg"] = np.zeros_like(p.data)
+                state["exp_avg_sq"] = np.zeros_like(p.data)
             state["step"] += 1
             t = state["step"]
-            state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
-            state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
-            m_hat = state["exp_avg"] / (1 - beta1 ** t)
-            v_hat = state["exp_avg_sq"] / (1 - beta2 ** t)
+            m = beta1 * state["exp_avg"] + (1 - beta1) * g
+            v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+            state["exp_avg"], state["exp_avg_sq"] = m, v
+            m_hat = m / (1 - beta1 ** t)
+            v_hat = v / (1 - beta2 ** t)
             p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
@@ -123,12 +155,9 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
     def apply_weight_decay(self, p, g):
-        """Decoupled weight decay: shrink p itself and leave the gradient alone.
+        """Decoupled decay: shrink p.data in place by the factor (1 - lr * weight_decay); return g as is.
 
-        TODO: multiply p.data in place by (1 - lr * weight_decay), then return g unchanged.
-        APPROACH: one in-place multiplication, one return.
         EXAMPLE: lr=0.1, weight_decay=0.5, p.data=[2.]  ->  p.data becomes [1.9]; returns g
-        HINTS: this runs before the moments are updated, exactly as in torch.optim.AdamW.
         """
         p.data *= 1 - self.lr * self.weight_decay
         return g

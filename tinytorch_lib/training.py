@@ -12,16 +12,17 @@ from tinytorch_lib.losses import BCEWithLogitsLoss
 
 
 def clip_grad_norm_(parameters, max_norm):
-    """Scale all gradients together so that their global L2 norm is at most `max_norm`.
+    """Scale all gradients by one common factor so that their global L2 norm is at most max_norm.
 
-    TODO: compute the total norm over every gradient; if it exceeds max_norm, multiply every
-          gradient by max_norm / (total + 1e-6). Return the total norm (before clipping).
-    APPROACH: 1) total = sqrt(sum of g.data**2 over all grads), computed in float64
-              2) coef = max_norm / (total + 1e-6)
-              3) if coef < 1: g.data = g.data * coef for every g (keep each gradient's dtype)
-    EXAMPLE: grads [3, 0] and [0, 4] (norm 5), max_norm=1  ->  about [0.6, 0] and [0, 0.8]; returns 5.0
-    HINTS: one norm for all parameters, not one per parameter. Assign a new array to g.data
-           rather than scaling in place: two gradients may share one array.
+    parameters: an iterable of Tensors (a list, a generator) or a single Tensor; those whose
+                `.grad` is None are ignored.
+    Computes the total norm in float64 over every gradient. When max_norm / (total + 1e-6) < 1,
+    each gradient's `.data` is replaced by a new, scaled array of the same dtype (two gradients
+    may share one array: scaling in place would scale it twice). Returns the total norm before
+    clipping as a NumPy float64 (0.0 when there is no gradient).
+    EXAMPLE: grads [3, 0] and [[0], [4]], max_norm=1 -> grads [0.6, 0] and [[0], [0.8]] (up to
+             the 1e-6), returns 5.0
+    HINT: `np.square` and `np.sum` accept a `dtype`.
     """
     if isinstance(parameters, Tensor):
         parameters = [parameters]
@@ -38,56 +39,69 @@ class CosineAnnealingLR:
     """Cosine learning-rate schedule from optimizer.lr down to eta_min over T_max steps."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
+        """Remember the optimizer, T_max, eta_min and the base rate `base_lr` (optimizer.lr now);
+        `last_epoch` (steps taken) starts at 0 and the last rate at the base rate. Raises ValueError
+        naming T_max unless T_max > 0."""
         if T_max <= 0:
             raise ValueError(f"T_max must be positive, got {T_max}")
-        self.optimizer = optimizer
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.optimizer, self.T_max, self.eta_min = optimizer, T_max, eta_min
         self.base_lr = optimizer.lr
         self.last_epoch = 0
         self._last_lr = [optimizer.lr]
 
     def lr_at(self, epoch):
-        """The learning rate after `epoch` scheduler steps (closed form).
+        """The rate after `epoch` scheduler steps, from the closed form above (a float).
 
-        TODO: return eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2.
-        APPROACH: one line with math.cos and math.pi.
-        EXAMPLE: base_lr=1, eta_min=0, T_max=4: lr_at(0)=1, lr_at(2)=0.5, lr_at(4)=0
-        HINTS: epoch counts scheduler steps, starting from 0.
+        EXAMPLE: base_lr=1, eta_min=0, T_max=4: lr_at(0) -> 1.0, lr_at(2) -> 0.5, lr_at(4) -> 0.0
         """
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
 
     def step(self):
-        """Advance one epoch and set the optimizer's learning rate."""
+        """Advance one epoch: count it in last_epoch and set optimizer.lr to the new rate."""
         self.last_epoch += 1
         lr = self.lr_at(self.last_epoch)
         self.optimizer.lr = lr
         self._last_lr = [lr]
 
     def get_last_lr(self):
-        """The learning rate set by the last step, as a one-element list (like PyTorch)."""
+        """The rate set by the last step (the base rate before any), as a new one-element list."""
         return list(self._last_lr)
 
 
-def _as_tensor(v):
-    return v if isinstance(v, Tensor) else Tensor(np.asarray(v))
-
-
 def _count_correct(out, target, threshold):
-    """(number of correct predictions, number of predictions) for one batch."""
+    """(number of correct predictions, number of predictions) for one batch, as two ints.
+
+    out: model outputs, (N, C) class scores or (N,) / (N, 1) single outputs (array-like).
+    target: (N,) class indices, (N, C) one-hot rows, or for single outputs 0/1 labels of any
+            shape with N elements (a label counts as 1 when > 0.5).
+    EXAMPLE: _count_correct([[0.1, 0.9], [0.8, 0.2]], [1, 1], 0.5) -> (1, 2)
+             _count_correct([[0.2], [0.7]], [[0.], [1.]], 0.5)       -> (2, 2)
+    """
     out, target = np.asarray(out), np.asarray(target)
-    if out.ndim >= 2 and out.shape[-1] > 1:          # class scores: arg-max over the last axis
+    if out.ndim >= 2 and out.shape[-1] > 1:
         pred = out.argmax(axis=-1)
-        if target.shape == out.shape:                 # one-hot or probability targets
+        if target.shape == out.shape:
             target = target.argmax(axis=-1)
-    else:                                             # one output: threshold it
+    else:
         pred = out.reshape(-1) > threshold
         target = target.reshape(-1) > 0.5
     return int(np.sum(pred == target.reshape(pred.shape))), int(pred.size)
 
 
+def _as_tensor(v):
+    return v if isinstance(v, Tensor) else Tensor(np.asarray(v))
+
+def _progress(epochs, progress):
+    """An iterable over range(epochs) drawing a tqdm bar on stderr (none when progress is False)."""
+    return tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
+
+def _report(bar, history):
+    """Show the last train loss and accuracy of `history` on the bar."""
+    bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", acc=f"{history['train_acc'][-1]:.3f}")
+
+
 class Trainer:
-    """Fit a model with a loss, an optimizer and an optional per-epoch scheduler."""
+    """Fit a model with a loss, an optimizer, an optional per-epoch scheduler and gradient clipping."""
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, max_grad_norm=None):
         self.model = model
@@ -100,14 +114,11 @@ class Trainer:
         self.history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "lr": []}
 
     def train_step(self, x, y):
-        """One optimisation step on the batch (x, y). Returns (loss as a float, output ndarray).
+        """One optimisation step on the batch (x, y) (Tensors). Returns (loss float, output ndarray).
 
-        TODO: clear the gradients, run the model and the loss, backpropagate, clip the gradients to
-              self.max_grad_norm if it is not None, and let the optimizer step.
-        APPROACH: optimizer.zero_grad(); out = model(x); loss = loss_fn(out, y); loss.backward();
-                  clip_grad_norm_(optimizer.params, max_grad_norm) if set; optimizer.step()
-        EXAMPLE: loss, out = trainer.train_step(Tensor(X), Tensor(y))  ->  (0.69..., array of shape (N, C))
-        HINTS: zero the gradients first: backward accumulates into .grad.
+        Clears the old gradients, runs the model and the loss, backpropagates, clips the gradients
+        of the optimizer's parameters to self.max_grad_norm (unless it is None), then steps.
+        EXAMPLE: trainer.train_step(x, y) -> (0.69..., array of shape (16, 2))
         """
         self.optimizer.zero_grad()
         out = self.model(x)
@@ -119,12 +130,9 @@ class Trainer:
         return loss.item(), out.data
 
     def eval_step(self, x, y):
-        """Loss and output on the batch (x, y) without recording a graph.
+        """(loss float, output ndarray) on the batch (x, y), computed without recording a graph.
 
-        TODO: run the model and the loss inside `with no_grad():`; return (loss.item(), out.data).
-        APPROACH: three lines.
-        EXAMPLE: the returned output comes from tensors with requires_grad=False.
-        HINTS: do not touch the optimizer or the gradients here.
+        Touches neither the gradients nor the weights.
         """
         with no_grad():
             out = self.model(x)
@@ -132,7 +140,15 @@ class Trainer:
         return loss.item(), out.data
 
     def _run(self, loader, step_fn):
-        """One pass over `loader` with `step_fn`; returns (mean loss per sample, accuracy)."""
+        """One pass of step_fn over loader; returns (mean loss per sample, accuracy) as floats.
+
+        Each batch (x, y) is first made of Tensors (`_as_tensor`). A batch's loss counts once per
+        sample (x.shape[0] samples; 1 for a 0-d x); accuracy is correct / predictions summed over
+        all batches, with `_count_correct(out, y.data, self.threshold)`.
+        Raises ValueError with a message containing "no batches" if the loader yields nothing
+        (a generator is used up after one pass).
+        EXAMPLE: batches of 32 and 8 samples with losses 1.0 and 2.0 -> mean loss 1.2
+        """
         total_loss, n_samples, correct, n_preds = 0.0, 0, 0, 0
         for x, y in loader:
             x, y = _as_tensor(x), _as_tensor(y)
@@ -148,59 +164,64 @@ class Trainer:
         return total_loss / n_samples, correct / max(n_preds, 1)
 
     def evaluate(self, loader):
-        """(mean loss, accuracy) over `loader`, with the model in eval mode and no graph."""
+        """(mean loss, accuracy) over loader, with the model in eval mode (it stays there) and no graph."""
         self.model.eval()
         return self._run(loader, self.eval_step)
 
     def fit(self, train_loader, epochs, val_loader=None, progress=True):
-        """Train for `epochs` epochs; returns the history dict (also kept in self.history).
+        """Train for `epochs` epochs; returns the history dict (the same dict, extended).
 
-        TODO: for each epoch, put the model in training mode, make one pass of train_step over
-              train_loader, step the scheduler (if any), then evaluate on val_loader (if any).
-        APPROACH: model.train(); train_loss, train_acc = self._run(train_loader, self.train_step);
-                  scheduler.step(); val_loss, val_acc = self.evaluate(val_loader)
-        EXAMPLE: history = trainer.fit(batches, epochs=3, progress=False); len(history["train_loss"]) -> 3
-        HINTS: leave val_loss and val_acc as None without a val_loader; the given code records them.
+        Each epoch: the model goes to training mode, one pass of train_step over train_loader, one
+        scheduler step (if there is a scheduler), then `evaluate(val_loader)` if a val_loader is
+        given. It then appends, once per epoch, to history["train_loss"], ["train_acc"], ["lr"]
+        (the rate *used* during the epoch, i.e. read before the scheduler step) and, only with a
+        val_loader, ["val_loss"], ["val_acc"]; and counts the epoch in self.epoch.
+        Iterate over `_progress(epochs, progress)`, and call `_report` with that bar and the
+        history at the end of each epoch.
+        EXAMPLE: trainer.fit(batches, epochs=3, progress=False)["train_loss"] -> [0.69, 0.52, 0.41]
         """
-        bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
+        bar = _progress(epochs, progress)
         for _ in bar:
             lr = self.optimizer.lr
-            val_loss = val_acc = None
             self.model.train()
             train_loss, train_acc = self._run(train_loader, self.train_step)
             if self.scheduler is not None:
                 self.scheduler.step()
-            if val_loader is not None:
-                val_loss, val_acc = self.evaluate(val_loader)
-            self.epoch += 1
             self.history["lr"].append(lr)
             self.history["train_loss"].append(train_loss)
             self.history["train_acc"].append(train_acc)
-            if val_loss is not None:
+            if val_loader is not None:
+                val_loss, val_acc = self.evaluate(val_loader)
                 self.history["val_loss"].append(val_loss)
                 self.history["val_acc"].append(val_acc)
-            bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{train_acc:.3f}")
-        bar.close()
+            self.epoch += 1
+            _report(bar, self.history)
         return self.history
 
     def save(self, path):
-        """Write a checkpoint: the model's state_dict, plus lr and epoch counters, as .npz at `path`."""
+        """Write a checkpoint to exactly `path` (no suffix added): one .npz file holding the model's
+        state_dict under its own names, plus the optimizer's lr, self.epoch and (if there is a
+        scheduler) its last_epoch, under names you choose that start with "__".
+
+        HINT: `np.savez` given a file name appends ".npz"; given an open binary file it does not.
+        """
         arrays = dict(self.model.state_dict())
         arrays["__lr__"] = np.array(self.optimizer.lr, dtype=np.float64)
         arrays["__epoch__"] = np.array(self.epoch)
         if self.scheduler is not None:
             arrays["__scheduler_epoch__"] = np.array(self.scheduler.last_epoch)
-        with open(path, "wb") as f:        # np.savez(path) would append ".npz" to the name
+        with open(path, "wb") as f:
             np.savez(f, **arrays)
 
     def load(self, path):
-        """Restore a checkpoint written by `save` (weights exactly, lr and epoch counters)."""
+        """Restore a checkpoint written by `save`: the weights exactly (load_state_dict with the
+        entries not starting with "__"), the optimizer's lr as a float, self.epoch, and the
+        scheduler's last_epoch with its last rate set to the restored lr.
+        """
         with np.load(path) as data:
             self.model.load_state_dict({k: data[k] for k in data.files if not k.startswith("__")})
-            if "__lr__" in data.files:
-                self.optimizer.lr = float(data["__lr__"])
-            if "__epoch__" in data.files:
-                self.epoch = int(data["__epoch__"])
+            self.optimizer.lr = float(data["__lr__"])
+            self.epoch = int(data["__epoch__"])
             if self.scheduler is not None and "__scheduler_epoch__" in data.files:
                 self.scheduler.last_epoch = int(data["__scheduler_epoch__"])
                 self.scheduler._last_lr = [self.optimizer.lr]

@@ -1,14 +1,14 @@
 # %% [markdown]
 # # 06 · Optimizers
 #
-# Autograd (module 05) tells every parameter which way is uphill: after `loss.backward()`,
-# `p.grad` holds $\partial L / \partial p$. An **optimizer** decides how far to step the other way.
-# It keeps a list of parameters, reads their `.grad`, and overwrites their `.data` in place.
-# The update is bookkeeping, not part of the model, so it works on the raw NumPy arrays and
-# records no graph.
+# After `loss.backward()` every parameter knows which way is uphill: `p.grad` holds
+# $\partial L / \partial p$. An **optimizer** decides how far to step the other way. It keeps the
+# list of parameters, reads their `.grad`, and overwrites their `.data` in place. The update is
+# bookkeeping, not part of the model, so it works on the raw NumPy arrays and records no graph.
 #
 # You will write the three optimizers nearly everyone uses, with exactly the update rules of
-# `torch.optim`: **SGD** (with momentum and weight decay), **Adam**, and **AdamW**.
+# `torch.optim`: **SGD** (momentum, weight decay), **Adam** and **AdamW**, and the loop that drives
+# them.
 
 # %%
 #| default_exp optim
@@ -17,22 +17,51 @@ import numpy as np
 
 from tinytorch_lib.tensor import Tensor
 
+# %% helper
+def expect_error(exc, fn, *args, **kwargs):
+    """Test helper: assert that fn(*args, **kwargs) raises `exc`."""
+    try:
+        fn(*args, **kwargs)
+    except exc:
+        return
+    raise AssertionError(f"{getattr(fn, '__name__', fn)}(*{args}, **{kwargs}): expected {exc.__name__}, got no error")
+
+
+def quadratic(seed, n):
+    """Test helper: (A, c, theta0) of the convex quadratic with gradient A @ theta + c."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n, n))
+    return a @ a.T + np.eye(n), rng.normal(size=n), rng.normal(size=n)
+
 # %% [markdown]
 # ## The base class
 #
-# Every optimizer holds the parameters (`model.parameters()` is a generator, so it is turned into a
-# list once), a learning rate `lr` that a scheduler may change between steps (module 07), and one
-# `state` dict per parameter for buffers such as momentum. `zero_grad()` clears the gradients
-# before the next backward pass: `backward` *accumulates* into `.grad`, so forgetting it adds up
-# the gradients of every batch seen so far. Like PyTorch, it sets them to `None`, and `step()`
-# skips any parameter whose `.grad` is `None` (a parameter that took no part in the loss).
+# Every optimizer holds the parameters, a learning rate `lr` (a scheduler may change it between
+# steps, module 07) and one `state` dict per parameter for its buffers. `model.parameters()` is a
+# *generator*: it can be read only once, so the optimizer keeps its own list.
+#
+# `backward` **accumulates** into `.grad`, so before each backward pass the old gradients must go:
+# `zero_grad()` sets them to `None` (as PyTorch does). A parameter whose `.grad` is `None` took no
+# part in the loss, and every `step()` skips it.
 
-# %%
+# %% solution id="optimizer-base"
 #| export
 class Optimizer:
     """Base class: a list of parameters, a learning rate, and per-parameter state."""
 
     def __init__(self, params, lr):
+        """Store the parameters and the learning rate; create one empty state dict per parameter.
+
+        params: an iterable of Tensors (a list, or the generator `model.parameters()`).
+        lr:     a float >= 0.
+        Sets `self.params` (a list holding the same Tensor objects, in order), `self.lr`, and
+        `self.state`: a list with one separate, empty dict per parameter.
+        Raises TypeError if `params` is a single Tensor (`SGD(w, lr=0.1)` instead of `SGD([w], ...)`),
+        ValueError if it holds no parameter or if lr < 0; each message says what was received.
+        EXAMPLE: Optimizer(layer.parameters(), lr=0.1).params -> [layer.weight, layer.bias]
+        HINT: a list made by repeating one dict (`*`) holds the same dict n times.
+        """
+        ### BEGIN SOLUTION
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of Tensors such as model.parameters(), "
                             "got a single Tensor: wrap it in a list")
@@ -42,34 +71,56 @@ class Optimizer:
         if lr < 0:
             raise ValueError(f"invalid learning rate: {lr}")
         self.lr = lr
-        self.state = [{} for _ in self.params]  # one dict of buffers per parameter
+        self.state = [{} for _ in self.params]
+        ### END SOLUTION
 
     def zero_grad(self):
-        """Forget the gradients of the last backward pass (sets every `.grad` to None)."""
+        """Forget the gradients of the last backward pass: every parameter's `.grad` becomes None."""
+        ### BEGIN SOLUTION
         for p in self.params:
             p.grad = None
+        ### END SOLUTION
 
     def step(self):
         """Update every parameter that has a gradient. Subclasses implement the rule."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
 
+# %% test id="test-optimizer-base" points=1
+w, b = Tensor(np.zeros(3), requires_grad=True), Tensor(np.zeros(1), requires_grad=True)
+opt = Optimizer((t for t in [w, b]), lr=0.1)
+assert isinstance(opt.params, list) and len(opt.params) == 2 and opt.params[0] is w and opt.params[1] is b, \
+    f"expected params == [w, b] (a list of the same objects), got {opt.params!r}"
+assert opt.lr == 0.1 and opt.state == [{}, {}], f"expected lr 0.1 and state [{{}}, {{}}], got {opt.lr}, {opt.state}"
+opt.state[0]["x"] = 1
+assert opt.state[1] == {}, f"each parameter needs its own state dict: writing state[0] changed state[1] to {opt.state[1]}"
+w.grad, b.grad = Tensor(np.ones(3)), Tensor(np.ones(1))
+opt.zero_grad()
+assert w.grad is None and b.grad is None, f"zero_grad sets .grad to None, got {w.grad!r} and {b.grad!r}"
+expect_error(TypeError, Optimizer, w, lr=0.1)
+expect_error(ValueError, Optimizer, [], lr=0.1)
+
+### BEGIN HIDDEN TESTS
+expect_error(ValueError, Optimizer, [w], lr=-1.0)
+assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
+### END HIDDEN TESTS
+
 # %% [markdown]
 # ## SGD, momentum and weight decay
 #
 # Plain gradient descent moves against the gradient: $\theta \leftarrow \theta - \eta\, g$.
-# Two additions, both as PyTorch defines them:
+# Two additions, as `torch.optim.SGD` defines them:
 #
-# * **Weight decay** $\lambda$ adds the gradient of $\tfrac{\lambda}{2}\lVert\theta\rVert^2$ to the
-#   gradient: $g \leftarrow g + \lambda\theta$ (L2 regularisation; it pulls weights towards 0).
-# * **Momentum** $\mu$ keeps a running *velocity* $b$ that remembers past gradients. On the first
-#   step the buffer is the gradient itself; afterwards
+# * **Weight decay** $\lambda$ adds the gradient of $\tfrac{\lambda}{2}\lVert\theta\rVert^2$:
+#   $g \leftarrow g + \lambda\theta$ (L2 regularisation, pulling weights towards 0).
+# * **Momentum** $\mu$ keeps a *velocity* buffer $b$ per parameter. It starts as the first
+#   gradient itself (not zero, and not damped):
 #
 # $$b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + g_t, \qquad \theta \leftarrow \theta - \eta\, b_t .$$
 #
-# In a long narrow valley the gradient flips sign across the valley (those terms cancel in $b$)
-# and keeps its sign along it (those add up), so momentum speeds up exactly where plain SGD crawls.
-# With a constant gradient $b_t \to g/(1-\mu)$: $\mu = 0.9$ means steps up to 10 times larger.
+# In a narrow valley the gradient flips sign across the valley (those terms cancel in $b$) and keeps
+# its sign along it (those add up): momentum speeds up exactly where plain SGD crawls. With a
+# constant gradient $b_t \to g/(1-\mu)$, so $\mu = 0.9$ means steps up to 10 times longer.
 
 # %% solution id="sgd"
 #| export
@@ -77,28 +128,37 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay (= torch.optim.SGD)."""
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+        """Store the parameters (base class) and the hyperparameters as attributes of the same names.
+
+        Raises ValueError, naming the value, if momentum < 0 or weight_decay < 0 (as PyTorch does).
+        """
+        ### BEGIN SOLUTION
         super().__init__(params, lr)
+        if momentum < 0:
+            raise ValueError(f"invalid momentum value: {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"invalid weight_decay value: {weight_decay}")
         self.momentum = momentum
         self.weight_decay = weight_decay
+        ### END SOLUTION
 
     def step(self):
-        """Apply one SGD update to every parameter whose `.grad` is not None.
+        """Apply one SGD update, in place, to every parameter whose `.grad` is not None.
 
-        TODO: for each parameter p (with its dict `state`), compute the gradient g with weight decay,
-              run it through the momentum buffer if momentum != 0, then p.data -= lr * g.
-        APPROACH: 1) g = p.grad.data, plus weight_decay * p.data if weight_decay != 0
-                  2) if momentum != 0: on the first step state["momentum_buffer"] = a COPY of g,
-                     afterwards buffer = momentum * buffer + g; then use the buffer as g
-                  3) update p.data in place
-        EXAMPLE: lr=0.1, momentum=0.9, constant grad 1.0, p starts at 0:
-                 p -> -0.1, then -0.29 (buffer 1.9), then -0.561 (buffer 2.71)
-        HINTS: never modify p.grad.data in place (write g = g + ..., not g += ...);
-               `p.data -= ...` keeps the parameter's dtype and records no graph.
+        Per parameter p: g is p's gradient, plus weight_decay * p when weight_decay != 0. With
+        momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1,
+        then b_t = momentum * b_{t-1} + g_t) and the buffer is the step direction. Then
+        p.data moves by -lr * direction.
+        Never modify `p.grad` (the buffer must not be the gradient's own array: copy it), keep
+        p.data's dtype, read `self.lr` at every step.
+        EXAMPLE: lr=0.1, momentum=0.9, p = 0, gradient 1.0 at every step:
+                 p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71)
+        HINT: `a -= x` writes into a's own array; `a = a - x` makes a new one.
         """
+        ### BEGIN SOLUTION
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            ### BEGIN SOLUTION
             g = p.grad.data
             if self.weight_decay != 0:
                 g = g + self.weight_decay * p.data
@@ -109,13 +169,13 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + g
                 g = state["momentum_buffer"]
             p.data -= self.lr * g
-            ### END SOLUTION
+        ### END SOLUTION
 
 
 # %% [markdown]
 # The tests feed gradients by hand (`p.grad = Tensor(...)`), so they need nothing but a Tensor.
 
-# %% test id="test-sgd" points=2
+# %% test id="test-sgd" points=3
 p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
 opt = SGD([p], lr=0.1)
 p.grad = Tensor(np.array([0.5, 1.0]))
@@ -130,90 +190,110 @@ for _ in range(3):
     opt.step()
     got.append(float(p.data[0]))
 assert np.allclose(got, [-0.1, -0.29, -0.561]), \
-    f"momentum 0.9 with constant grad 1: expected p = -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71), got {got}"
+    f"momentum 0.9, constant grad 1: expected p = -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71), got {got}"
 
 p = Tensor(np.array([2.0]), requires_grad=True)
 opt = SGD([p], lr=0.1, weight_decay=0.5)
 p.grad = Tensor(np.array([0.0]))
 opt.step()
-assert np.allclose(p.data, [1.9]), f"weight decay 0.5 on p=2, grad 0: g = 0 + 0.5*2 = 1, expected 1.9, got {p.data}"
+assert np.allclose(p.data, [1.9]), f"weight decay 0.5, p=2, grad 0: g = 0.5*2 = 1, expected [1.9], got {p.data}"
+assert (opt.momentum, opt.weight_decay) == (0.0, 0.5), f"expected momentum 0.0, weight_decay 0.5, got {opt.momentum}, {opt.weight_decay}"
 
 ### BEGIN HIDDEN TESTS
-def _ref_sgd(theta, grad_fn, steps, lr, momentum=0.0, wd=0.0):
-    theta, buf, path = theta.copy(), None, []
-    for _ in range(steps):
-        g = grad_fn(theta) + wd * theta
-        if momentum != 0:
-            buf = g.copy() if buf is None else momentum * buf + g
-            g = buf
-        theta = theta - lr * g
-        path.append(theta.copy())
-    return path
-
-_rng = np.random.default_rng(6)
-_A = _rng.normal(size=(3, 3)); _A = _A @ _A.T + np.eye(3); _b = _rng.normal(size=3)
-_grad = lambda th: _A @ th + _b
-_theta0 = _rng.normal(size=3)
-for kw in [dict(lr=0.05), dict(lr=0.05, momentum=0.9), dict(lr=0.03, momentum=0.5, weight_decay=0.1),
-           dict(lr=0.1, weight_decay=0.2)]:
-    p = Tensor(_theta0.copy(), requires_grad=True)
-    opt = SGD([p], **kw)
-    ref = _ref_sgd(_theta0, _grad, 6, kw["lr"], kw.get("momentum", 0.0), kw.get("weight_decay", 0.0))
+A, c, theta0 = quadratic(6, 3)
+for lr, mom, wd in [(0.05, 0.0, 0.0), (0.05, 0.9, 0.0), (0.03, 0.5, 0.1), (0.05, 0.0, 1.0)]:
+    p = Tensor(theta0.copy(), requires_grad=True)
+    opt = SGD([p], lr=lr, momentum=mom, weight_decay=wd)
+    th, buf = theta0.copy(), None
     for t in range(6):
-        p.grad = Tensor(_grad(p.data))
+        p.grad = Tensor(A @ p.data + c)
         opt.step()
-        assert np.allclose(p.data, ref[t], rtol=1e-12, atol=1e-12), f"SGD{kw} step {t+1}: expected {ref[t]}, got {p.data}"
-
-# momentum buffer starts at the first gradient (not (1-momentum)*g, not 0 then damped)
-p = Tensor(np.array([1.0]), requires_grad=True)
-opt = SGD([p], lr=1.0, momentum=0.9)
-p.grad = Tensor(np.array([2.0])); opt.step()
-assert np.allclose(p.data, [-1.0]), f"first momentum step must equal a plain SGD step, got {p.data}"
-# the buffer must not alias (and then modify) the first gradient
-first = p.grad
-p.grad = Tensor(np.array([1.0])); opt.step()
-assert np.allclose(p.data, [-1.0 - (0.9 * 2.0 + 1.0)]), f"second momentum step: got {p.data}"
-assert first.data[0] == 2.0, "the momentum buffer must be a copy of the first gradient, not the same array"
-
-# the gradient is never modified, params without .grad are skipped, lr is read at every step
+        g = A @ th + c + wd * th
+        buf = g if buf is None or mom == 0 else mom * buf + g
+        th = th - lr * buf
+        assert np.allclose(p.data, th, rtol=1e-12, atol=1e-12), f"SGD lr={lr} m={mom} wd={wd} step {t+1}: expected {th}, got {p.data}"
+# the buffer is a copy of the first gradient; grads untouched; None grads skipped; lr read each step
 p, q = Tensor(np.array([1.0, 1.0]), requires_grad=True), Tensor(np.array([5.0]), requires_grad=True)
-opt = SGD([p, q], lr=0.1, momentum=0.9, weight_decay=0.1)
-p.grad = Tensor(np.array([1.0, -1.0]))
+opt = SGD([p, q], lr=1.0, momentum=0.9, weight_decay=0.1)
+first = Tensor(np.array([2.0, -1.0])); p.grad = first
 opt.step()
-assert np.array_equal(p.grad.data, [1.0, -1.0]), "SGD.step modified p.grad in place"
+assert np.array_equal(first.data, [2.0, -1.0]), f"SGD.step modified p.grad: {first.data}"
 assert q.data[0] == 5.0 and q.grad is None, "a parameter whose grad is None must not move"
+p.grad = Tensor(np.array([2.0, -1.0])); opt.step()
+assert np.array_equal(first.data, [2.0, -1.0]), f"the momentum buffer aliases the first gradient: {first.data}"
 opt.lr = 0.0; before = p.data.copy(); opt.step()
 assert np.array_equal(p.data, before), "after opt.lr = 0 a step must not move the parameter"
-
-# float32 parameters stay float32 and keep their identity
-p = Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+p = Tensor(np.ones(4, dtype=np.float32), requires_grad=True); data = p.data
 opt = SGD([p], lr=0.1, momentum=0.9)
 p.grad = Tensor(np.ones(4, dtype=np.float32)); opt.step(); opt.step()
-assert p.data.dtype == np.float32 and isinstance(p.data, np.ndarray)
-opt.zero_grad()
-assert p.grad is None
+assert p.data.dtype == np.float32 and np.allclose(p.data, 1 - 0.1 - 0.19), f"float32 momentum: {p.data}"
+expect_error(ValueError, SGD, [p], lr=0.1, momentum=-0.1)
+expect_error(ValueError, SGD, [p], lr=0.1, weight_decay=-1.0)
+assert SGD([p], lr=0.1, momentum=0.0, weight_decay=0.0).momentum == 0.0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Moving averages and their bias
+#
+# Adam (next) keeps **exponential moving averages** of the gradient. An EMA with decay $\beta$
+# starts at $a_0 = 0$:
+#
+# $$a_t = \beta\, a_{t-1} + (1-\beta)\, x_t .$$
+#
+# Starting at 0 biases the early averages towards 0: with $\beta = 0.9$ and $x_t = 1$ always,
+# $a_1 = 0.1$, $a_2 = 0.19$, ... although every input is 1. Unrolled, $a_t = (1-\beta)\sum_k
+# \beta^{t-k} x_k$, whose weights sum to $1-\beta^t$, not 1. Dividing by exactly that, with $t$
+# **counting from 1**, removes the bias: $\hat a_t = a_t / (1-\beta^t)$.
+
+# %% solution id="ema"
+def ema(values, beta, bias_correction=True):
+    """Exponential moving average of a sequence, optionally bias-corrected.
+
+    values: a 1-D sequence of numbers x_1..x_n.  beta: the decay, 0 <= beta < 1.
+    Returns a float64 array of length n: a_1..a_n (a_0 = 0), or a_t / (1 - beta**t) when
+    bias_correction is True.
+    EXAMPLE: ema([1, 1, 1], 0.9, bias_correction=False) -> array([0.1, 0.19, 0.271])
+             ema([1, 1, 1], 0.9) -> array([1., 1., 1.])
+    HINT: the correction needs t, the position counted from 1 (see `enumerate`'s `start`).
+    """
+    ### BEGIN SOLUTION
+    avg, out = 0.0, []
+    for t, x in enumerate(values, start=1):
+        avg = beta * avg + (1 - beta) * x
+        out.append(avg / (1 - beta ** t) if bias_correction else avg)
+    return np.array(out, dtype=np.float64)
+    ### END SOLUTION
+
+
+# %% test id="test-ema" points=1
+got = ema([1, 1, 1], 0.9, bias_correction=False)
+assert np.allclose(got, [0.1, 0.19, 0.271]), f"raw EMA of ones: expected [0.1, 0.19, 0.271], got {got}"
+got = ema([1, 1, 1], 0.9)
+assert np.allclose(got, [1, 1, 1]), f"bias-corrected EMA of ones: expected [1, 1, 1], got {got}"
+### BEGIN HIDDEN TESTS
+got = ema([2.0, 4.0], 0.5)
+assert np.allclose(got, [2.0, (0.5 * 1.0 + 2.0) / 0.75]), f"expected [2, 3.333], got {got}"
+got = ema(np.arange(5), 0.8, False)
+assert got.dtype == np.float64 and np.allclose(got[-1], sum(0.2 * 0.8 ** (4 - k) * k for k in range(5))), f"{got}"
+assert len(ema([], 0.9)) == 0, "an empty sequence gives an empty array"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Adam
 #
 # SGD uses one step size for every parameter. Adam (Kingma & Ba, 2015) gives each coordinate its
-# own: it tracks an exponential moving average of the gradient $m$ (direction, like momentum) and
-# of its square $v$ (scale), and divides one by the square root of the other.
+# own: it keeps an EMA $m$ of the gradient (direction) and an EMA $v$ of its square (scale), both
+# bias-corrected, and divides one by the square root of the other:
 #
-# $$m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2$$
-#
-# Both start at $0$, so early averages are biased towards 0 (after one step $m_1 = 0.1\,g_1$).
-# Dividing by $1-\beta^t$ removes the bias exactly, with $t$ **counting steps from 1**:
-#
+# $$m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2,$$
 # $$\hat m_t = \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
 #   \theta \leftarrow \theta - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 #
-# With a constant gradient $\hat m_t = g$ and $\hat v_t = g^2$, so every step has length
-# $\eta$ (up to $\epsilon$), whatever the size of $g$: the learning rate is a step length.
-# `torch.optim.Adam`'s `weight_decay` is plain L2, added to the gradient before the moments,
-# exactly as in SGD. Each parameter counts its own steps in `state["step"]` (a parameter that had
-# no gradient for a while has taken fewer steps).
+# With a constant gradient $\hat m_t = g$ and $\hat v_t = g^2$: every step has length $\eta$
+# (up to $\epsilon$), whatever the size of $g$, so the learning rate is a step *length*.
+# `torch.optim.Adam`'s `weight_decay` is plain L2, added to the gradient before the moments as in
+# SGD; AdamW below changes only that, so it lives in its own method. Each parameter counts its own
+# steps (one that had no gradient for a while has taken fewer).
 
 # %% solution id="adam"
 #| export
@@ -221,52 +301,68 @@ class Adam(Optimizer):
     """Adam with bias correction and L2 weight decay (= torch.optim.Adam)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        """Store the parameters (base class) and the hyperparameters; `self.betas` is a tuple.
+
+        Raises ValueError, naming the value, unless 0 <= beta < 1 for both betas, eps >= 0 and
+        weight_decay >= 0 (as PyTorch does).
+        """
+        ### BEGIN SOLUTION
         super().__init__(params, lr)
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"invalid beta parameter at index {i}: {beta}")
+        if eps < 0:
+            raise ValueError(f"invalid epsilon value: {eps}")
+        if weight_decay < 0:
+            raise ValueError(f"invalid weight_decay value: {weight_decay}")
         self.betas = tuple(betas)
         self.eps = eps
         self.weight_decay = weight_decay
+        ### END SOLUTION
 
     def apply_weight_decay(self, p, g):
-        """Return the gradient that enters the moments, with L2 weight decay.
+        """The gradient that enters the moments: g + weight_decay * p.data (L2), or g when it is 0.
 
-        TODO: return g + weight_decay * p.data (or g itself if weight_decay == 0).
-        APPROACH: one line; do not modify g or p in place.
-        EXAMPLE: weight_decay=0.5, p.data=[2.], g=[1.]  ->  [2.]
-        HINTS: AdamW below overrides this method.
+        p: the parameter Tensor; g: its gradient array. Modifies neither.
+        EXAMPLE: weight_decay=0.5, p.data=[2.], g=[1.]  ->  array([2.])
         """
         ### BEGIN SOLUTION
-        return g + self.weight_decay * p.data if self.weight_decay != 0 else g
+        if self.weight_decay != 0:
+            return g + self.weight_decay * p.data
+        return g
         ### END SOLUTION
 
     def step(self):
-        """Apply one Adam update to every parameter whose `.grad` is not None.
+        """Apply one Adam update, in place, to every parameter whose `.grad` is not None.
 
-        TODO: count the step, update the moments m and v in `state`, bias-correct them, move p.data.
-        APPROACH: 1) state["step"] += 1  (so the first update uses t = 1)
-                  2) m = b1*m + (1-b1)*g ;  v = b2*v + (1-b2)*g*g   (store them back in state)
-                  3) m_hat = m / (1 - b1**t) ;  v_hat = v / (1 - b2**t)
-                  4) p.data -= lr * m_hat / (sqrt(v_hat) + eps)
-        EXAMPLE: lr=0.1, grad always 3.0: p moves by -0.1 on every step (m_hat = 3, v_hat = 9).
-        HINTS: eps goes outside the square root; use np.sqrt on the arrays.
+        Per parameter: g = self.apply_weight_decay(p, gradient array). The parameter's state dict
+        holds "step" (updates so far, an int), "exp_avg" (m) and "exp_avg_sq" (v), created at its
+        first update (zeros shaped like p). Count the step first, so the first update uses t = 1;
+        then update m and v, bias-correct them and move p.data as in the formulas above.
+        Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
+        EXAMPLE: lr=0.1, gradient 3.0 at every step: p moves by exactly -0.1 per step
+                 (m_hat = 3, v_hat = 9); after 3 steps state["step"] == 3.
+        HINT: eps is added after the square root.
         """
+        ### BEGIN SOLUTION
         beta1, beta2 = self.betas
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
             g = self.apply_weight_decay(p, p.grad.data)
-            if not state:  # first update of this parameter
+            if not state:
                 state["step"] = 0
-                state["exp_avg"] = np.zeros_like(p.data)     # m
-                state["exp_avg_sq"] = np.zeros_like(p.data)  # v
-            ### BEGIN SOLUTION
+                state["exp_avg"] = np.zeros_like(p.data)
+                state["exp_avg_sq"] = np.zeros_like(p.data)
             state["step"] += 1
             t = state["step"]
-            state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
-            state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
-            m_hat = state["exp_avg"] / (1 - beta1 ** t)
-            v_hat = state["exp_avg_sq"] / (1 - beta2 ** t)
+            m = beta1 * state["exp_avg"] + (1 - beta1) * g
+            v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+            state["exp_avg"], state["exp_avg_sq"] = m, v
+            m_hat = m / (1 - beta1 ** t)
+            v_hat = v / (1 - beta2 ** t)
             p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-            ### END SOLUTION
+        ### END SOLUTION
 
 
 # %% test id="test-adam" points=3
@@ -276,78 +372,69 @@ got = []
 for _ in range(3):
     p.grad = Tensor(np.array([3.0, -0.01]))
     opt.step()
-    got.append(p.data.copy())
+    got.append(p.data.tolist())
 expected = [[-0.1, 0.1], [-0.2, 0.2], [-0.3, 0.3]]
 assert np.allclose(got, expected, atol=1e-6), (
     f"with a constant gradient, bias-corrected Adam moves exactly lr per step: expected {expected}, "
-    f"got {np.round(got, 6).tolist()} (first step too large: missing bias correction; "
-    f"too small or nan: step count must start at 1)")
-assert opt.state[0]["step"] == 3, f"state['step'] should count updates, got {opt.state[0]['step']}"
+    f"got {np.round(got, 6).tolist()} (too large a first step: missing bias correction; "
+    f"nan or too small: t must start at 1)")
+assert opt.state[0]["step"] == 3, f"state['step'] counts updates: expected 3, got {opt.state[0].get('step')}"
 
 p = Tensor(np.array([2.0]), requires_grad=True)
-opt = Adam([p], lr=0.1, weight_decay=0.5)
-assert np.allclose(opt.apply_weight_decay(p, np.array([1.0])), [2.0]), "L2: g + 0.5 * 2 should be 2"
+got = Adam([p], lr=0.1, weight_decay=0.5).apply_weight_decay(p, np.array([1.0]))
+assert np.allclose(got, [2.0]), f"L2: g + 0.5 * 2 = 2: expected [2.], got {got}"
 
 ### BEGIN HIDDEN TESTS
-def _ref_adam(theta, grad_fn, steps, lr, betas=(0.9, 0.999), eps=1e-8, wd=0.0):
-    theta = theta.copy(); m = np.zeros_like(theta); v = np.zeros_like(theta); path = []
-    for t in range(1, steps + 1):
-        g = grad_fn(theta) + wd * theta
-        m = betas[0] * m + (1 - betas[0]) * g
-        v = betas[1] * v + (1 - betas[1]) * g * g
-        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
-        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
-        path.append(theta.copy())
-    return path
-
-_rng = np.random.default_rng(7)
-_A = _rng.normal(size=(4, 4)); _A = _A @ _A.T + np.eye(4); _b = _rng.normal(size=4)
-_grad = lambda th: _A @ th + _b
-_theta0 = _rng.normal(size=4)
-for kw in [dict(lr=0.05), dict(lr=0.01, betas=(0.8, 0.99), eps=1e-3), dict(lr=0.02, weight_decay=0.3)]:
-    p = Tensor(_theta0.copy(), requires_grad=True)
-    opt = Adam([p], **kw)
-    ref = _ref_adam(_theta0, _grad, 7, kw["lr"], kw.get("betas", (0.9, 0.999)), kw.get("eps", 1e-8),
-                    kw.get("weight_decay", 0.0))
-    for t in range(7):
-        p.grad = Tensor(_grad(p.data))
+A, c, theta0 = quadratic(7, 4)
+for lr, (b1, b2), eps, wd in [(0.05, (0.9, 0.999), 1e-8, 0.0), (0.01, (0.8, 0.99), 1e-3, 0.0),
+                              (0.02, (0.9, 0.999), 1e-8, 0.3), (0.02, (0.9, 0.999), 1e-8, 1.0)]:
+    p = Tensor(theta0.copy(), requires_grad=True)
+    opt = Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    th, m, v = theta0.copy(), 0.0, 0.0
+    for t in range(1, 8):
+        p.grad = Tensor(A @ p.data + c)
         opt.step()
-        assert np.allclose(p.data, ref[t], rtol=1e-10, atol=1e-12), f"Adam{kw} step {t+1}: expected {ref[t]}, got {p.data}"
-
-# eps sits outside the square root: a tiny gradient with a huge eps takes a tiny step
+        g = A @ th + c + wd * th
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        th = th - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        assert np.allclose(p.data, th, rtol=1e-10, atol=1e-12), f"Adam lr={lr} betas={(b1, b2)} wd={wd} step {t}: expected {th}, got {p.data}"
+assert np.allclose(opt.state[0]["exp_avg"], m) and np.allclose(opt.state[0]["exp_avg_sq"], v), "state holds m, v"
 p = Tensor(np.array([0.0]), requires_grad=True)
 opt = Adam([p], lr=1.0, eps=1.0)
 p.grad = Tensor(np.array([1e-4])); opt.step()
-assert np.allclose(p.data, [-1e-4 / (1e-4 + 1.0)], rtol=1e-9), f"eps placement: got {p.data}"
-
-# each parameter counts its own steps; None grads are skipped; grads untouched
+assert np.allclose(p.data, [-1e-4 / (1e-4 + 1.0)], rtol=1e-9), f"eps after the sqrt: got {p.data}"
 p, q = Tensor(np.array([0.0]), requires_grad=True), Tensor(np.array([0.0]), requires_grad=True)
 opt = Adam([p, q], lr=0.1, weight_decay=0.1)
-p.grad = Tensor(np.array([2.0]))
-opt.step()
+p.grad = Tensor(np.array([2.0])); opt.step()
 assert q.data[0] == 0.0 and np.array_equal(p.grad.data, [2.0]), "Adam must skip None grads and never modify p.grad"
 q.grad = Tensor(np.array([5.0])); opt.step()
-assert np.allclose(q.data, [-0.1]), f"q's first update must be bias-corrected with its own t=1, got {q.data}"
-assert opt.state[0]["step"] == 2 and opt.state[1]["step"] == 1
-
+assert np.allclose(q.data, [-0.1]), f"q's first update is bias-corrected with its own t=1, got {q.data}"
+assert opt.state[0]["step"] == 2 and opt.state[1]["step"] == 1, f"{opt.state}"
+opt.lr = 0.0; before = p.data.copy(); opt.step()
+assert np.array_equal(p.data, before), "after opt.lr = 0 a step must not move the parameter"
+w = Tensor(np.array([3.0]), requires_grad=True)
+assert Adam([w]).apply_weight_decay(w, np.array([1.0]))[0] == 1.0, "weight_decay 0 leaves g alone"
 p = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
 opt = Adam([p], lr=0.1)
 p.grad = Tensor(np.ones(3, dtype=np.float32)); opt.step()
-assert p.data.dtype == np.float32
+assert p.data.dtype == np.float32 and opt.state[0]["exp_avg"].shape == (3,)
+opt = Adam([p], lr=0.1, betas=[0.0, 0.5], eps=0.0, weight_decay=0.0)
+assert opt.betas == (0.0, 0.5) and opt.eps == 0.0 and opt.weight_decay == 0.0, f"{opt.betas}, {opt.eps}"
+for kw in [dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.9)), dict(eps=-1e-8), dict(weight_decay=-0.1)]:
+    expect_error(ValueError, Adam, [p], **kw)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## AdamW: decoupled weight decay
 #
-# With Adam, L2 weight decay is divided by $\sqrt{\hat v}$ like any gradient, so weights with large
+# In Adam, L2 weight decay is divided by $\sqrt{\hat v}$ like any gradient, so weights with large
 # gradients are barely regularised. Loshchilov & Hutter (2019) *decouple* it: shrink the weights
-# directly, then take the Adam step on the unmodified gradient.
+# directly, then take the Adam step on the unmodified gradient:
 #
-# $$\theta \leftarrow \theta\,(1 - \eta\lambda), \qquad \text{then the Adam update with } g_t
-#   \text{ (no } \lambda\theta \text{ added).}$$
+# $$\theta \leftarrow \theta\,(1 - \eta\lambda), \qquad \text{then the Adam update with } g_t .$$
 #
 # That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$), the optimizer of almost every
-# transformer. Only the weight-decay hook changes.
+# transformer. Only the weight-decay method changes.
 
 # %% solution id="adamw"
 #| export
@@ -358,12 +445,9 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
     def apply_weight_decay(self, p, g):
-        """Decoupled weight decay: shrink p itself and leave the gradient alone.
+        """Decoupled decay: shrink p.data in place by the factor (1 - lr * weight_decay); return g as is.
 
-        TODO: multiply p.data in place by (1 - lr * weight_decay), then return g unchanged.
-        APPROACH: one in-place multiplication, one return.
         EXAMPLE: lr=0.1, weight_decay=0.5, p.data=[2.]  ->  p.data becomes [1.9]; returns g
-        HINTS: this runs before the moments are updated, exactly as in torch.optim.AdamW.
         """
         ### BEGIN SOLUTION
         p.data *= 1 - self.lr * self.weight_decay
@@ -374,120 +458,180 @@ class AdamW(Adam):
 # %% test id="test-adamw" points=2
 p = Tensor(np.array([2.0, -4.0]), requires_grad=True)
 opt = AdamW([p], lr=0.1, weight_decay=0.5)
-assert opt.weight_decay == 0.5 and AdamW([p]).weight_decay == 1e-2, "AdamW's default weight_decay is 1e-2"
 p.grad = Tensor(np.array([0.0, 0.0]))
 opt.step()
 assert np.allclose(p.data, [1.9, -3.8]), (
     f"AdamW with zero gradient only shrinks the weights by (1 - lr*wd) = 0.95: expected [1.9, -3.8], got {p.data}")
 
 ### BEGIN HIDDEN TESTS
-def _ref_adamw(theta, grad_fn, steps, lr, betas=(0.9, 0.999), eps=1e-8, wd=1e-2):
-    theta = theta.copy(); m = np.zeros_like(theta); v = np.zeros_like(theta); path = []
-    for t in range(1, steps + 1):
-        g = grad_fn(theta)
-        theta = theta * (1 - lr * wd)
-        m = betas[0] * m + (1 - betas[0]) * g
-        v = betas[1] * v + (1 - betas[1]) * g * g
-        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
-        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
-        path.append(theta.copy())
-    return path
-
-_rng = np.random.default_rng(8)
-_A = _rng.normal(size=(4, 4)); _A = _A @ _A.T + np.eye(4); _b = _rng.normal(size=4)
-_grad = lambda th: _A @ th + _b
-_theta0 = _rng.normal(size=4)
-
-# Adam's L2 decay goes through the moments: a zero gradient still gives a full lr-sized step
-p = Tensor(np.array([2.0, -4.0]), requires_grad=True)
-opt = Adam([p], lr=0.1, weight_decay=0.5)
-p.grad = Tensor(np.array([0.0, 0.0])); opt.step()
-assert np.allclose(p.data, [1.9, -3.9], atol=1e-6), f"Adam(weight_decay) must be L2 (coupled), got {p.data}"
-
-for kw in [dict(lr=0.05, weight_decay=0.3), dict(lr=0.02), dict(lr=0.01, betas=(0.5, 0.9), eps=1e-4, weight_decay=1.0)]:
-    p = Tensor(_theta0.copy(), requires_grad=True)
-    opt = AdamW([p], **kw)
-    ref = _ref_adamw(_theta0, _grad, 7, kw["lr"], kw.get("betas", (0.9, 0.999)), kw.get("eps", 1e-8),
-                     kw.get("weight_decay", 1e-2))
-    for t in range(7):
-        p.grad = Tensor(_grad(p.data))
+A, c, theta0 = quadratic(8, 4)
+for lr, wd in [(0.05, 0.3), (0.01, 1.0)]:
+    p = Tensor(theta0.copy(), requires_grad=True)
+    opt = AdamW([p], lr=lr, weight_decay=wd)
+    th, m, v = theta0.copy(), 0.0, 0.0
+    for t in range(1, 8):
+        p.grad = Tensor(A @ p.data + c)
         opt.step()
-        assert np.allclose(p.data, ref[t], rtol=1e-10, atol=1e-12), f"AdamW{kw} step {t+1}: expected {ref[t]}, got {p.data}"
-
-# decay uses the current lr (a scheduler may change it) and skips params without grad
+        g = A @ th + c
+        th = th * (1 - lr * wd)
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        th = th - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        assert np.allclose(p.data, th, rtol=1e-10, atol=1e-12), f"AdamW lr={lr} wd={wd} step {t}: expected {th}, got {p.data}"
 p, q = Tensor(np.array([1.0]), requires_grad=True), Tensor(np.array([1.0]), requires_grad=True)
 opt = AdamW([p, q], lr=0.5, weight_decay=0.2)
 opt.lr = 0.25
 p.grad = Tensor(np.array([0.0])); opt.step()
-assert np.allclose(p.data, [0.95]) and q.data[0] == 1.0
+assert np.allclose(p.data, [0.95]) and q.data[0] == 1.0, f"decay uses the current lr, skips q: {p.data}, {q.data}"
+assert AdamW([p]).weight_decay == 1e-2
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Three optimizers in a narrow valley
+# ## The optimization loop
 #
-# $f(x, y) = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it. SGD's
-# learning rate is capped by the steep direction ($\eta < 2/50$), so it crawls along $x$.
-# Momentum accumulates speed along the valley; Adam rescales each coordinate and heads almost
-# straight for the minimum. The gradients come from your autograd.
+# Every use of an optimizer is the same four lines, repeated: clear the old gradients, compute the
+# loss, backpropagate, step. Write them once for a function of one parameter vector, recording
+# where the parameter goes.
 
 # %%
 import matplotlib.pyplot as plt
 
 import tinytorch_lib.autograd  # noqa: F401  (registers the backward engine)
 
+# %% solution id="minimize"
+def minimize(f, start, make_optimizer, steps):
+    """Minimise f from `start` with the optimizer that `make_optimizer` builds; return the path.
 
+    f: a function from a Tensor w to a scalar Tensor (built with Tensor operations).
+    start: the initial point, a sequence of floats; w is a float64 Tensor with requires_grad=True.
+    make_optimizer: called once with the list [w], returns an Optimizer.
+    Returns a float64 array of shape (steps + 1, len(start)): w before the first step, then w
+    after each of the `steps` updates.
+    EXAMPLE: minimize(lambda w: (w * w).sum(), [1.0], lambda ps: SGD(ps, lr=0.25), 2)
+             -> array([[1.], [0.5], [0.25]])   (gradient 2w, so w <- w - 0.5 w)
+    HINT: `.data` is updated in place, so a row you record must be a copy.
+    """
+    ### BEGIN SOLUTION
+    w = Tensor(np.array(start, dtype=np.float64), requires_grad=True)
+    optimizer = make_optimizer([w])
+    path = [w.data.copy()]
+    for _ in range(steps):
+        optimizer.zero_grad()
+        f(w).backward()
+        optimizer.step()
+        path.append(w.data.copy())
+    return np.array(path)
+    ### END SOLUTION
+
+
+# %% test id="test-minimize" points=2
+got = minimize(lambda w: (w * w).sum(), [1.0, -2.0], lambda ps: SGD(ps, lr=0.25), 3)
+expected = np.array([[1.0, -2.0], [0.5, -1.0], [0.25, -0.5], [0.125, -0.25]])
+assert got.shape == (4, 2) and np.allclose(got, expected), \
+    f"SGD lr=0.25 on sum(w^2) halves w every step: expected {expected.tolist()}, got {np.asarray(got).tolist()}"
+### BEGIN HIDDEN TESTS
+got = minimize(lambda w: (w * w * w).sum(), [1.0], lambda ps: SGD(ps, lr=0.1), 2)
+assert np.allclose(got, [[1.0], [0.7], [0.7 - 0.1 * 3 * 0.49]]), f"gradients must not accumulate across steps: {got}"
+assert got.dtype == np.float64 and minimize(lambda w: w.sum(), [1.0, 2.0], lambda ps: SGD(ps, lr=1.0), 0).shape == (1, 2)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Bias correction and a narrow valley
+#
+# Left: the EMA of a noisy gradient that hovers around 1, raw and bias-corrected. Right:
+# $f(x, y) = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it. SGD's
+# learning rate is capped by the steep direction ($\eta < 2/50$), so it crawls along $x$.
+# Momentum builds up speed along the valley; Adam rescales each coordinate and heads almost
+# straight for the minimum.
+
+# %%
 def valley(w):
     return 0.5 * (w[0] ** 2 + 50.0 * w[1] ** 2)
 
 
-def optimize(make_opt, steps=60, start=(-4.0, 1.0)):
-    w = Tensor(np.array(start), requires_grad=True)
-    opt = make_opt([w])
-    path = [w.data.copy()]
-    for _ in range(steps):
-        opt.zero_grad()
-        valley(w).backward()
-        opt.step()
-        path.append(w.data.copy())
-    return np.array(path)
-
-
+noisy = 1.0 + 0.3 * np.random.default_rng(0).normal(size=40)
 runs = {
-    "SGD lr=0.035": optimize(lambda ps: SGD(ps, lr=0.035)),
-    "SGD momentum=0.9 lr=0.015": optimize(lambda ps: SGD(ps, lr=0.015, momentum=0.9)),
-    "Adam lr=0.4": optimize(lambda ps: Adam(ps, lr=0.4)),
+    "SGD lr=0.035": minimize(valley, [-4.0, 1.0], lambda ps: SGD(ps, lr=0.035), 60),
+    "SGD momentum=0.9 lr=0.015": minimize(valley, [-4.0, 1.0], lambda ps: SGD(ps, lr=0.015, momentum=0.9), 60),
+    "Adam lr=0.4": minimize(valley, [-4.0, 1.0], lambda ps: Adam(ps, lr=0.4), 60),
 }
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=72)
+ax1.plot(noisy, ".", color="grey", label="gradient samples")
+ax1.plot(ema(noisy, 0.9, bias_correction=False), label="EMA, beta=0.9")
+ax1.plot(ema(noisy, 0.9), label="bias-corrected EMA")
+ax1.set(xlabel="step t", title="EMA starts at 0; dividing by 1 - beta^t fixes it")
+ax1.legend(fontsize=8)
 xs, ys = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-1.5, 1.5, 200))
-fig, ax = plt.subplots(figsize=(8, 4))
-ax.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 60, 12), cmap="Greys")
+ax2.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 60, 12), cmap="Greys")
 for name, path in runs.items():
-    ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1, label=f"{name}: f={valley(path[-1]):.3f}")
-ax.plot(0, 0, "k*", ms=12)
-ax.set(xlabel="x", ylabel="y", title="60 steps on f = (x² + 50 y²) / 2")
-ax.legend(loc="lower right", fontsize=8)
+    ax2.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1, label=f"{name}: f={0.5 * (path[-1, 0] ** 2 + 50 * path[-1, 1] ** 2):.3f}")
+ax2.plot(0, 0, "k*", ms=12)
+ax2.set(xlabel="x", ylabel="y", title="60 steps on f = (x² + 50 y²) / 2")
+ax2.legend(loc="lower right", fontsize=8)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Systems note: optimizer state costs memory
+# ## Systems note: optimizer state costs memory and time
 #
 # Parameters are not the only arrays that live for the whole run. SGD with momentum keeps one
 # buffer per parameter; Adam keeps two ($m$ and $v$), so training with Adam holds **three** copies
-# of the weights (four counting the gradients). For a 7-billion-parameter model in float32, that is
-# 28 GB of weights plus 56 GB of Adam state. Measured on a small MLP:
+# of the weights (four counting the gradients): a 7-billion-parameter model in float32 needs
+# 28 GB of weights plus 56 GB of Adam state, and every step reads and writes all of it.
+# Measure it yourself.
 
 # %%
+import time
+
 from tinytorch_lib.layers import Linear, Sequential
 from tinytorch_lib.activations import ReLU
 
+# %% solution id="optimizer-cost"
+def optimizer_cost(optimizer, steps=20):
+    """Measure an optimizer: (bytes of state per byte of parameters, milliseconds per step()).
+
+    Gives every parameter a zero gradient (a Tensor of zeros with the parameter's shape and
+    dtype), runs the optimizer's step `steps` times, timing the calls with time.perf_counter, then
+    adds up the `.nbytes` of every ndarray held in the optimizer's state dicts (other values,
+    such as Adam's step counter, do not count) and divides by the parameters' total `.nbytes`.
+    Returns (ratio, ms) as two floats.
+    EXAMPLE: optimizer_cost(SGD(model.parameters(), lr=0.1, momentum=0.9)) -> (1.0, 0.2...)
+    """
+    ### BEGIN SOLUTION
+    for p in optimizer.params:
+        p.grad = Tensor(np.zeros_like(p.data))
+    start = time.perf_counter()
+    for _ in range(steps):
+        optimizer.step()
+    ms = (time.perf_counter() - start) / steps * 1000
+    state_bytes = sum(v.nbytes for s in optimizer.state for v in s.values() if isinstance(v, np.ndarray))
+    param_bytes = sum(p.data.nbytes for p in optimizer.params)
+    return state_bytes / param_bytes, ms
+    ### END SOLUTION
+
+
+# %% test id="test-optimizer-cost" points=1
+lin = Linear(30, 20)
+ratios = [optimizer_cost(make(lin.parameters()), steps=3)[0] for make in
+          [lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps)]]
+assert np.allclose(ratios, [0.0, 1.0, 2.0]), f"state / parameter bytes for SGD, SGD momentum, Adam: expected [0, 1, 2], got {ratios}"
+### BEGIN HIDDEN TESTS
+class SleepyOptimizer(Optimizer):
+    def step(self):
+        time.sleep(0.01)
+
+
+ratio, ms = optimizer_cost(SleepyOptimizer(Linear(3, 2).parameters(), lr=0.1), steps=3)
+assert 9.5 < ms < 40 and ratio == 0.0, f"a step that sleeps 10 ms: expected about 10 ms per step and ratio 0, got {ms}, {ratio}"
+lin = Linear(3, 2)
+opt = Adam(lin.parameters(), lr=0.1)
+ratio, ms = optimizer_cost(opt, steps=4)
+assert opt.state[0]["step"] == 4 and isinstance(ratio, float), f"{opt.state[0]['step']}, {ratio}"
+### END HIDDEN TESTS
+
+# %%
 model = Sequential(Linear(784, 256), ReLU(), Linear(256, 10))
-param_bytes = sum(p.data.nbytes for p in model.parameters())
+megabytes = sum(p.data.nbytes for p in model.parameters()) / 1e6
 for name, make in [("SGD", lambda ps: SGD(ps, lr=0.1)), ("SGD momentum", lambda ps: SGD(ps, lr=0.1, momentum=0.9)),
                    ("Adam", lambda ps: Adam(ps)), ("AdamW", lambda ps: AdamW(ps))]:
-    opt = make(model.parameters())
-    for p in opt.params:
-        p.grad = Tensor(np.zeros_like(p.data))
-    opt.step()
-    state_bytes = sum(v.nbytes for s in opt.state for v in s.values() if isinstance(v, np.ndarray))
-    print(f"{name:13s} params {param_bytes / 1e6:5.2f} MB   state {state_bytes / 1e6:5.2f} MB   "
-          f"= {state_bytes / param_bytes:.0f}x the parameters")
+    ratio, ms = optimizer_cost(make(model.parameters()))
+    print(f"{name:13s} params {megabytes:5.2f} MB   state {ratio * megabytes:5.2f} MB ({ratio:.0f}x)   {ms:6.2f} ms per step")
