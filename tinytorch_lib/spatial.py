@@ -18,22 +18,22 @@ def conv_output_size(size, kernel, stride, padding):
 
 
 def im2col(x, kh, kw, stride=1, padding=0):
-    """Column matrix of the (kh, kw) windows of the ndarray x (N, C, H, W).
+    """Column matrices of the (kh, kw) windows of the ndarray x (N, C, H, W), one per image.
 
-    Returns an ndarray of x's dtype with shape (C*kh*kw, N*H_out*W_out): rows ordered (c, u, v),
-    columns ordered (n, i, j). No Python loop over output pixels (a loop over the kh*kw offsets is fine).
+    Returns an ndarray of x's dtype with shape (N, C*kh*kw, H_out*W_out): rows ordered (c, u, v),
+    columns ordered (i, j). No Python loop over output pixels (a loop over the kh*kw offsets is fine).
     EXAMPLE: im2col(np.arange(9.).reshape(1, 1, 3, 3), 2, 2) ->
-             [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]
-    HINT: allocate (C, kh, kw, N, H_out, W_out) and fill one (u, v) plane per offset; mind the axis order.
+             [[[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]]
+    HINT: allocate (N, C, kh, kw, H_out, W_out) and fill one (u, v) plane per offset.
     """
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    cols = np.empty((C, kh, kw, N, OH, OW), dtype=x.dtype)
+    cols = np.empty((N, C, kh, kw, OH, OW), dtype=x.dtype)
     for u in range(kh):
         for v in range(kw):
-            cols[:, u, v] = xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride].transpose(1, 0, 2, 3)
-    return cols.reshape(C * kh * kw, N * OH * OW)
+            cols[:, :, u, v] = xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride]
+    return cols.reshape(N, C * kh * kw, OH * OW)
 
 
 def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
@@ -41,16 +41,16 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
 
     Every entry of cols goes to the input pixel im2col copied it from; entries that came from the
     same pixel are summed; entries that came from the padding are dropped.
-    EXAMPLE: col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2) -> [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]
+    EXAMPLE: col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2, 2) -> [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]
     HINT: the same strided slices as im2col, with += into a zero-padded array.
     """
     N, C, H, W = x_shape
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
-    cols = cols.reshape(C, kh, kw, N, OH, OW)
+    cols = cols.reshape(N, C, kh, kw, OH, OW)
     xp = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
     for u in range(kh):
         for v in range(kw):
-            xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride] += cols[:, u, v].transpose(1, 0, 2, 3)
+            xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride] += cols[:, :, u, v]
     return xp[:, :, padding:padding + H, padding:padding + W]
 
 
@@ -59,7 +59,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     padding, cols), plus the bias (O,) as a broadcast Tensor add when it is not None.
 
     EXAMPLE: conv2d(Tensor of (2, 3, 8, 8), Tensor of (4, 3, 3, 3), padding=1).shape -> (2, 4, 8, 8)
-    HINT: the output axes come out of the matmul as (O, N, H_out, W_out).
+    HINT: W_mat (O, K) @ cols (N, K, L) broadcasts to (N, O, L).
     """
     x, weight = as_tensor(x), as_tensor(weight)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
@@ -68,16 +68,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     O, _, kh, kw = weight.shape
     cols = im2col(x.data, kh, kw, stride, padding)
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
-    y = (weight.data.reshape(O, -1) @ cols).reshape(O, N, OH, OW).transpose(1, 0, 2, 3)
-    out = _make(np.ascontiguousarray(y), (x, weight), "conv2d", stride=stride, padding=padding, cols=cols)
+    y = (weight.data.reshape(O, -1) @ cols).reshape(N, O, OH, OW)
+    out = _make(y, (x, weight), "conv2d", stride=stride, padding=padding, cols=cols)
     return out if bias is None else out + as_tensor(bias).reshape(1, O, 1, 1)
 
 
 def _conv2d_vjp(grad, out, x, weight, stride, padding, cols):
     """Gradients (grad_x, grad_weight) of conv2d; None for a parent that does not require grad."""
     O, _, kh, kw = weight.shape
-    G = np.asarray(grad).transpose(1, 0, 2, 3).reshape(O, -1)
-    grad_w = (G @ cols.T).reshape(weight.shape) if weight.requires_grad else None
+    G = np.asarray(grad).reshape(x.shape[0], O, -1)
+    grad_w = (G @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape) if weight.requires_grad else None
     grad_x = None
     if x.requires_grad:
         grad_x = col2im(weight.data.reshape(O, -1).T @ G, x.shape, kh, kw, stride, padding)
@@ -114,7 +114,7 @@ class Conv2d(Module):
 
 def max_pool2d(x, kernel_size, stride=None):
     """Max over (kh, kw) windows of a Tensor (N, C, H, W), recorded as op "max_pool2d" with ctx
-    kernel_size (a pair), stride (a pair) and argmax (the winning row of each column).
+    kernel_size (a pair), stride (a pair) and argmax (N*C, 1, H_out*W_out): the winning row of each column.
     EXAMPLE: max_pool2d(Tensor(np.arange(16.).reshape(1, 1, 4, 4)), 2) -> [[[[5, 7], [13, 15]]]]
     """
     x = as_tensor(x)
@@ -123,16 +123,16 @@ def max_pool2d(x, kernel_size, stride=None):
     if sh != sw:
         raise ValueError(f"max_pool2d: unequal strides {(sh, sw)} are not supported")
     cols = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh)
-    argmax = cols.argmax(axis=0)
-    y = cols[argmax, np.arange(cols.shape[1])]
+    argmax = cols.argmax(axis=1)[:, None]
+    y = np.take_along_axis(cols, argmax, axis=1)
     OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
     return _make(y.reshape(N, C, OH, OW), (x,), "max_pool2d", kernel_size=(kh, kw), stride=(sh, sw), argmax=argmax)
 
 
 def _max_pool2d_vjp(grad, out, x, kernel_size, stride, argmax):
     N, C, H, W = x.shape
-    dcols = np.zeros((kernel_size[0] * kernel_size[1], argmax.size), dtype=np.asarray(grad).dtype)
-    dcols[argmax, np.arange(argmax.size)] = np.asarray(grad).ravel()
+    dcols = np.zeros((N * C, kernel_size[0] * kernel_size[1], argmax.shape[2]), dtype=np.asarray(grad).dtype)
+    np.put_along_axis(dcols, argmax, np.asarray(grad).reshape(argmax.shape), axis=1)
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
 
 
@@ -145,7 +145,7 @@ def avg_pool2d(x, kernel_size, stride=None):
     N, C, H, W = x.data.shape
     if sh != sw:
         raise ValueError(f"avg_pool2d: unequal strides {(sh, sw)} are not supported")
-    y = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh).mean(axis=0)
+    y = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh).mean(axis=1)
     OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
     return _make(y.reshape(N, C, OH, OW), (x,), "avg_pool2d", kernel_size=(kh, kw), stride=(sh, sw))
 
@@ -153,7 +153,8 @@ def avg_pool2d(x, kernel_size, stride=None):
 def _avg_pool2d_vjp(grad, out, x, kernel_size, stride):
     N, C, H, W = x.shape
     k = kernel_size[0] * kernel_size[1]
-    dcols = np.broadcast_to(np.asarray(grad).reshape(1, -1) / k, (k, np.asarray(grad).size))
+    g = np.asarray(grad).reshape(N * C, 1, -1)
+    dcols = np.broadcast_to(g / k, (N * C, k, g.shape[2]))
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
 
 

@@ -100,12 +100,14 @@ assert conv2d_naive(x0.astype(np.float32), w0).dtype == np.float32
 # ## im2col: the convolution as one matrix product
 #
 # Each output pixel is a dot product of the flattened filter (length $Ck_hk_w$) with the flattened
-# window under it. Copy every window into a **column** of one matrix, $X_{col}$ of shape
-# $(Ck_hk_w,\; N H_{out} W_{out})$, and all $N\,O\,H_{out}W_{out}$ dot products become one call to
-# BLAS: $Y = W_{mat} X_{col}$ with $W_{mat}$ = `weight.reshape(O, -1)`.
+# window under it. Copy every window of image $n$ into a **column** of a matrix $X_{col}^{(n)}$ of
+# shape $(Ck_hk_w,\; H_{out} W_{out})$, and all dot products of that image become one matrix
+# product $Y^{(n)} = W_{mat} X_{col}^{(n)}$ with $W_{mat}$ = `weight.reshape(O, -1)`; `np.matmul`
+# does the $N$ products in one call on the stack `cols` of shape $(N,\; Ck_hk_w,\; H_{out}W_{out})$,
+# and $Y$ comes out as $(N, O, H_{out}W_{out})$, already in NCHW order.
 #
 # Row order of $X_{col}$ is $(c, u, v)$, the order of `weight.reshape(O, -1)`; column order is
-# $(n, i, j)$. Build it without a loop over output pixels: for each of the $k_h k_w$ filter offsets
+# $(i, j)$. Build it without a loop over output pixels: for each of the $k_h k_w$ filter offsets
 # $(u, v)$ the pixels $x^{pad}_{:, :, is+u, js+v}$ for **all** $i, j$ at once are one strided slice
 # `xp[:, :, u:u + s*H_out:s, v:v + s*W_out:s]`. That is $k_hk_w$ copies, not $N H_{out} W_{out}$.
 #
@@ -122,23 +124,23 @@ def conv_output_size(size, kernel, stride, padding):
 
 
 def im2col(x, kh, kw, stride=1, padding=0):
-    """Column matrix of the (kh, kw) windows of the ndarray x (N, C, H, W).
+    """Column matrices of the (kh, kw) windows of the ndarray x (N, C, H, W), one per image.
 
-    Returns an ndarray of x's dtype with shape (C*kh*kw, N*H_out*W_out): rows ordered (c, u, v),
-    columns ordered (n, i, j). No Python loop over output pixels (a loop over the kh*kw offsets is fine).
+    Returns an ndarray of x's dtype with shape (N, C*kh*kw, H_out*W_out): rows ordered (c, u, v),
+    columns ordered (i, j). No Python loop over output pixels (a loop over the kh*kw offsets is fine).
     EXAMPLE: im2col(np.arange(9.).reshape(1, 1, 3, 3), 2, 2) ->
-             [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]
-    HINT: allocate (C, kh, kw, N, H_out, W_out) and fill one (u, v) plane per offset; mind the axis order.
+             [[[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]]
+    HINT: allocate (N, C, kh, kw, H_out, W_out) and fill one (u, v) plane per offset.
     """
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    cols = np.empty((C, kh, kw, N, OH, OW), dtype=x.dtype)
+    cols = np.empty((N, C, kh, kw, OH, OW), dtype=x.dtype)
     for u in range(kh):
         for v in range(kw):
-            cols[:, u, v] = xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride].transpose(1, 0, 2, 3)
-    return cols.reshape(C * kh * kw, N * OH * OW)
+            cols[:, :, u, v] = xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride]
+    return cols.reshape(N, C * kh * kw, OH * OW)
     ### END SOLUTION
 
 
@@ -147,24 +149,24 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
 
     Every entry of cols goes to the input pixel im2col copied it from; entries that came from the
     same pixel are summed; entries that came from the padding are dropped.
-    EXAMPLE: col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2) -> [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]
+    EXAMPLE: col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2, 2) -> [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]
     HINT: the same strided slices as im2col, with += into a zero-padded array.
     """
     ### BEGIN SOLUTION
     N, C, H, W = x_shape
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
-    cols = cols.reshape(C, kh, kw, N, OH, OW)
+    cols = cols.reshape(N, C, kh, kw, OH, OW)
     xp = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
     for u in range(kh):
         for v in range(kw):
-            xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride] += cols[:, u, v].transpose(1, 0, 2, 3)
+            xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride] += cols[:, :, u, v]
     return xp[:, :, padding:padding + H, padding:padding + W]
     ### END SOLUTION
 
 # %% test id="test-im2col" points=3
 got = im2col(np.arange(9.0).reshape(1, 1, 3, 3), 2, 2)
-assert np.array_equal(got, [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]), f"expected the 4 windows as columns, got\n{got}"
-back = col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2)
+assert np.array_equal(got, [[[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]]), f"expected the 4 windows as columns, got\n{got}"
+back = col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2, 2)
 assert np.array_equal(back, [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]), f"col2im counts how often each pixel was copied; got\n{back}"
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(2)
@@ -174,8 +176,8 @@ for shape, k, s, p in [((2, 3, 5, 7), (3, 2), 1, 0), ((2, 2, 6, 5), (3, 3), 2, 1
     cols = im2col(xr, *k, s, p)
     wr = rng.standard_normal((3, shape[1], *k))
     ref = reference_conv(xr, wr, None, s, p)
-    assert cols.shape == (shape[1] * k[0] * k[1], ref.size // 3), f"im2col shape for x {shape}: {cols.shape}"
-    assert np.allclose((wr.reshape(3, -1) @ cols).reshape(3, shape[0], *ref.shape[2:]).transpose(1, 0, 2, 3), ref)
+    assert cols.shape == (shape[0], shape[1] * k[0] * k[1], ref[0, 0].size), f"im2col shape for x {shape}: {cols.shape}"
+    assert np.allclose((wr.reshape(3, -1) @ cols).reshape(ref.shape), ref)
     c = rng.standard_normal(cols.shape)   # adjoint: <im2col(x), c> == <x, col2im(c)>
     assert np.isclose(np.sum(cols * c), np.sum(xr * col2im(c, shape, *k, s, p))), f"col2im is not im2col's adjoint for {shape}, {k}, {s}, {p}"
 assert im2col(np.ones((1, 1, 3, 3), np.float32), 2, 2).dtype == np.float32
@@ -185,13 +187,13 @@ assert im2col(np.ones((1, 1, 3, 3), np.float32), 2, 2).dtype == np.float32
 # ## The conv2d op and its backward
 #
 # `conv2d(x, weight, bias, stride, padding)` computes $Y = W_{mat}X_{col}$ (reshaped to
-# $(N, O, H_{out}, W_{out})$) and records it as op `"conv2d"` with parents `(x, weight)` and ctx
+# $(N, O, H_{out}, W_{out})$: a free reshape) and records it as op `"conv2d"` with parents `(x, weight)` and ctx
 # `stride`, `padding` and the column matrix `cols` (backward needs it). The bias is an ordinary
 # broadcast add of `bias.reshape(1, O, 1, 1)`, so module 05 differentiates it already.
 #
 # Backward of $Y = W_{mat}X_{col}$ is the matmul rule of module 05, $\bar W_{mat} = \bar Y X_{col}^\top$
-# and $\bar X_{col} = W_{mat}^\top \bar Y$, with $\bar Y$ = `grad` arranged as $(O, N H_{out}W_{out})$,
-# followed by col2im. Like module 05's matmul rule, skip (return `None` for) a parent that does not
+# and $\bar X_{col} = W_{mat}^\top \bar Y$ for every image, with $\bar Y$ = `grad` as $(N, O, H_{out}W_{out})$;
+# the weight is shared by all images, so its gradient is the **sum** over $n$. Then col2im. Like module 05's matmul rule, skip (return `None` for) a parent that does not
 # require grad: the input images of the first layer never do, and col2im is not free.
 #
 # The rule goes into module 05's table: `VJP["conv2d"] = _conv2d_vjp`. From then on `backward()`
@@ -204,7 +206,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     padding, cols), plus the bias (O,) as a broadcast Tensor add when it is not None.
 
     EXAMPLE: conv2d(Tensor of (2, 3, 8, 8), Tensor of (4, 3, 3, 3), padding=1).shape -> (2, 4, 8, 8)
-    HINT: the output axes come out of the matmul as (O, N, H_out, W_out).
+    HINT: W_mat (O, K) @ cols (N, K, L) broadcasts to (N, O, L).
     """
     x, weight = as_tensor(x), as_tensor(weight)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
@@ -214,8 +216,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     O, _, kh, kw = weight.shape
     cols = im2col(x.data, kh, kw, stride, padding)
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
-    y = (weight.data.reshape(O, -1) @ cols).reshape(O, N, OH, OW).transpose(1, 0, 2, 3)
-    out = _make(np.ascontiguousarray(y), (x, weight), "conv2d", stride=stride, padding=padding, cols=cols)
+    y = (weight.data.reshape(O, -1) @ cols).reshape(N, O, OH, OW)
+    out = _make(y, (x, weight), "conv2d", stride=stride, padding=padding, cols=cols)
     return out if bias is None else out + as_tensor(bias).reshape(1, O, 1, 1)
     ### END SOLUTION
 
@@ -224,8 +226,8 @@ def _conv2d_vjp(grad, out, x, weight, stride, padding, cols):
     """Gradients (grad_x, grad_weight) of conv2d; None for a parent that does not require grad."""
     ### BEGIN SOLUTION
     O, _, kh, kw = weight.shape
-    G = np.asarray(grad).transpose(1, 0, 2, 3).reshape(O, -1)
-    grad_w = (G @ cols.T).reshape(weight.shape) if weight.requires_grad else None
+    G = np.asarray(grad).reshape(x.shape[0], O, -1)
+    grad_w = (G @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape) if weight.requires_grad else None
     grad_x = None
     if x.requires_grad:
         grad_x = col2im(weight.data.reshape(O, -1).T @ G, x.shape, kh, kw, stride, padding)
@@ -320,17 +322,18 @@ assert nb(Tensor(xb[:, :2])).shape == (2, 4, 3, 2)
 # Pooling shrinks each channel: a $k \times k$ window (stride $k$ by default) becomes its maximum
 # (max pooling) or its mean (average pooling). Treat every channel as an image of its own
 # (`reshape(N*C, 1, H, W)`): then `im2col` puts each window in a column, and pooling is a reduction
-# over axis 0.
+# over axis 1 (the $k_hk_w$ rows).
 #
 # Backward: the mean sends $\bar y / k^2$ to every pixel of its window; the max sends $\bar y$ only to
 # the **arg-max** of its window (the first one when several are equal, as PyTorch does), via col2im
-# of a column matrix that is zero except at those positions (`ctx` keeps the arg-max rows).
+# of a column matrix that is zero except at those positions (`ctx` keeps the arg-max rows, shape
+# $(NC, 1, H_{out}W_{out})$; `np.take_along_axis` / `np.put_along_axis` read and write through it).
 
 # %% solution id="pooling"
 #| export
 def max_pool2d(x, kernel_size, stride=None):
     """Max over (kh, kw) windows of a Tensor (N, C, H, W), recorded as op "max_pool2d" with ctx
-    kernel_size (a pair), stride (a pair) and argmax (the winning row of each column).
+    kernel_size (a pair), stride (a pair) and argmax (N*C, 1, H_out*W_out): the winning row of each column.
     EXAMPLE: max_pool2d(Tensor(np.arange(16.).reshape(1, 1, 4, 4)), 2) -> [[[[5, 7], [13, 15]]]]
     """
     x = as_tensor(x)
@@ -340,8 +343,8 @@ def max_pool2d(x, kernel_size, stride=None):
     if sh != sw:
         raise ValueError(f"max_pool2d: unequal strides {(sh, sw)} are not supported")
     cols = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh)
-    argmax = cols.argmax(axis=0)
-    y = cols[argmax, np.arange(cols.shape[1])]
+    argmax = cols.argmax(axis=1)[:, None]
+    y = np.take_along_axis(cols, argmax, axis=1)
     OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
     return _make(y.reshape(N, C, OH, OW), (x,), "max_pool2d", kernel_size=(kh, kw), stride=(sh, sw), argmax=argmax)
     ### END SOLUTION
@@ -350,8 +353,8 @@ def max_pool2d(x, kernel_size, stride=None):
 def _max_pool2d_vjp(grad, out, x, kernel_size, stride, argmax):
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
-    dcols = np.zeros((kernel_size[0] * kernel_size[1], argmax.size), dtype=np.asarray(grad).dtype)
-    dcols[argmax, np.arange(argmax.size)] = np.asarray(grad).ravel()
+    dcols = np.zeros((N * C, kernel_size[0] * kernel_size[1], argmax.shape[2]), dtype=np.asarray(grad).dtype)
+    np.put_along_axis(dcols, argmax, np.asarray(grad).reshape(argmax.shape), axis=1)
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
     ### END SOLUTION
 
@@ -366,7 +369,7 @@ def avg_pool2d(x, kernel_size, stride=None):
     ### BEGIN SOLUTION
     if sh != sw:
         raise ValueError(f"avg_pool2d: unequal strides {(sh, sw)} are not supported")
-    y = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh).mean(axis=0)
+    y = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh).mean(axis=1)
     OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
     return _make(y.reshape(N, C, OH, OW), (x,), "avg_pool2d", kernel_size=(kh, kw), stride=(sh, sw))
     ### END SOLUTION
@@ -376,7 +379,8 @@ def _avg_pool2d_vjp(grad, out, x, kernel_size, stride):
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
     k = kernel_size[0] * kernel_size[1]
-    dcols = np.broadcast_to(np.asarray(grad).reshape(1, -1) / k, (k, np.asarray(grad).size))
+    g = np.asarray(grad).reshape(N * C, 1, -1)
+    dcols = np.broadcast_to(g / k, (N * C, k, g.shape[2]))
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
     ### END SOLUTION
 
@@ -412,7 +416,7 @@ grad_check(lambda a: avg_pool2d(a, 2), rng.standard_normal((2, 3, 4, 6)))
 (g_avg,) = _avg_pool2d_vjp(np.ones((1, 1, 2, 2)), None, x16, (2, 2), (2, 2))
 assert np.allclose(g_avg, 0.25), f"each pixel of a 2x2 window gets 1/4 of its gradient, got {g_avg}"
 ### BEGIN HIDDEN TESTS
-(g_max,) = _max_pool2d_vjp(np.ones((1, 1, 2, 2)), None, x16, (2, 2), (2, 2), np.full(4, 3))
+(g_max,) = _max_pool2d_vjp(np.ones((1, 1, 2, 2)), None, x16, (2, 2), (2, 2), np.full((1, 1, 4), 3))
 assert np.array_equal(g_max.ravel(), [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1]) and g_max.shape == (1, 1, 4, 4)
 grad_check(lambda a: max_pool2d(a, 3, stride=2), rng.standard_normal((1, 2, 7, 5)))
 grad_check(lambda a: avg_pool2d(a, (2, 3), stride=1), rng.standard_normal((2, 1, 4, 5)))
