@@ -17,20 +17,20 @@ class Dataset:
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__}.__getitem__ is not implemented")
 
-    def __len__(self):
-        raise NotImplementedError(f"{type(self).__name__}.__len__ is not implemented")
-
 
 class TensorDataset(Dataset):
-    def __init__(self, *tensors):
-        """Samples are the rows of `tensors` (Tensors or ndarrays) that share their first dimension.
+    """TensorDataset(*tensors): sample i is the tuple of row i of every tensor.
 
-        Stores them as Tensors in `self.tensors` (a tuple, ndarrays wrapped without a copy).
-        Raises ValueError naming the sizes when the first dimensions differ or no tensor is given.
-        EXAMPLE: ds = TensorDataset(Tensor(np.zeros((5, 3))), Tensor(np.arange(5)))
-                 len(ds) -> 5;  ds[2] -> (Tensor of shape (3,), Tensor(2))
-        HINT: `as_tensor` wraps without copying.
-        """
+    __init__(*tensors): Tensors or ndarrays (wrapped without a copy, see `as_tensor`) that share
+        their first dimension, kept as the tuple `self.tensors`; ValueError naming the sizes when
+        the first dimensions differ, or when no tensor is given.
+    __len__(): the number of samples.  __getitem__(i): tuple of Tensors, one row per field.
+    __getitems__(indices): the batch for a 1-D int array, one Tensor per field, gathered at once.
+    EXAMPLE: ds = TensorDataset(Tensor(np.zeros((5, 3))), Tensor(np.arange(5)))
+             len(ds) -> 5;  ds[2] -> (Tensor of shape (3,), Tensor(2));  ds.__getitems__([0, 4])[0].shape -> (2, 3)
+    """
+
+    def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
         self.tensors = tuple(as_tensor(t) for t in tensors)
@@ -39,15 +39,12 @@ class TensorDataset(Dataset):
             raise ValueError(f"size mismatch between tensors: first dimensions {sizes}")
 
     def __len__(self):
-        """Number of samples."""
         return self.tensors[0].shape[0]
 
-    def __getitem__(self, index):
-        """Sample `index`: a tuple with row `index` of every tensor."""
-        return tuple(t[index] for t in self.tensors)
+    def __getitem__(self, i):
+        return tuple(t[i] for t in self.tensors)
 
     def __getitems__(self, indices):
-        """The batch of samples `indices` (a 1-D int array): one Tensor per field, rows gathered at once."""
         idx = np.asarray(indices, dtype=np.int64)
         return tuple(Tensor(t.data[idx]) for t in self.tensors)
 
@@ -72,9 +69,21 @@ def collate(samples):
 
 
 class DataLoader:
+    """DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False): mini-batches, epoch after epoch.
+
+    __init__: keep the four arguments as attributes of the same names; batch_size must be an
+        integer >= 1 (ValueError naming the value otherwise).
+    __len__(): batches per epoch (the formula above). EXAMPLE: 10 samples, batch 4 -> 3 (2 with drop_last)
+    __iter__(): a generator over one epoch. Order: 0..n-1, or with shuffle a new permutation from
+        get_generator() on every call (exactly one draw per epoch, none without shuffle); chunks of
+        batch_size consecutive positions of it, a short last chunk skipped when drop_last. A chunk is
+        fetched with dataset.__getitems__(chunk) when the dataset has that method, else with
+        collate([dataset[i] for i in chunk]).
+    EXAMPLE: 5 samples, batch_size=2, no shuffle: batches of samples [0, 1], [2, 3], [4]
+    HINT: with `yield`, every `for` loop over the loader starts a new epoch.
+    """
+
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False):
-        """Store the arguments as attributes of the same names; batch_size must be an integer >= 1
-        (ValueError naming the value otherwise). EXAMPLE: DataLoader(ds, 0) raises ValueError: ... 0"""
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
@@ -83,22 +92,12 @@ class DataLoader:
         self.drop_last = drop_last
 
     def __len__(self):
-        """Number of batches one epoch yields (see the formula above). EXAMPLE: 10 samples, batch 4 -> 3 (2 with drop_last)."""
         n = len(self.dataset)
         if self.drop_last:
             return n // self.batch_size
         return (n + self.batch_size - 1) // self.batch_size
 
     def __iter__(self):
-        """Yield the batches of one epoch.
-
-        Order: 0..n-1, or with shuffle a new permutation from get_generator() on every call (exactly
-        one draw per epoch, none without shuffle). Chunks of batch_size consecutive positions of that
-        order; a short last chunk is skipped when drop_last. Each chunk is fetched with
-        dataset.__getitems__(chunk) when the dataset has it, else collate([dataset[i] for i in chunk]).
-        EXAMPLE: 5 samples, batch_size=2, no shuffle: batches of samples [0, 1], [2, 3], [4]
-        HINT: write it as a generator (`yield`), so every `for` loop starts a new epoch.
-        """
         n = len(self.dataset)
         order = get_generator().permutation(n) if self.shuffle else np.arange(n)
         fetch_many = getattr(self.dataset, "__getitems__", None)
@@ -113,10 +112,10 @@ class DataLoader:
 
 
 class Subset(Dataset):
-    """Sample i of Subset(dataset, indices) is dataset[indices[i]]; `self.indices` is an int64 array.
+    """Subset(dataset, indices): sample i is dataset[indices[i]]; `self.indices` is an int64 array.
 
-    __getitems__(positions) keeps the fast path: it gathers through the wrapped dataset's own
-    __getitems__ when it has one, else it collates sample by sample.
+    __len__ and __getitem__ as for any dataset; __getitems__(positions) keeps the fast path: it
+    gathers through the wrapped dataset's own __getitems__ when it has one, else collates samples.
     EXAMPLE: Subset(TensorDataset(np.arange(5) * 10), [4, 0])[1] -> (Tensor(0),)
     """
 
