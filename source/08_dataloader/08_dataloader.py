@@ -55,25 +55,31 @@ class TensorDataset(Dataset):
              len(ds) -> 5;  ds[2] -> (Tensor of shape (3,), Tensor(2));  ds.__getitems__([0, 4])[0].shape -> (2, 3)
     """
 
-    ### BEGIN SOLUTION
     def __init__(self, *tensors):
+        ### BEGIN SOLUTION
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
         self.tensors = tuple(as_tensor(t) for t in tensors)
         sizes = [t.shape[0] for t in self.tensors]
         if any(s != sizes[0] for s in sizes):
             raise ValueError(f"size mismatch between tensors: first dimensions {sizes}")
+        ### END SOLUTION
 
     def __len__(self):
+        ### BEGIN SOLUTION
         return self.tensors[0].shape[0]
+        ### END SOLUTION
 
     def __getitem__(self, i):
+        ### BEGIN SOLUTION
         return tuple(t[i] for t in self.tensors)
+        ### END SOLUTION
 
     def __getitems__(self, indices):
+        ### BEGIN SOLUTION
         idx = np.asarray(indices, dtype=np.int64)
         return tuple(Tensor(t.data[idx]) for t in self.tensors)
-    ### END SOLUTION
+        ### END SOLUTION
 
 # %% test id="test-tensor-dataset" points=2
 xs, ys = np.arange(12.0).reshape(6, 2), np.arange(6) % 3
@@ -164,22 +170,26 @@ class DataLoader:
     HINT: with `yield`, every `for` loop over the loader starts a new epoch.
     """
 
-    ### BEGIN SOLUTION
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False):
+        ### BEGIN SOLUTION
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
+        ### END SOLUTION
 
     def __len__(self):
+        ### BEGIN SOLUTION
         n = len(self.dataset)
         if self.drop_last:
             return n // self.batch_size
         return (n + self.batch_size - 1) // self.batch_size
+        ### END SOLUTION
 
     def __iter__(self):
+        ### BEGIN SOLUTION
         n = len(self.dataset)
         order = get_generator().permutation(n) if self.shuffle else np.arange(n)
         fetch_many = getattr(self.dataset, "__getitems__", None)
@@ -191,7 +201,7 @@ class DataLoader:
                 yield fetch_many(chunk)
             else:
                 yield collate([self.dataset[int(i)] for i in chunk])
-    ### END SOLUTION
+        ### END SOLUTION
 
 # %%
 import time
@@ -257,23 +267,29 @@ class Subset(Dataset):
     EXAMPLE: Subset(TensorDataset(np.arange(5) * 10), [4, 0])[1] -> (Tensor(0),)
     """
 
-    ### BEGIN SOLUTION
     def __init__(self, dataset, indices):
+        ### BEGIN SOLUTION
         self.dataset = dataset
         self.indices = np.asarray(indices, dtype=np.int64)
+        ### END SOLUTION
 
     def __len__(self):
+        ### BEGIN SOLUTION
         return len(self.indices)
+        ### END SOLUTION
 
     def __getitem__(self, i):
+        ### BEGIN SOLUTION
         return self.dataset[int(self.indices[i])]
+        ### END SOLUTION
 
     def __getitems__(self, positions):
+        ### BEGIN SOLUTION
         picked = self.indices[np.asarray(positions, dtype=np.int64)]
         if hasattr(self.dataset, "__getitems__"):
             return self.dataset.__getitems__(picked)
         return collate([self.dataset[int(i)] for i in picked])
-    ### END SOLUTION
+        ### END SOLUTION
 
 # %% solution id="random-split"
 #| export
