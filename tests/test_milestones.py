@@ -39,7 +39,7 @@ def stub_module(lib_parent: Path, module: str) -> None:
 
 def test_available_lists_the_scripts():
     names = milestones.available()
-    assert {"perceptron", "xor_mlp"} <= set(names)
+    assert {"perceptron", "xor_mlp", "cnn"} <= set(names)
     assert not any(n.startswith("_") for n in names)
 
 
@@ -52,6 +52,11 @@ def test_prerequisites_are_derived_from_imports():
     xor, _ = milestones.needed_modules(milestones.script_path("xor_mlp"), REFERENCE)
     assert "training" in xor
     assert milestones.check_prerequisites(milestones.script_path("xor_mlp"), REPO) == []
+    cnn, _ = milestones.needed_modules(milestones.script_path("cnn"), REFERENCE)
+    assert {"data", "spatial", "training", "autograd"} <= set(cnn)
+    assert "data" not in xor and "spatial" not in xor
+    for name in milestones.available():
+        assert milestones.check_prerequisites(milestones.script_path(name), REPO) == [], name
 
 
 def test_root_imports_resolve_to_the_defining_module(tmp_path):
@@ -118,6 +123,17 @@ def test_fresh_workspace_is_refused_with_every_module_named(tmp_path):
     assert "07_training" not in run.stderr
 
 
+def test_cnn_refuses_an_unfinished_spatial_module(tmp_path):
+    lib = package_copy(tmp_path / "pkg")
+    stub_module(lib, "09_spatial")
+    run = tito("milestone", "cnn", "--quick", "--lib", str(lib), cwd=tmp_path, check=False)
+    assert run.returncode != 0
+    assert "tito export 09_spatial" in run.stderr and "unfinished function(s)" in run.stderr
+    assert "08_dataloader" not in run.stderr and "Milestone 3" not in run.stdout
+    ok = tito("milestone", "perceptron", "--quick", "--lib", str(lib), cwd=tmp_path)   # needs no 09
+    assert verdict(ok.stdout, "perceptron")[0] == "PASSED"
+
+
 def test_unknown_milestone(tmp_path):
     run = tito("milestone", "no_such_milestone", "--lib", str(REPO), cwd=tmp_path, check=False)
     assert run.returncode == 2
@@ -126,7 +142,7 @@ def test_unknown_milestone(tmp_path):
 
 # ---- the milestones on the reference package ----------------------------------------------------
 
-@pytest.mark.parametrize("name", ["perceptron", "xor_mlp"])
+@pytest.mark.parametrize("name", milestones.available())
 def test_quick_milestone_passes_on_reference(tmp_path, name):
     run = tito("milestone", name, "--quick", "--lib", str(REPO), cwd=tmp_path)
     status, details = verdict(run.stdout, name)
@@ -156,7 +172,7 @@ def test_quick_xor_mlp_is_reproducible(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["perceptron", "xor_mlp"])
+@pytest.mark.parametrize("name", milestones.available())
 def test_full_milestone_passes_on_reference(tmp_path, name):
     start = time.perf_counter()
     run = tito("milestone", name, "--lib", str(REPO), cwd=tmp_path)

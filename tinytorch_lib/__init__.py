@@ -13,5 +13,9 @@ from .optim import *  # 06_optimizers
 from .optim import __all__ as _optim_all
 from .training import *  # 07_training
 from .training import __all__ as _training_all
+from .data import *  # 08_dataloader
+from .data import __all__ as _data_all
+from .spatial import *  # 09_spatial
+from .spatial import __all__ as _spatial_all
 
-__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all]
+__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all, *_data_all, *_spatial_all]

@@ -1,0 +1,496 @@
+# %% [markdown]
+# # 09 · Convolutions
+#
+# An MLP sees an image as 64 unrelated numbers: shift the digit by one pixel and every input changes.
+# A **convolution** slides one small filter over the whole image, so the same few weights detect the
+# same stroke wherever it is (LeCun et al., 1998). For an input $x$ of shape $(N, C, H, W)$ and a
+# weight $w$ of shape $(O, C, k_h, k_w)$, with stride $s$ and zero padding $p$:
+#
+# $$y_{n,o,i,j} = b_o + \sum_{c}\sum_{u<k_h}\sum_{v<k_w} w_{o,c,u,v}\; x^{\text{pad}}_{n,\,c,\,is+u,\,js+v},
+#   \qquad H_{out} = \left\lfloor \frac{H + 2p - k_h}{s} \right\rfloor + 1 .$$
+#
+# You will write it three times: as the direct loops of the formula (to understand it), as one
+# big matrix product over an **im2col** column matrix (to make it fast), and backwards (col2im),
+# then pooling, which reuses the same columns.
+
+# %%
+#| default_exp spatial
+#| export
+import numpy as np
+
+from tinytorch_lib.autograd import VJP
+from tinytorch_lib.layers import Module
+from tinytorch_lib.tensor import Tensor, _make, as_tensor, get_generator
+
+
+def _pair(v):
+    return (int(v), int(v)) if np.isscalar(v) else tuple(int(k) for k in v)
+
+# %% [markdown]
+# ## The direct loops
+#
+# Straight from the formula: for every image, every output channel and every output pixel, the dot
+# product of the filter with the window under it. Four Python loops around one small NumPy product.
+
+# %% solution id="conv-naive"
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
+    """Direct convolution on ndarrays: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None.
+
+    Returns (N, O, H_out, W_out) in x's dtype, sizes from the formula above (square stride and
+    padding given as ints). Pads with zeros on all four sides.
+    EXAMPLE: x = np.arange(9.).reshape(1, 1, 3, 3), weight = np.ones((1, 1, 2, 2))
+             conv2d_naive(x, weight) -> [[[[ 8., 12.], [20., 24.]]]]
+    HINT: np.pad; one window is a slice of 3 axes (channels, rows, columns).
+    """
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    O, _, kh, kw = weight.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    OH, OW = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    out = np.zeros((N, O, OH, OW), dtype=x.dtype)
+    for n in range(N):
+        for o in range(O):
+            for i in range(OH):
+                for j in range(OW):
+                    window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    out[n, o, i, j] = np.sum(window * weight[o]) + (0 if bias is None else bias[o])
+    return out
+    ### END SOLUTION
+
+# %% helper
+def reference_conv(x, w, b, stride, padding):
+    """Convolution by einsum over sliding windows (the judge, independent of your code)."""
+    xp = np.pad(x, [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    win = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("nchwuv,ocuv->nohw", win, w) + (0 if b is None else b[None, :, None, None])
+
+
+def grad_check(fn, *arrays):
+    """fn(*float64 leaf Tensors) -> Tensor: its backward against central differences, every input."""
+    leaves = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+    out = fn(*leaves)
+    R = np.random.default_rng(0).standard_normal(out.shape)
+    (out * Tensor(R)).sum().backward()
+    for k, leaf in enumerate(leaves):
+        num = np.zeros_like(leaf.data)
+        for i in np.ndindex(leaf.shape):
+            old = leaf.data[i]
+            leaf.data[i] = old + 1e-6
+            plus = np.sum(R * fn(*leaves).data)
+            leaf.data[i] = old - 1e-6
+            num[i] = (plus - np.sum(R * fn(*leaves).data)) / 2e-6
+            leaf.data[i] = old
+        got = None if leaf.grad is None else leaf.grad.data
+        assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), \
+            f"gradient of input {k}: expected (finite differences)\n{np.round(num, 5)}\ngot\n{got}"
+
+# %% test id="test-conv-naive" points=2
+x0, w0 = np.arange(9.0).reshape(1, 1, 3, 3), np.ones((1, 1, 2, 2))
+got = conv2d_naive(x0, w0)
+assert got.shape == (1, 1, 2, 2) and np.allclose(got, [[[[8, 12], [20, 24]]]]), f"expected [[8, 12], [20, 24]], got {got}"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(1)
+for shape, wshape, s, p in [((2, 3, 5, 7), (4, 3, 3, 2), 1, 0), ((1, 2, 6, 5), (3, 2, 3, 3), 2, 1), ((2, 1, 4, 4), (2, 1, 1, 1), 3, 2)]:
+    xr, wr, br = rng.standard_normal(shape), rng.standard_normal(wshape), rng.standard_normal(wshape[0])
+    assert np.allclose(conv2d_naive(xr, wr, br, s, p), reference_conv(xr, wr, br, s, p)), f"x {shape}, w {wshape}, stride {s}, padding {p}"
+assert conv2d_naive(x0.astype(np.float32), w0).dtype == np.float32
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## im2col: the convolution as one matrix product
+#
+# Each output pixel is a dot product of the flattened filter (length $Ck_hk_w$) with the flattened
+# window under it. Copy every window of image $n$ into a **column** of a matrix $X_{col}^{(n)}$ of
+# shape $(Ck_hk_w,\; H_{out} W_{out})$, and all dot products of that image become one matrix
+# product $Y^{(n)} = W_{mat} X_{col}^{(n)}$ with $W_{mat}$ = `weight.reshape(O, -1)`; `np.matmul`
+# does the $N$ products in one call on the stack `cols` of shape $(N,\; Ck_hk_w,\; H_{out}W_{out})$,
+# and $Y$ comes out as $(N, O, H_{out}W_{out})$, already in NCHW order.
+#
+# Row order of $X_{col}$ is $(c, u, v)$, the order of `weight.reshape(O, -1)`; column order is
+# $(i, j)$. Build it without a loop over output pixels: for each of the $k_h k_w$ filter offsets
+# $(u, v)$ the pixels $x^{pad}_{:, :, is+u, js+v}$ for **all** $i, j$ at once are one strided slice
+# `xp[:, :, u:u + s*H_out:s, v:v + s*W_out:s]`. That is $k_hk_w$ copies, not $N H_{out} W_{out}$.
+#
+# **col2im** is the adjoint (the backward of im2col): it sends each column entry back to the input
+# pixel it was copied from, **adding** where windows overlap, then cuts the padding off.
+
+# %% solution id="im2col"
+#| export
+def conv_output_size(size, kernel, stride, padding):
+    """floor((size + 2 * padding - kernel) / stride) + 1. EXAMPLE: conv_output_size(32, 3, 2, 1) -> 16"""
+    ### BEGIN SOLUTION
+    return (size + 2 * padding - kernel) // stride + 1
+    ### END SOLUTION
+
+
+def im2col(x, kh, kw, stride=1, padding=0):
+    """Column matrices of the (kh, kw) windows of the ndarray x (N, C, H, W), one per image.
+
+    Returns an ndarray of x's dtype with shape (N, C*kh*kw, H_out*W_out): rows ordered (c, u, v),
+    columns ordered (i, j). No Python loop over output pixels (a loop over the kh*kw offsets is fine).
+    EXAMPLE: im2col(np.arange(9.).reshape(1, 1, 3, 3), 2, 2) ->
+             [[[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]]
+    HINT: allocate (N, C, kh, kw, H_out, W_out) and fill one (u, v) plane per offset.
+    """
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    cols = np.empty((N, C, kh, kw, OH, OW), dtype=x.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            cols[:, :, u, v] = xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride]
+    return cols.reshape(N, C * kh * kw, OH * OW)
+    ### END SOLUTION
+
+
+def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
+    """The adjoint of im2col: scatter-add the columns back into an array of shape x_shape (N, C, H, W).
+
+    Every entry of cols goes to the input pixel im2col copied it from; entries that came from the
+    same pixel are summed; entries that came from the padding are dropped.
+    EXAMPLE: col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2, 2) -> [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]
+    HINT: the same strided slices as im2col, with += into a zero-padded array.
+    """
+    ### BEGIN SOLUTION
+    N, C, H, W = x_shape
+    OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
+    cols = cols.reshape(N, C, kh, kw, OH, OW)
+    xp = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride] += cols[:, :, u, v]
+    return xp[:, :, padding:padding + H, padding:padding + W]
+    ### END SOLUTION
+
+# %% test id="test-im2col" points=3
+got = im2col(np.arange(9.0).reshape(1, 1, 3, 3), 2, 2)
+assert np.array_equal(got, [[[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]]), f"expected the 4 windows as columns, got\n{got}"
+back = col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2, 2)
+assert np.array_equal(back, [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]), f"col2im counts how often each pixel was copied; got\n{back}"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(2)
+assert conv_output_size(32, 3, 2, 1) == 16 and conv_output_size(7, 3, 3, 0) == 2 and conv_output_size(5, 5, 1, 2) == 5
+for shape, k, s, p in [((2, 3, 5, 7), (3, 2), 1, 0), ((2, 2, 6, 5), (3, 3), 2, 1), ((1, 2, 7, 4), (2, 3), 3, 2)]:
+    xr = rng.standard_normal(shape)
+    cols = im2col(xr, *k, s, p)
+    wr = rng.standard_normal((3, shape[1], *k))
+    ref = reference_conv(xr, wr, None, s, p)
+    assert cols.shape == (shape[0], shape[1] * k[0] * k[1], ref[0, 0].size), f"im2col shape for x {shape}: {cols.shape}"
+    assert np.allclose((wr.reshape(3, -1) @ cols).reshape(ref.shape), ref)
+    c = rng.standard_normal(cols.shape)   # adjoint: <im2col(x), c> == <x, col2im(c)>
+    assert np.isclose(np.sum(cols * c), np.sum(xr * col2im(c, shape, *k, s, p))), f"col2im is not im2col's adjoint for {shape}, {k}, {s}, {p}"
+assert im2col(np.ones((1, 1, 3, 3), np.float32), 2, 2).dtype == np.float32
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The conv2d op and its backward
+#
+# `conv2d(x, weight, bias, stride, padding)` computes $Y = W_{mat}X_{col}$ (reshaped to
+# $(N, O, H_{out}, W_{out})$: a free reshape) and records it as op `"conv2d"` with parents `(x, weight)` and ctx
+# `stride`, `padding` and the column matrix `cols` (backward needs it). The bias is an ordinary
+# broadcast add of `bias.reshape(1, O, 1, 1)`, so module 05 differentiates it already.
+#
+# Backward of $Y = W_{mat}X_{col}$ is the matmul rule of module 05, $\bar W_{mat} = \bar Y X_{col}^\top$
+# and $\bar X_{col} = W_{mat}^\top \bar Y$ for every image, with $\bar Y$ = `grad` as $(N, O, H_{out}W_{out})$;
+# the weight is shared by all images, so its gradient is the **sum** over $n$. Then col2im. Like module 05's matmul rule, skip (return `None` for) a parent that does not
+# require grad: the input images of the first layer never do, and col2im is not free.
+#
+# The rule goes into module 05's table: `VJP["conv2d"] = _conv2d_vjp`. From then on `backward()`
+# knows the op; no class is modified.
+
+# %% solution id="conv2d-op"
+#| export
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """2-D convolution of Tensors (NCHW), recorded as op "conv2d" (parents (x, weight); ctx stride,
+    padding, cols), plus the bias (O,) as a broadcast Tensor add when it is not None.
+
+    EXAMPLE: conv2d(Tensor of (2, 3, 8, 8), Tensor of (4, 3, 3, 3), padding=1).shape -> (2, 4, 8, 8)
+    HINT: W_mat (O, K) @ cols (N, K, L) broadcasts to (N, O, L).
+    """
+    x, weight = as_tensor(x), as_tensor(weight)
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d expects x (N, C, H, W) and weight (O, C, kh, kw), got {x.shape} and {weight.shape}")
+    ### BEGIN SOLUTION
+    N, _, H, W = x.shape
+    O, _, kh, kw = weight.shape
+    cols = im2col(x.data, kh, kw, stride, padding)
+    OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
+    y = (weight.data.reshape(O, -1) @ cols).reshape(N, O, OH, OW)
+    out = _make(y, (x, weight), "conv2d", stride=stride, padding=padding, cols=cols)
+    return out if bias is None else out + as_tensor(bias).reshape(1, O, 1, 1)
+    ### END SOLUTION
+
+
+def _conv2d_vjp(grad, out, x, weight, stride, padding, cols):
+    """Gradients (grad_x, grad_weight) of conv2d; None for a parent that does not require grad."""
+    ### BEGIN SOLUTION
+    O, _, kh, kw = weight.shape
+    G = np.asarray(grad).reshape(x.shape[0], O, -1)
+    grad_w = (G @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape) if weight.requires_grad else None
+    grad_x = None
+    if x.requires_grad:
+        grad_x = col2im(weight.data.reshape(O, -1).T @ G, x.shape, kh, kw, stride, padding)
+    return grad_x, grad_w
+    ### END SOLUTION
+
+
+VJP["conv2d"] = _conv2d_vjp
+
+# %% test id="test-conv2d-op" points=4
+rng = np.random.default_rng(3)
+xr, wr, br = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+y = conv2d(Tensor(xr), Tensor(wr), Tensor(br), stride=1, padding=1)
+assert y.shape == (2, 4, 5, 4) and np.allclose(y.data, reference_conv(xr, wr, br, 1, 1)), f"forward: expected shape (2, 4, 5, 4), got {y.shape}"
+grad_check(lambda a, w, b: conv2d(a, w, b, stride=1, padding=1), xr, wr, br)
+### BEGIN HIDDEN TESTS
+grad_check(lambda a, w: conv2d(a, w, stride=2, padding=1), rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 3, 2)))
+grad_check(lambda a, w: conv2d(a, w, stride=3, padding=2), rng.standard_normal((1, 2, 7, 4)), rng.standard_normal((2, 2, 2, 3)))
+wt = Tensor(wr, requires_grad=True)
+y2 = conv2d(Tensor(xr), wt, stride=2)
+assert y2.shape == (2, 4, 2, 1) and np.allclose(y2.data, reference_conv(xr, wr, None, 2, 0)) and y2._op == "conv2d"
+assert y2.data.flags["C_CONTIGUOUS"] and np.allclose(y2._ctx["cols"], im2col(xr, 3, 3, 2, 0))
+gx, gw = _conv2d_vjp(np.ones((2, 4, 2, 1)), y2, Tensor(xr), wt, 2, 0, im2col(xr, 3, 3, 2, 0))
+assert gx is None and gw.shape == wr.shape, "no gradient (None) for an input that does not require grad"
+f32 = conv2d(Tensor(xr.astype(np.float32)), Tensor(wr.astype(np.float32)), Tensor(br.astype(np.float32)), padding=1)
+assert f32.dtype == np.float32
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The layer
+#
+# `Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True)` holds
+# `weight` (out, in, kh, kw) and `bias` (out,) initialised like PyTorch: both uniform in
+# $\pm 1/\sqrt{\text{fan\_in}}$ with $\text{fan\_in} = C_{in} k_h k_w$, weight drawn first, from
+# `get_generator()`. `kernel_size` is an int or a pair.
+
+# %% solution id="conv2d-layer"
+#| export
+class Conv2d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        """Store the arguments (kernel_size as a (kh, kw) pair) and create the parameters.
+
+        EXAMPLE: Conv2d(3, 16, 3).weight.shape -> (16, 3, 3, 3); Conv2d(3, 16, (1, 5), bias=False).bias -> None
+        """
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = _pair(kernel_size), stride, padding
+        ### BEGIN SOLUTION
+        kh, kw = self.kernel_size
+        bound = 1.0 / np.sqrt(in_channels * kh * kw)
+        g = get_generator()
+        w = g.uniform(-bound, bound, size=(out_channels, in_channels, kh, kw))
+        self.weight = Tensor(w.astype(np.float32), requires_grad=True)
+        b = g.uniform(-bound, bound, size=(out_channels,)) if bias else None
+        self.bias = Tensor(b.astype(np.float32), requires_grad=True) if bias else None
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        ### END SOLUTION
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+# %% test id="test-conv2d-layer" points=2
+from tinytorch_lib.tensor import manual_seed
+
+manual_seed(0)
+conv = Conv2d(3, 16, 3, padding=1)
+assert conv.weight.shape == (16, 3, 3, 3) and conv.bias.shape == (16,), f"expected weight (16, 3, 3, 3), bias (16,), got {conv.weight.shape}"
+bound = 1 / np.sqrt(27)
+assert conv.weight.dtype == np.float32 and np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.9 * bound, \
+    f"weights uniform in +-1/sqrt(27) = +-{bound:.4f}, got max |w| {np.abs(conv.weight.data).max():.4f}"
+### BEGIN HIDDEN TESTS
+manual_seed(0)
+w_ref = get_generator().uniform(-bound, bound, size=(16, 3, 3, 3))
+b_ref = get_generator().uniform(-bound, bound, size=(16,))
+assert np.allclose(conv.weight.data, w_ref) and np.allclose(conv.bias.data, b_ref), "weight drawn first, then bias"
+assert [p.shape for p in conv.parameters()] == [(16, 3, 3, 3), (16,)]
+nb = Conv2d(2, 4, (1, 3), stride=2, bias=False)
+assert nb.bias is None and nb.weight.shape == (4, 2, 1, 3) and np.abs(nb.weight.data).max() <= 1 / np.sqrt(6)
+xb = np.random.default_rng(4).standard_normal((2, 3, 6, 5)).astype(np.float32)
+assert np.allclose(conv(Tensor(xb)).data, reference_conv(xb, conv.weight.data, conv.bias.data, 1, 1), atol=1e-5)
+assert nb(Tensor(xb[:, :2])).shape == (2, 4, 3, 2)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Pooling
+#
+# Pooling shrinks each channel: a $k \times k$ window (stride $k$ by default) becomes its maximum
+# (max pooling) or its mean (average pooling). Treat every channel as an image of its own
+# (`reshape(N*C, 1, H, W)`): then `im2col` puts each window in a column, and pooling is a reduction
+# over axis 1 (the $k_hk_w$ rows).
+#
+# Backward: the mean sends $\bar y / k^2$ to every pixel of its window; the max sends $\bar y$ only to
+# the **arg-max** of its window (the first one when several are equal, as PyTorch does), via col2im
+# of a column matrix that is zero except at those positions (`ctx` keeps the arg-max rows, shape
+# $(NC, 1, H_{out}W_{out})$; `np.take_along_axis` / `np.put_along_axis` read and write through it).
+
+# %% solution id="pooling"
+#| export
+def max_pool2d(x, kernel_size, stride=None):
+    """Max over (kh, kw) windows of a Tensor (N, C, H, W), recorded as op "max_pool2d" with ctx
+    kernel_size (a pair), stride (a pair) and argmax (N*C, 1, H_out*W_out): the winning row of each column.
+    EXAMPLE: max_pool2d(Tensor(np.arange(16.).reshape(1, 1, 4, 4)), 2) -> [[[[5, 7], [13, 15]]]]
+    """
+    x = as_tensor(x)
+    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(stride if stride is not None else kernel_size)
+    N, C, H, W = x.data.shape
+    ### BEGIN SOLUTION
+    if sh != sw:
+        raise ValueError(f"max_pool2d: unequal strides {(sh, sw)} are not supported")
+    cols = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh)
+    argmax = cols.argmax(axis=1)[:, None]
+    y = np.take_along_axis(cols, argmax, axis=1)
+    OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
+    return _make(y.reshape(N, C, OH, OW), (x,), "max_pool2d", kernel_size=(kh, kw), stride=(sh, sw), argmax=argmax)
+    ### END SOLUTION
+
+
+def _max_pool2d_vjp(grad, out, x, kernel_size, stride, argmax):
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    dcols = np.zeros((N * C, kernel_size[0] * kernel_size[1], argmax.shape[2]), dtype=np.asarray(grad).dtype)
+    np.put_along_axis(dcols, argmax, np.asarray(grad).reshape(argmax.shape), axis=1)
+    return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
+    ### END SOLUTION
+
+
+def avg_pool2d(x, kernel_size, stride=None):
+    """Mean over (kh, kw) windows, op "avg_pool2d" with ctx kernel_size and stride (pairs).
+    EXAMPLE: avg_pool2d(Tensor(np.arange(16.).reshape(1, 1, 4, 4)), 2) -> [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+    x = as_tensor(x)
+    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(stride if stride is not None else kernel_size)
+    N, C, H, W = x.data.shape
+    ### BEGIN SOLUTION
+    if sh != sw:
+        raise ValueError(f"avg_pool2d: unequal strides {(sh, sw)} are not supported")
+    y = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh).mean(axis=1)
+    OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
+    return _make(y.reshape(N, C, OH, OW), (x,), "avg_pool2d", kernel_size=(kh, kw), stride=(sh, sw))
+    ### END SOLUTION
+
+
+def _avg_pool2d_vjp(grad, out, x, kernel_size, stride):
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    k = kernel_size[0] * kernel_size[1]
+    g = np.asarray(grad).reshape(N * C, 1, -1)
+    dcols = np.broadcast_to(g / k, (N * C, k, g.shape[2]))
+    return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
+    ### END SOLUTION
+
+
+VJP["max_pool2d"] = _max_pool2d_vjp
+VJP["avg_pool2d"] = _avg_pool2d_vjp
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, x):
+        return max_pool2d(x, self.kernel_size, self.stride)
+
+
+class AvgPool2d(Module):
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, x):
+        return avg_pool2d(x, self.kernel_size, self.stride)
+
+# %% test id="test-pooling" points=4
+x16 = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+assert np.array_equal(MaxPool2d(2)(x16).data, [[[[5, 7], [13, 15]]]]), f"expected [[5, 7], [13, 15]], got {MaxPool2d(2)(x16).data}"
+assert np.allclose(AvgPool2d(2)(x16).data, [[[[2.5, 4.5], [10.5, 12.5]]]]), f"expected [[2.5, 4.5], [10.5, 12.5]], got {AvgPool2d(2)(x16).data}"
+rng = np.random.default_rng(5)
+grad_check(lambda a: max_pool2d(a, 2), rng.standard_normal((2, 3, 4, 6)))
+grad_check(lambda a: avg_pool2d(a, 2), rng.standard_normal((2, 3, 4, 6)))
+(g_avg,) = _avg_pool2d_vjp(np.ones((1, 1, 2, 2)), None, x16, (2, 2), (2, 2))
+assert np.allclose(g_avg, 0.25), f"each pixel of a 2x2 window gets 1/4 of its gradient, got {g_avg}"
+### BEGIN HIDDEN TESTS
+(g_max,) = _max_pool2d_vjp(np.ones((1, 1, 2, 2)), None, x16, (2, 2), (2, 2), np.full((1, 1, 4), 3))
+assert np.array_equal(g_max.ravel(), [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1]) and g_max.shape == (1, 1, 4, 4)
+grad_check(lambda a: max_pool2d(a, 3, stride=2), rng.standard_normal((1, 2, 7, 5)))
+grad_check(lambda a: avg_pool2d(a, (2, 3), stride=1), rng.standard_normal((2, 1, 4, 5)))
+grad_check(lambda a: avg_pool2d(a, 3, stride=2), rng.standard_normal((1, 2, 7, 5)))
+xr = rng.standard_normal((2, 3, 7, 5))
+win = np.lib.stride_tricks.sliding_window_view(xr, (3, 2), axis=(2, 3))[:, :, ::2, ::2]
+assert np.allclose(max_pool2d(Tensor(xr), (3, 2), 2).data, win.max(axis=(-2, -1))) and max_pool2d(Tensor(xr), (3, 2), 2).shape == (2, 3, 3, 2)
+assert np.allclose(avg_pool2d(Tensor(xr), (3, 2), 2).data, win.mean(axis=(-2, -1)))
+assert MaxPool2d(3)(Tensor(xr)).shape == (2, 3, 2, 1) and AvgPool2d(2, 1)(Tensor(xr)).shape == (2, 3, 6, 4)
+tie = Tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
+max_pool2d(tie, 2).sum().backward()
+assert np.array_equal(tie.grad.data, [[[[0, 1], [0, 0]]]]), f"ties: the whole gradient goes to the first max, got {tie.grad.data}"
+ov = Tensor(np.array([[[[0.0, 5.0, 0.0, 1.0]]]]), requires_grad=True)
+max_pool2d(ov, (1, 2), stride=1).sum().backward()
+assert np.array_equal(ov.grad.data, [[[[0, 2, 0, 1]]]]), f"overlapping windows add up at a shared max, got {ov.grad.data}"
+assert max_pool2d(Tensor(xr.astype(np.float32)), 2).dtype == np.float32
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## What the filters see
+#
+# Two hand-made 3x3 filters (vertical and horizontal edges, Sobel) as one `Conv2d(1, 2, 3, padding=1)`
+# on a few digits, then a 2x2 max pool: the feature maps keep *where* strokes of each orientation
+# are, at a quarter of the size.
+
+# %%
+import matplotlib.pyplot as plt
+
+from tinytorch_lib.data import load_digits
+
+images, labels = load_digits()
+edges = Conv2d(1, 2, 3, padding=1)
+sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
+edges.weight.data = np.stack([sobel, sobel.T])[:, None]
+edges.bias.data = np.zeros(2, dtype=np.float32)
+maps = edges(images[:4])
+pooled = MaxPool2d(2)(maps)
+fig, axes = plt.subplots(4, 4, figsize=(7, 7))
+for r in range(4):
+    panels = [images.data[r, 0], maps.data[r, 0], maps.data[r, 1], pooled.data[r, 0]]
+    for ax, img, title in zip(axes[r], panels, ["digit", "vertical edges", "horizontal edges", "max-pooled (4x4)"]):
+        ax.imshow(img, cmap="gray_r" if title == "digit" else "RdBu")
+        ax.set_title(title if r == 0 else "", fontsize=9)
+        ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# ## Systems note: loops against one matrix product
+#
+# Both versions do the same arithmetic, $2\,N\,O\,H_{out}W_{out}\,C k_h k_w$ FLOPs. The loops pay a
+# Python iteration and a tiny NumPy call per output value; im2col pays one copy of the input per
+# filter offset and then runs at BLAS speed. The price is memory: the column matrix holds every
+# input pixel about $k_hk_w/s^2$ times.
+
+# %%
+import time
+
+
+def best_of(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+rng = np.random.default_rng(0)
+xs, ws = rng.standard_normal((8, 3, 16, 16)).astype(np.float32), rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+flops = 2 * 8 * 8 * 16 * 16 * 3 * 3 * 3
+t_loop = best_of(lambda: conv2d_naive(xs, ws, padding=1), repeat=1)
+t_cols = best_of(lambda: conv2d(Tensor(xs), Tensor(ws), padding=1))
+cols_bytes = im2col(xs, 3, 3, 1, 1).nbytes
+print(f"x (8, 3, 16, 16), 8 filters 3x3: {flops / 1e6:.1f} MFLOP")
+print(f"direct loops {t_loop * 1e3:8.1f} ms  ({flops / t_loop / 1e9:.3f} GFLOP/s)")
+print(f"im2col       {t_cols * 1e3:8.2f} ms  ({flops / t_cols / 1e9:.3f} GFLOP/s), {t_loop / t_cols:.0f}x faster")
+print(f"input {xs.nbytes / 1024:.0f} KiB, column matrix {cols_bytes / 1024:.0f} KiB ({cols_bytes / xs.nbytes:.1f}x)")
