@@ -5,34 +5,29 @@
 # gives it PyTorch's operators and records how each result was computed (the *graph* module 05 turns
 # into gradients). NumPy does the arithmetic; you write the **rules** a framework adds on top: dtypes,
 # broadcasting, `axis` and `keepdims`, the `-1` of a reshape, the shapes of a matmul.
+#
+# **Given:** every operation returns `_make(data, parents, op, **ctx)`; if gradients are enabled and a
+# parent has `requires_grad=True`, the result records its parents, the op name and a dict `ctx` of what
+# the backward rule needs: $z = x y \Rightarrow z.\_parents = (x, y),\ z.\_op = \texttt{"mul"}$. The
+# operators of the given `Tensor` class do no work: each hands over to a function you write, which
+# computes with NumPy on `.data` and returns through `_make` with the op and `ctx` its docstring names.
 
 # %%
 #| default_exp tensor
 #| export
 import numpy as np
 
-# %% [markdown]
-# ## The graph recorder (given)
-#
-# Every operation returns `_make(data, parents, op, **ctx)`: if gradients are enabled and a parent has
-# `requires_grad=True`, the result records its parents, the op name and a dict `ctx` of what the backward
-# rule needs (an axis, an exponent): $z = x y \Rightarrow z.\_parents = (x, y),\ z.\_op = \texttt{"mul"}$.
-
-# %%
-#| export
 _GRAD_ENABLED, _BACKWARD_ENGINE = True, None
 _GENERATOR = np.random.Generator(np.random.PCG64(0))
 
 def is_grad_enabled():
     """True when new operations record the graph (the default)."""
     return _GRAD_ENABLED
-
 def set_grad_enabled(mode):
     """Turn graph recording on or off; return the previous mode (so it can be restored)."""
     global _GRAD_ENABLED
     previous, _GRAD_ENABLED = _GRAD_ENABLED, bool(mode)
     return previous
-
 def register_backward_engine(fn):
     """Install `fn(tensor, gradient)` as the function `Tensor.backward` calls (module 05 does this)."""
     global _BACKWARD_ENGINE
@@ -53,27 +48,18 @@ def _make(data, parents, op, **ctx):
         out._parents, out._op, out._ctx = tuple(parents), op, ctx
     return out
 
-# %% [markdown]
-# ## The class (given)
-#
-# `Tensor`'s operators do no work: each hands over to a function you write below, which computes with
-# NumPy on `.data` and returns through `_make` with the op name and `ctx` its docstring names.
-
 # %%
 #| export
 class Tensor:
     """An n-dimensional array that remembers how it was computed."""
     __array_ufunc__ = None          # make `ndarray + Tensor` call Tensor.__radd__, not NumPy
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
+    shape, ndim = property(lambda self: self.data.shape), property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
-
     def __init__(self, data, requires_grad=False): _init_tensor(self, data, requires_grad)
     def numel(self): return int(self.data.size)
     def numpy(self): return self.data                       # shared, not copied
     def detach(self): return _from_array(self.data)         # a new leaf sharing the data
     def __array__(self, dtype=None, copy=None): return self.data if dtype is None else self.data.astype(dtype)
-
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
@@ -86,7 +72,6 @@ class Tensor:
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data.item())
-
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         extras = [f"dtype={self.dtype}"] if self.dtype != np.float32 else []
@@ -101,7 +86,7 @@ class Tensor:
             raise RuntimeError("Tensor.backward() has no autograd engine yet: finish module 05_autograd "
                                "(importing tinytorch_lib.autograd registers it)")
         return _BACKWARD_ENGINE(self, gradient)
-    # The work is done by your functions. `3 - x` becomes _binary(<3 as a Tensor>, x, "sub").
+    # Your functions do the work; `3 - x` becomes _binary(<3 as a Tensor>, x, "sub").
     def __add__(self, other): return _binary(self, other, "add")
     def __sub__(self, other): return _binary(self, other, "sub")
     def __mul__(self, other): return _binary(self, other, "mul")
@@ -124,14 +109,7 @@ class Tensor:
     def transpose(self, dim0, dim1): return _transpose(self, dim0, dim1)
     def permute(self, *dims): return _permute(self, _shape_arg(dims))
     def __getitem__(self, index): return _getitem(self, index)
-    @property
-    def T(self):
-        """Transpose of a 2-D tensor (a 0-d or 1-D tensor is returned as is)."""
-        return self if self.ndim < 2 else self.permute(*reversed(range(self.ndim)))
-
-def _shape_arg(shape):
-    """Accept f(2, 3) and f((2, 3)) alike."""
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+    T = property(lambda self: self if self.ndim < 2 else self.permute(*reversed(range(self.ndim))))  # 2-D
 
 # %% [markdown]
 # ## Construction: the dtype rules
@@ -146,12 +124,10 @@ def _shape_arg(shape):
 #| export
 def _init_tensor(self, data, requires_grad):
     """The body of Tensor.__init__; `data`: a number, (nested) list, NumPy scalar, ndarray or Tensor.
-
     Sets `self.data` to a NEW ndarray (float32 for numbers and lists, else the dtype of the ndarray, NumPy
     scalar or Tensor), `self.requires_grad` (a bool), `self.grad` (None), leaf fields `_parents` (),
     `_op` (None), `_ctx` ({}). RuntimeError naming the dtype if requires_grad is set on a non-float dtype.
-    Example: Tensor([1, 2]).dtype -> float32. Hint: np.generic (NumPy scalars); np.issubdtype.
-    """
+    Example: Tensor([1, 2]).dtype -> float32. Hint: np.generic (NumPy scalars); np.issubdtype."""
     ### BEGIN SOLUTION
     if isinstance(data, Tensor):
         data = data.data
@@ -205,38 +181,32 @@ def expect_error(fn, error, what, *names):
     except error as e:
         missing = [n for n in names if n.replace(" ", "") not in str(e).replace(" ", "")]
         assert not missing, f"{what}: the error message should name {missing}, got: {e}"
-        return
-    raise AssertionError(f"{what}: expected {error.__name__}, nothing was raised")
+    else:
+        raise AssertionError(f"{what}: expected {error.__name__}, nothing was raised")
 
 # %% test id="test-tensor-construction" points=2
 x = Tensor([[1, 2, 3], [4, 5, 6]])
 expect(x, [[1, 2, 3], [4, 5, 6]], "Tensor(list of ints)", dtype="float32")
 expect(Tensor(np.zeros(3)), [0, 0, 0], "Tensor(float64 ndarray)", dtype="float64")
 expect(Tensor(np.arange(3)), [0, 1, 2], "Tensor(int64 ndarray)", dtype="int64")
-expect(Tensor(2.5), 2.5, "Tensor(2.5) is 0-d", dtype="float32")
 assert x.requires_grad is False and x.grad is None and x._op is None and x._parents == () and x._ctx == {}, \
     f"a new tensor is a leaf: got requires_grad={x.requires_grad}, grad={x.grad}, _op={x._op}, _ctx={x._ctx}"
 expect(_operand(0.1, Tensor(np.ones(2))), 0.1, "float64 tensor with 0.1", dtype="float64")
-expect(_operand(0.1, Tensor([1.0])), 0.1, "float32 tensor with 0.1", dtype="float32")
 ### BEGIN HIDDEN TESTS
-t = Tensor([1.0, 2.0, 3.0])
-u, v, r, s = Tensor(t.data), Tensor(t), Tensor(0.0), Tensor([1.0, 2.0])
-t.data[0] = 7.0
+t, r, s = Tensor([1.0, 2.0, 3.0]), Tensor(0.0), Tensor([1.0, 2.0])
+u, v, shared, same = Tensor(t.data), Tensor(t), as_tensor(s.data), as_tensor(s)
+t.data[0], s.data[0], same.data[1] = 7.0, 5.0, 8.0
 assert float(u.data[0]) == 1.0 and float(v.data[0]) == 1.0, "Tensor(ndarray) and Tensor(tensor) must copy the data"
+assert float(shared.data[0]) == 5.0 and float(s.data[1]) == 8.0, "as_tensor shares an ndarray, returns a Tensor itself"
+assert float(_operand(s, x).data[0]) == 5.0, "_operand(tensor, like) returns the tensor itself"
 _init_tensor(r, [1.0], 1)
 assert r.requires_grad is True and Tensor([1.0]).requires_grad is False, f"requires_grad=1 is True, got {r.requires_grad!r}"
 expect_error(lambda: Tensor(np.arange(3), requires_grad=True), RuntimeError, "int tensor with grad", "int64")
-shared, same = as_tensor(s.data), as_tensor(s)
-s.data[0], same.data[1] = 5.0, 8.0
-assert float(shared.data[0]) == 5.0 and float(s.data[1]) == 8.0, "as_tensor shares an ndarray, returns a Tensor itself"
-assert float(_operand(s, x).data[0]) == 5.0, "_operand(tensor, like) returns the tensor itself"
-for got, want, dt in [(Tensor(np.float64(1.5)), 1.5, "float64"), (Tensor(np.arange(2, dtype=np.int32)), [0, 1], "int32"),
-                      (Tensor(Tensor(np.ones(1))), [1], "float64"), (Tensor(3), 3, "float32"), (Tensor([True]), [1], "float32"),
-                      (as_tensor(np.arange(2)), [0, 1], "int64"), (as_tensor([1, 2]), [1, 2], "float32"),
+for got, want, dt in [(Tensor(np.float64(1.5)), 1.5, "float64"), (Tensor(Tensor(np.ones(1))), [1], "float64"),
+                      (Tensor(3), 3, "float32"), (as_tensor(np.arange(2)), [0, 1], "int64"), (as_tensor([1, 2]), [1, 2], "float32"),
                       (_operand(np.float64(0.5), Tensor([1.0])), 0.5, "float32"), (_operand(2, Tensor(np.arange(2))), 2, "int64"),
                       (_operand([1, 2], Tensor(np.ones(2))), [1, 2], "float32"), (_operand(np.ones(2), x), [1, 1], "float64")]:
     expect(got, want, "construction dtype rules", dtype=dt)
-assert float(_operand(0.1, Tensor(np.ones(1))).data) == 0.1, "0.1 with a float64 tensor must not be rounded to float32"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -254,10 +224,8 @@ col, row = np.array([[0.0], [10.0], [20.0]]), np.array([[1.0, 2.0, 3.0, 4.0]])
 fig, axes = plt.subplots(1, 3, figsize=(8, 2.4), gridspec_kw={"width_ratios": [1, 4, 4]})
 for ax, arr, title in zip(axes, [col, row, col + row], ["a: (3, 1)", "b: (1, 4)", "a + b: (3, 4)"]):
     ax.imshow(arr, cmap="Blues", vmin=-10, vmax=30)
-    for (i, j), val in np.ndenumerate(arr):
-        ax.text(j, i, f"{val:g}", ha="center", va="center")
+    [ax.text(j, i, f"{val:g}", ha="center", va="center") for (i, j), val in np.ndenumerate(arr)]
     ax.set(title=title, xticks=[], yticks=[])
-plt.tight_layout()
 plt.show()
 
 # %% solution id="tensor-broadcast"
@@ -284,8 +252,7 @@ def _broadcast_shape(shape_a, shape_b):
 
 # %% test id="test-tensor-broadcast" points=2
 for sa, sb, want in [((3, 1), (1, 4), (3, 4)), ((2, 3), (3,), (2, 3)), ((5, 1, 4), (3, 1), (5, 3, 4)), ((), (2,), (2,))]:
-    got = _broadcast_shape(sa, sb)
-    assert got == want, f"_broadcast_shape({sa}, {sb}): expected {want}, got {got}"
+    assert _broadcast_shape(sa, sb) == want, f"_broadcast_shape({sa}, {sb}): expected {want}, got {_broadcast_shape(sa, sb)}"
 expect_error(lambda: _broadcast_shape((2, 3), (4,)), ValueError, "(2, 3) with (4,)", "(2, 3)", "(4,)")
 ### BEGIN HIDDEN TESTS
 for sa, sb, want in [((1,), (4,), (4,)), ((4, 1), (1,), (4, 1)), ((2, 1, 3), (4, 1), (2, 4, 3)), ((0,), (1,), (0,)),
@@ -306,11 +273,9 @@ for sa, sb in [((3,), (4,)), ((2, 3), (3, 2)), ((1, 2), (3,)), ((2, 1), (3, 3, 3
 #| export
 def _binary(a, b, op):
     """Elementwise a <op> b with broadcasting for op "add", "sub", "mul", "div"; parents (a, b), no ctx.
-
     `b`: Tensor, number, list or ndarray (use `_operand`). NumPy's result dtype. ValueError naming both
     shapes if they do not broadcast (ask `_broadcast_shape` first), and for an unknown op.
-    Example: _binary(Tensor([[1, 2], [3, 4]]), [10, 20], "sub") -> Tensor([[-9., -18.], [-7., -16.]])
-    """
+    Example: _binary(Tensor([[1, 2], [3, 4]]), [10, 20], "sub") -> Tensor([[-9., -18.], [-7., -16.]])"""
     ### BEGIN SOLUTION
     b = _operand(b, a)
     _broadcast_shape(a.shape, b.shape)
@@ -330,8 +295,7 @@ def _binary(a, b, op):
 def _unary(x, op, **ctx):
     """Elementwise -x, x ** exponent, e ** x, ln x, sqrt x for op "neg", "pow", "exp", "log", "sqrt";
     parents (x,), ctx as received ({"exponent": p} for "pow"). TypeError if the exponent is not a Python
-    or NumPy number; ValueError for an unknown op. Example: _unary(Tensor([2, 3]), "pow", exponent=2) -> [4., 9.]
-    """
+    or NumPy number; ValueError for an unknown op. Example: _unary(Tensor([2, 3]), "pow", exponent=2) -> [4., 9.]"""
     ### BEGIN SOLUTION
     if op == "neg":
         out = -x.data
@@ -360,25 +324,19 @@ for got, want, what in [(a + b, [[11, 22], [13, 24]], "(2, 2) + (2,)"), (a - b, 
     expect(got, want, what)
 expect_error(lambda: a + Tensor([1.0, 2.0, 3.0]), ValueError, "(2, 2) + (3,)", "(2, 2)", "(3,)")
 ### BEGIN HIDDEN TESTS
-x64 = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+x64, prev = Tensor(np.array([1.0, 2.0]), requires_grad=True), set_grad_enabled(False)
+off = x64 * 2
+set_grad_enabled(prev)
+assert (a + b)._op is None and off._op is None and not off.requires_grad, "no requires_grad or grad disabled: a leaf"
 for got, want, dt in [(2 / a, [[2, 1], [2 / 3, 0.5]], None), (np.ones(2) - a, [[0, -1], [-2, -3]], None),
-                      (a - [1.0, 0.0], [[0, 2], [2, 4]], None), (x64 * 0.1, [0.1, 0.2], "float64"),
-                      (x64 + Tensor([1.0, 2.0]), [2, 4], "float64"), (a * 0.1, a.data * 0.1, "float32"),
-                      (Tensor(np.arange(3)) + 1, [1, 2, 3], "int64"), (x64.exp(), np.exp([1, 2]), "float64")]:
+                      (x64 * 0.1, [0.1, 0.2], "float64"), (a * 0.1, a.data * 0.1, "float32"), (Tensor(np.arange(3)) + 1, [1, 2, 3], "int64")]:
     expect(got, want, "arithmetic values and dtypes", dtype=dt)
 for z, op, ctx, parents in [(x64 * 3, "mul", {}, [[1, 2], 3]), (1 - x64, "sub", {}, [1, [1, 2]]), (x64 + 1, "add", {}, [[1, 2], 1]),
                             (x64 / 2, "div", {}, [[1, 2], 2]), (-x64, "neg", {}, [[1, 2]]), (x64.exp(), "exp", {}, [[1, 2]]),
-                            (x64.log(), "log", {}, [[1, 2]]), (x64.sqrt(), "sqrt", {}, [[1, 2]]),
-                            (x64 ** 3, "pow", {"exponent": 3}, [[1, 2]])]:
+                            (x64.log(), "log", {}, [[1, 2]]), (x64.sqrt(), "sqrt", {}, [[1, 2]]), (x64 ** 3, "pow", {"exponent": 3}, [[1, 2]])]:
     assert z._op == op and z._ctx == ctx and len(z._parents) == len(parents), f"expected {op} {ctx}, got {z._op} {z._ctx}"
-    for parent, want in zip(z._parents, parents):
-        expect(parent, want, f"parents of {op}, in order")
-plain, prev = a + b, set_grad_enabled(False)
-off = x64 * 2
-set_grad_enabled(prev)
-assert plain._op is None and off._op is None and not off.requires_grad, "no requires_grad or grad disabled: a leaf"
+    [expect(parent, want, f"parents of {op}, in order", dtype="float64") for parent, want in zip(z._parents, parents)]
 expect_error(lambda: a ** Tensor([2.0]), TypeError, "Tensor ** Tensor")
-expect_error(lambda: Tensor(np.ones((2, 3))) * np.ones((3, 2)), ValueError, "(2,3) * (3,2)", "(2, 3)", "(3, 2)")
 expect_error(lambda: _binary(a, b, "pow"), ValueError, "unknown op")
 expect_error(lambda: _unary(a, "tanh"), ValueError, "unknown op")
 ### END HIDDEN TESTS
@@ -395,11 +353,9 @@ expect_error(lambda: _unary(a, "tanh"), ValueError, "unknown op")
 #| export
 def _matmul(a, b):
     """`a @ b` like torch.matmul, op "matmul", parents (a, b), no ctx; `b`: Tensor, list or ndarray.
-
     ValueError whose message contains both shapes as Python prints them ("(2, 3)", "(4,)") if an operand
     is 0-d, if the inner sizes differ (a's last against a 1-D b's only size, else b's second to last), or
-    if the batch shapes do not broadcast. Example: (3, 2) @ (3, 2) -> ValueError. Hint: np.matmul.
-    """
+    if the batch shapes do not broadcast (then it also says "batch"). Example: (3, 2) @ (3, 2) -> ValueError."""
     ### BEGIN SOLUTION
     b = _operand(b, a)
     sa, sb = a.shape, b.shape
@@ -423,10 +379,13 @@ expect(A @ Tensor([1.0, 1.0, 1.0]), [6, 15], "(2, 3) @ (3,)")
 expect_error(lambda: A @ A, ValueError, "(2, 3) @ (2, 3)", "(2, 3)")
 ### BEGIN HIDDEN TESTS
 for got, want in [(Tensor(np.ones((2, 1, 2, 3))) @ np.ones((4, 3, 5)), np.full((2, 4, 2, 5), 3)), (Tensor([1.0, 1.0]) @ A, [5, 7, 9]),
-                  (Tensor([1.0, 2.0]) @ [3.0, 4.0], 11), (np.eye(2) @ A, A.data), (_matmul(A, [[1.0], [0.0], [2.0]]), [[7], [16]])]:
+                  (Tensor([1.0, 2.0]) @ [3.0, 4.0], 11), (np.eye(2) @ A, A.data), (_matmul(A, [[1.0], [0.0], [2.0]]), [[7], [16]]),
+                  (Tensor(np.ones((4, 2, 3))) @ np.ones((4, 3, 5)), np.full((4, 2, 5), 3))]:
     expect(got, want, "matmul values")
 for sa, sb in [((3,), (4,)), ((2, 3), (4,)), ((2, 2, 3), (3, 3, 1)), ((), (3,)), ((3,), ()), ((4,), (3, 2)), ((4, 2, 3), (2, 3, 1))]:
     expect_error(lambda: Tensor(np.ones(sa)) @ Tensor(np.ones(sb)), ValueError, f"{sa} @ {sb}", str(sa), str(sb))
+for sa, sb in [((2, 2, 3), (3, 3, 1)), ((4, 2, 3), (2, 3, 1)), ((3, 4, 2, 3), (2, 4, 3, 1))]:
+    expect_error(lambda: Tensor(np.ones(sa)) @ np.ones(sb), ValueError, f"batch of {sa} @ {sb}", "batch")
 C = A @ Tensor(np.ones((3, 2)), requires_grad=True)
 assert C._op == "matmul" and C._ctx == {} and len(C._parents) == 2, f"A @ W: expected op 'matmul', got {C._op}"
 expect(C._parents[1], np.ones((3, 2)), "second parent of A @ W")
@@ -462,11 +421,9 @@ def _normalize_axes(axis, shape):
 
 def _reduce(x, op, axis, keepdims):
     """x.sum / mean / max over `axis` for op "sum", "mean", "max"; parents (x,), ctx axis, keepdims as received.
-
     Work out the keepdims shape yourself (module 05 needs it). mean = sum / count (float32 stays float32,
     ints give float64). ValueError naming the shape for a bad axis (`_normalize_axes`), and for an unknown op.
-    Example: Tensor([[1, 5], [7, 2]]).max(axis=1, keepdims=True) -> Tensor([[5.], [7.]])
-    """
+    Example: Tensor([[1, 5], [7, 2]]).max(axis=1, keepdims=True) -> Tensor([[5.], [7.]])"""
     ### BEGIN SOLUTION
     axes = _normalize_axes(axis, x.shape)
     if op == "sum":
@@ -486,9 +443,8 @@ def _reduce(x, op, axis, keepdims):
     ### END SOLUTION
 
 # %% test id="test-tensor-reduce" points=2
-got = _normalize_axes(-1, (2, 3))
+got, m = _normalize_axes(-1, (2, 3)), Tensor([[1.0, 5.0, 3.0], [7.0, 2.0, 0.0]])
 assert got == (1,), f"_normalize_axes(-1, (2, 3)): expected (1,), got {got}"
-m = Tensor([[1.0, 5.0, 3.0], [7.0, 2.0, 0.0]])
 for got, want, what in [(m.sum(axis=0), [8, 7, 3], "sum(axis=0)"), (m.sum(), 18, "sum() is 0-d"),
                         (m.mean(axis=1), [3, 3], "mean(axis=1)"), (m.max(axis=1), [5, 7], "max(axis=1)"),
                         (m.sum(axis=1, keepdims=True), [[9], [9]], "sum(axis=1, keepdims=True)")]:
@@ -497,23 +453,21 @@ expect_error(lambda: m.sum(axis=2), ValueError, "axis 2 of a (2, 3) tensor", "(2
 ### BEGIN HIDDEN TESTS
 for axis, shape, want in [(None, (2, 3, 4), (0, 1, 2)), ((0, -1), (2, 3, 4), (0, 2)), (-3, (2, 3, 4), (0,)), ((), (2, 3), ()),
                           ([1, 0], (2, 3), (1, 0)), (2, (2, 3, 4), (2,))]:
-    got = _normalize_axes(axis, shape)
-    assert got == want, f"_normalize_axes({axis}, {shape}): expected {want}, got {got}"
+    assert _normalize_axes(axis, shape) == want, f"_normalize_axes({axis}, {shape}): expected {want}"
 for axis, shape in [(2, (2, 3)), (-3, (2, 3)), (0, ()), ((0, 3), (2, 3, 1))]:
     expect_error(lambda: _normalize_axes(axis, shape), ValueError, f"axis {axis} for {shape}", str(shape))
-ones3 = Tensor(np.ones((2, 3, 4)))
+ones3, g = Tensor(np.ones((2, 3, 4))), Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
 for got, want, dt in [(m.sum(axis=-1), [9, 9], None), (m.max(), 7, None), (m.max(axis=0), [7, 5, 3], None),
                       (m.mean(axis=0), [4, 3.5, 1.5], None), (m.mean(keepdims=True), [[3]], None),
                       (m.max(axis=0, keepdims=True), [[7, 5, 3]], None), (ones3.mean(axis=(0, 2), keepdims=True), np.ones((1, 3, 1)), None),
                       (ones3.max(axis=-1, keepdims=True), np.ones((2, 3, 1)), None), (Tensor([1, 2]).mean(), 1.5, "float32"),
                       (Tensor(np.arange(4)).sum(), 6, "int64"), (Tensor(np.arange(4)).mean(), 1.5, "float64")]:
     expect(got, want, "reduction values, shapes and dtypes", dtype=dt)
-assert isinstance(m.sum().data, np.ndarray) and isinstance(m.mean().data, np.ndarray), ".data is an ndarray when 0-d"
-g = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
 for out, op, ctx in [(g.sum(axis=1, keepdims=True), "sum", {"axis": 1, "keepdims": True}),
                      (g.mean(axis=-1), "mean", {"axis": -1, "keepdims": False}), (g.max(), "max", {"axis": None, "keepdims": False})]:
     assert out._op == op and out._ctx == ctx and len(out._parents) == 1, f"expected {op} {ctx}, got {out._op} {out._ctx}"
 expect_error(lambda: _reduce(m, "min", None, False), ValueError, "unknown reduction")
+expect_error(lambda: g.sum().backward(), RuntimeError, "backward() without module 05's engine", "05_autograd")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -522,10 +476,19 @@ expect_error(lambda: _reduce(m, "min", None, False), ValueError, "unknown reduct
 # A shape is a way of looking at one block of numbers. `reshape` keeps the row-major order, so the sizes
 # must multiply to the same count; one may be `-1` ("whatever fits"): 24 numbers as `(4, -1)` are
 # `(4, 6)`. `permute(*dims)` puts dimension `dims[i]` at position `i`; `transpose` swaps two. `x[i]`
-# follows NumPy; an integer Tensor in an index is replaced by its ndarray.
+# follows NumPy; an integer Tensor in an index is replaced by its ndarray. `reshape(2, 3)` and
+# `reshape((2, 3))` are the same call.
 
 # %% solution id="tensor-shape"
 #| export
+def _shape_arg(shape):
+    """The sizes given as f(*shape) as one tuple: f(2, 3), f((2, 3)) and f([2, 3]) all give (2, 3)."""
+    ### BEGIN SOLUTION
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+    ### END SOLUTION
+
 def _reshape(x, shape):
     """x's numbers in `shape` (a tuple, at most one -1, which you resolve), op "reshape", no ctx.
     ValueError naming both shapes if two sizes are -1 or no size fits. Example: (24,) to (4, -1) -> (4, 6)"""
@@ -578,53 +541,46 @@ def _getitem(x, index):
     return _make(x.data[index], (x,), "getitem", index=index)
     ### END SOLUTION
 
-# %% test id="test-tensor-shape" points=2
+# %% test id="test-tensor-shape" points=3
 x, ref = Tensor(np.arange(24.0)), np.arange(24.0)
-y, yr = x.reshape(2, 3, 4), ref.reshape(2, 3, 4)
+y, yr, g = x.reshape(2, 3, 4), ref.reshape(2, 3, 4), Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 for got, want, what in [(x.reshape(4, -1), ref.reshape(4, 6), "reshape(4, -1)"), (y, yr, "reshape(2, 3, 4)"),
                         (y.transpose(0, 2), np.swapaxes(yr, 0, 2), "transpose(0, 2)"),
-                        (y.permute(2, 0, 1), np.transpose(yr, (2, 0, 1)), "permute(2, 0, 1)"),
-                        (Tensor([[1.0, 2.0]]).T, [[1], [2]], ".T")]:
+                        (y.permute(2, 0, 1), np.transpose(yr, (2, 0, 1)), "permute(2, 0, 1)"), (Tensor([[1.0, 2.0]]).T, [[1], [2]], ".T"),
+                        (g[1], [4, 5, 6], "g[1]"), (g[:, 1:], [[2, 3], [5, 6]], "g[:, 1:]"),
+                        (g[np.array([0, 1]), np.array([2, 0])], [3, 4], "integer arrays pick g[0, 2], g[1, 0]"),
+                        (g[Tensor(np.array([1, 1]))], [[4, 5, 6], [4, 5, 6]], "an int Tensor as index")]:
     expect(got, want, what)
 expect_error(lambda: x.reshape(5, -1), ValueError, "(24,) into (5, -1)", "(24,)", "(5, -1)")
 ### BEGIN HIDDEN TESTS
+for args, want in [(((2, 3),), (2, 3)), ((2, 3), (2, 3)), (((5,),), (5,)), (([2, 3],), (2, 3)), ((), ()), ([2, 3], (2, 3))]:
+    assert _shape_arg(args) == want and isinstance(_shape_arg(args), tuple), f"_shape_arg{args}: expected {want}"
 for shape, want in [((-1, 8), (3, 8)), ((2, -1, 3), (2, 4, 3)), ((-1,), (24,)), ((1, 24, -1), (1, 24, 1)), ((3, 8), (3, 8))]:
     expect(x.reshape(*shape), ref.reshape(want), f"reshape{shape}")
 for shape in [(5, 5), (-1, -1), (0, -1), (7, -1), (2, 3, 3)]:
     expect_error(lambda: x.reshape(*shape), ValueError, f"reshape{shape}", "(24,)", str(shape))
-for got, want in [(y.transpose(-1, 0), np.swapaxes(yr, -1, 0)), (y.transpose(1, 2), np.swapaxes(yr, 1, 2)),
-                  (y.permute(-1, 0, 1), np.transpose(yr, (2, 0, 1))), (y.permute(1, 2, 0), np.transpose(yr, (1, 2, 0))),
-                  (Tensor([1.0, 2.0]).T, [1, 2]), (_reshape(x, (6, 4)), ref.reshape(6, 4)),
-                  (_transpose(y, 0, 1), np.swapaxes(yr, 0, 1)), (_permute(y, (2, 1, 0)), np.transpose(yr, (2, 1, 0)))]:
-    expect(got, want, "transpose / permute / reshape")
 for dims in [(0, 1), (0, 0, 1), (0, 1, 2, 3)]:
     expect_error(lambda: y.permute(*dims), ValueError, f"permute{dims}", "(2, 3, 4)")
-z = Tensor(np.ones((2, 3)), requires_grad=True)
-for out, op, ctx in [(z.reshape(3, 2), "reshape", {}), (z.transpose(-1, 0), "transpose", {"dim0": -1, "dim1": 0}),
-                     (z.permute(1, 0), "permute", {"dims": (1, 0)}), (z.T, "permute", {"dims": (1, 0)})]:
-    assert out._op == op and out._ctx == ctx and len(out._parents) == 1, f"expected {op} {ctx}, got {out._op} {out._ctx}"
-### END HIDDEN TESTS
-
-# %% test id="test-tensor-getitem" points=1
-g = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-for got, want, what in [(g[1], [4, 5, 6], "g[1]"), (g[:, 1:], [[2, 3], [5, 6]], "g[:, 1:]"),
-                        (g[np.array([0, 1]), np.array([2, 0])], [3, 4], "integer arrays pick g[0, 2], g[1, 0]"),
-                        (g[Tensor(np.array([1, 1]))], [[4, 5, 6], [4, 5, 6]], "an int Tensor as index")]:
-    expect(got, want, what)
-### BEGIN HIDDEN TESTS
 q = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
 pair = q[Tensor(np.array([2, 0])), Tensor(np.array([1, 1]))]
-expect(pair, [5, 1], "a tuple of int Tensors")
-expect(_getitem(g, (1, slice(None, 2))), [4, 5], "_getitem(g, (1, slice(None, 2)))")
-assert q[1:, 0]._op == "getitem" and q[1:, 0]._ctx["index"] == (slice(1, None), 0), f"index recorded: {q[1:, 0]._ctx}"
-assert isinstance(q[Tensor(np.array([2, 0]))]._ctx["index"], np.ndarray), "the recorded index must be an ndarray"
+for got, want in [(y.transpose(-1, 0), np.swapaxes(yr, -1, 0)), (y.transpose(1, 2), np.swapaxes(yr, 1, 2)),
+                  (y.permute(-1, 0, 1), np.transpose(yr, (2, 0, 1))), (y.permute(1, 2, 0), np.transpose(yr, (1, 2, 0))),
+                  (Tensor([1.0, 2.0]).T, [1, 2]), (_reshape(x, (6, 4)), ref.reshape(6, 4)), (pair, [5, 1]),
+                  (_transpose(y, 0, 1), np.swapaxes(yr, 0, 1)), (_permute(y, (2, 1, 0)), np.transpose(yr, (2, 1, 0))),
+                  (_getitem(g, (1, slice(None, 2))), [4, 5])]:
+    expect(got, want, "transpose / permute / reshape / getitem")
+for out, op, ctx in [(q.reshape(2, 3), "reshape", {}), (q.transpose(-1, 0), "transpose", {"dim0": -1, "dim1": 0}),
+                     (q.permute(1, 0), "permute", {"dims": (1, 0)}), (q.T, "permute", {"dims": (1, 0)}),
+                     (q[1:, 0], "getitem", {"index": (slice(1, None), 0)})]:
+    assert out._op == op and out._ctx == ctx and len(out._parents) == 1, f"expected {op} {ctx}, got {out._op} {out._ctx}"
 assert all(isinstance(i, np.ndarray) for i in pair._ctx["index"]), "a tuple index is recorded with ndarrays"
+assert isinstance(q[Tensor(np.array([2, 0]))]._ctx["index"], np.ndarray), "the recorded index must be an ndarray"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Factories and the one random generator
 #
-# `zeros`, `ones`, `randn` make float32 tensors from `f(2, 3)` or `f((2, 3))`. All randomness comes from
+# `zeros`, `ones`, `randn` make float32 tensors of `f(2, 3)` or `f((2, 3))`. All randomness comes from
 # **one** generator, `get_generator()`; `manual_seed(seed)` re-seeds it in place: same seed, same run.
 
 # %%
@@ -662,88 +618,32 @@ def randn(*shape, requires_grad=False):
 # %% test id="test-tensor-factories" points=1
 expect(zeros(2, 3), np.zeros((2, 3)), "zeros(2, 3)", dtype="float32")
 expect(ones((4,)), np.ones(4), "ones((4,))", dtype="float32")
-manual_seed(0)
-first = randn(3, 2)
-manual_seed(0)
-expect(first, np.asarray(randn(3, 2).data), "randn(3, 2) twice after the same seed", dtype="float32")
+first = (manual_seed(0), randn(3, 2))[1]
+expect(first, np.asarray((manual_seed(0), randn(3, 2))[1].data), "randn(3, 2) after the same seed", dtype="float32")
 ### BEGIN HIDDEN TESTS
 expect(zeros((2, 3)), np.zeros((2, 3)), "zeros((2, 3))", dtype="float32")
 expect(ones(2, 2), np.ones((2, 2)), "ones(2, 2)", dtype="float32")
 for t in (zeros(2, requires_grad=True), ones(2, requires_grad=True), randn(2, requires_grad=True)):
     assert t.requires_grad is True, f"requires_grad=True must be passed on, got {t.requires_grad}"
-manual_seed(1)
-drawn = randn(2, 3)
-manual_seed(1)
-expect(drawn, get_generator().standard_normal((2, 3), dtype=np.float32), "randn draws from get_generator()")
+drawn = (manual_seed(1), randn(2, 3))[1]
+expect(drawn, (manual_seed(1), get_generator().standard_normal((2, 3), dtype=np.float32))[1], "randn draws from get_generator()")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# `Tensor.backward()` calls the engine module 05 registers; until then it raises.
-
-# %% test id="test-tensor-backward-hook" points=1
-loss, calls = (Tensor([1.0, 2.0], requires_grad=True) ** 2).sum(), []
-expect_error(lambda: loss.backward(), RuntimeError, "backward() without an engine", "05_autograd")
-register_backward_engine(lambda t, grad: calls.append((float(t.data), grad)))
-loss.backward()
-register_backward_engine(None)
-assert calls == [(5.0, None)], f"backward() hands (tensor, gradient) to the engine: expected [(5.0, None)], got {calls}"
-
-# %% [markdown]
-# ## Systems note: what `np.matmul` buys
+# ## Systems note: what float32 buys
 #
-# $C = AB$ for $n \times n$ matrices is $2n^3$ floating-point operations. Write it from the formula with
-# Python loops, then measure it against `np.matmul` (BLAS: cache-blocked, vectorised, multi-threaded)
-# and float32 against float64.
-
-# %% solution id="tensor-matmul-loops"
-def matmul_loops(A, B):
-    """A @ B for 2-D ndarrays (n, k), (k, m) from the definition with Python loops (no np.matmul, dot, @,
-    einsum); dtype np.result_type(A, B); ValueError naming both shapes if the inner sizes differ."""
-    ### BEGIN SOLUTION
-    n, k = A.shape
-    k2, m = B.shape
-    if k != k2:
-        raise ValueError(f"matmul_loops: inner sizes of {A.shape} and {B.shape} differ")
-    C = np.zeros((n, m), dtype=np.result_type(A, B))
-    for i in range(n):
-        for j in range(m):
-            total = 0
-            for l in range(k):
-                total += A[i, l] * B[l, j]
-            C[i, j] = total
-    return C
-    ### END SOLUTION
-
-# %% test id="test-tensor-matmul-loops" points=1
-P, Q = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4) - 5
-expect(matmul_loops(P, Q), P @ Q, "matmul_loops (2, 3) @ (3, 4)")
-### BEGIN HIDDEN TESTS
-expect(matmul_loops(Q.T, P.T), Q.T @ P.T, "matmul_loops (4, 3) @ (3, 2)")
-expect(matmul_loops(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32)), np.full((2, 2), 2), "f32", dtype="float32")
-expect_error(lambda: matmul_loops(np.ones((2, 3)), np.ones((2, 3))), ValueError, "(2, 3) @ (2, 3)", "(2, 3)")
-### END HIDDEN TESTS
+# An $n \times n$ matmul is $2n^3$ floating-point operations (a multiply and an add per term) on
+# $n^2$ numbers of 4 (float32) or 8 (float64) bytes. Measured with your `Tensor`:
 
 # %%
-import time
+from timeit import repeat
 
-def best_time(fn, repeat=3):
-    """Fastest of `repeat` runs of fn(), in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-M = np.ones((64, 64))
-loops, blas = best_time(lambda: matmul_loops(M, M), repeat=1), best_time(lambda: np.matmul(M, M))
-print(f"n=64: Python loops {loops * 1e3:.0f} ms, np.matmul {blas * 1e3:.3f} ms ({loops / blas:.0f}x faster)")
-for dtype in (np.float32, np.float64):
-    X = Tensor(np.ones((512, 512), dtype=dtype))
-    print(f"n=512 {X.dtype}: {X.data.nbytes / 2**20:.0f} MiB, {2 * 512**3 / best_time(lambda: X @ X) / 1e9:.1f} GFLOP/s")
+for X in (Tensor(np.ones((512, 512), np.float32)), Tensor(np.ones((512, 512)))):
+    best = min(repeat(lambda: X @ X, number=1, repeat=3))
+    print(f"n=512 {X.dtype}: {X.data.nbytes / 2**20:.0f} MiB per matrix, {best * 1e3:.1f} ms, "
+          f"{2 * 512**3 / best / 1e9:.1f} GFLOP/s")
 
 # %% [markdown]
-# The loops are thousands of times slower: every inner step is interpreted Python, while BLAS keeps
-# numbers in registers and uses SIMD units; frameworks keep Python for bookkeeping like yours. float64
-# doubles the memory and usually the time (a SIMD register holds half as many numbers): networks train
-# in float32, gradient checks (module 05) use float64.
+# float64 doubles the memory and, on most machines, the time (a SIMD register holds half as many
+# numbers): networks train in float32, while module 05 checks gradients in float64, where finite
+# differences are accurate enough to catch a wrong derivative.
