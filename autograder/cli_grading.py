@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
@@ -9,7 +10,8 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 def cmd_grade(args) -> int:
     from autograder.course import find_course
-    from autograder.grading import GradeOptions, grade, summary
+    from autograder.grading import (EXIT_GRADED, EXIT_GRADER_BROKEN, EXIT_PIPELINE_ERROR, GradeOptions,
+                                    GraderBroken, grade, summary)
     from autograder.intake import read_roster
     from autograder.sandbox import Limits
 
@@ -19,18 +21,27 @@ def cmd_grade(args) -> int:
         workers=args.workers, sandbox=args.sandbox,
         limits=Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                       memory_mb=args.memory_mb))
-    results, healthy = grade(find_course(), args.module, opts)
+    try:
+        results, healthy = grade(find_course(), args.module, opts)
+    except GraderBroken as exc:
+        print(f"tito grade: {exc}", file=sys.stderr)
+        return EXIT_GRADER_BROKEN
     print(summary(results))
     print(f"reports: {Path(args.out) / 'reports'}; feedback: {Path(args.out) / 'feedback'}")
     if not healthy:
         print("tito grade: the grading pipeline failed for some students (status pipeline_error)")
-    return 0 if healthy else 1
+    return EXIT_GRADED if healthy else EXIT_PIPELINE_ERROR
 
 
 def cmd_demo(args) -> int:
     from autograder.demo import run_demo
+    from autograder.grading import EXIT_GRADER_BROKEN, GraderBroken
 
-    return run_demo(Path(args.out), workers=args.workers)
+    try:
+        return run_demo(Path(args.out), workers=args.workers)
+    except GraderBroken as exc:
+        print(f"tito demo: {exc}", file=sys.stderr)
+        return EXIT_GRADER_BROKEN
 
 
 def cmd_milestone(args) -> int:
@@ -40,7 +51,11 @@ def cmd_milestone(args) -> int:
 
 
 def add_commands(sub) -> None:
-    s = sub.add_parser("grade", help="grade a folder of submissions (one folder or zip per student)")
+    s = sub.add_parser("grade", help="grade a folder of submissions (one folder or zip per student)",
+                       epilog="exit status: 0 graded (whatever the scores); 1 the pipeline failed for some "
+                              "students (status pipeline_error) or for all of them the same way; 2 bad input "
+                              "(no course, unknown module, a stray file); 3 the grader is broken here: the "
+                              "module's own reference solution did not score full marks (nothing graded)")
     s.add_argument("module")
     s.add_argument("--submissions", required=True, help="folder with one sub-folder (or .zip) per student")
     s.add_argument("--roster", help="CSV with an id column (and first_name, last_name, email)")

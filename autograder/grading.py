@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +23,9 @@ from autograder.course import Course, CourseError, Module, resolve_module
 from autograder.export import copy_modules, module_of_file
 from autograder.gradescope import validate_results
 from autograder.intake import Student, Submission, collect
-from autograder.nbgrader_glue import checked, make_api
+from autograder.nbgrader_glue import checked, make_api, programs_next_to_interpreter
 from autograder.notebook import build_notebook, dumps, write_if_changed
+from autograder.review_flags import review_flags
 from autograder.sandbox import Limits, resolve_mode
 
 CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
@@ -80,22 +80,67 @@ def reference_package(course: Course, module: Module, out: Path) -> Path:
     return pkg
 
 
-def tamper_notes(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
-    """Read-only cells the student changed or deleted (nbgrader restores them; we say so)."""
-    given = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-    notes = []
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _student_added(cell) -> nbformat.NotebookNode:
+    """A cell the student added, kept as plain code or text: it can never pose as a graded cell."""
+    cell = nbformat.from_dict(cell)
+    cell.metadata.pop("nbgrader", None)
+    return cell
+
+
+def rebuild_from_release(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The release notebook with the student's answers put in, and what had to be restored.
+
+    Lesson text, given code and tests always come from the release, in the release's order, so a
+    deleted, moved or edited cell never changes a grade (nbgrader restores only some of these).
+    Each solution cell is the student's (the first one with its id); cells the student added stay,
+    after the cell they followed, with no nbgrader metadata.
+    """
+    release_ids = [_grade_id(c) for c in release.cells]
+    solution_ids = {_grade_id(c) for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    answers, added, seen_order = {}, {}, []
+    previous = release_ids[0] if release_ids else None
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid in release_ids and gid not in seen_order:
+            seen_order.append(gid)
+            if gid in solution_ids:
+                answers[gid] = cell
+            previous = gid
+        else:
+            added.setdefault(previous, []).append(_student_added(cell))
+    notes, cells = [], []
+    theirs = {_grade_id(c): c for c in nb.cells if _grade_id(c)}
     for cell in release.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("locked") or cell.cell_type != "code":
-            continue
-        theirs = given.get(meta["grade_id"])
-        if theirs is None:
-            notes.append(f"deleted cell {meta['grade_id']} restored")
-        elif theirs.source != cell.source:
-            notes.append(f"edited cell {meta['grade_id']} restored")
-        elif theirs.metadata.get("nbgrader", {}).get("points") != meta.get("points"):
-            notes.append(f"points of {meta['grade_id']} reset")
-    return notes
+        gid = _grade_id(cell)
+        restored = nbformat.from_dict(cell)
+        if gid in solution_ids and gid in answers:
+            restored.source = answers[gid].source
+        elif gid in solution_ids:
+            notes.append(f"answer cell {gid} missing (graded as unanswered)")
+        elif cell.cell_type == "code" and gid not in theirs:
+            notes.append(f"deleted cell {gid} restored")
+        elif cell.cell_type == "code" and theirs[gid].source != cell.source:
+            notes.append(f"edited cell {gid} restored")
+        elif cell.cell_type == "code" and theirs[gid].get("metadata", {}).get("nbgrader", {}).get("points") != \
+                cell.metadata.get("nbgrader", {}).get("points"):
+            notes.append(f"points of {gid} reset")
+        cells.append(restored)
+        cells.extend(added.get(gid, []))
+    in_release_order = [g for g in release_ids if g in seen_order]
+    if seen_order != in_release_order:
+        notes.append("moved cells put back in order")
+    rebuilt = nbformat.from_dict(release)
+    rebuilt.cells = cells
+    used = set()
+    for cell in rebuilt.cells:           # ids stay unique even if the student copied cells
+        if cell.get("id") in used:
+            cell["id"] = f"{cell['id'][:50]}-{len(used)}"
+        used.add(cell.get("id"))
+    return rebuilt, notes
 
 
 def stage(sub: Submission, module: Module, out: Path, release: nbformat.NotebookNode, status_dir: Path) -> None:
@@ -105,11 +150,13 @@ def stage(sub: Submission, module: Module, out: Path, release: nbformat.Notebook
     folder.mkdir(parents=True)
     for stale in status_dir.glob(f"{sub.student.id}.*json"):
         stale.unlink()
-    nb = sub.notebook if sub.notebook is not None else release
+    nb = release
     if sub.problem:
         (status_dir / f"{sub.student.id}.forced.json").write_text(json.dumps({"reason": sub.problem}))
     else:
-        sub.notes += tamper_notes(sub.notebook, release)
+        nb, notes = rebuild_from_release(sub.notebook, release)
+        sub.notes += notes
+        sub.flags = review_flags(nb, release)
     (folder / module.notebook_name).write_text(nbformat.writes(nb), encoding="utf-8")
 
 
@@ -195,7 +242,10 @@ def collect_results(out: Path, module: Module, subs: list[Submission], reports: 
                       "status": "passed" if scores.get(gid, 0.0) >= pts else "failed",
                       "output": outputs.get(gid, ""), "visibility": "visible"} for gid, pts in test_cells]
             status = "rejected" if sub.problem else report["status"]
-            reason = "; ".join(dict.fromkeys(r for r in [sub.problem, *sub.notes, report.get("reason", "")] if r))
+            flagged = f"flagged for review: the notebook's code touches {', '.join(sub.flags)}" if sub.flags else ""
+            if flagged and status == "ok":
+                status = "review"
+            reason = "; ".join(dict.fromkeys(r for r in [sub.problem, flagged, *sub.notes, report.get("reason", "")] if r))
             results.append(StudentResult(sub.student, sum(t["score"] for t in tests), max_score, status,
                                          reason, report.get("sandbox", "?"), tests))
     return results
@@ -232,16 +282,16 @@ def summary(results: list[StudentResult]) -> str:
     return "\n".join(rows)
 
 
-def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[StudentResult], bool]:
-    """Grade every submission; returns the results and whether the pipeline itself stayed healthy."""
-    warnings.filterwarnings("ignore")
-    module = resolve_module(course.modules(), module_name)
-    mode = resolve_mode(opts.sandbox)
-    out = opts.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    subs = collect(opts.submissions, module.name, opts.roster)
-    if not subs:
-        raise CourseError(f"{opts.submissions}: no student submissions found")
+class GraderBroken(Exception):
+    """The grader cannot grade correctly here (the canary failed): nothing was graded."""
+
+
+EXIT_GRADED, EXIT_PIPELINE_ERROR, EXIT_BAD_INPUT, EXIT_GRADER_BROKEN = 0, 1, 2, 3
+
+
+def grade_batch(course: Course, module: Module, subs: list[Submission], out: Path, opts: GradeOptions,
+                mode: str, hide: list[str]) -> list[StudentResult]:
+    """Grade `subs` into the grading folder `out` (gradebook, reports, feedback)."""
     source_nb = prepare_assignment(course, module, out)
     release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
     pkg = reference_package(course, module, out)
@@ -250,14 +300,76 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
     for sub in subs:
         stage(sub, module, out, release, status_dir)
     register_students(out, [s.student for s in subs])
-    hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
+    reference = out / "source" / module.name / module.notebook_name
     settings = {"mode": mode, "package_dir": str(pkg), "status_dir": str(status_dir), "hide": hide,
+                "reference_notebook": str(reference),
                 "cell_timeout": opts.limits.cell_timeout, "notebook_timeout": opts.limits.notebook_timeout,
                 "memory_mb": opts.limits.memory_mb}
     ids = [s.student.id for s in subs]
     run_workers(course, module, out, ids, settings, opts.workers, opts.progress)
     reports = {sid: json.loads(p.read_text()) for sid in ids if (p := status_dir / f"{sid}.json").exists()}
-    results = collect_results(out, module, subs, reports, source_nb)
+    return collect_results(out, module, subs, reports, source_nb)
+
+
+CANARY = "tito-canary"
+
+
+def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hide: list[str]) -> None:
+    """Grade the module's own reference solution first, in the same sandbox with the same limits, in a
+    grading folder of its own. Anything short of full marks means the grader, not a student, is
+    broken: raise GraderBroken naming the cause, before any student is graded."""
+    with tempfile.TemporaryDirectory(prefix="tito-canary-") as tmp:
+        out = Path(tmp)
+        source_nb = prepare_assignment(course, module, out)
+        canary = Submission(Student(CANARY), notebook=source_nb)
+        quiet = GradeOptions(opts.submissions, out, workers=1, sandbox=opts.sandbox, limits=opts.limits,
+                             progress=False)
+        (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide)
+    if result.score >= result.max_score and result.status in ("ok", "review"):
+        return
+    failed = [t for t in result.tests if t["status"] != "passed"]
+    if result.reason.startswith("executor failed") or result.status == "error":
+        cause = (f"the sandbox ({mode}) cannot run the grader's Python {sys.executable}: {result.reason}")
+    elif failed:
+        first = failed[0]
+        cause = f"test cell {first['name']} failed: {first['output'].strip().splitlines()[-1] if first['output'].strip() else 'no output'}"
+    else:
+        cause = f"{result.status}: {result.reason}"
+    raise GraderBroken(f"the reference solution of {module.name} scored {result.score:g}/{result.max_score:g} "
+                       f"under the grader, so nothing was graded: {cause}"[:1000])
+
+
+def same_failure_everywhere(results: list[StudentResult]) -> str | None:
+    """A class in which every student failed the same way is a broken pipeline, not a column of zeros."""
+    if len(results) < 2:
+        return None
+    reasons = {r.reason for r in results}
+    statuses = {r.status for r in results}
+    if len(reasons) == 1 and statuses <= {"error", "pipeline_error"}:
+        return reasons.pop()
+    return None
+
+
+def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[StudentResult], bool]:
+    """Grade every submission; returns the results and whether the pipeline itself stayed healthy.
+
+    Raises GraderBroken (before writing anything to the gradebook) when the canary fails.
+    """
+    programs_next_to_interpreter()
+    module = resolve_module(course.modules(), module_name)
+    mode = resolve_mode(opts.sandbox)
+    out = opts.out.resolve()
+    subs = collect(opts.submissions, module.name, opts.roster)
+    if not subs:
+        raise CourseError(f"{opts.submissions}: no student submissions found")
+    hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
+    run_canary(course, module, opts, mode, hide)
+    out.mkdir(parents=True, exist_ok=True)
+    results = grade_batch(course, module, subs, out, opts, mode, hide)
     write_reports(out, module, results)
-    healthy = all(r.status != "pipeline_error" for r in results)
+    broken = same_failure_everywhere(results)
+    if broken:
+        print(f"tito grade: every student failed the same way, so the grader is at fault: {broken}",
+              file=sys.stderr)
+    healthy = broken is None and all(r.status != "pipeline_error" for r in results)
     return results, healthy

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import shutil
+import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
 from autograder.course import CourseError
 
 IGNORED = {".DS_Store", "__MACOSX", ".ipynb_checkpoints", "Thumbs.db"}
-MAX_UNZIPPED = 200 * 1024 * 1024
+MAX_UNZIPPED = 200 * 1024 * 1024    # bytes unpacked per student
+MAX_MEMBER = 50 * 1024 * 1024       # bytes per unpacked file
+MAX_ENTRIES = 2000
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Submission:
     notebook: nbformat.NotebookNode | None = None
     problem: str | None = None        # set when the submission cannot be graded
     notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)    # what review_flags found in the student's code
 
 
 def read_roster(path: Path) -> list[Student]:
@@ -89,19 +96,68 @@ def choose_notebook(folder: Path, module: str) -> tuple[Path | None, list[str], 
     return None, [], f"{len(notebooks)} notebooks and none named {expected}: {', '.join(p.name for p in notebooks)}"
 
 
+def unsafe_entry(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry may not be unpacked, or None. Checked on the entry's own name and mode,
+    before anything is written, so no path can point outside the student's folder."""
+    name = info.filename.replace("\\", "/")
+    if "\x00" in name:
+        return "a NUL byte in its name"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "an absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "a path that climbs out of the folder (..)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link"
+    if info.file_size > MAX_MEMBER:
+        return f"{info.file_size // 2**20} MB unpacked (limit {MAX_MEMBER // 2**20} MB per file)"
+    return None
+
+
+def unpack(z: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
+    """Write one entry, counting real bytes (a zip can lie about sizes); returns bytes written."""
+    written = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with z.open(info) as src, target.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            written += len(chunk)
+            if written > min(MAX_MEMBER, budget):
+                raise ValueError(f"entry {info.filename!r} unpacks to more than its limit")
+            dst.write(chunk)
+    return written
+
+
 def safe_extract(archive: Path, dest: Path) -> str | None:
+    """Unpack a student's zip into `dest`, or return why it was refused (and leave nothing)."""
     try:
         with zipfile.ZipFile(archive) as z:
-            total = sum(i.file_size for i in z.infolist())
-            if total > MAX_UNZIPPED:
-                return f"{archive.name} unpacks to {total // 2**20} MB (limit {MAX_UNZIPPED // 2**20} MB)"
-            for info in z.infolist():
-                target = (dest / info.filename).resolve()
-                if not str(target).startswith(str(dest.resolve())):
-                    return f"{archive.name} contains an unsafe path {info.filename!r}"
-            z.extractall(dest)
-    except zipfile.BadZipFile as exc:
-        return f"{archive.name} is not a valid zip file ({exc})"
+            infos = z.infolist()
+            if len(infos) > MAX_ENTRIES:
+                return f"{archive.name} has {len(infos)} entries (limit {MAX_ENTRIES})"
+            seen = set()
+            for info in infos:
+                problem = unsafe_entry(info)
+                key = PurePosixPath(info.filename.replace("\\", "/")).as_posix().rstrip("/").lower()
+                if problem is None and key in seen:
+                    problem = "a duplicate name"
+                if problem:
+                    return f"{archive.name}: entry {info.filename!r} refused: {problem}"
+                seen.add(key)
+            dest.mkdir(parents=True, exist_ok=True)
+            root, budget = dest.resolve(), MAX_UNZIPPED
+            for info in infos:
+                target = (root / info.filename.replace("\\", "/")).resolve()
+                if not target.is_relative_to(root):    # belt and braces after unsafe_entry
+                    raise ValueError(f"entry {info.filename!r} resolves outside the folder")
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                else:
+                    budget -= unpack(z, info, target, budget)
+    except ValueError as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        return f"{archive.name}: {exc} (limit {MAX_UNZIPPED // 2**20} MB in all, {MAX_MEMBER // 2**20} MB per file)"
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        return f"{archive.name} is not a valid zip file ({type(exc).__name__}: {exc})"
     return None
 
 

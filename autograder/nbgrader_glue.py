@@ -5,8 +5,20 @@
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from pathlib import Path
+
+
+def programs_next_to_interpreter() -> None:
+    """nbgrader runs `alembic` by name: find it next to this interpreter (the venv's `bin`, then its
+    base Python's), whatever PATH says (a venv used without activating it has its `bin` off PATH)."""
+    first = list(dict.fromkeys([str(Path(sys.executable).parent), str(Path(sys.base_prefix) / "bin"),
+                                str(Path(sys.executable).resolve().parent)]))
+    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    if parts[:len(first)] != first:
+        os.environ["PATH"] = os.pathsep.join([*first, *(p for p in parts if p not in first)])
 
 
 def load_config(config_file: Path, root: Path, **overrides):
@@ -22,6 +34,7 @@ def load_config(config_file: Path, root: Path, **overrides):
 
 
 def make_api(config_file: Path, root: Path, **overrides):
+    programs_next_to_interpreter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from nbgrader.apps import NbGraderAPI

@@ -7,6 +7,7 @@ grade without bubblewrap.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import resource
 import shutil
@@ -19,9 +20,10 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import CourseError
+from autograder.executor.report import ExecReport, ExecStatus
 
-EXECUTOR = Path(__file__).with_name("sandbox_exec.py")
-INSIDE_WORK, INSIDE_PKG, INSIDE_TOOL = "/tmp/work", "/tmp/pkg", "/tmp/tito/sandbox_exec.py"
+EXECUTOR_DIR = Path(__file__).with_name("executor")
+INSIDE_WORK, INSIDE_PKG, INSIDE_TOOL = "/tmp/work", "/tmp/pkg", "/tmp/tito/executor"
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def python_dirs() -> list[Path]:
     """Where this Python and its packages live (kept visible when their parent is hidden)."""
     import site
 
-    dirs = {Path(sys.base_prefix), Path(sys.prefix), *map(Path, site.getsitepackages())}
+    dirs = {Path(sys.base_prefix), Path(sys.prefix), *map(Path, site.getsitepackages()),
+            Path(sys.executable).parent, Path(sys.executable).resolve().parent}
     user_site = Path(site.getusersitepackages())
     if user_site.is_dir():
         dirs.add(user_site)
@@ -100,16 +103,18 @@ def bubblewrap_command(work: Path, pkg: Path, hide: list[Path], env: dict[str, s
     for path in PRIVATE_FILES:
         if Path(path).exists():
             cmd += ["--ro-bind", "/dev/null", path]
-    for path in python_dirs():       # put back what the kernel needs to run
-        if any(path.is_relative_to(p.resolve()) for p in [*private, *hide] if p.exists()):
+    masked = [Path("/tmp"), *(p.resolve() for p in [*private, *hide] if p.exists())]
+    for path in python_dirs():       # put back, read-only, what the interpreter needs, wherever it lives
+        if any(path.is_relative_to(m) for m in masked):
             cmd += ["--ro-bind", str(path), str(path)]
     cmd += ["--bind", str(work), INSIDE_WORK, "--ro-bind", str(pkg), INSIDE_PKG,
-            "--ro-bind", str(EXECUTOR), INSIDE_TOOL]
+            "--ro-bind", str(EXECUTOR_DIR), INSIDE_TOOL]
     # The empty tmpfs mounts become read-only too: the work folder is the only place to write.
     for path in ["/tmp", *private, *hide]:
         if Path(path).exists():
             cmd += ["--remount-ro", str(Path(path).resolve())]
-    cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+    # No capabilities: the kernel cannot ptrace the executor or read its memory and descriptors.
+    cmd += ["--cap-drop", "ALL", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session", "--clearenv", "--chdir", INSIDE_WORK]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
@@ -119,11 +124,11 @@ def bubblewrap_command(work: Path, pkg: Path, hide: list[Path], env: dict[str, s
 @dataclass
 class Execution:
     notebook: nbformat.NotebookNode
-    status: str     # ok, cell_timeout, timeout, kernel_died, memory, error
+    status: ExecStatus
     reason: str
 
 
-def failed_copy(nb: nbformat.NotebookNode, status: str, reason: str) -> Execution:
+def failed_copy(nb: nbformat.NotebookNode, status: ExecStatus, reason: str) -> Execution:
     """The notebook with every code cell marked as failed for `reason`."""
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
@@ -133,33 +138,60 @@ def failed_copy(nb: nbformat.NotebookNode, status: str, reason: str) -> Executio
     return Execution(nb, status, reason)
 
 
-def execute_untrusted(nb: nbformat.NotebookNode, work: Path, pkg: Path, mode: str, limits: Limits,
-                      hide: list[Path]) -> Execution:
-    """Run `nb` in `work` (which it may write), importing the package folder `pkg`."""
+@dataclass
+class TrustedCells:
+    """What the executor takes from the reference notebook, never from the submission."""
+
+    roles: dict[str, dict]        # grade_id -> {"role": "test" | "helper", "source": ...}
+    given_sources: list[str]      # given and exported code, read for its library imports and constants
+
+    @classmethod
+    def from_reference(cls, reference: nbformat.NotebookNode) -> "TrustedCells":
+        roles, given = {}, []
+        for cell in reference.cells:
+            if cell.cell_type != "code":
+                continue
+            meta = cell.metadata.get("nbgrader", {})
+            role = "test" if meta.get("grade") else cell.metadata.get("tinytorch", {}).get("role")
+            if role in ("test", "helper"):
+                roles[meta["grade_id"]] = {"role": role, "source": cell.source}
+            elif not meta.get("solution"):
+                given.append(cell.source)
+        return cls(roles, given)
+
+
+def execute_untrusted(nb: nbformat.NotebookNode, trusted: TrustedCells, work: Path, pkg: Path, mode: str,
+                      limits: Limits, hide: list[Path]) -> Execution:
+    """Run `nb` in `work` (which it may write), importing the package folder `pkg`.
+
+    The job (notebook, trusted cells, limits) goes to the executor on stdin, so nothing of it is a
+    file the student's kernel could read; the result comes back on the executor's stdout.
+    """
     work.mkdir(parents=True, exist_ok=True)
-    (work / "submission.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
-    args = ["submission.ipynb", "--cell-timeout", str(limits.cell_timeout),
-            "--notebook-timeout", str(limits.notebook_timeout), "--output-chars", str(limits.output_chars)]
+    job = {"notebook": nb, "trusted": trusted.roles, "given_sources": trusted.given_sources,
+           "limits": {"cell_timeout": limits.cell_timeout, "notebook_timeout": limits.notebook_timeout,
+                      "output_chars": limits.output_chars}}
     if mode == "bubblewrap":
         env = base_env(INSIDE_WORK, INSIDE_PKG)
-        cmd = bubblewrap_command(work, pkg, hide, env) + [sys.executable, INSIDE_TOOL, *args]
+        cmd = bubblewrap_command(work, pkg, hide, env) + [sys.executable, "-I", f"{INSIDE_TOOL}/run.py"]
         popen_env = None
     else:
         env = base_env(str(work), str(pkg))
-        cmd, popen_env = [sys.executable, str(EXECUTOR), *args], env
+        cmd, popen_env = [sys.executable, "-I", str(EXECUTOR_DIR / "run.py")], env
     wall = limits.notebook_timeout + limits.cell_timeout + 60
     proc = subprocess.Popen(cmd, cwd=work, env=popen_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, preexec_fn=child_limits(limits), start_new_session=True)
+                            stdin=subprocess.PIPE, preexec_fn=child_limits(limits), start_new_session=True)
     try:
-        out, err = proc.communicate(timeout=wall)
+        out, err = proc.communicate(json.dumps(job).encode("utf-8"), timeout=wall)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        return failed_copy(nb, "timeout", f"notebook exceeded the wall-clock limit of {wall} s")
+        return failed_copy(nb, ExecStatus.TIMEOUT, f"notebook exceeded the wall-clock limit of {wall} s")
     try:
-        executed = nbformat.reads(out.decode("utf-8"), as_version=4)
+        result = json.loads(out.decode("utf-8"))
+        executed = nbformat.from_dict(result["notebook"])
+        report = ExecReport.from_json(result["report"])
     except Exception:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
-        return failed_copy(nb, "error", f"executor failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
-    report = executed.metadata.pop("tinytorch_execution", {"status": "error", "reason": "no report"})
-    return Execution(executed, report.get("status", "error"), report.get("reason", ""))
+        return failed_copy(nb, ExecStatus.ERROR, f"executor failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
+    return Execution(executed, report.status, report.reason)

@@ -12,7 +12,10 @@ from pathlib import Path
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer, List, Unicode
 
-from autograder.sandbox import Limits, execute_untrusted, failed_copy
+import nbformat
+
+from autograder.executor.report import ExecStatus
+from autograder.sandbox import Limits, TrustedCells, execute_untrusted, failed_copy
 
 
 class SandboxedExecute(NbGraderPreprocessor):
@@ -20,6 +23,8 @@ class SandboxedExecute(NbGraderPreprocessor):
     package_dir = Unicode(help="folder holding the reference tinytorch_lib for earlier modules").tag(config=True)
     status_dir = Unicode(help="where each student's execution report is written").tag(config=True)
     hide = List(Unicode(), help="folders the submission must not see").tag(config=True)
+    reference_notebook = Unicode(help="the module's nbgrader source notebook: where the test and helper "
+                                      "cells that the grader runs itself are read from").tag(config=True)
     cell_timeout = Integer(30).tag(config=True)
     notebook_timeout = Integer(300).tag(config=True)
     memory_mb = Integer(4096).tag(config=True)
@@ -30,12 +35,13 @@ class SandboxedExecute(NbGraderPreprocessor):
         forced = status_dir / f"{student}.forced.json"
         if forced.exists():   # intake found the submission unusable: grade it as failed, run nothing
             reason = json.loads(forced.read_text())["reason"]
-            execution = failed_copy(nb, "rejected", reason)
+            execution = failed_copy(nb, ExecStatus.REJECTED, reason)
         else:
             limits = Limits(self.cell_timeout, self.notebook_timeout, self.memory_mb)
+            trusted = TrustedCells.from_reference(nbformat.read(self.reference_notebook, as_version=4))
             with tempfile.TemporaryDirectory(prefix=f"tito-grade-{student}-") as work:
-                execution = execute_untrusted(nb, Path(work) / "work", Path(self.package_dir), self.mode,
+                execution = execute_untrusted(nb, trusted, Path(work) / "work", Path(self.package_dir), self.mode,
                                               limits, [Path(h) for h in self.hide])
-        report = {"status": execution.status, "reason": execution.reason, "sandbox": self.mode}
+        report = {"status": execution.status.value, "reason": execution.reason, "sandbox": self.mode}
         (status_dir / f"{student}.exec.json").write_text(json.dumps(report))
         return execution.notebook, resources

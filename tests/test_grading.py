@@ -76,6 +76,32 @@ def sandbox_probe(out: Path) -> str:
             f"except OSError as _e:\n    print('NET-DENIED', type(_e).__name__)\n")
 
 
+def with_cell_at_top(nb, code):
+    """The notebook with a cell the student added right under the setup cell."""
+    nb = nbformat.from_dict(nb)
+    nb.cells.insert(1, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def reorder_and_delete(nb):
+    """Every lesson text and given-code cell and every other test cell deleted, the rest reversed."""
+    nb = nbformat.from_dict(nb)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    keep = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") or c in tests[::2]]
+    nb.cells = keep[::-1]
+    return nb
+
+
+FREE_MARKS = ("ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+              "ip._showtraceback = lambda *a, **k: None")
+FORGED_REPLY = ("ip = get_ipython()\n_real = ip.run_cell\n"
+                "ip.run_cell = lambda cell, *a, **k: _real('None', *a, **k)")
+REBOUND_NUMPY = ("import numpy, numpy.testing\nnumpy.allclose = lambda *a, **k: True\n"
+                 "numpy.array_equal = lambda *a, **k: True\nnumpy.testing.assert_allclose = lambda *a, **k: None")
+STUBBORN = "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass"
+LAST = solution_ids(RELEASE)[-1]
+
+
 def sample_class(out: Path) -> dict:
     complete = fill(RELEASE, SOURCE)
     nbformat_v3 = json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []})
@@ -96,6 +122,15 @@ def sample_class(out: Path) -> dict:
         "wrong_nbformat": nbformat_v3,
         "zipped": ("zip", complete),
         "sandbox_probe": fill(RELEASE, SOURCE, edit=break_first(sandbox_probe(out))),
+        # issue 7: what a student can do to the grader from inside the notebook
+        "free_marks": with_cell_at_top(RELEASE, FREE_MARKS),
+        "forged_reply": with_cell_at_top(RELEASE, FORGED_REPLY),
+        "rebound_numpy": with_cell_at_top(RELEASE, REBOUND_NUMPY),
+        "honest_rebinder": with_cell_at_top(complete, REBOUND_NUMPY),
+        "reordered_and_deleted": reorder_and_delete(complete),
+        "partial_reordered": reorder_and_delete(fill(RELEASE, SOURCE, only=set(solution_ids(RELEASE)[1:]))),
+        "all_but_last": fill(RELEASE, SOURCE, only=set(solution_ids(RELEASE)[:-1])),
+        "stubborn_last": fill(RELEASE, SOURCE, edit=lambda g, c: STUBBORN + "\n" + c if g == LAST else c),
     }
 
 
@@ -137,6 +172,33 @@ def test_infinite_loop(graded):
     r = results["infinite_loop"]
     assert r.score == results["partial"].score
     assert r.status == "cell_timeout" and f"stopped after {LIMITS.cell_timeout} s" in r.reason
+
+
+@pytest.mark.parametrize("sid", ["free_marks", "forged_reply", "rebound_numpy"])
+def test_unanswered_notebook_scores_zero_whatever_it_does_to_the_kernel(graded, sid):
+    r = graded[0][sid]
+    assert r.score == 0, r.tests
+    assert r.status == "review" and "flagged for review" in r.reason
+
+
+def test_rebinding_numpy_neither_helps_nor_hurts_a_right_answer(graded):
+    r = graded[0]["honest_rebinder"]
+    assert r.score == MAX and r.status == "review"
+
+
+def test_deleted_and_moved_cells_never_cost_a_grade(graded):
+    results = graded[0]
+    assert results["reordered_and_deleted"].score == MAX
+    assert "moved cells put back in order" in results["reordered_and_deleted"].reason
+    assert "deleted cell" in results["reordered_and_deleted"].reason
+    assert results["partial_reordered"].score == results["partial"].score
+
+
+def test_a_loop_that_ignores_interrupts_costs_only_its_own_cells(graded):
+    results = graded[0]
+    r = results["stubborn_last"]
+    assert r.score == results["all_but_last"].score > 0
+    assert r.status == "cell_timeout" and "kernel was killed" in r.reason
 
 
 def test_kernel_death(graded):

@@ -1,5 +1,6 @@
 """The sandboxed executor on its own: limits and the integrity of its result."""
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -7,14 +8,14 @@ import pytest
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.sandbox import Execution, Limits, execute_untrusted, resolve_mode
+from autograder.sandbox import Execution, Limits, TrustedCells, execute_untrusted, resolve_mode
 
 
 def run(tmp_path: Path, *sources: str, **limits) -> Execution:
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
     pkg = tmp_path / "pkg"
     pkg.mkdir()
-    return execute_untrusted(nb, tmp_path / "work", pkg, resolve_mode("auto"), Limits(**limits), [])
+    return execute_untrusted(nb, TrustedCells({}, []), tmp_path / "work", pkg, resolve_mode("auto"), Limits(**limits), [])
 
 
 def test_notebook_wall_clock_limit(tmp_path):
@@ -56,3 +57,117 @@ def test_grader_home_and_password_hashes_are_hidden(tmp_path):
     printed = ex.notebook.cells[0].outputs[0]["text"]
     assert printed.count("DENIED") == 2 and "grader's secret" not in printed
     assert "python still works" in printed
+
+
+# --- the verdict of a test is the grader's own (issue 7: red-team cases) ------------------------------
+def graded_cell(source: str, gid: str, role: str | None = None, points: int = 1) -> nbformat.NotebookNode:
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade_id": gid, "grade": role == "test", "solution": role == "solution",
+                                 "locked": role != "solution", "schema_version": 3}
+    if role == "test":
+        cell.metadata["nbgrader"]["points"] = points
+    if role == "helper":
+        cell.metadata["tinytorch"] = {"role": "helper"}
+    return cell
+
+
+GIVEN = graded_cell("import numpy as np\nTOL = 1e-6", "given")
+WRONG_ANSWER = graded_cell("def double(x):\n    return np.asarray(x) * 3", "answer", "solution")
+RIGHT_ANSWER = graded_cell("def double(x):\n    return np.asarray(x) * 2", "answer", "solution")
+HELPER = graded_cell("def check_double(f):\n    got = np.asarray(f([1.0, 2.0]))\n"
+                     "    assert np.allclose(got, [2, 4], atol=TOL), f'expected [2, 4], got {got}'\n"
+                     "    return True", "helper", "helper")
+TEST = graded_cell("assert check_double(double)\nassert np.allclose(double(5), 10, atol=TOL), 'expected 10'",
+                   "test-double", "test")
+HIDDEN_LINE = "assert double(-1) == -2, 'a hidden test line'"
+
+
+def judged(tmp_path: Path, answer, *attack: str, **limits) -> Execution:
+    """Run given, answer, helper, the attack cells, then the test; the trusted cells come from the
+    reference (here: the same notebook with a hidden line added to the test)."""
+    cells = [GIVEN, answer, HELPER, *(new_code_cell(a) for a in attack), TEST]
+    nb = new_notebook(cells=[nbformat.from_dict(c) for c in cells])
+    reference = nbformat.from_dict(nb)
+    reference.cells[-1].source += "\n" + HIDDEN_LINE
+    pkg = tmp_path / "pkg"
+    pkg.mkdir(exist_ok=True)
+    return execute_untrusted(nb, TrustedCells.from_reference(reference), tmp_path / "work", pkg,
+                             resolve_mode("auto"), Limits(**{"cell_timeout": 10, **limits}), [])
+
+
+def verdict(ex: Execution) -> str:
+    errors = [o for o in ex.notebook.cells[-1].outputs if o["output_type"] == "error"]
+    return f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else "passed"
+
+
+def test_right_answer_passes_wrong_answer_fails(tmp_path):
+    assert verdict(judged(tmp_path, RIGHT_ANSWER)) == "passed"
+    assert verdict(judged(tmp_path, WRONG_ANSWER)).startswith("AssertionError: expected [2, 4]")
+
+
+ATTACKS = {
+    "showtraceback silenced": "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+                              "ip._showtraceback = lambda *a, **k: None",
+    "run_cell forges success": "ip = get_ipython()\n_real = ip.run_cell\n"
+                               "ip.run_cell = lambda cell, *a, **k: _real('None', *a, **k)",
+    "numpy judges rebound": "import numpy, numpy.testing\nnumpy.allclose = lambda *a, **k: True\n"
+                            "numpy.testing.assert_allclose = lambda *a, **k: None\nnp.allclose = numpy.allclose",
+    "helper rebound": "check_double = lambda f: True",
+    "tolerance loosened": "TOL = 1e9",
+    "assert disabled": "import builtins\nbuiltins.AssertionError = type('Nothing', (Exception,), {})",
+    "harness replaced": "import sys, types\nsys.modules['_tito_student_side'] = types.SimpleNamespace(serve=lambda p: None)",
+    "answer lies about equality": "class Liar:\n    def __eq__(self, other): return True\n    __array__ = None\n"
+                                  "double = lambda x: Liar()",
+    "result forged on stdout": "import os, json\nos.write(1, json.dumps({'notebook': {}, 'report': {}}).encode())",
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_a_wrong_answer_cannot_make_its_test_pass(tmp_path, attack):
+    assert verdict(judged(tmp_path, WRONG_ANSWER, ATTACKS[attack])) != "passed"
+
+
+def test_the_attacks_do_not_hurt_a_right_answer(tmp_path):
+    harmless = [a for k, a in ATTACKS.items() if k in ("showtraceback silenced", "numpy judges rebound",
+                                                         "helper rebound", "tolerance loosened")]
+    assert verdict(judged(tmp_path, RIGHT_ANSWER, *harmless)) == "passed"
+
+
+def test_hidden_tests_are_out_of_the_kernels_reach(tmp_path):
+    search = ("import os\nfound = []\nfor top in [os.getcwd(), '/tmp', os.environ.get('HOME', '/')]:\n"
+              "    for root, _, files in os.walk(top):\n        for f in files:\n"
+              "            try:\n                found.append(open(os.path.join(root, f), errors='ignore').read())\n"
+              "            except OSError:\n                pass\n"
+              "print('\\n'.join(found)[:50000])")
+    ex = judged(tmp_path, RIGHT_ANSWER, search)
+    printed = "".join(o.get("text", "") for c in ex.notebook.cells for o in c.get("outputs", []))
+    assert HIDDEN_LINE not in printed and "hidden test line" not in printed
+    assert verdict(ex) == "passed"
+
+
+def test_killing_the_grader_costs_only_this_notebook(tmp_path):
+    ex = judged(tmp_path, RIGHT_ANSWER, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    assert ex.status == "error" and "executor failed" in ex.reason
+    assert verdict(ex) != "passed"
+
+
+def test_grader_memory_and_descriptors_are_out_of_reach(tmp_path):
+    if resolve_mode("auto") != "bubblewrap":
+        pytest.skip("bubblewrap cannot create namespaces on this machine (install Debian's bubblewrap as root)")
+    probe = ("import os\nfor p in [f'/proc/{os.getppid()}/mem', f'/proc/{os.getppid()}/fd/1']:\n"
+             "    try:\n        open(p, 'rb' if p.endswith('mem') else 'wb'); print('OPENED', p)\n"
+             "    except OSError as e:\n        print('DENIED', type(e).__name__)")
+    ex = judged(tmp_path, RIGHT_ANSWER, probe)
+    printed = ex.notebook.cells[3].outputs[0]["text"]
+    assert printed.count("DENIED") == 2, printed
+
+
+def test_a_stubborn_loop_costs_seconds_and_earlier_cells_keep_their_results(tmp_path):
+    stubborn = "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass"
+    started = time.monotonic()
+    ex = run(tmp_path, "print('before')", stubborn, "print('after')", cell_timeout=3, notebook_timeout=300)
+    assert time.monotonic() - started < 3 + 15
+    assert ex.status == "cell_timeout" and "kernel was killed" in ex.reason
+    assert ex.notebook.cells[0].outputs[0]["text"] == "before\n"
+    assert ex.notebook.cells[1].outputs[-1]["ename"] == "CellTimeout"
+    assert ex.notebook.cells[2].outputs[-1]["ename"] == "NotRun"
