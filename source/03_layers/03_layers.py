@@ -513,8 +513,9 @@ for i in (3, -4):
         raise AssertionError(f"net[{i}] of 3 layers: expected IndexError, nothing raised")
     except IndexError:
         pass
-got = [type(layer).__name__ for layer in net]
-assert got == ["Linear", "ReLU", "Linear"], f"iteration order: got {got}"
+got = [(isinstance(layer, Linear), isinstance(layer, ReLU)) for layer in net]
+exp = [(True, False), (False, True), (True, False)]
+assert got == exp, f"iterating must give Linear, ReLU, Linear: expected (is Linear, is ReLU) = {exp}, got {got}"
 assert np.array_equal(arr(Sequential()(x)), arr(x)), "an empty Sequential returns x"
 got = names_of(Sequential(net, Linear(1, 1)).named_parameters())
 assert got == ["0.0.weight", "0.0.bias", "0.2.weight", "0.2.bias", "1.weight", "1.bias"], f"nested: got {got}"
