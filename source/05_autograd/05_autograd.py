@@ -14,8 +14,7 @@
 import contextlib
 import math
 import numpy as np
-from tinytorch_lib.tensor import Tensor, is_grad_enabled, set_grad_enabled, register_backward_engine
-from tinytorch_lib.tensor import _make     # the helper and tests record ops with it, like modules 02 and 04
+from tinytorch_lib.tensor import Tensor, _make, is_grad_enabled, set_grad_enabled, register_backward_engine
 
 # %% [markdown]
 # **How every rule is checked.** The central difference $\big(L(x + \varepsilon e_i) - L(x - \varepsilon e_i)\big)/2\varepsilon$
@@ -619,26 +618,27 @@ assert is_grad_enabled() and not still_off, "expected the previous mode restored
 # %% [markdown]
 # ## Systems note: what backward costs
 #
-# Backward of a matmul is two matmuls, so a network's backward costs about **twice** its forward if the engine
-# skips what nobody needs (`_matmul_vjp` returns `None` for the input batch). And the graph keeps every
-# intermediate result alive until backward is done: measured below for a two-layer network, that memory grows
-# with the batch, the parameters' does not. It limits the batch size in training; evaluation runs under `no_grad`.
+# Backward of a matmul is two matmuls, so backward costs about **twice** the forward if the engine skips what
+# nobody needs (`_matmul_vjp` returns `None` for the input batch). And the graph keeps every intermediate alive
+# until backward is done: that memory grows with the batch, the parameters' does not (hence `no_grad` for evaluation).
 
 # %%
 import timeit
 import matplotlib.pyplot as plt
+from threadpoolctl import threadpool_limits       # one BLAS thread: steadier timings on a shared machine
 
 gen = np.random.default_rng(0)
 W1, W2 = (Tensor(gen.standard_normal(shape).astype(np.float32) * 0.03, requires_grad=True) for shape in [(784, 512), (512, 10)])
 best = lambda fn: min(timeit.repeat(fn, number=1, repeat=5)) * 1e3       # milliseconds
-rows = []
-for n in (32, 64, 128, 256, 512):
-    xb = Tensor(gen.standard_normal((n, 784)).astype(np.float32))
+
+def measure(batch):
+    xb = Tensor(gen.standard_normal((batch, 784)).astype(np.float32))
     forward = lambda: (((xb @ W1) ** 2) @ W2).mean()
     loss = forward()
-    graph_mib = sum(t.data.nbytes for t in topological_order(loss) if t._op is not None) / 2**20
-    rows.append((n, best(forward), best(loss.backward), graph_mib))
-n, t_forward, t_backward, graph_mib = np.array(rows).T
+    return batch, best(forward), best(loss.backward), sum(t.data.nbytes for t in topological_order(loss) if t._op is not None) / 2**20
+
+with threadpool_limits(1):
+    n, t_forward, t_backward, graph_mib = np.array([measure(batch) for batch in (32, 64, 128, 256, 512)]).T
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
 ax1.plot(n, t_forward, "o-", n, t_backward, "o-")
 ax1.set(xlabel="batch size", ylabel="ms (best of 5)", title="time")
