@@ -3,20 +3,17 @@
 
 import contextlib
 import math
-
 import numpy as np
-
-from tinytorch_lib.tensor import Tensor, is_grad_enabled, set_grad_enabled, register_backward_engine
+from tinytorch_lib.tensor import Tensor, _make, is_grad_enabled, set_grad_enabled, register_backward_engine
 
 
 def unbroadcast(grad, shape):
     """Sum `grad` down to `shape`, undoing NumPy broadcasting.
 
-    TODO: return an ndarray of exactly `shape`.
-    APPROACH: 1) while grad has more dims than shape, sum over axis 0
-              2) for every axis i where shape[i] == 1 but grad.shape[i] != 1, sum it with keepdims=True.
-    EXAMPLE: unbroadcast(np.ones((4, 2, 3)), (2, 1)) -> array([[12.], [12.]])
-    HINTS: works for shape == () too (step 1 sums everything).
+    grad: array-like, `shape` broadcast against other operands; shape: tuple of ints, possibly () for a 0-d
+    input. Returns an ndarray of exactly `shape`, grad's dtype.
+    Example: unbroadcast(np.ones((4, 2, 3)), (2, 1)) -> array([[12.], [12.]])
+    Hint: leading axes are summed away; a size-1 axis of `shape` is summed but kept (keepdims).
     """
     grad = np.asarray(grad)
     while grad.ndim > len(shape):
@@ -28,43 +25,46 @@ def unbroadcast(grad, shape):
 
 
 def _add_vjp(grad, out, a, b):
-    """z = a + b. TODO: return (grad_a, grad_b). HINTS: the gradient flows through unchanged."""
+    """z = a + b. Returns (grad_a, grad_b), each of out's shape. Ex: grad [1., 2.] -> ([1., 2.], [1., 2.])"""
     return grad, grad
-
-
 def _sub_vjp(grad, out, a, b):
-    """z = a - b. TODO: return (grad_a, grad_b)."""
+    """z = a - b. Returns (grad_a, grad_b). Example: grad [1., 2.] -> ([1., 2.], [-1., -2.])"""
     return grad, -grad
-
-
 def _mul_vjp(grad, out, a, b):
-    """z = a * b. TODO: return (grad * b, grad * a) using the .data arrays."""
+    """z = a * b. Returns (grad_a, grad_b). Example: a [2.], b [5.], grad [1.] -> ([5.], [2.])"""
     return grad * b.data, grad * a.data
-
-
 def _div_vjp(grad, out, a, b):
-    """z = a / b. TODO: return (grad / b, -grad * a / b**2)."""
+    """z = a / b. Returns (grad_a, grad_b). Example: a [6.], b [2.], grad [1.] -> ([0.5], [-1.5])"""
     return grad / b.data, -grad * a.data / b.data ** 2
-
-
 def _neg_vjp(grad, out, a):
-    """z = -a. TODO: return a 1-tuple (note the comma: (g,))."""
+    """z = -a. Returns a 1-tuple. Example: grad [1., -2.] -> ([-1., 2.],)"""
     return (-grad,)
-
-
 def _pow_vjp(grad, out, a, exponent):
-    """z = a ** exponent (a Python number from ctx). TODO: return (grad * p * a**(p-1),)."""
+    """z = a ** exponent (a Python number). Returns a 1-tuple. Ex: a [3.], exponent 2, grad [1.] -> ([6.],)"""
     return (grad * exponent * a.data ** (exponent - 1),)
+def _exp_vjp(grad, out, a):
+    """z = exp(a). Returns a 1-tuple. Example: a [0.], grad [2.] -> ([2.],)"""
+    return (grad * out.data,)
+def _log_vjp(grad, out, a):
+    """z = log(a), a > 0. Returns a 1-tuple. Example: a [4.], grad [2.] -> ([0.5],)"""
+    return (grad / a.data,)
+def _sqrt_vjp(grad, out, a):
+    """z = sqrt(a), a > 0. Returns a 1-tuple. Example: a [4.], grad [1.] -> ([0.25],)"""
+    return (grad / (2 * out.data),)
 
 
 def _matmul_vjp(grad, out, a, b):
-    """z = a @ b (batched). TODO: grad_a = grad @ b^T and grad_b = a^T @ grad (last two axes),
-    each only when that parent requires grad (else None): a layer's input batch needs no gradient,
-    and skipping it saves one of the three large matmuls of a training step."""
+    """z = a @ b with np.matmul semantics (1-D operands, batch dimensions).
+
+    grad: ndarray of out's shape. Returns (grad_a, grad_b) of a's and b's shapes, possibly with extra leading
+    (broadcast batch) axes; either is None, computing nothing, when that parent has requires_grad False.
+    Example: a (2, 3), b (3, 4), grad (2, 4) -> shapes (2, 3), (3, 4); a (3,), b (2, 3, 4) -> (2, 3), (2, 3, 4)
+    Hint: np.swapaxes for the last two axes; np.expand_dims to restore a dropped axis.
+    """
     A, B, G = a.data, b.data, np.asarray(grad)
-    if B.ndim == 1:                       # (k,) -> (k, 1); the output lost that column axis
+    if B.ndim == 1:
         B, G = B[:, None], np.expand_dims(G, -1)
-    if A.ndim == 1:                       # (k,) -> (1, k); the output lost that row axis
+    if A.ndim == 1:
         A, G = A[None, :], np.expand_dims(G, -2)
     grad_a = G @ np.swapaxes(B, -1, -2) if a.requires_grad else None
     grad_b = np.swapaxes(A, -1, -2) @ G if b.requires_grad else None
@@ -75,150 +75,92 @@ def _matmul_vjp(grad, out, a, b):
     return grad_a, grad_b
 
 
-def _exp_vjp(grad, out, a):
-    """z = exp(a). TODO: return (grad * exp(a),) reusing out.data."""
-    return (grad * out.data,)
-
-
-def _log_vjp(grad, out, a):
-    """z = log(a). TODO: return (grad / a,)."""
-    return (grad / a.data,)
-
-
-def _sqrt_vjp(grad, out, a):
-    """z = sqrt(a). TODO: return (grad / (2 sqrt(a)),) reusing out.data."""
-    return (grad / (2 * out.data),)
-
-
-def _expand(grad, shape, axis, keepdims):
-    """Re-insert the axes a reduction removed, then broadcast to `shape`."""
+def _sum_vjp(grad, out, a, axis, keepdims):
+    """z = a.sum(axis, keepdims), axis None, an int or a tuple (possibly negative). Returns a 1-tuple of a's
+    shape (a read-only broadcast view is fine). Example: a (2, 3), axis 1, grad [1., 2.] -> ([[1., 1., 1.], [2., 2., 2.]],)"""
     if axis is not None and not keepdims:
         grad = np.expand_dims(grad, axis)
-    return np.broadcast_to(grad, shape)
-
-
-def _sum_vjp(grad, out, a, axis, keepdims):
-    """z = a.sum(axis, keepdims). TODO: return (grad copied back to a's shape,). HINTS: _expand."""
-    return (_expand(grad, a.shape, axis, keepdims),)
-
-
+    return (np.broadcast_to(grad, a.shape),)
 def _mean_vjp(grad, out, a, axis, keepdims):
-    """z = a.mean(axis, keepdims). TODO: like sum, divided by the count a.size / out.size."""
-    return (_expand(grad, a.shape, axis, keepdims) * (out.data.size / a.data.size),)
-
-
+    """z = a.mean(axis, keepdims). Returns a 1-tuple of a's shape. Ex: a (2, 3), axis 1, grad [3., 6.]
+    -> ([[1., 1., 1.], [2., 2., 2.]],)"""
+    if axis is not None and not keepdims:
+        grad = np.expand_dims(grad, axis)
+    return (np.broadcast_to(grad, a.shape) * (out.data.size / a.data.size),)
 def _max_vjp(grad, out, a, axis, keepdims):
-    """z = a.max(axis, keepdims): gradient to the arg-max positions, split between ties.
-
-    APPROACH: 1) mask = (a == out expanded to a's shape)  2) count = mask.sum(axis, keepdims=True)
-              3) return (mask * grad expanded / count,)
-    EXAMPLE: a = [1, 3, 3], z = 3, grad = 1 -> ([0, 0.5, 0.5],)
-    """
-    mask = a.data == _expand(out.data, a.shape, axis, keepdims)
+    """z = a.max(axis, keepdims). Returns a 1-tuple of a's shape, ties sharing the gradient evenly.
+    Example: a [1., 3., 3.], axis None, grad 1. -> ([0., 0.5, 0.5],)"""
+    peak = out.data
+    if axis is not None and not keepdims:
+        grad, peak = np.expand_dims(grad, axis), np.expand_dims(peak, axis)
+    mask = a.data == peak
     count = mask.sum(axis=axis, keepdims=True)
-    return (mask * _expand(grad, a.shape, axis, keepdims) / count,)
-
-
+    return (mask * np.broadcast_to(grad, a.shape) / count,)
 def _reshape_vjp(grad, out, a):
-    """z = a.reshape(...). TODO: return (grad reshaped to a.shape,)."""
+    """z = a.reshape(...). Returns a 1-tuple of a's shape. Example: a (2, 3), grad (6,) -> ((2, 3) array,)"""
     return (np.reshape(grad, a.shape),)
-
-
 def _transpose_vjp(grad, out, a, dim0, dim1):
-    """z = a.transpose(dim0, dim1). TODO: swap the same axes back."""
+    """z = a.transpose(dim0, dim1), dims possibly negative. Returns a 1-tuple of a's shape."""
     return (np.swapaxes(grad, dim0, dim1),)
-
-
 def _permute_vjp(grad, out, a, dims):
-    """z = a.permute(*dims). TODO: apply the inverse permutation. HINTS: np.argsort of dims (made non-negative)."""
+    """z = a.permute(*dims): dims holds every axis once, some possibly negative. Returns a 1-tuple of a's
+    shape. Example: a (2, 3, 4), dims (2, 0, 1), grad (4, 2, 3) -> ((2, 3, 4) array,)"""
     inverse = np.argsort([d % a.ndim for d in dims])
     return (np.transpose(grad, inverse),)
-
-
 def _getitem_vjp(grad, out, a, index):
-    """z = a[index]. TODO: scatter-add grad into zeros of a's shape and dtype with np.add.at."""
+    """z = a[index], any NumPy index (ints, slices, None, Ellipsis, integer or boolean arrays). Returns a
+    1-tuple: zeros of a's shape (dtype of a.data and grad combined) plus grad wherever the index picked,
+    repeats adding up. Example: a [1., 2., 3.], index [0, 0, 2], grad [1., 1., 1.] -> ([2., 0., 1.],)"""
     g = np.zeros(a.shape, dtype=np.result_type(a.data, grad))
     np.add.at(g, index, grad)
     return (g,)
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
-def _bce_scale(out, p):
-    """1 if the loss was recorded per element, 1/N if module 04 recorded the mean."""
-    return 1.0 if out.shape == p.shape else out.data.size / p.data.size
-
-
 def _relu_vjp(grad, out, x):
-    """z = relu(x). TODO: return (grad where x > 0, else 0,)."""
+    """z = relu(x). Returns a 1-tuple. Example: x [-1., 2.], grad [5., 5.] -> ([0., 5.],)"""
     return (grad * (x.data > 0),)
-
-
 def _sigmoid_vjp(grad, out, x):
-    """z = sigmoid(x). TODO: return (grad * s * (1 - s),) with s = out.data."""
+    """z = sigmoid(x). Returns a 1-tuple. Example: x [0.], grad [1.] -> ([0.25],)"""
     s = out.data
     return (grad * s * (1 - s),)
-
-
 def _tanh_vjp(grad, out, x):
-    """z = tanh(x). TODO: return (grad * (1 - t**2),) with t = out.data."""
+    """z = tanh(x). Returns a 1-tuple. Example: x [0.], grad [3.] -> ([3.],)"""
     return (grad * (1 - out.data ** 2),)
-
-
 def _gelu_vjp(grad, out, x):
-    """z = gelu(x), tanh approximation. TODO: the formula above; _GELU_C is sqrt(2/pi)."""
-    xd = x.data
-    t = np.tanh(_GELU_C * (xd + 0.044715 * xd ** 3))
-    dy = 0.5 * (1 + t) + 0.5 * xd * (1 - t ** 2) * _GELU_C * (1 + 3 * 0.044715 * xd ** 2)
+    """z = gelu(x), tanh form. Returns a 1-tuple. Example: x [0.], grad [1.] -> ([0.5],)"""
+    c, xd = math.sqrt(2.0 / math.pi), x.data
+    t = np.tanh(c * (xd + 0.044715 * xd ** 3))
+    dy = 0.5 * (1 + t) + 0.5 * xd * (1 - t ** 2) * c * (1 + 3 * 0.044715 * xd ** 2)
     return (grad * dy,)
-
-
 def _softmax_vjp(grad, out, x, dim):
-    """z = softmax(x, dim). TODO: return (s * (grad - sum(grad * s, dim, keepdims=True)),)."""
+    """z = softmax(x, dim). Returns a 1-tuple of x's shape. Ex: x [0., 0.], grad [1., 0.] -> ([0.25, -0.25],)"""
     s = out.data
     return (s * (grad - np.sum(grad * s, axis=dim, keepdims=True)),)
-
-
 def _log_softmax_vjp(grad, out, x, dim):
-    """z = log_softmax(x, dim). TODO: return (grad - exp(z) * sum(grad, dim, keepdims=True),)."""
+    """z = log_softmax(x, dim). Returns a 1-tuple. Example: x [0., 0.], grad [1., 0.] -> ([0.5, -0.5],)"""
     return (grad - np.exp(out.data) * np.sum(grad, axis=dim, keepdims=True),)
-
-
 def _bce_vjp(grad, out, p, target):
-    """z = BCE(p, target). TODO: return (grad * scale * (p - y) / max(p (1 - p), 1e-12),)."""
-    scale = _bce_scale(out, p)
+    """z = BCE(p, target) per element or averaged (0-d out); target an ndarray of p's shape. Returns a
+    1-tuple of p's shape. Example: p [0.5, 0.5], target [1., 0.], out their mean, grad 1. -> ([-1., 1.],)"""
+    scale = 1.0 if out.shape == p.shape else out.data.size / p.data.size
     pd = p.data
     return (grad * scale * (pd - target) / np.maximum(pd * (1 - pd), 1e-12),)
-
-
 def _bce_with_logits_vjp(grad, out, x, target):
-    """z = BCEWithLogits(x, target). TODO: return (grad * scale * (sigmoid(x) - y),), sigmoid computed stably."""
-    scale = _bce_scale(out, x)
+    """z = BCEWithLogits(x, target), per element or averaged. Returns a 1-tuple of x's shape, finite and
+    warning-free for any logit. Example: x [-800., 800.], target [0., 1.], grad [1., 1.] -> ([0., 0.],)
+    Hint: exp of a non-positive number never overflows."""
+    scale = 1.0 if out.shape == x.shape else out.data.size / x.data.size
     e = np.exp(-np.abs(x.data))
     sig = np.where(x.data >= 0, 1 / (1 + e), e / (1 + e))
     return (grad * scale * (sig - target),)
 
 
-VJP = {
-    "add": _add_vjp, "sub": _sub_vjp, "mul": _mul_vjp, "div": _div_vjp, "neg": _neg_vjp, "pow": _pow_vjp,
-    "matmul": _matmul_vjp, "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp,
-    "sum": _sum_vjp, "mean": _mean_vjp, "max": _max_vjp,
-    "reshape": _reshape_vjp, "transpose": _transpose_vjp, "permute": _permute_vjp, "getitem": _getitem_vjp,
-    "relu": _relu_vjp, "sigmoid": _sigmoid_vjp, "tanh": _tanh_vjp, "gelu": _gelu_vjp,
-    "softmax": _softmax_vjp, "log_softmax": _log_softmax_vjp,
-    "bce": _bce_vjp, "bce_with_logits": _bce_with_logits_vjp,
-}
-
-
 def topological_order(tensor):
-    """Every tensor `tensor` depends on (itself included), each after all of its _parents, each once.
-
-    APPROACH: stack of (node, parents_done) pairs, start with (tensor, False). Pop one:
-              if parents_done, append node to the order; else if not seen yet, mark it seen and push
-              (node, True) followed by (parent, False) for each parent.
-    EXAMPLE: z = x * y + x  ->  [x, y, x*y, z] (x and y may come in either order)
-    HINTS: track seen nodes by id(node).
+    """Every tensor that `tensor` depends on through `_parents` (itself included), each exactly once, each
+    after all of its parents, `tensor` last. The graph has no cycles but may reach a tensor along many
+    paths (x in x * y + x). Returns a list of Tensors; chains thousands of ops deep must work.
+    Example: z = x * y + x  ->  [x, y, x*y, z] or [y, x, x*y, z]
+    Hint: Tensors compare elementwise and are not hashable: remember visited ones by id().
     """
     order, seen = [], set()
     stack = [(tensor, False)]
@@ -233,37 +175,20 @@ def topological_order(tensor):
     return order
 
 
-def _accumulate_grad(leaf, grad):
-    """Add `grad` into leaf.grad (a Tensor of the leaf's shape and dtype)."""
-    if grad.shape != leaf.shape:
-        raise RuntimeError(f"gradient of shape {grad.shape} reached a leaf of shape {leaf.shape}: "
-                           "a VJP rule or unbroadcast returned the wrong shape")
-    grad = np.asarray(grad, dtype=leaf.dtype)
-    if leaf.grad is None:
-        leaf.grad = Tensor(grad)
-    else:
-        leaf.grad.data = leaf.grad.data + grad
-
-
-def _rule(op):
-    """The VJP rule of `op`, with a clear error for an op nobody taught module 05."""
-    if op not in VJP:
-        raise RuntimeError(f"no VJP rule for op {op!r}: add one to tinytorch_lib.autograd.VJP")
-    return VJP[op]
-
-
 def backward(tensor, gradient=None):
-    """Accumulate d(tensor)/d(leaf) into leaf.grad for every leaf with requires_grad=True.
+    """Accumulate d(tensor)/d(leaf) into leaf.grad for every leaf of tensor's graph with requires_grad.
 
-    TODO: walk the graph in reverse topological order, applying the VJP rules.
-    APPROACH: grads = {id(tensor): gradient}; for node in reversed(topological_order(tensor)):
-              g = grads.pop(id(node), None); skip if None.
-              leaf (node._op is None): _accumulate_grad(node, g) when node.requires_grad.
-              else: parent_grads = _rule(node._op)(g, node, *node._parents, **node._ctx); for each
-              parent that requires grad and got a gradient (not None): unbroadcast it to the
-              parent's shape and ADD it to grads[id(parent)].
-    EXAMPLE: y = x * 3; backward(y * 2 + y * 5) gives x.grad == 21
-    HINTS: a tensor used twice receives two contributions: add, never overwrite.
+    gradient: dL/d(tensor), array-like or Tensor of tensor's shape, cast to tensor's dtype; None means ones,
+    allowed for a one-element tensor only. Raised before any work: RuntimeError if tensor.requires_grad is
+    False; RuntimeError naming tensor's shape if gradient is None for several elements; ValueError naming
+    the shape of a gradient of the wrong shape. Each tensor receives the sum of what its users send; a
+    recorded tensor passes it through the rule VJP[op] (no rule: RuntimeError naming the op), each result
+    going, unbroadcast, to its parent, except None results and parents without requires_grad; a leaf with
+    requires_grad accumulates it: a None .grad becomes a new Tensor holding it in the leaf's dtype, else the
+    same .grad Tensor gets the sum as a NEW .data array (an optimizer may still hold the old one); a gradient
+    of the wrong shape reaching a leaf -> RuntimeError naming both shapes. Other tensors never get .grad, and
+    their gradients are dropped as soon as passed on. Graphs thousands of ops deep work. Returns None.
+    Example: x = Tensor(2.0, requires_grad=True); y = x * 3; backward(y * 2 + y * 5) -> x.grad == 21
     """
     if not tensor.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad (no leaf with requires_grad=True "
@@ -282,10 +207,18 @@ def backward(tensor, gradient=None):
         if g is None:
             continue
         if node._op is None:
-            if node.requires_grad:
-                _accumulate_grad(node, g)
+            if g.shape != node.shape:
+                raise RuntimeError(f"gradient of shape {g.shape} reached a leaf of shape {node.shape}: "
+                                   "a VJP rule or unbroadcast returned the wrong shape")
+            g = np.asarray(g, dtype=node.dtype)
+            if node.grad is None:
+                node.grad = Tensor(g)
+            else:
+                node.grad.data = node.grad.data + g
             continue
-        parent_grads = _rule(node._op)(g, node, *node._parents, **node._ctx)
+        if node._op not in VJP:
+            raise RuntimeError(f"no VJP rule for op {node._op!r}: add one to tinytorch_lib.autograd.VJP")
+        parent_grads = VJP[node._op](g, node, *node._parents, **node._ctx)
         for parent, pg in zip(node._parents, parent_grads):
             if pg is None or not parent.requires_grad:
                 continue
@@ -293,16 +226,23 @@ def backward(tensor, gradient=None):
             grads[id(parent)] = grads[id(parent)] + pg if id(parent) in grads else pg
 
 
+VJP = {"add": _add_vjp, "sub": _sub_vjp, "mul": _mul_vjp, "div": _div_vjp, "neg": _neg_vjp, "pow": _pow_vjp,
+       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "sum": _sum_vjp,
+       "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
+       "permute": _permute_vjp, "getitem": _getitem_vjp, "relu": _relu_vjp, "sigmoid": _sigmoid_vjp,
+       "tanh": _tanh_vjp, "gelu": _gelu_vjp, "softmax": _softmax_vjp, "log_softmax": _log_softmax_vjp,
+       "bce": _bce_vjp, "bce_with_logits": _bce_with_logits_vjp}
 register_backward_engine(backward)
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Context manager (and decorator): operations inside record no graph."""
+    """Context manager (and decorator): operations inside record no graph; the mode active before is
+    restored afterwards, also after an exception. Hint: set_grad_enabled returns the old mode."""
     previous = set_grad_enabled(False)
     try:
         yield
     finally:
         set_grad_enabled(previous)
 
-__all__ = ['unbroadcast', 'VJP', 'topological_order', 'backward', 'no_grad']
+__all__ = ['unbroadcast', 'topological_order', 'backward', 'VJP', 'no_grad']
