@@ -148,9 +148,9 @@ assert bx.shape == (3, 2) and np.allclose(bx.data, [[1, 2], [3, 4], [5, 6]]), f"
 assert np.array_equal(by.data, [0, 1, 2]) and by.dtype == np.int64, f"expected int64 [0, 1, 2], got {by!r}"
 ### BEGIN HIDDEN TESTS
 one = collate([Tensor(np.ones((2, 2), dtype=np.float32)), Tensor(np.zeros((2, 2), dtype=np.float32))])
-assert isinstance(one, Tensor) and one.shape == (2, 2, 2) and one.dtype == np.float32
+assert isinstance(one, Tensor) and one.shape == (2, 2, 2) and one.dtype == np.float32, f"collate of two float32 (2, 2) samples: expected a float32 Tensor (2, 2, 2), got {type(one).__name__} {one.shape} {one.dtype}"
 trip = collate([(np.zeros(3), Tensor([1.0]), 7)])
-assert len(trip) == 3 and trip[0].shape == (1, 3) and trip[1].shape == (1, 1) and trip[2].shape == (1,)
+assert len(trip) == 3 and trip[0].shape == (1, 3) and trip[1].shape == (1, 1) and trip[2].shape == (1,), f"a batch of one 3-tuple: expected 3 Tensors shaped (1, 3), (1, 1), (1,), got {[t.shape for t in trip]}"
 ### END HIDDEN TESTS
 
 # %% solution id="dataloader"
@@ -237,7 +237,7 @@ assert np.array_equal(e1, get_generator().permutation(9)) and np.array_equal(e2,
 manual_seed(0)
 dl = [b[0].data.ravel().tolist() for b in DataLoader(Squares(10), 4, drop_last=True)]
 assert dl == [[0, 1, 2, 3], [4, 5, 6, 7]], f"drop_last: {dl}"
-assert len(list(DataLoader(Squares(8), 4, drop_last=True))) == 2 and len(DataLoader(Squares(3), 5, drop_last=True)) == 0
+assert len(list(DataLoader(Squares(8), 4, drop_last=True))) == 2 and len(DataLoader(Squares(3), 5, drop_last=True)) == 0, f"drop_last: expected 2 batches of Squares(8) by 4 and 0 of Squares(3) by 5, got {len(list(DataLoader(Squares(8), 4, drop_last=True)))}, {len(DataLoader(Squares(3), 5, drop_last=True))}"
 class Spied(TensorDataset):
     def __getitems__(self, idx):
         self.calls = getattr(self, "calls", []) + [list(idx)]
@@ -246,7 +246,7 @@ spied = Spied(np.arange(7.0), np.arange(7))
 fast = list(DataLoader(spied, 3))
 calls = spied.calls
 assert calls == [[0, 1, 2], [3, 4, 5], [6]] and np.array_equal(fast[2][1].data, [6]), f"__getitems__ calls: {calls}"
-assert len(DataLoader(Squares(7), 7)) == 1 and len(DataLoader(Squares(1), 3)) == 1 and len(DataLoader(Squares(12), 5)) == 3
+assert len(DataLoader(Squares(7), 7)) == 1 and len(DataLoader(Squares(1), 3)) == 1 and len(DataLoader(Squares(12), 5)) == 3, f"len = ceil(n / batch_size): expected 1, 1, 3, got {len(DataLoader(Squares(7), 7))}, {len(DataLoader(Squares(1), 3))}, {len(DataLoader(Squares(12), 5))}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -327,9 +327,9 @@ sub = Subset(TensorDataset(np.arange(5) * 10), [4, 0])
 assert len(sub) == 2 and int(sub[1][0].item()) == 0 and sub.__getitems__([0, 1])[0].data.tolist() == [40, 0], \
     f"Subset(ds, [4, 0]): expected samples 40 and 0, got {[int(sub[i][0].item()) for i in range(len(sub))]}"
 ### BEGIN HIDDEN TESTS
-assert sub.indices.dtype == np.int64 and Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist() == [1, 9]
-assert [len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])] == [3, 2, 5]
-assert [len(p) for p in random_split(Squares(10), [0.8, 0.2])] == [8, 2]
+assert sub.indices.dtype == np.int64 and Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist() == [1, 9], f"expected int64 indices and Subset([3, 1]).__getitems__([1, 0]) -> [1, 9], got {sub.indices.dtype}, {Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist()}"
+assert [len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])] == [3, 2, 5], f"fractions [0.25, 0.25, 0.5] of 10: expected lengths [3, 2, 5] (remainder round-robin), got {[len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])]}"
+assert [len(p) for p in random_split(Squares(10), [0.8, 0.2])] == [8, 2], f"fractions [0.8, 0.2] of 10: expected lengths [8, 2], got {[len(p) for p in random_split(Squares(10), [0.8, 0.2])]}"
 manual_seed(5)
 a, b = random_split(Squares(6), [4, 2])
 manual_seed(5)
@@ -373,10 +373,10 @@ X, y = load_digits()
 assert X.shape == (1797, 1, 8, 8) and X.dtype == np.float32, f"expected float32 (1797, 1, 8, 8), got {X.dtype} {X.shape}"
 assert y.shape == (1797,) and y.dtype == np.int64, f"expected int64 labels (1797,), got {y.dtype} {y.shape}"
 ### BEGIN HIDDEN TESTS
-assert np.isclose(X.data.max(), 1.0) and X.data.min() == 0.0 and set(np.unique(y.data)) == set(range(10))
+assert np.isclose(X.data.max(), 1.0) and X.data.min() == 0.0 and set(np.unique(y.data)) == set(range(10)), f"pixels scaled to [0, 1] and labels 0..9: got max {X.data.max()}, min {X.data.min()}, labels {sorted(set(np.unique(y.data)))}"
 Xf, yf = load_digits(flatten=True)
-assert Xf.shape == (1797, 64) and np.array_equal(Xf.data, X.data.reshape(1797, 64)) and np.array_equal(yf.data, y.data)
-assert np.isclose(X.data[0, 0, 0, 2], 5 / 16) and y.data[:3].tolist() == [0, 1, 2]
+assert Xf.shape == (1797, 64) and np.array_equal(Xf.data, X.data.reshape(1797, 64)) and np.array_equal(yf.data, y.data), f"flatten=True: expected X (1797, 64) equal to the images flattened, got {Xf.shape}"
+assert np.isclose(X.data[0, 0, 0, 2], 5 / 16) and y.data[:3].tolist() == [0, 1, 2], f"expected X[0, 0, 0, 2] = 5/16 and labels [0, 1, 2], got {X.data[0, 0, 0, 2]}, {y.data[:3].tolist()}"
 ### END HIDDEN TESTS
 
 # %%
@@ -515,14 +515,14 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     msg = error_of(read_idx, path)
     assert path in msg and "expected 24 data bytes" in msg, f"a truncated file: expected an error naming {path} and 'expected 24 data bytes', got {msg!r}"
     ### BEGIN HIDDEN TESTS
-    assert _read_bytes(write_file(tmp, "g.gz", b"abc")) == b"abc" and _read_bytes(write_file(tmp, "p", b"\x1f")) == b"\x1f"
+    assert _read_bytes(write_file(tmp, "g.gz", b"abc")) == b"abc" and _read_bytes(write_file(tmp, "p", b"\x1f")) == b"\x1f", "_read_bytes: expected the bytes of a .gz file decompressed and a plain file as is"
     vals = np.array([[1.5, -2.25], [3e5, 0.0]])
     for code, dt in [(0x0D, np.float32), (0x0E, np.float64), (0x0C, np.int32), (0x0B, np.int16), (0x09, np.int8)]:
         want = vals.astype(dt) if code >= 0x0D else np.array([[1, -2], [100, 0]], dtype=dt)
         arr = read_idx(write_file(tmp, f"v{code}.idx.gz", idx_bytes(want, code)))
         assert arr.dtype == dt and arr.dtype.isnative and np.array_equal(arr, want), f"code 0x{code:02X}: {arr!r}"
     arr[0, 0] = 7
-    assert np.array_equal(read_idx(write_file(tmp, "v.idx", b"\x00\x00\x08\x01\x00\x00\x00\x03\x07\x08\x09")), [7, 8, 9])
+    assert np.array_equal(read_idx(write_file(tmp, "v.idx", b"\x00\x00\x08\x01\x00\x00\x00\x03\x07\x08\x09")), [7, 8, 9]), f"a 1-D uint8 IDX file of 3 values: expected [7, 8, 9], got {read_idx(write_file(tmp, 'v.idx', bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9])))}"
     good = idx_bytes(images, 0x08)
     cases = {"magic": b"\x08\x03" + good[2:], "dtype code": good[:2] + b"\x0A" + good[3:],
              "truncated header": good[:10], "dimensions": b"\x00\x00\x08\x00",
@@ -531,14 +531,14 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
         path = write_file(tmp, "bad.idx", data)
         msg = error_of(read_idx, path)
         assert path in msg and word in msg, f"expected {word!r} and the path in the error, got {msg!r}"
-    assert "truncated header" in error_of(read_idx, write_file(tmp, "tiny.idx", b"\x00\x00"))
-    assert "0x08" in error_of(read_idx, write_file(tmp, "c.idx", good[:2] + b"\x07" + good[3:])).replace("0X", "0x")
+    assert "truncated header" in error_of(read_idx, write_file(tmp, "tiny.idx", b"\x00\x00")), f"a 2-byte file: expected 'truncated header' in the error, got {error_of(read_idx, write_file(tmp, 'tiny.idx', bytes(2)))!r}"
+    assert "0x08" in error_of(read_idx, write_file(tmp, "c.idx", good[:2] + b"\x07" + good[3:])).replace("0X", "0x"), "a wrong dtype code: expected the error to name the expected code 0x08"
     gz = write_file(tmp, "cut.idx.gz", good)
     with open(gz, "rb") as f:
         cut = f.read()[:-12]
     with open(gz, "wb") as f:
         f.write(cut)
-    assert gz in error_of(read_idx, gz)
+    assert gz in error_of(read_idx, gz), f"expected the error to name the file {gz}, got {error_of(read_idx, gz)!r}"
     ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -629,7 +629,7 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     assert np.allclose(X.data[1, 2, 0, :3], pixels[1, 2048:2051] / 255), "channel 2 (blue) of image 1 is columns 2048.. of its row"
     assert y.dtype == np.int64 and y.data.tolist() == [3, 8], f"expected int64 labels [3, 8], got {y!r}"
     ### BEGIN HIDDEN TESTS
-    assert np.allclose(X.data[0, 1, 5, 7], pixels[0, 1024 + 5 * 32 + 7] / 255) and X.data.max() <= 1.0
+    assert np.allclose(X.data[0, 1, 5, 7], pixels[0, 1024 + 5 * 32 + 7] / 255) and X.data.max() <= 1.0, f"expected X[0, 1, 5, 7] = pixel 1024 + 5*32 + 7 / 255 and max <= 1, got {X.data[0, 1, 5, 7]}, {X.data.max()}"
     bad = {"uint8": cifar_file(tmp, "a", pixels.astype(np.int32), [3, 8]),
            "3072": cifar_file(tmp, "b", pixels[:, :3000], [3, 8]),
            "labels": cifar_file(tmp, "c", pixels, [3]),
@@ -638,12 +638,12 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     for word, path in bad.items():
         msg = error_of(load_cifar10_batch, path)
         assert path in msg and word in msg, f"expected {word!r} and the path in the error, got {msg!r}"
-    assert "0..9" in error_of(load_cifar10_batch, cifar_file(tmp, "f", pixels, [-1, 2]))
+    assert "0..9" in error_of(load_cifar10_batch, cifar_file(tmp, "f", pixels, [-1, 2])), "a label of -1: expected the error to say labels must be in 0..9"
     whole = pickle.dumps({b"data": pixels, b"labels": [1, 2]}, protocol=2)
-    assert tmp in error_of(load_cifar10_batch, write_file(tmp, "g", whole[: len(whole) // 2]))
-    assert load_cifar10_batch(write_file(tmp, "h.gz", whole))[1].data.tolist() == [1, 2]
-    assert "dict" in error_of(_unpickle, write_file(tmp, "j", pickle.dumps([1, 2])))
-    assert "os.system" in error_of(_unpickle, write_file(tmp, "k", b"cos\nsystem\n(S'true'\ntR."))
+    assert tmp in error_of(load_cifar10_batch, write_file(tmp, "g", whole[: len(whole) // 2])), f"a truncated pickle: expected the error to name the file (in {tmp})"
+    assert load_cifar10_batch(write_file(tmp, "h.gz", whole))[1].data.tolist() == [1, 2], "a .gz CIFAR batch: expected labels [1, 2]"
+    assert "dict" in error_of(_unpickle, write_file(tmp, "j", pickle.dumps([1, 2]))), "a pickle that is not a dict: expected the error to say it expected a dict"
+    assert "os.system" in error_of(_unpickle, write_file(tmp, "k", b"cos\nsystem\n(S'true'\ntR.")), "a pickle that calls os.system: expected the error to name the refused global os.system"
     ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -684,7 +684,7 @@ assert 50 < rate < 800, f"40 samples in 5 batches of ~10 ms each: expected about
 seen = []
 throughput(DataLoader(Squares(10), 4, drop_last=True), step=lambda xb, yb: seen.append(len(yb)), repeats=3)
 assert seen == [4, 4] * 3, f"step is called on every batch of every epoch, got {seen}"
-assert throughput(DataLoader(Squares(30), 30), step=lambda xb, yb: time.sleep(0.05), repeats=1) > 400
+assert throughput(DataLoader(Squares(30), 30), step=lambda xb, yb: time.sleep(0.05), repeats=1) > 400, "a step that sleeps 50 ms for 30 samples: expected about 600 samples/s (> 400)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
