@@ -1,15 +1,10 @@
 # %% [markdown]
 # # 08 · Data loading
 #
-# Until now every batch was cut by hand. A training loop wants three things from its data:
-#
-# * a **Dataset**: `len(ds)` samples, `ds[i]` returns sample `i` (a tuple such as `(image, label)`);
-# * a **DataLoader**: re-iterable, yields mini-batches (each field stacked into one Tensor),
-#   reshuffled every epoch from the one seeded generator, optionally dropping a ragged last batch;
-# * **readers** that turn the files real data sets ship in into arrays, and refuse damaged files.
-#
-# This module builds them as `torch.utils.data` does, reads MNIST's IDX and CIFAR-10's pickled
-# batches with your own code, and measures why nobody trains one sample at a time.
+# A training loop wants a **Dataset** (`len(ds)` samples, `ds[i]` is sample `i`), a **DataLoader**
+# (re-iterable mini-batches, reshuffled every epoch from the seeded generator) and **readers** that
+# turn real files (MNIST's IDX, CIFAR-10's pickles) into arrays and refuse damaged ones. You build
+# them as `torch.utils.data` does and measure why nobody trains one sample at a time.
 
 # %%
 #| default_exp data
@@ -29,9 +24,8 @@ from tinytorch_lib.tensor import Tensor, as_tensor, get_generator
 # `Dataset` is an interface: subclasses define `__len__` and `__getitem__`. `TensorDataset(*tensors)`
 # wraps tensors that share their first dimension; sample `i` is the tuple of their `i`-th rows.
 #
-# Asking for 64 samples one `__getitem__` at a time costs 64 Python calls and a copy of 64 small
-# arrays into one. An array-backed dataset does better: **one** fancy index `x[indices]` gathers
-# the batch in C. Such datasets define `__getitems__(indices)` (as PyTorch's do).
+# 64 samples one `__getitem__` at a time cost 64 Python calls; an array-backed dataset gathers a
+# batch with **one** fancy index in C, through `__getitems__(indices)` (as PyTorch's do).
 
 # %%
 #| export
@@ -107,18 +101,15 @@ for bad in [(np.zeros(3), np.zeros(4)), ()]:
 # %% [markdown]
 # ## The DataLoader
 #
-# One epoch = one pass over every sample once. With `shuffle=True` the order is a fresh random
-# permutation **every epoch**, drawn from `get_generator()`, so `manual_seed(s)` makes the whole
-# run repeat bit for bit. The order is cut into consecutive chunks of `batch_size`; the last chunk
-# may be short, and `drop_last=True` drops it (useful when a layer needs full batches).
+# With `shuffle=True` the order is a fresh permutation **every epoch** from `get_generator()` (so
+# `manual_seed` repeats a run bit for bit), cut into chunks of `batch_size`; `drop_last=True` drops
+# a short last chunk.
 #
 # $$\text{batches per epoch} = \begin{cases}\lfloor n / b\rfloor & \text{drop\_last}\\
 #   \lceil n / b\rceil & \text{otherwise}\end{cases}$$
 #
-# Fetching a batch: if the dataset has `__getitems__`, call it with the chunk's indices. Otherwise
-# ask for each sample and **collate**: stack field $k$ of every sample into one array (a new leading
-# batch axis) and wrap it in a Tensor. A sample that is not a tuple (a single Tensor) gives a single
-# batched Tensor.
+# A batch comes from `__getitems__(chunk)` if the dataset has it; otherwise from the samples,
+# **collated**: field $k$ of every sample stacked along a new leading axis into one Tensor.
 
 # %% solution id="collate"
 #| export
@@ -252,10 +243,9 @@ assert len(DataLoader(Squares(7), 7)) == 1 and len(DataLoader(Squares(1), 3)) ==
 # %% [markdown]
 # ## Splitting
 #
-# `random_split(dataset, lengths)` shuffles the indices once (one permutation from the generator)
-# and cuts consecutive pieces of the given lengths, each a `Subset`. `lengths` are either counts
-# summing to `len(dataset)`, or fractions summing to 1, as in PyTorch: each piece gets
-# $\lfloor f_k n\rfloor$, and the samples left over go one each to the first pieces.
+# `random_split(dataset, lengths)` cuts one permutation into consecutive `Subset`s: counts summing
+# to `len(dataset)`, or fractions summing to 1 (piece $k$ gets $\lfloor f_k n\rfloor$, leftovers go
+# one each to the first pieces), as in PyTorch.
 
 # %% solution id="subset"
 #| export
@@ -346,9 +336,7 @@ for bad in ([5, 4], [0.5, 0.6], [11, -1]):
 # %% [markdown]
 # ## The digits, from scikit-learn
 #
-# scikit-learn ships 1797 handwritten digits of 8x8 pixels with values 0-16 (no download needed).
-# `load_digits()` returns them as images `(N, 1, 8, 8)` (one channel, as convolutions want them)
-# or, with `flatten=True`, as rows `(N, 64)`, scaled to [0, 1] in float32, with int64 labels.
+# scikit-learn ships 1797 digits of 8x8 pixels, values 0-16, no download needed.
 
 # %% solution id="load-digits"
 #| export
@@ -379,17 +367,6 @@ assert Xf.shape == (1797, 64) and np.array_equal(Xf.data, X.data.reshape(1797, 6
 assert np.isclose(X.data[0, 0, 0, 2], 5 / 16) and y.data[:3].tolist() == [0, 1, 2], f"expected X[0, 0, 0, 2] = 5/16 and labels [0, 1, 2], got {X.data[0, 0, 0, 2]}, {y.data[:3].tolist()}"
 ### END HIDDEN TESTS
 
-# %%
-import matplotlib.pyplot as plt
-
-fig, axes = plt.subplots(2, 10, figsize=(10, 2.4))
-for ax, k in zip(axes.ravel(), range(20)):
-    ax.imshow(X.data[k, 0], cmap="gray_r")
-    ax.set_title(str(int(y.data[k])), fontsize=9)
-    ax.axis("off")
-fig.suptitle("load_digits(): 8x8 images, values in [0, 1]")
-plt.show()
-
 # %% [markdown]
 # ## Reading MNIST's IDX files
 #
@@ -403,14 +380,9 @@ plt.show()
 # | 4 .. 4+4d | each dimension as an unsigned 32-bit **big-endian** integer |
 # | rest | $\prod$ dims values of that dtype, big-endian, row-major |
 #
-# So `train-images-idx3-ubyte` starts `00 00 08 03 | 00 00 EA 60 | 00 00 00 1C | 00 00 00 1C`:
-# uint8, 3 dimensions, 60000 x 28 x 28. NumPy reads big-endian data with a `>` in the dtype
-# (`np.dtype(">i4")`) and `np.frombuffer(buf, dtype, count, offset)`.
-#
-# A reader must be **strict**: a download cut short, or the wrong file, must fail loudly, naming the
-# file and what was expected, instead of returning a half-filled array that trains silently on
-# garbage. `_read_bytes` returns the (decompressed) bytes of a file and turns a truncated gzip
-# stream into such an error; `read_idx` checks the header against the byte count.
+# `train-images-idx3-ubyte` starts `00 00 08 03 | 00 00 EA 60 | 00 00 00 1C | 00 00 00 1C`: uint8,
+# 60000 x 28 x 28. A reader must be **strict**: a cut-short download or the wrong file fails loudly,
+# naming the file and what was expected, never returning a half-filled array.
 
 # %%
 #| export
@@ -544,14 +516,9 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
 # %% [markdown]
 # ## Reading a CIFAR-10 batch
 #
-# CIFAR-10's "python version" is six pickled dicts (`data_batch_1` ... `test_batch`), each holding
-# `b"data"`: a uint8 array of shape (N, 3072), every row one 32x32 colour image stored as 1024 red,
-# then 1024 green, then 1024 blue values (each plane row-major), and `b"labels"`: N ints in 0-9.
-# That channel-major order is exactly NCHW after a reshape.
-#
-# Unpickling runs code named in the file, so the given `_unpickle` only allows what a CIFAR batch
-# needs to rebuild NumPy arrays. Your `_unpickle` turns a truncated or foreign file into a clear
-# error and returns the dict with its keys as `str` (`"data"`, `"labels"`).
+# CIFAR-10's "python version" is six pickled dicts holding `b"data"`, uint8 (N, 3072) (each row
+# 1024 red, 1024 green, 1024 blue values: NCHW after a reshape), and `b"labels"`, N ints in 0-9.
+# Unpickling runs code named in the file, so the given unpickler allows only what a batch needs.
 
 # %%
 #| export
@@ -649,10 +616,8 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
 # %% [markdown]
 # ## Systems note: what batching buys
 #
-# Two costs meet in a training loop: a **per-call** cost (Python calls, small allocations, the graph
-# bookkeeping of every op, one optimizer step) and a **per-sample** cost (the arithmetic). With batch
-# size 1 the per-call cost dominates; a batch of $b$ samples pays it once for all $b$. Measure it:
-# `throughput` times whole epochs and reports samples per second.
+# A training loop pays a **per-call** cost (Python calls, graph bookkeeping, an optimizer step) and a
+# **per-sample** cost (the arithmetic); a batch of $b$ pays the first once for all $b$. Measure it.
 
 # %% solution id="throughput"
 def throughput(loader, step=None, repeats=2):
@@ -692,6 +657,8 @@ assert throughput(DataLoader(Squares(30), 30), step=lambda xb, yb: time.sleep(0.
 # one-gather `__getitems__`, and a full *training* epoch (forward, backward, SGD step of an MLP).
 
 # %%
+import matplotlib.pyplot as plt
+
 from tinytorch_lib.activations import ReLU
 from tinytorch_lib.layers import Linear, Sequential
 from tinytorch_lib.losses import CrossEntropyLoss
@@ -729,8 +696,5 @@ plt.legend()
 plt.show()
 
 # %% [markdown]
-# Loading one sample at a time caps the whole pipeline at some tens of thousands of samples per
-# second, however fast the model is; the gather in `__getitems__` grows almost linearly with the
-# batch size until the copy itself dominates. Training gets one to two orders of magnitude faster
-# from batch 1 to batch 64-256: the per-step overhead is paid once per batch. The price is fewer
-# updates per epoch, which is why batch size is a tuning knob and not simply "as large as fits".
+# Sample-by-sample loading caps the pipeline however fast the model is; training gets one to two
+# orders of magnitude faster from batch 1 to 64-256, at the price of fewer updates per epoch.
