@@ -6,9 +6,7 @@
 # $$\text{zero\_grad} \;\to\; \hat y = f_\theta(x) \;\to\; L(\hat y, y) \;\to\; \nabla_\theta L
 #   \;\to\; \text{clip} \;\to\; \theta \leftarrow \text{step}(\theta, \nabla_\theta L)$$
 #
-# plus the chores around it: a learning-rate schedule, evaluation on held-out data (eval mode, no
-# graph), a history to plot, and checkpoints. You build `clip_grad_norm_`, `CosineAnnealingLR` and
-# a `Trainer`.
+# plus a learning-rate schedule, evaluation (eval mode, no graph), a history and checkpoints.
 
 # %%
 #| default_exp training
@@ -261,14 +259,10 @@ assert _count_correct([[0.3, 0.2, 0.9]], [2], 0.5) == (1, 1), "lists work too: e
 # %% [markdown]
 # ## The Trainer
 #
-# A *loader* is anything you can iterate over, again every epoch, to get `(x, y)` mini-batches: a
-# list of pairs, or module 08's `DataLoader`. `train_step` is the loop body above; `eval_step` runs
-# forward and loss inside `no_grad()` (no graph: evaluation needs no memory for a backward pass);
-# `_run` makes one pass over a loader, averaging losses over *samples* (a batch of 8 counts a
-# quarter as much as one of 32); `fit` and `evaluate` put the model in the right mode around it.
-# A checkpoint (`save` / `load`) lets a long run survive a crash and lets you ship the weights; Adam's
-# moment buffers are not saved, so a resumed Adam run restarts its averages. The progress bar is
-# given (`_progress`, `_report`).
+# A *loader* is anything re-iterable that yields `(x, y)` batches (a list, module 08's `DataLoader`).
+# `train_step` is the loop body above; `eval_step` runs under `no_grad()`; `_run` averages losses
+# over *samples*, not batches; `save`/`load` checkpoint the weights (not Adam's moments). The progress
+# bar is given.
 
 # %%
 #| export
@@ -644,9 +638,8 @@ plt.show()
 # %% [markdown]
 # ## Systems note: batch size and time per epoch
 #
-# An epoch processes every sample once, but each step also pays a fixed cost (Python dispatch of
-# every op, the graph, the optimizer loop). Larger batches amortise it, at the price of fewer
-# updates per epoch. Measured on 2048 moons with the model above:
+# Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise
+# it, at the price of fewer updates per epoch. Measured on 2048 moons:
 
 # %%
 x_big, y_big = two_moons(2048, seed=2)
