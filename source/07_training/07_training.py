@@ -45,15 +45,13 @@ def with_grad(values, dtype=np.float64):
 # %% [markdown]
 # ## Gradient clipping
 #
-# One unlucky batch can produce a huge gradient that throws the weights far away. Clipping by the
-# **global norm** treats all gradients as one long vector, caps its length at $c$, keeps its direction:
+# Clipping by the **global norm** caps the length of all gradients, as one vector, at $c$:
 #
 # $$\lVert g\rVert = \sqrt{\textstyle\sum_{p}\sum_i g_{p,i}^2}, \qquad
 #   \text{if } \lVert g\rVert > c:\quad g_p \leftarrow g_p \cdot \frac{c}{\lVert g\rVert + 10^{-6}}
 #   \text{ for every } p.$$
 #
-# (Clipping each parameter on its own would change the direction.) PyTorch's `clip_grad_norm_`
-# (`_`: in place) returns the norm measured *before* clipping, worth logging.
+# `clip_grad_norm_` (`_`: in place) returns the norm measured *before* clipping.
 
 # %% solution id="clip-grad-norm"
 #| export
@@ -125,9 +123,8 @@ assert np.allclose(e.grad.data, np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
 #
 # $$\eta_t = \eta_{\min} + \tfrac12(\eta_{\max} - \eta_{\min})\left(1 + \cos\frac{\pi t}{T_{\max}}\right).$$
 #
-# As in PyTorch, the scheduler takes $\eta_{\max}$ from the optimizer when it is created ($t = 0$);
-# each `step()` (once per epoch, after the optimizer's steps) advances $t$ by one and writes the
-# new rate into `optimizer.lr`. Past $T_{\max}$ the closed form climbs back up, like PyTorch's.
+# $\eta_{\max}$ is the optimizer's lr at creation ($t = 0$); each `step()` (once per epoch) advances
+# $t$ and writes the new rate into `optimizer.lr`. Past $T_{\max}$ it climbs back up, as PyTorch's.
 
 # %% solution id="cosine-lr"
 #| export
@@ -207,10 +204,8 @@ assert CosineAnnealingLR(opt, T_max=1).T_max == 1, "T_max=1 is allowed: expected
 # %% [markdown]
 # ## Counting correct predictions
 #
-# Accuracy needs the predicted class of every sample. With class scores (N, C), C > 1, it is the
-# arg-max over the last axis; a one-hot (or probability) target of the same shape is turned into
-# class indices the same way. A model with a single output (shape (N,) or (N, 1)) predicts class 1
-# when the output exceeds a threshold: 0.5 for probabilities, 0 for logits (`BCEWithLogitsLoss`).
+# With class scores (N, C), C > 1, the prediction is the arg-max over the last axis (one-hot targets
+# likewise); a single output (N,) or (N, 1) predicts class 1 above a threshold (0.5, or 0 for logits).
 
 # %% solution id="count-correct"
 #| export
@@ -576,8 +571,7 @@ assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {p
 # %% [markdown]
 # ## Training a classifier on two moons
 #
-# Two interleaved half-circles, not linearly separable; batches reshuffled every epoch (module 08
-# makes this a `DataLoader`); Adam with a cosine schedule for 60 epochs.
+# Two interleaved half-circles; Adam with a cosine schedule for 60 epochs.
 
 # %%
 import time
