@@ -272,7 +272,6 @@ def _report(bar, history):
     """Show the last train loss and accuracy of `history` on the bar."""
     bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", acc=f"{history['train_acc'][-1]:.3f}")
 
-
 # %% solution id="trainer"
 #| export
 class Trainer:
