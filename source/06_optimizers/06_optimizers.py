@@ -1,14 +1,10 @@
 # %% [markdown]
 # # 06 · Optimizers
 #
-# After `loss.backward()` every parameter knows which way is uphill: `p.grad` holds
-# $\partial L / \partial p$. An **optimizer** decides how far to step the other way. It keeps the
-# list of parameters, reads their `.grad`, and overwrites their `.data` in place. The update is
-# bookkeeping, not part of the model, so it works on the raw NumPy arrays and records no graph.
-#
-# You will write the three optimizers nearly everyone uses, with exactly the update rules of
-# `torch.optim`: **SGD** (momentum, weight decay), **Adam** and **AdamW**, and the loop that drives
-# them.
+# After `loss.backward()`, `p.grad` holds $\partial L / \partial p$. An **optimizer** keeps the
+# parameters, reads their `.grad` and overwrites their `.data` in place (raw NumPy, no graph).
+# You write **SGD** (momentum, weight decay), **Adam** and **AdamW** with exactly the rules of
+# `torch.optim`, and the loop that drives them.
 
 # %%
 #| default_exp optim
@@ -36,13 +32,10 @@ def quadratic(seed, n):
 # %% [markdown]
 # ## The base class
 #
-# Every optimizer holds the parameters, a learning rate `lr` (a scheduler may change it between
-# steps, module 07) and one `state` dict per parameter for its buffers. `model.parameters()` is a
-# *generator*: it can be read only once, so the optimizer keeps its own list.
-#
-# `backward` **accumulates** into `.grad`, so before each backward pass the old gradients must go:
-# `zero_grad()` sets them to `None` (as PyTorch does). A parameter whose `.grad` is `None` took no
-# part in the loss, and every `step()` skips it.
+# An optimizer holds the parameters (its own list: `model.parameters()` is a generator, readable
+# once), a learning rate `lr` (a scheduler may change it between steps) and one `state` dict per
+# parameter. `backward` **accumulates** into `.grad`, so `zero_grad()` sets every `.grad` to `None`;
+# a parameter whose `.grad` is `None` took no part in the loss and `step()` skips it.
 
 # %% solution id="optimizer-base"
 #| export
@@ -85,12 +78,11 @@ class Optimizer:
         """Update every parameter that has a gradient. Subclasses implement the rule."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
-
 # %% test id="test-optimizer-base" points=1
 w, b = Tensor(np.zeros(3), requires_grad=True), Tensor(np.zeros(1), requires_grad=True)
 opt = Optimizer((t for t in [w, b]), lr=0.1)
-assert isinstance(opt.params, list) and len(opt.params) == 2 and opt.params[0] is w and opt.params[1] is b, \
-    f"expected params == [w, b] (a list of the same objects), got {opt.params!r}"
+ok = isinstance(opt.params, list) and len(opt.params) == 2 and opt.params[0] is w and opt.params[1] is b
+assert ok, f"expected params == [w, b] (a list of the same objects), got {opt.params!r}"
 assert opt.lr == 0.1 and opt.state == [{}, {}], f"expected lr 0.1 and state [{{}}, {{}}], got {opt.lr}, {opt.state}"
 opt.state[0]["x"] = 1
 assert opt.state[1] == {}, f"each parameter needs its own state dict: writing state[0] changed state[1] to {opt.state[1]}"
@@ -99,7 +91,6 @@ opt.zero_grad()
 assert w.grad is None and b.grad is None, f"zero_grad sets .grad to None, got {w.grad!r} and {b.grad!r}"
 expect_error(TypeError, Optimizer, w, lr=0.1)
 expect_error(ValueError, Optimizer, [], lr=0.1)
-
 ### BEGIN HIDDEN TESTS
 expect_error(ValueError, Optimizer, [w], lr=-1.0)
 assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
@@ -118,9 +109,8 @@ assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
 #
 # $$b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + g_t, \qquad \theta \leftarrow \theta - \eta\, b_t .$$
 #
-# In a narrow valley the gradient flips sign across the valley (those terms cancel in $b$) and keeps
-# its sign along it (those add up): momentum speeds up exactly where plain SGD crawls. With a
-# constant gradient $b_t \to g/(1-\mu)$, so $\mu = 0.9$ means steps up to 10 times longer.
+# Across a narrow valley the gradient flips sign (cancels in $b$), along it it keeps its sign (adds
+# up): with a constant gradient $b_t \to g/(1-\mu)$, 10 times longer steps for $\mu = 0.9$.
 
 # %% solution id="sgd"
 #| export
@@ -171,129 +161,129 @@ class SGD(Optimizer):
             p.data -= self.lr * g
         ### END SOLUTION
 
-
-# %% [markdown]
-# The tests feed gradients by hand (`p.grad = Tensor(...)`), so they need nothing but a Tensor.
-
 # %% test id="test-sgd" points=3
 p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
-opt = SGD([p], lr=0.1)
-p.grad = Tensor(np.array([0.5, 1.0]))
-opt.step()
+p.grad = Tensor(np.array([0.5, 1.0])); SGD([p], lr=0.1).step()
 assert np.allclose(p.data, [0.95, -2.1]), f"plain SGD: expected [0.95, -2.1], got {p.data}"
-
-p = Tensor(np.array([0.0]), requires_grad=True)
+p, got = Tensor(np.array([0.0]), requires_grad=True), []
 opt = SGD([p], lr=0.1, momentum=0.9)
-got = []
 for _ in range(3):
-    p.grad = Tensor(np.array([1.0]))
-    opt.step()
-    got.append(float(p.data[0]))
-assert np.allclose(got, [-0.1, -0.29, -0.561]), \
-    f"momentum 0.9, constant grad 1: expected p = -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71), got {got}"
-
+    p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
+assert np.allclose(got, [-0.1, -0.29, -0.561]), f"momentum 0.9, grad 1: expected p = -0.1, -0.29, -0.561, got {got}"
 p = Tensor(np.array([2.0]), requires_grad=True)
 opt = SGD([p], lr=0.1, weight_decay=0.5)
-p.grad = Tensor(np.array([0.0]))
-opt.step()
-assert np.allclose(p.data, [1.9]), f"weight decay 0.5, p=2, grad 0: g = 0.5*2 = 1, expected [1.9], got {p.data}"
-assert (opt.momentum, opt.weight_decay) == (0.0, 0.5), f"expected momentum 0.0, weight_decay 0.5, got {opt.momentum}, {opt.weight_decay}"
-
+p.grad = Tensor(np.array([0.0])); opt.step()
+assert np.allclose(p.data, [1.9]), f"weight decay 0.5, p=2, grad 0: g = 1, expected [1.9], got {p.data}"
+assert (opt.momentum, opt.weight_decay) == (0.0, 0.5), f"expected (0.0, 0.5), got {opt.momentum}, {opt.weight_decay}"
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(6, 3)
 for lr, mom, wd in [(0.05, 0.0, 0.0), (0.05, 0.9, 0.0), (0.03, 0.5, 0.1), (0.05, 0.0, 1.0)]:
     p = Tensor(theta0.copy(), requires_grad=True)
-    opt = SGD([p], lr=lr, momentum=mom, weight_decay=wd)
-    th, buf = theta0.copy(), None
+    opt, th, buf = SGD([p], lr=lr, momentum=mom, weight_decay=wd), theta0.copy(), None
     for t in range(6):
-        p.grad = Tensor(A @ p.data + c)
-        opt.step()
+        p.grad = Tensor(A @ p.data + c); opt.step()
         g = A @ th + c + wd * th
         buf = g if buf is None or mom == 0 else mom * buf + g
         th = th - lr * buf
         assert np.allclose(p.data, th, rtol=1e-12, atol=1e-12), f"SGD lr={lr} m={mom} wd={wd} step {t+1}: expected {th}, got {p.data}"
-# the buffer is a copy of the first gradient; grads untouched; None grads skipped; lr read each step
 p, q = Tensor(np.array([1.0, 1.0]), requires_grad=True), Tensor(np.array([5.0]), requires_grad=True)
 opt = SGD([p, q], lr=1.0, momentum=0.9, weight_decay=0.1)
-first = Tensor(np.array([2.0, -1.0])); p.grad = first
-opt.step()
+first = Tensor(np.array([2.0, -1.0])); p.grad = first; opt.step()
 assert np.array_equal(first.data, [2.0, -1.0]), f"SGD.step modified p.grad: {first.data}"
-assert q.data[0] == 5.0 and q.grad is None, "a parameter whose grad is None must not move"
+assert q.data[0] == 5.0 and q.grad is None, f"a parameter whose grad is None must not move, got {q.data}"
 p.grad = Tensor(np.array([2.0, -1.0])); opt.step()
 assert np.array_equal(first.data, [2.0, -1.0]), f"the momentum buffer aliases the first gradient: {first.data}"
 opt.lr = 0.0; before = p.data.copy(); opt.step()
-assert np.array_equal(p.data, before), "after opt.lr = 0 a step must not move the parameter"
-p = Tensor(np.ones(4, dtype=np.float32), requires_grad=True); data = p.data
+assert np.array_equal(p.data, before), f"after opt.lr = 0 a step must not move p: expected {before}, got {p.data}"
+p = Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
 opt = SGD([p], lr=0.1, momentum=0.9)
 p.grad = Tensor(np.ones(4, dtype=np.float32)); opt.step(); opt.step()
-assert p.data.dtype == np.float32 and np.allclose(p.data, 1 - 0.1 - 0.19), f"float32 momentum: {p.data}"
+assert p.data.dtype == np.float32 and np.allclose(p.data, 1 - 0.1 - 0.19), f"float32 momentum: got {p.data}"
 expect_error(ValueError, SGD, [p], lr=0.1, momentum=-0.1)
 expect_error(ValueError, SGD, [p], lr=0.1, weight_decay=-1.0)
-assert SGD([p], lr=0.1, momentum=0.0, weight_decay=0.0).momentum == 0.0
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Moving averages and their bias
+# ## RMSprop: a step size per coordinate
 #
-# Adam (next) keeps **exponential moving averages** of the gradient. An EMA with decay $\beta$
-# starts at $a_0 = 0$:
-#
-# $$a_t = \beta\, a_{t-1} + (1-\beta)\, x_t .$$
-#
-# Starting at 0 biases the early averages towards 0: with $\beta = 0.9$ and $x_t = 1$ always,
-# $a_1 = 0.1$, $a_2 = 0.19$, ... although every input is 1. Unrolled, $a_t = (1-\beta)\sum_k
-# \beta^{t-k} x_k$, whose weights sum to $1-\beta^t$, not 1. Dividing by exactly that, with $t$
-# **counting from 1**, removes the bias: $\hat a_t = a_t / (1-\beta^t)$.
+# An EMA of the **squared** gradient, $v_t = \alpha v_{t-1} + (1-\alpha) g_t^2$ ($v_0 = 0$), measures
+# each coordinate's typical gradient size. RMSprop (Hinton, 2012) divides by its root:
+# $\theta \leftarrow \theta - \eta\, g_t / (\sqrt{v_t} + \epsilon)$, so steep and flat coordinates take
+# steps of similar length (`torch.optim.RMSprop`, no bias correction).
 
-# %% solution id="ema"
-def ema(values, beta, bias_correction=True):
-    """Exponential moving average of a sequence, optionally bias-corrected.
+# %% solution id="rmsprop"
+class RMSprop(Optimizer):
+    """RMSprop (= torch.optim.RMSprop without momentum or centering)."""
 
-    values: a 1-D sequence of numbers x_1..x_n.  beta: the decay, 0 <= beta < 1.
-    Returns a float64 array of length n: a_1..a_n (a_0 = 0), or a_t / (1 - beta**t) when
-    bias_correction is True.
-    EXAMPLE: ema([1, 1, 1], 0.9, bias_correction=False) -> array([0.1, 0.19, 0.271])
-             ema([1, 1, 1], 0.9) -> array([1., 1., 1.])
-    HINT: the correction needs t, the position counted from 1 (see `enumerate`'s `start`).
-    """
-    ### BEGIN SOLUTION
-    avg, out = 0.0, []
-    for t, x in enumerate(values, start=1):
-        avg = beta * avg + (1 - beta) * x
-        out.append(avg / (1 - beta ** t) if bias_correction else avg)
-    return np.array(out, dtype=np.float64)
-    ### END SOLUTION
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        """Store the parameters (base class) and `self.alpha`, `self.eps`."""
+        ### BEGIN SOLUTION
+        super(RMSprop, self).__init__(params, lr)
+        self.alpha = alpha
+        self.eps = eps
+        ### END SOLUTION
 
+    def step(self):
+        """Apply one RMSprop update, in place, to every parameter whose `.grad` is not None.
 
-# %% test id="test-ema" points=1
-got = ema([1, 1, 1], 0.9, bias_correction=False)
-assert np.allclose(got, [0.1, 0.19, 0.271]), f"raw EMA of ones: expected [0.1, 0.19, 0.271], got {got}"
-got = ema([1, 1, 1], 0.9)
-assert np.allclose(got, [1, 1, 1]), f"bias-corrected EMA of ones: expected [1, 1, 1], got {got}"
+        The state dict of a parameter holds "square_avg" (v, shaped like p, zeros before the first
+        update). Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
+        EXAMPLE: lr=0.1, alpha=0.99, p = 0, gradient 1.0 at every step:
+                 v = 0.01, 0.0199; p -> -1.0, -1.7089 (steps 0.1/0.1 and 0.1/0.1411)
+        HINT: eps is added after the square root.
+        """
+        ### BEGIN SOLUTION
+        for p, state in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            g = p.grad.data
+            if "square_avg" not in state:
+                state["square_avg"] = np.zeros_like(p.data)
+            v = self.alpha * state["square_avg"] + (1 - self.alpha) * g * g
+            state["square_avg"] = v
+            p.data -= self.lr * g / (np.sqrt(v) + self.eps)
+        ### END SOLUTION
+
+# %% test id="test-rmsprop" points=2
+p = Tensor(np.array([0.0]), requires_grad=True)
+opt, got = RMSprop([p], lr=0.1), []
+for _ in range(2):
+    p.grad = Tensor(np.array([1.0]))
+    opt.step()
+    got.append(float(p.data[0]))
+assert np.allclose(got, [-1.0, -1.0 - 0.1 / np.sqrt(0.0199)]), f"expected p = -1.0, -1.7089, got {got}"
 ### BEGIN HIDDEN TESTS
-got = ema([2.0, 4.0], 0.5)
-assert np.allclose(got, [2.0, (0.5 * 1.0 + 2.0) / 0.75]), f"expected [2, 3.333], got {got}"
-got = ema(np.arange(5), 0.8, False)
-assert got.dtype == np.float64 and np.allclose(got[-1], sum(0.2 * 0.8 ** (4 - k) * k for k in range(5))), f"{got}"
-assert len(ema([], 0.9)) == 0, "an empty sequence gives an empty array"
+A, c, theta0 = quadratic(9, 3)
+p = Tensor(theta0.copy(), requires_grad=True)
+opt, th, v = RMSprop([p], lr=0.02, alpha=0.9, eps=1e-3), theta0.copy(), 0.0
+for t in range(6):
+    p.grad = Tensor(A @ p.data + c); opt.step()
+    g = A @ th + c
+    v = 0.9 * v + 0.1 * g * g
+    th = th - 0.02 * g / (np.sqrt(v) + 1e-3)
+    assert np.allclose(p.data, th, rtol=1e-10, atol=1e-12), f"RMSprop step {t + 1}: expected {th}, got {p.data}"
+assert np.allclose(opt.state[0]["square_avg"], v), f"state['square_avg']: expected {v}, got {opt.state[0]['square_avg']}"
+p, q = Tensor(np.ones(2, dtype=np.float32), requires_grad=True), Tensor(np.array([5.0]), requires_grad=True)
+opt = RMSprop([p, q], lr=0.1)
+first = Tensor(np.array([2.0, -1.0], dtype=np.float32)); p.grad = first; opt.step()
+assert np.array_equal(first.data, [2.0, -1.0]) and q.data[0] == 5.0, f"grad untouched, None grad skipped: got {first.data}, {q.data}"
+assert p.data.dtype == np.float32, f"expected float32 parameters to stay float32, got {p.data.dtype}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Adam
 #
-# SGD uses one step size for every parameter. Adam (Kingma & Ba, 2015) gives each coordinate its
-# own: it keeps an EMA $m$ of the gradient (direction) and an EMA $v$ of its square (scale), both
-# bias-corrected, and divides one by the square root of the other:
+# Adam (Kingma & Ba, 2015) is momentum plus RMSprop, both bias-corrected: an EMA $m$ of the gradient
+# (direction) divided by the root of an EMA $v$ of its square (scale):
 #
 # $$m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2,$$
 # $$\hat m_t = \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
 #   \theta \leftarrow \theta - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 #
-# With a constant gradient $\hat m_t = g$ and $\hat v_t = g^2$: every step has length $\eta$
-# (up to $\epsilon$), whatever the size of $g$, so the learning rate is a step *length*.
-# `torch.optim.Adam`'s `weight_decay` is plain L2, added to the gradient before the moments as in
-# SGD; AdamW below changes only that, so it lives in its own method. Each parameter counts its own
-# steps (one that had no gradient for a while has taken fewer).
+# An EMA started at 0 is biased towards 0 early on: its weights sum to $1-\beta^t$, not 1, so
+# dividing by that ($t$ **counting from 1**) removes the bias. With a constant gradient every step has length $\eta$ whatever the size of $g$: the learning rate
+# is a step *length*. Adam's `weight_decay` is plain L2 added to the gradient (as in SGD), in its own
+# method so that AdamW can change only that. Each parameter counts its own steps.
 
 # %% solution id="adam"
 #| export
@@ -364,77 +354,68 @@ class Adam(Optimizer):
             p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
         ### END SOLUTION
 
-
 # %% test id="test-adam" points=3
-p = Tensor(np.array([0.0, 0.0]), requires_grad=True)
+p, got = Tensor(np.array([0.0, 0.0]), requires_grad=True), []
 opt = Adam([p], lr=0.1)
-got = []
 for _ in range(3):
-    p.grad = Tensor(np.array([3.0, -0.01]))
-    opt.step()
-    got.append(p.data.tolist())
+    p.grad = Tensor(np.array([3.0, -0.01])); opt.step(); got.append(p.data.tolist())
 expected = [[-0.1, 0.1], [-0.2, 0.2], [-0.3, 0.3]]
-assert np.allclose(got, expected, atol=1e-6), (
-    f"with a constant gradient, bias-corrected Adam moves exactly lr per step: expected {expected}, "
-    f"got {np.round(got, 6).tolist()} (too large a first step: missing bias correction; "
-    f"nan or too small: t must start at 1)")
+assert np.allclose(got, expected, atol=1e-6), (f"constant gradient: bias-corrected Adam moves exactly lr per step: "
+    f"expected {expected}, got {np.round(got, 6).tolist()} (first step too large: no bias correction; nan: t must start at 1)")
 assert opt.state[0]["step"] == 3, f"state['step'] counts updates: expected 3, got {opt.state[0].get('step')}"
-
 p = Tensor(np.array([2.0]), requires_grad=True)
 got = Adam([p], lr=0.1, weight_decay=0.5).apply_weight_decay(p, np.array([1.0]))
 assert np.allclose(got, [2.0]), f"L2: g + 0.5 * 2 = 2: expected [2.], got {got}"
-
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(7, 4)
 for lr, (b1, b2), eps, wd in [(0.05, (0.9, 0.999), 1e-8, 0.0), (0.01, (0.8, 0.99), 1e-3, 0.0),
                               (0.02, (0.9, 0.999), 1e-8, 0.3), (0.02, (0.9, 0.999), 1e-8, 1.0)]:
     p = Tensor(theta0.copy(), requires_grad=True)
-    opt = Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
-    th, m, v = theta0.copy(), 0.0, 0.0
+    opt, th, m, v = Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd), theta0.copy(), 0.0, 0.0
     for t in range(1, 8):
-        p.grad = Tensor(A @ p.data + c)
-        opt.step()
+        p.grad = Tensor(A @ p.data + c); opt.step()
         g = A @ th + c + wd * th
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
         th = th - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
         assert np.allclose(p.data, th, rtol=1e-10, atol=1e-12), f"Adam lr={lr} betas={(b1, b2)} wd={wd} step {t}: expected {th}, got {p.data}"
-assert np.allclose(opt.state[0]["exp_avg"], m) and np.allclose(opt.state[0]["exp_avg_sq"], v), "state holds m, v"
+ok = np.allclose(opt.state[0]["exp_avg"], m) and np.allclose(opt.state[0]["exp_avg_sq"], v)
+assert ok, f"state: expected exp_avg {m}, exp_avg_sq {v}, got {opt.state[0]}"
 p = Tensor(np.array([0.0]), requires_grad=True)
 opt = Adam([p], lr=1.0, eps=1.0)
 p.grad = Tensor(np.array([1e-4])); opt.step()
-assert np.allclose(p.data, [-1e-4 / (1e-4 + 1.0)], rtol=1e-9), f"eps after the sqrt: got {p.data}"
+assert np.allclose(p.data, [-1e-4 / (1e-4 + 1.0)], rtol=1e-9), f"eps after the sqrt: expected {-1e-4 / (1e-4 + 1.0)}, got {p.data}"
 p, q = Tensor(np.array([0.0]), requires_grad=True), Tensor(np.array([0.0]), requires_grad=True)
 opt = Adam([p, q], lr=0.1, weight_decay=0.1)
 p.grad = Tensor(np.array([2.0])); opt.step()
-assert q.data[0] == 0.0 and np.array_equal(p.grad.data, [2.0]), "Adam must skip None grads and never modify p.grad"
+assert q.data[0] == 0.0 and np.array_equal(p.grad.data, [2.0]), f"skip None grads, never modify p.grad: got {q.data}, {p.grad.data}"
 q.grad = Tensor(np.array([5.0])); opt.step()
-assert np.allclose(q.data, [-0.1]), f"q's first update is bias-corrected with its own t=1, got {q.data}"
-assert opt.state[0]["step"] == 2 and opt.state[1]["step"] == 1, f"{opt.state}"
+assert np.allclose(q.data, [-0.1]), f"q's first update uses its own t=1: expected [-0.1], got {q.data}"
+assert opt.state[0]["step"] == 2 and opt.state[1]["step"] == 1, f"expected steps 2 and 1, got {opt.state}"
 opt.lr = 0.0; before = p.data.copy(); opt.step()
-assert np.array_equal(p.data, before), "after opt.lr = 0 a step must not move the parameter"
+assert np.array_equal(p.data, before), f"after opt.lr = 0 a step must not move p: expected {before}, got {p.data}"
 w = Tensor(np.array([3.0]), requires_grad=True)
-assert Adam([w]).apply_weight_decay(w, np.array([1.0]))[0] == 1.0, "weight_decay 0 leaves g alone"
+got = Adam([w]).apply_weight_decay(w, np.array([1.0]))
+assert got[0] == 1.0, f"weight_decay 0 leaves g alone: expected [1.], got {got}"
 p = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
 opt = Adam([p], lr=0.1)
 p.grad = Tensor(np.ones(3, dtype=np.float32)); opt.step()
-assert p.data.dtype == np.float32 and opt.state[0]["exp_avg"].shape == (3,)
+assert p.data.dtype == np.float32 and opt.state[0]["exp_avg"].shape == (3,), f"float32: got {p.data.dtype}, {opt.state[0]['exp_avg'].shape}"
 opt = Adam([p], lr=0.1, betas=[0.0, 0.5], eps=0.0, weight_decay=0.0)
-assert opt.betas == (0.0, 0.5) and opt.eps == 0.0 and opt.weight_decay == 0.0, f"{opt.betas}, {opt.eps}"
-for kw in [dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.9)), dict(eps=-1e-8), dict(weight_decay=-0.1)]:
+assert (opt.betas, opt.eps, opt.weight_decay) == ((0.0, 0.5), 0.0, 0.0), f"expected ((0.0, 0.5), 0.0, 0.0), got {opt.betas}, {opt.eps}, {opt.weight_decay}"
+for kw in [dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.9)),
+           dict(eps=-1e-8), dict(weight_decay=-0.1)]:
     expect_error(ValueError, Adam, [p], **kw)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## AdamW: decoupled weight decay
 #
-# In Adam, L2 weight decay is divided by $\sqrt{\hat v}$ like any gradient, so weights with large
-# gradients are barely regularised. Loshchilov & Hutter (2019) *decouple* it: shrink the weights
-# directly, then take the Adam step on the unmodified gradient:
+# In Adam, L2 decay is divided by $\sqrt{\hat v}$ like any gradient. Loshchilov & Hutter (2019)
+# *decouple* it: shrink the weights directly, then take the Adam step on the unmodified gradient:
 #
 # $$\theta \leftarrow \theta\,(1 - \eta\lambda), \qquad \text{then the Adam update with } g_t .$$
 #
-# That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$), the optimizer of almost every
-# transformer. Only the weight-decay method changes.
+# That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$). Only the weight-decay method changes.
 
 # %% solution id="adamw"
 #| export
@@ -454,26 +435,19 @@ class AdamW(Adam):
         return g
         ### END SOLUTION
 
-
 # %% test id="test-adamw" points=2
 p = Tensor(np.array([2.0, -4.0]), requires_grad=True)
 opt = AdamW([p], lr=0.1, weight_decay=0.5)
-p.grad = Tensor(np.array([0.0, 0.0]))
-opt.step()
-assert np.allclose(p.data, [1.9, -3.8]), (
-    f"AdamW with zero gradient only shrinks the weights by (1 - lr*wd) = 0.95: expected [1.9, -3.8], got {p.data}")
-
+p.grad = Tensor(np.array([0.0, 0.0])); opt.step()
+assert np.allclose(p.data, [1.9, -3.8]), f"zero gradient: AdamW only shrinks by (1 - lr*wd) = 0.95: expected [1.9, -3.8], got {p.data}"
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(8, 4)
 for lr, wd in [(0.05, 0.3), (0.01, 1.0)]:
     p = Tensor(theta0.copy(), requires_grad=True)
-    opt = AdamW([p], lr=lr, weight_decay=wd)
-    th, m, v = theta0.copy(), 0.0, 0.0
+    opt, th, m, v = AdamW([p], lr=lr, weight_decay=wd), theta0.copy(), 0.0, 0.0
     for t in range(1, 8):
-        p.grad = Tensor(A @ p.data + c)
-        opt.step()
-        g = A @ th + c
-        th = th * (1 - lr * wd)
+        p.grad = Tensor(A @ p.data + c); opt.step()
+        g, th = A @ th + c, th * (1 - lr * wd)
         m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
         th = th - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
         assert np.allclose(p.data, th, rtol=1e-10, atol=1e-12), f"AdamW lr={lr} wd={wd} step {t}: expected {th}, got {p.data}"
@@ -481,16 +455,15 @@ p, q = Tensor(np.array([1.0]), requires_grad=True), Tensor(np.array([1.0]), requ
 opt = AdamW([p, q], lr=0.5, weight_decay=0.2)
 opt.lr = 0.25
 p.grad = Tensor(np.array([0.0])); opt.step()
-assert np.allclose(p.data, [0.95]) and q.data[0] == 1.0, f"decay uses the current lr, skips q: {p.data}, {q.data}"
-assert AdamW([p]).weight_decay == 1e-2
+assert np.allclose(p.data, [0.95]) and q.data[0] == 1.0, f"decay uses the current lr, skips q: expected [0.95], [1.], got {p.data}, {q.data}"
+assert AdamW([p]).weight_decay == 1e-2, f"AdamW's default weight_decay: expected 0.01, got {AdamW([p]).weight_decay}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## The optimization loop
 #
-# Every use of an optimizer is the same four lines, repeated: clear the old gradients, compute the
-# loss, backpropagate, step. Write them once for a function of one parameter vector, recording
-# where the parameter goes.
+# Every use of an optimizer repeats four lines: clear the gradients, compute the loss,
+# backpropagate, step. Write them once, recording where the parameter goes.
 
 # %%
 import matplotlib.pyplot as plt
@@ -522,7 +495,6 @@ def minimize(f, start, make_optimizer, steps):
     return np.array(path)
     ### END SOLUTION
 
-
 # %% test id="test-minimize" points=2
 got = minimize(lambda w: (w * w).sum(), [1.0, -2.0], lambda ps: SGD(ps, lr=0.25), 3)
 expected = np.array([[1.0, -2.0], [0.5, -1.0], [0.25, -0.5], [0.125, -0.25]])
@@ -531,35 +503,70 @@ assert got.shape == (4, 2) and np.allclose(got, expected), \
 ### BEGIN HIDDEN TESTS
 got = minimize(lambda w: (w * w * w).sum(), [1.0], lambda ps: SGD(ps, lr=0.1), 2)
 assert np.allclose(got, [[1.0], [0.7], [0.7 - 0.1 * 3 * 0.49]]), f"gradients must not accumulate across steps: {got}"
-assert got.dtype == np.float64 and minimize(lambda w: w.sum(), [1.0, 2.0], lambda ps: SGD(ps, lr=1.0), 0).shape == (1, 2)
+got0 = minimize(lambda w: w.sum(), [1.0, 2.0], lambda ps: SGD(ps, lr=1.0), 0)
+assert got.dtype == np.float64 and got0.shape == (1, 2), f"expected float64 and shape (1, 2) for 0 steps, got {got.dtype}, {got0.shape}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Bias correction and a narrow valley
+# ## How large may a step be?
 #
-# Left: the EMA of a noisy gradient that hovers around 1, raw and bias-corrected. Right:
-# $f(x, y) = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it. SGD's
-# learning rate is capped by the steep direction ($\eta < 2/50$), so it crawls along $x$.
-# Momentum builds up speed along the valley; Adam rescales each coordinate and heads almost
-# straight for the minimum.
+# On $f(w) = \tfrac{a}{2} w^2$ an SGD step multiplies $w$ by $1 - \eta a$: it shrinks only while
+# $\eta < 2/a$. A learning rate is limited by the **steepest** direction. Find that limit by trying.
+
+# %% solution id="stable-lr"
+def largest_stable_lr(f, start, make_optimizer, lrs, steps=50):
+    """The largest learning rate in `lrs` whose run ends with f lower than at the start.
+
+    f, start, steps: as for `minimize`. make_optimizer(params, lr) builds an Optimizer.
+    lrs: a sequence of floats, in any order. A run is stable when f at the last point of its
+    path is finite and smaller than f(start). Returns that lr as a float, or None if no run is.
+    EXAMPLE: f(w) = 5 w^2 (a = 10, so SGD diverges above lr 0.2):
+             largest_stable_lr(f, [1.0], lambda ps, lr: SGD(ps, lr=lr), [0.1, 0.19, 0.21]) -> 0.19
+    HINT: `minimize` gives the path; wrap its last row in a Tensor to evaluate f; `np.isfinite`.
+    """
+    ### BEGIN SOLUTION
+    f0 = float(f(Tensor(np.array(start, dtype=np.float64))).data)
+    stable = []
+    for lr in lrs:
+        path = minimize(f, start, lambda ps: make_optimizer(ps, lr), steps)
+        end = float(f(Tensor(path[-1])).data)
+        if np.isfinite(end) and end < f0:
+            stable.append(lr)
+    return max(stable) if stable else None
+    ### END SOLUTION
+
+# %% test id="test-stable-lr" points=2
+quad = lambda w: (5.0 * w * w).sum()
+got = largest_stable_lr(quad, [1.0], lambda ps, lr: SGD(ps, lr=lr), [0.1, 0.19, 0.21])
+assert got == 0.19, f"f = 5 w^2 has curvature 10, stable below lr 0.2: expected 0.19, got {got}"
+### BEGIN HIDDEN TESTS
+got = largest_stable_lr(quad, [1.0, -1.0], lambda ps, lr: SGD(ps, lr=lr), [0.3, 0.15, 0.05, 0.25], steps=5)
+assert got == 0.15, f"lrs in any order: expected 0.15, got {got}"
+got = largest_stable_lr(quad, [1.0], lambda ps, lr: SGD(ps, lr=lr), [0.2, 0.3])
+assert got is None, f"lr 0.2 only oscillates (f unchanged) and 0.3 diverges: expected None, got {got}"
+got = largest_stable_lr(quad, [2.0], lambda ps, lr: SGD(ps, lr=lr), [0.1], steps=1)
+assert got == 0.1, f"one step of lr 0.1 lands at w = 0: expected 0.1, got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## A narrow valley
+#
+# $f = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it, so SGD's $\eta$ is capped near $2/50$ and it crawls
+# along $x$. Momentum builds up speed along the valley; Adam rescales each coordinate.
 
 # %%
 def valley(w):
     return 0.5 * (w[0] ** 2 + 50.0 * w[1] ** 2)
 
 
-noisy = 1.0 + 0.3 * np.random.default_rng(0).normal(size=40)
+print("largest stable SGD lr on the valley:",
+      largest_stable_lr(valley, [-4.0, 1.0], lambda ps, lr: SGD(ps, lr=lr), np.arange(0.030, 0.0451, 0.0025)))
 runs = {
     "SGD lr=0.035": minimize(valley, [-4.0, 1.0], lambda ps: SGD(ps, lr=0.035), 60),
     "SGD momentum=0.9 lr=0.015": minimize(valley, [-4.0, 1.0], lambda ps: SGD(ps, lr=0.015, momentum=0.9), 60),
     "Adam lr=0.4": minimize(valley, [-4.0, 1.0], lambda ps: Adam(ps, lr=0.4), 60),
 }
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=72)
-ax1.plot(noisy, ".", color="grey", label="gradient samples")
-ax1.plot(ema(noisy, 0.9, bias_correction=False), label="EMA, beta=0.9")
-ax1.plot(ema(noisy, 0.9), label="bias-corrected EMA")
-ax1.set(xlabel="step t", title="EMA starts at 0; dividing by 1 - beta^t fixes it")
-ax1.legend(fontsize=8)
+fig, ax2 = plt.subplots(figsize=(6, 3.6), dpi=72)
 xs, ys = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-1.5, 1.5, 200))
 ax2.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 60, 12), cmap="Greys")
 for name, path in runs.items():
@@ -573,11 +580,8 @@ plt.show()
 # %% [markdown]
 # ## Systems note: optimizer state costs memory and time
 #
-# Parameters are not the only arrays that live for the whole run. SGD with momentum keeps one
-# buffer per parameter; Adam keeps two ($m$ and $v$), so training with Adam holds **three** copies
-# of the weights (four counting the gradients): a 7-billion-parameter model in float32 needs
-# 28 GB of weights plus 56 GB of Adam state, and every step reads and writes all of it.
-# Measure it yourself.
+# SGD with momentum keeps one buffer per parameter, Adam two ($m$, $v$): a 7-billion-parameter
+# model in float32 needs 28 GB of weights plus 56 GB of Adam state, all read and written each step.
 
 # %%
 import time
@@ -608,7 +612,6 @@ def optimizer_cost(optimizer, steps=20):
     return state_bytes / param_bytes, ms
     ### END SOLUTION
 
-
 # %% test id="test-optimizer-cost" points=1
 lin = Linear(30, 20)
 ratios = [optimizer_cost(make(lin.parameters()), steps=3)[0] for make in
@@ -625,7 +628,7 @@ assert 9.5 < ms < 40 and ratio == 0.0, f"a step that sleeps 10 ms: expected abou
 lin = Linear(3, 2)
 opt = Adam(lin.parameters(), lr=0.1)
 ratio, ms = optimizer_cost(opt, steps=4)
-assert opt.state[0]["step"] == 4 and isinstance(ratio, float), f"{opt.state[0]['step']}, {ratio}"
+assert opt.state[0]["step"] == 4 and isinstance(ratio, float), f"expected 4 steps and a float ratio, got {opt.state[0]['step']}, {ratio!r}"
 ### END HIDDEN TESTS
 
 # %%

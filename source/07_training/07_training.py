@@ -6,9 +6,7 @@
 # $$\text{zero\_grad} \;\to\; \hat y = f_\theta(x) \;\to\; L(\hat y, y) \;\to\; \nabla_\theta L
 #   \;\to\; \text{clip} \;\to\; \theta \leftarrow \text{step}(\theta, \nabla_\theta L)$$
 #
-# plus the chores around it: a learning-rate schedule, evaluation on held-out data (eval mode, no
-# graph), a history to plot, and checkpoints. You build `clip_grad_norm_`, `CosineAnnealingLR` and
-# a `Trainer`.
+# plus a learning-rate schedule, evaluation (eval mode, no graph), a history and checkpoints.
 
 # %%
 #| default_exp training
@@ -47,15 +45,13 @@ def with_grad(values, dtype=np.float64):
 # %% [markdown]
 # ## Gradient clipping
 #
-# One unlucky batch can produce a huge gradient that throws the weights far away. Clipping by the
-# **global norm** treats all gradients as one long vector, caps its length at $c$, keeps its direction:
+# Clipping by the **global norm** caps the length of all gradients, as one vector, at $c$:
 #
 # $$\lVert g\rVert = \sqrt{\textstyle\sum_{p}\sum_i g_{p,i}^2}, \qquad
 #   \text{if } \lVert g\rVert > c:\quad g_p \leftarrow g_p \cdot \frac{c}{\lVert g\rVert + 10^{-6}}
 #   \text{ for every } p.$$
 #
-# (Clipping each parameter on its own would change the direction.) PyTorch's `clip_grad_norm_`
-# (`_`: in place) returns the norm measured *before* clipping, worth logging.
+# `clip_grad_norm_` (`_`: in place) returns the norm measured *before* clipping.
 
 # %% solution id="clip-grad-norm"
 #| export
@@ -100,14 +96,17 @@ assert np.isclose(float(norm), 5.0) and np.array_equal(a.grad.data, [3.0, 0.0]),
 a, b = with_grad([10.0]), with_grad([0.1])
 clip_grad_norm_([a, b], max_norm=1.0)
 coef = 1.0 / (math.sqrt(100.01) + 1e-6)
-assert np.allclose([a.grad.data[0], b.grad.data[0]], [10 * coef, 0.1 * coef], rtol=1e-12), "one global factor"
+got = [a.grad.data[0], b.grad.data[0]]
+assert np.allclose(got, [10 * coef, 0.1 * coef], rtol=1e-12), f"one global factor: expected {[10 * coef, 0.1 * coef]}, got {got}"
 a, b = with_grad([3.0, 4.0]), with_grad([0.0])
 a, none = with_grad(np.full(3, 2.0), dtype=np.float32), Tensor(np.zeros(2), requires_grad=True)
 norm = clip_grad_norm_((p for p in [a, none]), max_norm=0.5)
-assert np.isclose(float(norm), math.sqrt(12.0), rtol=1e-6) and a.grad.dtype == np.float32 and none.grad is None
+ok = np.isclose(float(norm), math.sqrt(12.0), rtol=1e-6) and a.grad.dtype == np.float32 and none.grad is None
+assert ok, f"expected norm sqrt(12), float32 grads, None grad kept, got {float(norm)}, {a.grad.dtype}, {none.grad!r}"
 assert np.isclose(np.linalg.norm(a.grad.data), 0.5, rtol=1e-5), f"{a.grad.data}"
 d = with_grad([0.0, 10.0])
-assert np.isclose(float(clip_grad_norm_(d, 1.0)), 10.0) and np.allclose(d.grad.data, [0.0, 1.0], atol=1e-6)
+norm = float(clip_grad_norm_(d, 1.0))
+assert np.isclose(norm, 10.0) and np.allclose(d.grad.data, [0.0, 1.0], atol=1e-6), f"a single Tensor: expected 10 and [0, 1], got {norm}, {d.grad.data}"
 assert float(clip_grad_norm_([none], 1.0)) == 0.0, "no gradients: norm 0"
 e, f = Tensor(np.zeros(2), requires_grad=True), Tensor(np.zeros(2), requires_grad=True)
 shared = Tensor(np.array([6.0, 8.0]))
@@ -124,9 +123,8 @@ assert np.allclose(e.grad.data, np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
 #
 # $$\eta_t = \eta_{\min} + \tfrac12(\eta_{\max} - \eta_{\min})\left(1 + \cos\frac{\pi t}{T_{\max}}\right).$$
 #
-# As in PyTorch, the scheduler takes $\eta_{\max}$ from the optimizer when it is created ($t = 0$);
-# each `step()` (once per epoch, after the optimizer's steps) advances $t$ by one and writes the
-# new rate into `optimizer.lr`. Past $T_{\max}$ the closed form climbs back up, like PyTorch's.
+# $\eta_{\max}$ is the optimizer's lr at creation ($t = 0$); each `step()` (once per epoch) advances
+# $t$ and writes the new rate into `optimizer.lr`. Past $T_{\max}$ it climbs back up, as PyTorch's.
 
 # %% solution id="cosine-lr"
 #| export
@@ -186,30 +184,28 @@ assert sched.get_last_lr() == [opt.lr], f"get_last_lr() should be [optimizer.lr]
 ### BEGIN HIDDEN TESTS
 opt = SGD([Tensor(np.zeros(1), requires_grad=True)], lr=0.1)
 sched = CosineAnnealingLR(opt, T_max=10, eta_min=0.01)
-assert sched.lr_at(0) == 0.1 and sched.last_epoch == 0 and sched.T_max == 10
+assert (sched.lr_at(0), sched.last_epoch, sched.T_max) == (0.1, 0, 10), f"expected (0.1, 0, 10), got {(sched.lr_at(0), sched.last_epoch, sched.T_max)}"
 lrs = []
 for _ in range(12):
     sched.step()
     lrs.append(sched.get_last_lr()[0])
 ref = [0.01 + 0.09 * (1 + np.cos(np.pi * t / 10)) / 2 for t in range(1, 13)]
 assert np.allclose(lrs, ref, rtol=1e-12), f"eta_min / past T_max: expected {ref}, got {lrs}"
-assert sched.last_epoch == 12 and np.isclose(opt.lr, ref[-1]), f"{sched.last_epoch}, {opt.lr}"
+assert sched.last_epoch == 12 and np.isclose(opt.lr, ref[-1]), f"expected 12, {ref[-1]}, got {sched.last_epoch}, {opt.lr}"
 got = sched.get_last_lr(); got.append(5)
 assert sched.get_last_lr() == [opt.lr], "get_last_lr must return a new list"
 try:
     CosineAnnealingLR(opt, T_max=0); raise AssertionError("T_max=0: expected ValueError, got no error")
 except ValueError:
     pass
-assert CosineAnnealingLR(opt, T_max=1).T_max == 1
+assert CosineAnnealingLR(opt, T_max=1).T_max == 1, "T_max=1 is allowed: expected T_max 1"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Counting correct predictions
 #
-# Accuracy needs the predicted class of every sample. With class scores (N, C), C > 1, it is the
-# arg-max over the last axis; a one-hot (or probability) target of the same shape is turned into
-# class indices the same way. A model with a single output (shape (N,) or (N, 1)) predicts class 1
-# when the output exceeds a threshold: 0.5 for probabilities, 0 for logits (`BCEWithLogitsLoss`).
+# With class scores (N, C), C > 1, the prediction is the arg-max over the last axis (one-hot targets
+# likewise); a single output (N,) or (N, 1) predicts class 1 above a threshold (0.5, or 0 for logits).
 
 # %% solution id="count-correct"
 #| export
@@ -258,14 +254,10 @@ assert _count_correct([[0.3, 0.2, 0.9]], [2], 0.5) == (1, 1), "lists work too: e
 # %% [markdown]
 # ## The Trainer
 #
-# A *loader* is anything you can iterate over, again every epoch, to get `(x, y)` mini-batches: a
-# list of pairs, or module 08's `DataLoader`. `train_step` is the loop body above; `eval_step` runs
-# forward and loss inside `no_grad()` (no graph: evaluation needs no memory for a backward pass);
-# `_run` makes one pass over a loader, averaging losses over *samples* (a batch of 8 counts a
-# quarter as much as one of 32); `fit` and `evaluate` put the model in the right mode around it.
-# A checkpoint (`save` / `load`) lets a long run survive a crash and lets you ship the weights; Adam's
-# moment buffers are not saved, so a resumed Adam run restarts its averages. The progress bar is
-# given (`_progress`, `_report`).
+# A *loader* is anything re-iterable that yields `(x, y)` batches (a list, module 08's `DataLoader`).
+# `train_step` is the loop body above; `eval_step` runs under `no_grad()`; `_run` averages losses
+# over *samples*, not batches; `save`/`load` checkpoint the weights (not Adam's moments). The progress
+# bar is given.
 
 # %%
 #| export
@@ -280,13 +272,18 @@ def _report(bar, history):
     """Show the last train loss and accuracy of `history` on the bar."""
     bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", acc=f"{history['train_acc'][-1]:.3f}")
 
-
 # %% solution id="trainer"
 #| export
 class Trainer:
     """Fit a model with a loss, an optimizer, an optional per-epoch scheduler and gradient clipping."""
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, max_grad_norm=None):
+        """Keep the five arguments as attributes of the same names; start at epoch 0 (`self.epoch`) with
+        `self.history`, a dict of empty lists under "train_loss", "train_acc", "val_loss", "val_acc"
+        and "lr". `self.threshold` is what `_count_correct` compares one-column outputs against:
+        0.0 for BCEWithLogitsLoss (its outputs are logits), 0.5 otherwise (probabilities, values).
+        """
+        ### BEGIN SOLUTION
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -295,6 +292,7 @@ class Trainer:
         self.threshold = 0.0 if isinstance(loss_fn, BCEWithLogitsLoss) else 0.5
         self.epoch = 0
         self.history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "lr": []}
+        ### END SOLUTION
 
     def train_step(self, x, y):
         """One optimisation step on the batch (x, y) (Tensors). Returns (loss float, output ndarray).
@@ -492,7 +490,7 @@ assert np.isclose(val_loss, history["val_loss"][-1]) and model.training is False
     f"evaluate returns (loss, acc) = ({history['val_loss'][-1]:.4f}, ...) in eval mode, got ({val_loss}, {val_acc}), training={model.training}"
 
 ### BEGIN HIDDEN TESTS
-assert trainer.epoch == 15 and history["lr"] == [0.05] * 15, f"{trainer.epoch}, {history['lr']}"
+assert trainer.epoch == 15 and history["lr"] == [0.05] * 15, f"expected epoch 15 and lr [0.05]*15, got {trainer.epoch}, {history['lr']}"
 trainer.fit(toy_batches(), 1, progress=False)
 assert len(history["train_loss"]) == 16 and trainer.epoch == 16, "fit extends the same history dict"
 manual_seed(0)
@@ -506,7 +504,8 @@ ce = CrossEntropyLoss()
 ref = (ce(m2(uneven[0][0]), uneven[0][1]).item() * 32 + ce(m2(uneven[1][0]), uneven[1][1]).item() * 8) / 40
 assert np.isclose(loss3, ref, rtol=1e-6), f"batch losses weighted by batch size: expected {ref}, got {loss3}"
 xs = np.concatenate([b[0].data for b in uneven]); ys = np.concatenate([b[1].data for b in uneven])
-assert np.isclose(acc3, np.mean(m2(Tensor(xs)).data.argmax(1) == ys)), f"accuracy over all samples: {acc3}"
+exp3 = np.mean(m2(Tensor(xs)).data.argmax(1) == ys)
+assert np.isclose(acc3, exp3), f"accuracy over all samples: expected {exp3}, got {acc3}"
 lists = [(b[0].data.tolist(), b[1].data.tolist()) for b in uneven]
 assert np.isclose(t3.evaluate(lists)[0], loss3, rtol=1e-5), "plain (list / array) batches are made into Tensors"
 spy, log = Linear(2, 2), []
@@ -516,18 +515,21 @@ sched = CosineAnnealingLR(opt, T_max=4)
 t = Trainer(spy, spy_loss, opt, scheduler=sched)
 h = t.fit(toy_batches()[:1], epochs=3, val_loader=toy_batches()[1:2], progress=False)
 assert log == [(True, True, True), (False, False, False)] * 3, f"modes seen by the loss: {log}"
-assert np.allclose(h["lr"], [sched.lr_at(0), sched.lr_at(1), sched.lr_at(2)]) and np.isclose(opt.lr, sched.lr_at(3)), f"{h['lr']}"
-assert t.epoch == 3 and sched.last_epoch == 3 and spy.training is False
+exp_lr = [sched.lr_at(0), sched.lr_at(1), sched.lr_at(2)]
+assert np.allclose(h["lr"], exp_lr) and np.isclose(opt.lr, sched.lr_at(3)), f"lr used per epoch: expected {exp_lr}, got {h['lr']}"
+assert t.epoch == 3 and sched.last_epoch == 3 and spy.training is False, f"expected 3, 3, eval mode, got {t.epoch}, {sched.last_epoch}, {spy.training}"
 h = Trainer(spy, CrossEntropyLoss(), SGD(spy.parameters(), lr=0.1)).fit(toy_batches()[:1], 2, progress=False)
-assert h["val_loss"] == [] and h["val_acc"] == [] and len(h["train_acc"]) == 2, f"{h}"
+assert h["val_loss"] == [] and h["val_acc"] == [] and len(h["train_acc"]) == 2, f"no val_loader: expected empty val lists, got {h}"
 try:
     t.fit(iter([]), epochs=1, progress=False); raise AssertionError("empty loader: expected ValueError, got no error")
 except ValueError as exc:
     assert "no batches" in str(exc), f"message should say 'no batches', got {exc}"
 lin = Linear(1, 1); lin.weight.data[...] = 1.0; lin.bias.data[...] = 0.0
 xb, yb = Tensor(np.array([[-1.0], [0.3], [0.7], [2.0]])), Tensor(np.array([[0.0], [1.0], [1.0], [1.0]]))
-assert np.isclose(Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1], 0.75)
-assert np.isclose(Trainer(lin, BCEWithLogitsLoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1], 1.0)
+acc = Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1]
+assert np.isclose(acc, 0.75), f"MSE outputs compared with 0.5: expected 0.75, got {acc}"
+acc = Trainer(lin, BCEWithLogitsLoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1]
+assert np.isclose(acc, 1.0), f"BCEWithLogits logits compared with 0: expected 1.0, got {acc}"
 assert Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb[:1], yb[:1])])[1] == 1.0, "one sample, right"
 ### END HIDDEN TESTS
 
@@ -554,21 +556,21 @@ for k, v in model.state_dict().items():
     assert np.array_equal(v, saved[k]) and v.dtype == saved[k].dtype, f"{k} not restored exactly: expected {saved[k]}, got {v}"
 assert opt.lr == lr and trainer.epoch == 2, f"expected lr={lr}, epoch=2 restored, got lr={opt.lr}, epoch={trainer.epoch}"
 ### BEGIN HIDDEN TESTS
-assert sched.last_epoch == 2 and sched.get_last_lr() == [lr], f"{sched.last_epoch}, {sched.get_last_lr()}"
-assert set(saved) <= set(files) and all(k in saved or k.startswith("__") for k in files), f"{files}"
-assert isinstance(opt.lr, float) and isinstance(trainer.epoch, int)
+assert sched.last_epoch == 2 and sched.get_last_lr() == [lr], f"expected 2, [{lr}], got {sched.last_epoch}, {sched.get_last_lr()}"
+ok = set(saved) <= set(files) and all(k in saved or k.startswith("__") for k in files)
+assert ok, f"expected the state_dict names plus '__' names, got {files}"
+assert isinstance(opt.lr, float) and isinstance(trainer.epoch, int), f"expected float lr, int epoch, got {opt.lr!r}, {trainer.epoch!r}"
 with tempfile.TemporaryDirectory() as tmp:  # without a scheduler, on either side
     trainer.save(os.path.join(tmp, "a"))
     plain = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.5))
     plain.load(os.path.join(tmp, "a")); plain.save(os.path.join(tmp, "b")); plain.load(os.path.join(tmp, "b"))
-assert plain.optimizer.lr == lr and plain.epoch == 2, f"{plain.optimizer.lr}, {plain.epoch}"
+assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {plain.optimizer.lr}, {plain.epoch}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Training a classifier on two moons
 #
-# Two interleaved half-circles, not linearly separable; batches reshuffled every epoch (module 08
-# makes this a `DataLoader`); Adam with a cosine schedule for 60 epochs.
+# Two interleaved half-circles; Adam with a cosine schedule for 60 epochs.
 
 # %%
 import time
@@ -629,9 +631,8 @@ plt.show()
 # %% [markdown]
 # ## Systems note: batch size and time per epoch
 #
-# An epoch processes every sample once, but each step also pays a fixed cost (Python dispatch of
-# every op, the graph, the optimizer loop). Larger batches amortise it, at the price of fewer
-# updates per epoch. Measured on 2048 moons with the model above:
+# Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise
+# it, at the price of fewer updates per epoch. Measured on 2048 moons:
 
 # %%
 x_big, y_big = two_moons(2048, seed=2)

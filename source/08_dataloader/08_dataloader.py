@@ -1,15 +1,10 @@
 # %% [markdown]
 # # 08 · Data loading
 #
-# Until now every batch was cut by hand. A training loop wants three things from its data:
-#
-# * a **Dataset**: `len(ds)` samples, `ds[i]` returns sample `i` (a tuple such as `(image, label)`);
-# * a **DataLoader**: re-iterable, yields mini-batches (each field stacked into one Tensor),
-#   reshuffled every epoch from the one seeded generator, optionally dropping a ragged last batch;
-# * **readers** that turn the files real data sets ship in into arrays, and refuse damaged files.
-#
-# This module builds them as `torch.utils.data` does, reads MNIST's IDX and CIFAR-10's pickled
-# batches with your own code, and measures why nobody trains one sample at a time.
+# A training loop wants a **Dataset** (`len(ds)` samples, `ds[i]` is sample `i`), a **DataLoader**
+# (re-iterable mini-batches, reshuffled every epoch from the seeded generator) and **readers** that
+# turn real files (MNIST's IDX, CIFAR-10's pickles) into arrays and refuse damaged ones. You build
+# them as `torch.utils.data` does and measure why nobody trains one sample at a time.
 
 # %%
 #| default_exp data
@@ -29,9 +24,8 @@ from tinytorch_lib.tensor import Tensor, as_tensor, get_generator
 # `Dataset` is an interface: subclasses define `__len__` and `__getitem__`. `TensorDataset(*tensors)`
 # wraps tensors that share their first dimension; sample `i` is the tuple of their `i`-th rows.
 #
-# Asking for 64 samples one `__getitem__` at a time costs 64 Python calls and a copy of 64 small
-# arrays into one. An array-backed dataset does better: **one** fancy index `x[indices]` gathers
-# the batch in C. Such datasets define `__getitems__(indices)` (as PyTorch's do).
+# 64 samples one `__getitem__` at a time cost 64 Python calls; an array-backed dataset gathers a
+# batch with **one** fancy index in C, through `__getitems__(indices)` (as PyTorch's do).
 
 # %%
 #| export
@@ -107,18 +101,15 @@ for bad in [(np.zeros(3), np.zeros(4)), ()]:
 # %% [markdown]
 # ## The DataLoader
 #
-# One epoch = one pass over every sample once. With `shuffle=True` the order is a fresh random
-# permutation **every epoch**, drawn from `get_generator()`, so `manual_seed(s)` makes the whole
-# run repeat bit for bit. The order is cut into consecutive chunks of `batch_size`; the last chunk
-# may be short, and `drop_last=True` drops it (useful when a layer needs full batches).
+# With `shuffle=True` the order is a fresh permutation **every epoch** from `get_generator()` (so
+# `manual_seed` repeats a run bit for bit), cut into chunks of `batch_size`; `drop_last=True` drops
+# a short last chunk.
 #
 # $$\text{batches per epoch} = \begin{cases}\lfloor n / b\rfloor & \text{drop\_last}\\
 #   \lceil n / b\rceil & \text{otherwise}\end{cases}$$
 #
-# Fetching a batch: if the dataset has `__getitems__`, call it with the chunk's indices. Otherwise
-# ask for each sample and **collate**: stack field $k$ of every sample into one array (a new leading
-# batch axis) and wrap it in a Tensor. A sample that is not a tuple (a single Tensor) gives a single
-# batched Tensor.
+# A batch comes from `__getitems__(chunk)` if the dataset has it; otherwise from the samples,
+# **collated**: field $k$ of every sample stacked along a new leading axis into one Tensor.
 
 # %% solution id="collate"
 #| export
@@ -148,9 +139,9 @@ assert bx.shape == (3, 2) and np.allclose(bx.data, [[1, 2], [3, 4], [5, 6]]), f"
 assert np.array_equal(by.data, [0, 1, 2]) and by.dtype == np.int64, f"expected int64 [0, 1, 2], got {by!r}"
 ### BEGIN HIDDEN TESTS
 one = collate([Tensor(np.ones((2, 2), dtype=np.float32)), Tensor(np.zeros((2, 2), dtype=np.float32))])
-assert isinstance(one, Tensor) and one.shape == (2, 2, 2) and one.dtype == np.float32
+assert isinstance(one, Tensor) and one.shape == (2, 2, 2) and one.dtype == np.float32, f"collate of two float32 (2, 2) samples: expected a float32 Tensor (2, 2, 2), got {type(one).__name__} {one.shape} {one.dtype}"
 trip = collate([(np.zeros(3), Tensor([1.0]), 7)])
-assert len(trip) == 3 and trip[0].shape == (1, 3) and trip[1].shape == (1, 1) and trip[2].shape == (1,)
+assert len(trip) == 3 and trip[0].shape == (1, 3) and trip[1].shape == (1, 1) and trip[2].shape == (1,), f"a batch of one 3-tuple: expected 3 Tensors shaped (1, 3), (1, 1), (1,), got {[t.shape for t in trip]}"
 ### END HIDDEN TESTS
 
 # %% solution id="dataloader"
@@ -237,7 +228,7 @@ assert np.array_equal(e1, get_generator().permutation(9)) and np.array_equal(e2,
 manual_seed(0)
 dl = [b[0].data.ravel().tolist() for b in DataLoader(Squares(10), 4, drop_last=True)]
 assert dl == [[0, 1, 2, 3], [4, 5, 6, 7]], f"drop_last: {dl}"
-assert len(list(DataLoader(Squares(8), 4, drop_last=True))) == 2 and len(DataLoader(Squares(3), 5, drop_last=True)) == 0
+assert len(list(DataLoader(Squares(8), 4, drop_last=True))) == 2 and len(DataLoader(Squares(3), 5, drop_last=True)) == 0, f"drop_last: expected 2 batches of Squares(8) by 4 and 0 of Squares(3) by 5, got {len(list(DataLoader(Squares(8), 4, drop_last=True)))}, {len(DataLoader(Squares(3), 5, drop_last=True))}"
 class Spied(TensorDataset):
     def __getitems__(self, idx):
         self.calls = getattr(self, "calls", []) + [list(idx)]
@@ -246,16 +237,15 @@ spied = Spied(np.arange(7.0), np.arange(7))
 fast = list(DataLoader(spied, 3))
 calls = spied.calls
 assert calls == [[0, 1, 2], [3, 4, 5], [6]] and np.array_equal(fast[2][1].data, [6]), f"__getitems__ calls: {calls}"
-assert len(DataLoader(Squares(7), 7)) == 1 and len(DataLoader(Squares(1), 3)) == 1 and len(DataLoader(Squares(12), 5)) == 3
+assert len(DataLoader(Squares(7), 7)) == 1 and len(DataLoader(Squares(1), 3)) == 1 and len(DataLoader(Squares(12), 5)) == 3, f"len = ceil(n / batch_size): expected 1, 1, 3, got {len(DataLoader(Squares(7), 7))}, {len(DataLoader(Squares(1), 3))}, {len(DataLoader(Squares(12), 5))}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Splitting
 #
-# `random_split(dataset, lengths)` shuffles the indices once (one permutation from the generator)
-# and cuts consecutive pieces of the given lengths, each a `Subset`. `lengths` are either counts
-# summing to `len(dataset)`, or fractions summing to 1, as in PyTorch: each piece gets
-# $\lfloor f_k n\rfloor$, and the samples left over go one each to the first pieces.
+# `random_split(dataset, lengths)` cuts one permutation into consecutive `Subset`s: counts summing
+# to `len(dataset)`, or fractions summing to 1 (piece $k$ gets $\lfloor f_k n\rfloor$, leftovers go
+# one each to the first pieces), as in PyTorch.
 
 # %% solution id="subset"
 #| export
@@ -327,9 +317,9 @@ sub = Subset(TensorDataset(np.arange(5) * 10), [4, 0])
 assert len(sub) == 2 and int(sub[1][0].item()) == 0 and sub.__getitems__([0, 1])[0].data.tolist() == [40, 0], \
     f"Subset(ds, [4, 0]): expected samples 40 and 0, got {[int(sub[i][0].item()) for i in range(len(sub))]}"
 ### BEGIN HIDDEN TESTS
-assert sub.indices.dtype == np.int64 and Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist() == [1, 9]
-assert [len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])] == [3, 2, 5]
-assert [len(p) for p in random_split(Squares(10), [0.8, 0.2])] == [8, 2]
+assert sub.indices.dtype == np.int64 and Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist() == [1, 9], f"expected int64 indices and Subset([3, 1]).__getitems__([1, 0]) -> [1, 9], got {sub.indices.dtype}, {Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist()}"
+assert [len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])] == [3, 2, 5], f"fractions [0.25, 0.25, 0.5] of 10: expected lengths [3, 2, 5] (remainder round-robin), got {[len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])]}"
+assert [len(p) for p in random_split(Squares(10), [0.8, 0.2])] == [8, 2], f"fractions [0.8, 0.2] of 10: expected lengths [8, 2], got {[len(p) for p in random_split(Squares(10), [0.8, 0.2])]}"
 manual_seed(5)
 a, b = random_split(Squares(6), [4, 2])
 manual_seed(5)
@@ -346,9 +336,7 @@ for bad in ([5, 4], [0.5, 0.6], [11, -1]):
 # %% [markdown]
 # ## The digits, from scikit-learn
 #
-# scikit-learn ships 1797 handwritten digits of 8x8 pixels with values 0-16 (no download needed).
-# `load_digits()` returns them as images `(N, 1, 8, 8)` (one channel, as convolutions want them)
-# or, with `flatten=True`, as rows `(N, 64)`, scaled to [0, 1] in float32, with int64 labels.
+# scikit-learn ships 1797 digits of 8x8 pixels, values 0-16, no download needed.
 
 # %% solution id="load-digits"
 #| export
@@ -373,22 +361,11 @@ X, y = load_digits()
 assert X.shape == (1797, 1, 8, 8) and X.dtype == np.float32, f"expected float32 (1797, 1, 8, 8), got {X.dtype} {X.shape}"
 assert y.shape == (1797,) and y.dtype == np.int64, f"expected int64 labels (1797,), got {y.dtype} {y.shape}"
 ### BEGIN HIDDEN TESTS
-assert np.isclose(X.data.max(), 1.0) and X.data.min() == 0.0 and set(np.unique(y.data)) == set(range(10))
+assert np.isclose(X.data.max(), 1.0) and X.data.min() == 0.0 and set(np.unique(y.data)) == set(range(10)), f"pixels scaled to [0, 1] and labels 0..9: got max {X.data.max()}, min {X.data.min()}, labels {sorted(set(np.unique(y.data)))}"
 Xf, yf = load_digits(flatten=True)
-assert Xf.shape == (1797, 64) and np.array_equal(Xf.data, X.data.reshape(1797, 64)) and np.array_equal(yf.data, y.data)
-assert np.isclose(X.data[0, 0, 0, 2], 5 / 16) and y.data[:3].tolist() == [0, 1, 2]
+assert Xf.shape == (1797, 64) and np.array_equal(Xf.data, X.data.reshape(1797, 64)) and np.array_equal(yf.data, y.data), f"flatten=True: expected X (1797, 64) equal to the images flattened, got {Xf.shape}"
+assert np.isclose(X.data[0, 0, 0, 2], 5 / 16) and y.data[:3].tolist() == [0, 1, 2], f"expected X[0, 0, 0, 2] = 5/16 and labels [0, 1, 2], got {X.data[0, 0, 0, 2]}, {y.data[:3].tolist()}"
 ### END HIDDEN TESTS
-
-# %%
-import matplotlib.pyplot as plt
-
-fig, axes = plt.subplots(2, 10, figsize=(10, 2.4))
-for ax, k in zip(axes.ravel(), range(20)):
-    ax.imshow(X.data[k, 0], cmap="gray_r")
-    ax.set_title(str(int(y.data[k])), fontsize=9)
-    ax.axis("off")
-fig.suptitle("load_digits(): 8x8 images, values in [0, 1]")
-plt.show()
 
 # %% [markdown]
 # ## Reading MNIST's IDX files
@@ -403,14 +380,9 @@ plt.show()
 # | 4 .. 4+4d | each dimension as an unsigned 32-bit **big-endian** integer |
 # | rest | $\prod$ dims values of that dtype, big-endian, row-major |
 #
-# So `train-images-idx3-ubyte` starts `00 00 08 03 | 00 00 EA 60 | 00 00 00 1C | 00 00 00 1C`:
-# uint8, 3 dimensions, 60000 x 28 x 28. NumPy reads big-endian data with a `>` in the dtype
-# (`np.dtype(">i4")`) and `np.frombuffer(buf, dtype, count, offset)`.
-#
-# A reader must be **strict**: a download cut short, or the wrong file, must fail loudly, naming the
-# file and what was expected, instead of returning a half-filled array that trains silently on
-# garbage. `_read_bytes` returns the (decompressed) bytes of a file and turns a truncated gzip
-# stream into such an error; `read_idx` checks the header against the byte count.
+# `train-images-idx3-ubyte` starts `00 00 08 03 | 00 00 EA 60 | 00 00 00 1C | 00 00 00 1C`: uint8,
+# 60000 x 28 x 28. A reader must be **strict**: a cut-short download or the wrong file fails loudly,
+# naming the file and what was expected, never returning a half-filled array.
 
 # %%
 #| export
@@ -515,14 +487,14 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     msg = error_of(read_idx, path)
     assert path in msg and "expected 24 data bytes" in msg, f"a truncated file: expected an error naming {path} and 'expected 24 data bytes', got {msg!r}"
     ### BEGIN HIDDEN TESTS
-    assert _read_bytes(write_file(tmp, "g.gz", b"abc")) == b"abc" and _read_bytes(write_file(tmp, "p", b"\x1f")) == b"\x1f"
+    assert _read_bytes(write_file(tmp, "g.gz", b"abc")) == b"abc" and _read_bytes(write_file(tmp, "p", b"\x1f")) == b"\x1f", "_read_bytes: expected the bytes of a .gz file decompressed and a plain file as is"
     vals = np.array([[1.5, -2.25], [3e5, 0.0]])
     for code, dt in [(0x0D, np.float32), (0x0E, np.float64), (0x0C, np.int32), (0x0B, np.int16), (0x09, np.int8)]:
         want = vals.astype(dt) if code >= 0x0D else np.array([[1, -2], [100, 0]], dtype=dt)
         arr = read_idx(write_file(tmp, f"v{code}.idx.gz", idx_bytes(want, code)))
         assert arr.dtype == dt and arr.dtype.isnative and np.array_equal(arr, want), f"code 0x{code:02X}: {arr!r}"
     arr[0, 0] = 7
-    assert np.array_equal(read_idx(write_file(tmp, "v.idx", b"\x00\x00\x08\x01\x00\x00\x00\x03\x07\x08\x09")), [7, 8, 9])
+    assert np.array_equal(read_idx(write_file(tmp, "v.idx", b"\x00\x00\x08\x01\x00\x00\x00\x03\x07\x08\x09")), [7, 8, 9]), f"a 1-D uint8 IDX file of 3 values: expected [7, 8, 9], got {read_idx(write_file(tmp, 'v.idx', bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9])))}"
     good = idx_bytes(images, 0x08)
     cases = {"magic": b"\x08\x03" + good[2:], "dtype code": good[:2] + b"\x0A" + good[3:],
              "truncated header": good[:10], "dimensions": b"\x00\x00\x08\x00",
@@ -531,27 +503,22 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
         path = write_file(tmp, "bad.idx", data)
         msg = error_of(read_idx, path)
         assert path in msg and word in msg, f"expected {word!r} and the path in the error, got {msg!r}"
-    assert "truncated header" in error_of(read_idx, write_file(tmp, "tiny.idx", b"\x00\x00"))
-    assert "0x08" in error_of(read_idx, write_file(tmp, "c.idx", good[:2] + b"\x07" + good[3:])).replace("0X", "0x")
+    assert "truncated header" in error_of(read_idx, write_file(tmp, "tiny.idx", b"\x00\x00")), f"a 2-byte file: expected 'truncated header' in the error, got {error_of(read_idx, write_file(tmp, 'tiny.idx', bytes(2)))!r}"
+    assert "0x08" in error_of(read_idx, write_file(tmp, "c.idx", good[:2] + b"\x07" + good[3:])).replace("0X", "0x"), "a wrong dtype code: expected the error to name the expected code 0x08"
     gz = write_file(tmp, "cut.idx.gz", good)
     with open(gz, "rb") as f:
         cut = f.read()[:-12]
     with open(gz, "wb") as f:
         f.write(cut)
-    assert gz in error_of(read_idx, gz)
+    assert gz in error_of(read_idx, gz), f"expected the error to name the file {gz}, got {error_of(read_idx, gz)!r}"
     ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Reading a CIFAR-10 batch
 #
-# CIFAR-10's "python version" is six pickled dicts (`data_batch_1` ... `test_batch`), each holding
-# `b"data"`: a uint8 array of shape (N, 3072), every row one 32x32 colour image stored as 1024 red,
-# then 1024 green, then 1024 blue values (each plane row-major), and `b"labels"`: N ints in 0-9.
-# That channel-major order is exactly NCHW after a reshape.
-#
-# Unpickling runs code named in the file, so the given `_unpickle` only allows what a CIFAR batch
-# needs to rebuild NumPy arrays. Your `_unpickle` turns a truncated or foreign file into a clear
-# error and returns the dict with its keys as `str` (`"data"`, `"labels"`).
+# CIFAR-10's "python version" is six pickled dicts holding `b"data"`, uint8 (N, 3072) (each row
+# 1024 red, 1024 green, 1024 blue values: NCHW after a reshape), and `b"labels"`, N ints in 0-9.
+# Unpickling runs code named in the file, so the given unpickler allows only what a batch needs.
 
 # %%
 #| export
@@ -629,7 +596,7 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     assert np.allclose(X.data[1, 2, 0, :3], pixels[1, 2048:2051] / 255), "channel 2 (blue) of image 1 is columns 2048.. of its row"
     assert y.dtype == np.int64 and y.data.tolist() == [3, 8], f"expected int64 labels [3, 8], got {y!r}"
     ### BEGIN HIDDEN TESTS
-    assert np.allclose(X.data[0, 1, 5, 7], pixels[0, 1024 + 5 * 32 + 7] / 255) and X.data.max() <= 1.0
+    assert np.allclose(X.data[0, 1, 5, 7], pixels[0, 1024 + 5 * 32 + 7] / 255) and X.data.max() <= 1.0, f"expected X[0, 1, 5, 7] = pixel 1024 + 5*32 + 7 / 255 and max <= 1, got {X.data[0, 1, 5, 7]}, {X.data.max()}"
     bad = {"uint8": cifar_file(tmp, "a", pixels.astype(np.int32), [3, 8]),
            "3072": cifar_file(tmp, "b", pixels[:, :3000], [3, 8]),
            "labels": cifar_file(tmp, "c", pixels, [3]),
@@ -638,21 +605,19 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     for word, path in bad.items():
         msg = error_of(load_cifar10_batch, path)
         assert path in msg and word in msg, f"expected {word!r} and the path in the error, got {msg!r}"
-    assert "0..9" in error_of(load_cifar10_batch, cifar_file(tmp, "f", pixels, [-1, 2]))
+    assert "0..9" in error_of(load_cifar10_batch, cifar_file(tmp, "f", pixels, [-1, 2])), "a label of -1: expected the error to say labels must be in 0..9"
     whole = pickle.dumps({b"data": pixels, b"labels": [1, 2]}, protocol=2)
-    assert tmp in error_of(load_cifar10_batch, write_file(tmp, "g", whole[: len(whole) // 2]))
-    assert load_cifar10_batch(write_file(tmp, "h.gz", whole))[1].data.tolist() == [1, 2]
-    assert "dict" in error_of(_unpickle, write_file(tmp, "j", pickle.dumps([1, 2])))
-    assert "os.system" in error_of(_unpickle, write_file(tmp, "k", b"cos\nsystem\n(S'true'\ntR."))
+    assert tmp in error_of(load_cifar10_batch, write_file(tmp, "g", whole[: len(whole) // 2])), f"a truncated pickle: expected the error to name the file (in {tmp})"
+    assert load_cifar10_batch(write_file(tmp, "h.gz", whole))[1].data.tolist() == [1, 2], "a .gz CIFAR batch: expected labels [1, 2]"
+    assert "dict" in error_of(_unpickle, write_file(tmp, "j", pickle.dumps([1, 2]))), "a pickle that is not a dict: expected the error to say it expected a dict"
+    assert "os.system" in error_of(_unpickle, write_file(tmp, "k", b"cos\nsystem\n(S'true'\ntR.")), "a pickle that calls os.system: expected the error to name the refused global os.system"
     ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Systems note: what batching buys
 #
-# Two costs meet in a training loop: a **per-call** cost (Python calls, small allocations, the graph
-# bookkeeping of every op, one optimizer step) and a **per-sample** cost (the arithmetic). With batch
-# size 1 the per-call cost dominates; a batch of $b$ samples pays it once for all $b$. Measure it:
-# `throughput` times whole epochs and reports samples per second.
+# A training loop pays a **per-call** cost (Python calls, graph bookkeeping, an optimizer step) and a
+# **per-sample** cost (the arithmetic); a batch of $b$ pays the first once for all $b$. Measure it.
 
 # %% solution id="throughput"
 def throughput(loader, step=None, repeats=2):
@@ -684,7 +649,7 @@ assert 50 < rate < 800, f"40 samples in 5 batches of ~10 ms each: expected about
 seen = []
 throughput(DataLoader(Squares(10), 4, drop_last=True), step=lambda xb, yb: seen.append(len(yb)), repeats=3)
 assert seen == [4, 4] * 3, f"step is called on every batch of every epoch, got {seen}"
-assert throughput(DataLoader(Squares(30), 30), step=lambda xb, yb: time.sleep(0.05), repeats=1) > 400
+assert throughput(DataLoader(Squares(30), 30), step=lambda xb, yb: time.sleep(0.05), repeats=1) > 400, "a step that sleeps 50 ms for 30 samples: expected about 600 samples/s (> 400)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -692,6 +657,8 @@ assert throughput(DataLoader(Squares(30), 30), step=lambda xb, yb: time.sleep(0.
 # one-gather `__getitems__`, and a full *training* epoch (forward, backward, SGD step of an MLP).
 
 # %%
+import matplotlib.pyplot as plt
+
 from tinytorch_lib.activations import ReLU
 from tinytorch_lib.layers import Linear, Sequential
 from tinytorch_lib.losses import CrossEntropyLoss
@@ -729,8 +696,5 @@ plt.legend()
 plt.show()
 
 # %% [markdown]
-# Loading one sample at a time caps the whole pipeline at some tens of thousands of samples per
-# second, however fast the model is; the gather in `__getitems__` grows almost linearly with the
-# batch size until the copy itself dominates. Training gets one to two orders of magnitude faster
-# from batch 1 to batch 64-256: the per-step overhead is paid once per batch. The price is fewer
-# updates per epoch, which is why batch size is a tuning knob and not simply "as large as fits".
+# Sample-by-sample loading caps the pipeline however fast the model is; training gets one to two
+# orders of magnitude faster from batch 1 to 64-256, at the price of fewer updates per epoch.

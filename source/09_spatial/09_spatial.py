@@ -9,9 +9,8 @@
 # $$y_{n,o,i,j} = b_o + \sum_{c}\sum_{u<k_h}\sum_{v<k_w} w_{o,c,u,v}\; x^{\text{pad}}_{n,\,c,\,is+u,\,js+v},
 #   \qquad H_{out} = \left\lfloor \frac{H + 2p - k_h}{s} \right\rfloor + 1 .$$
 #
-# You will write it three times: as the direct loops of the formula (to understand it), as one
-# big matrix product over an **im2col** column matrix (to make it fast), and backwards (col2im),
-# then pooling, which reuses the same columns.
+# You write it as the direct loops of the formula, then as one matrix product over an **im2col**
+# column matrix, and backwards (col2im); pooling reuses the same columns.
 
 # %%
 #| default_exp spatial
@@ -92,8 +91,10 @@ assert got.shape == (1, 1, 2, 2) and np.allclose(got, [[[[8, 12], [20, 24]]]]), 
 rng = np.random.default_rng(1)
 for shape, wshape, s, p in [((2, 3, 5, 7), (4, 3, 3, 2), 1, 0), ((1, 2, 6, 5), (3, 2, 3, 3), 2, 1), ((2, 1, 4, 4), (2, 1, 1, 1), 3, 2)]:
     xr, wr, br = rng.standard_normal(shape), rng.standard_normal(wshape), rng.standard_normal(wshape[0])
-    assert np.allclose(conv2d_naive(xr, wr, br, s, p), reference_conv(xr, wr, br, s, p)), f"x {shape}, w {wshape}, stride {s}, padding {p}"
-assert conv2d_naive(x0.astype(np.float32), w0).dtype == np.float32
+    got, exp = conv2d_naive(xr, wr, br, s, p), reference_conv(xr, wr, br, s, p)
+    assert got.shape == exp.shape and np.allclose(got, exp), f"x {shape}, w {wshape}, stride {s}, padding {p}: expected\n{exp}\ngot\n{got}"
+got = conv2d_naive(x0.astype(np.float32), w0).dtype
+assert got == np.float32, f"expected x's dtype float32, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -170,17 +171,20 @@ back = col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2, 2)
 assert np.array_equal(back, [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]), f"col2im counts how often each pixel was copied; got\n{back}"
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(2)
-assert conv_output_size(32, 3, 2, 1) == 16 and conv_output_size(7, 3, 3, 0) == 2 and conv_output_size(5, 5, 1, 2) == 5
+got = [conv_output_size(32, 3, 2, 1), conv_output_size(7, 3, 3, 0), conv_output_size(5, 5, 1, 2)]
+assert got == [16, 2, 5], f"conv_output_size: expected [16, 2, 5], got {got}"
 for shape, k, s, p in [((2, 3, 5, 7), (3, 2), 1, 0), ((2, 2, 6, 5), (3, 3), 2, 1), ((1, 2, 7, 4), (2, 3), 3, 2)]:
     xr = rng.standard_normal(shape)
     cols = im2col(xr, *k, s, p)
     wr = rng.standard_normal((3, shape[1], *k))
     ref = reference_conv(xr, wr, None, s, p)
-    assert cols.shape == (shape[0], shape[1] * k[0] * k[1], ref[0, 0].size), f"im2col shape for x {shape}: {cols.shape}"
-    assert np.allclose((wr.reshape(3, -1) @ cols).reshape(ref.shape), ref)
+    exp_shape = (shape[0], shape[1] * k[0] * k[1], ref[0, 0].size)
+    assert cols.shape == exp_shape, f"im2col shape for x {shape}: expected {exp_shape}, got {cols.shape}"
+    assert np.allclose((wr.reshape(3, -1) @ cols).reshape(ref.shape), ref), f"W_mat @ cols differs from the convolution for x {shape}, kernel {k}, stride {s}, padding {p}"
     c = rng.standard_normal(cols.shape)   # adjoint: <im2col(x), c> == <x, col2im(c)>
     assert np.isclose(np.sum(cols * c), np.sum(xr * col2im(c, shape, *k, s, p))), f"col2im is not im2col's adjoint for {shape}, {k}, {s}, {p}"
-assert im2col(np.ones((1, 1, 3, 3), np.float32), 2, 2).dtype == np.float32
+got = im2col(np.ones((1, 1, 3, 3), np.float32), 2, 2).dtype
+assert got == np.float32, f"expected x's dtype float32, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -206,12 +210,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     padding, cols), plus the bias (O,) as a broadcast Tensor add when it is not None.
 
     EXAMPLE: conv2d(Tensor of (2, 3, 8, 8), Tensor of (4, 3, 3, 3), padding=1).shape -> (2, 4, 8, 8)
+    Raises ValueError naming both shapes unless x is 4-D, weight 4-D, with the same C.
     HINT: W_mat (O, K) @ cols (N, K, L) broadcasts to (N, O, L).
     """
+    ### BEGIN SOLUTION
     x, weight = as_tensor(x), as_tensor(weight)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d expects x (N, C, H, W) and weight (O, C, kh, kw), got {x.shape} and {weight.shape}")
-    ### BEGIN SOLUTION
     N, _, H, W = x.shape
     O, _, kh, kw = weight.shape
     cols = im2col(x.data, kh, kw, stride, padding)
@@ -248,12 +253,14 @@ grad_check(lambda a, w: conv2d(a, w, stride=2, padding=1), rng.standard_normal((
 grad_check(lambda a, w: conv2d(a, w, stride=3, padding=2), rng.standard_normal((1, 2, 7, 4)), rng.standard_normal((2, 2, 2, 3)))
 wt = Tensor(wr, requires_grad=True)
 y2 = conv2d(Tensor(xr), wt, stride=2)
-assert y2.shape == (2, 4, 2, 1) and np.allclose(y2.data, reference_conv(xr, wr, None, 2, 0)) and y2._op == "conv2d"
-assert y2.data.flags["C_CONTIGUOUS"] and np.allclose(y2._ctx["cols"], im2col(xr, 3, 3, 2, 0))
+ok = y2.shape == (2, 4, 2, 1) and np.allclose(y2.data, reference_conv(xr, wr, None, 2, 0)) and y2._op == "conv2d"
+assert ok, f"stride 2, no bias: expected shape (2, 4, 2, 1) recorded as 'conv2d', got {y2.shape}, {y2._op!r}"
+ok = y2.data.flags["C_CONTIGUOUS"] and np.allclose(y2._ctx["cols"], im2col(xr, 3, 3, 2, 0))
+assert ok, "expected a C-contiguous output and ctx['cols'] == im2col(x, 3, 3, 2, 0)"
 gx, gw = _conv2d_vjp(np.ones((2, 4, 2, 1)), y2, Tensor(xr), wt, 2, 0, im2col(xr, 3, 3, 2, 0))
-assert gx is None and gw.shape == wr.shape, "no gradient (None) for an input that does not require grad"
+assert gx is None and gw.shape == wr.shape, f"expected None for x (no requires_grad) and a {wr.shape} weight gradient, got {type(gx).__name__}, {getattr(gw, 'shape', gw)}"
 f32 = conv2d(Tensor(xr.astype(np.float32)), Tensor(wr.astype(np.float32)), Tensor(br.astype(np.float32)), padding=1)
-assert f32.dtype == np.float32
+assert f32.dtype == np.float32, f"float32 in: expected float32 out, got {f32.dtype}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -272,10 +279,10 @@ class Conv2d(Module):
 
         EXAMPLE: Conv2d(3, 16, 3).weight.shape -> (16, 3, 3, 3); Conv2d(3, 16, (1, 5), bias=False).bias -> None
         """
+        ### BEGIN SOLUTION
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = _pair(kernel_size), stride, padding
-        ### BEGIN SOLUTION
         kh, kw = self.kernel_size
         bound = 1.0 / np.sqrt(in_channels * kh * kw)
         g = get_generator()
@@ -307,13 +314,18 @@ assert conv.weight.dtype == np.float32 and np.abs(conv.weight.data).max() <= bou
 manual_seed(0)
 w_ref = get_generator().uniform(-bound, bound, size=(16, 3, 3, 3))
 b_ref = get_generator().uniform(-bound, bound, size=(16,))
-assert np.allclose(conv.weight.data, w_ref) and np.allclose(conv.bias.data, b_ref), "weight drawn first, then bias"
-assert [p.shape for p in conv.parameters()] == [(16, 3, 3, 3), (16,)]
+assert np.allclose(conv.weight.data, w_ref) and np.allclose(conv.bias.data, b_ref), "expected the weight drawn first, then the bias, from get_generator()"
+got = [p.shape for p in conv.parameters()]
+assert got == [(16, 3, 3, 3), (16,)], f"expected parameters [(16, 3, 3, 3), (16,)], got {got}"
 nb = Conv2d(2, 4, (1, 3), stride=2, bias=False)
-assert nb.bias is None and nb.weight.shape == (4, 2, 1, 3) and np.abs(nb.weight.data).max() <= 1 / np.sqrt(6)
+ok = nb.bias is None and nb.weight.shape == (4, 2, 1, 3) and np.abs(nb.weight.data).max() <= 1 / np.sqrt(6)
+assert ok, f"Conv2d(2, 4, (1, 3), bias=False): expected no bias, weight (4, 2, 1, 3) within 1/sqrt(6), got {nb.bias!r}, {nb.weight.shape}"
+assert (nb.kernel_size, nb.stride, nb.padding) == ((1, 3), 2, 0), f"expected ((1, 3), 2, 0), got {(nb.kernel_size, nb.stride, nb.padding)}"
 xb = np.random.default_rng(4).standard_normal((2, 3, 6, 5)).astype(np.float32)
-assert np.allclose(conv(Tensor(xb)).data, reference_conv(xb, conv.weight.data, conv.bias.data, 1, 1), atol=1e-5)
-assert nb(Tensor(xb[:, :2])).shape == (2, 4, 3, 2)
+got, exp = conv(Tensor(xb)).data, reference_conv(xb, conv.weight.data, conv.bias.data, 1, 1)
+assert np.allclose(got, exp, atol=1e-5), f"Conv2d forward: expected\n{exp}\ngot\n{got}"
+got = nb(Tensor(xb[:, :2])).shape
+assert got == (2, 4, 3, 2), f"stride 2, kernel (1, 3) on (6, 5): expected (2, 4, 3, 2), got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -336,10 +348,10 @@ def max_pool2d(x, kernel_size, stride=None):
     kernel_size (a pair), stride (a pair) and argmax (N*C, 1, H_out*W_out): the winning row of each column.
     EXAMPLE: max_pool2d(Tensor(np.arange(16.).reshape(1, 1, 4, 4)), 2) -> [[[[5, 7], [13, 15]]]]
     """
+    ### BEGIN SOLUTION
     x = as_tensor(x)
     (kh, kw), (sh, sw) = _pair(kernel_size), _pair(stride if stride is not None else kernel_size)
     N, C, H, W = x.data.shape
-    ### BEGIN SOLUTION
     if sh != sw:
         raise ValueError(f"max_pool2d: unequal strides {(sh, sw)} are not supported")
     cols = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh)
@@ -363,10 +375,10 @@ def avg_pool2d(x, kernel_size, stride=None):
     """Mean over (kh, kw) windows, op "avg_pool2d" with ctx kernel_size and stride (pairs).
     EXAMPLE: avg_pool2d(Tensor(np.arange(16.).reshape(1, 1, 4, 4)), 2) -> [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
+    ### BEGIN SOLUTION
     x = as_tensor(x)
     (kh, kw), (sh, sw) = _pair(kernel_size), _pair(stride if stride is not None else kernel_size)
     N, C, H, W = x.data.shape
-    ### BEGIN SOLUTION
     if sh != sw:
         raise ValueError(f"avg_pool2d: unequal strides {(sh, sw)} are not supported")
     y = im2col(x.data.reshape(N * C, 1, H, W), kh, kw, sh).mean(axis=1)
@@ -391,20 +403,32 @@ VJP["avg_pool2d"] = _avg_pool2d_vjp
 
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None):
+        """Keep `kernel_size` and `stride` (None: the kernel size) as given, for `forward`."""
+        ### BEGIN SOLUTION
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size = kernel_size
+        self.stride = stride
+        ### END SOLUTION
 
     def forward(self, x):
+        ### BEGIN SOLUTION
         return max_pool2d(x, self.kernel_size, self.stride)
+        ### END SOLUTION
 
 
 class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None):
+        """Keep `kernel_size` and `stride` (None: the kernel size) as given, for `forward`."""
+        ### BEGIN SOLUTION
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size = kernel_size
+        self.stride = stride
+        ### END SOLUTION
 
     def forward(self, x):
+        ### BEGIN SOLUTION
         return avg_pool2d(x, self.kernel_size, self.stride)
+        ### END SOLUTION
 
 # %% test id="test-pooling" points=4
 x16 = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
@@ -417,22 +441,27 @@ grad_check(lambda a: avg_pool2d(a, 2), rng.standard_normal((2, 3, 4, 6)))
 assert np.allclose(g_avg, 0.25), f"each pixel of a 2x2 window gets 1/4 of its gradient, got {g_avg}"
 ### BEGIN HIDDEN TESTS
 (g_max,) = _max_pool2d_vjp(np.ones((1, 1, 2, 2)), None, x16, (2, 2), (2, 2), np.full((1, 1, 4), 3))
-assert np.array_equal(g_max.ravel(), [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1]) and g_max.shape == (1, 1, 4, 4)
+exp = [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1]
+assert g_max.shape == (1, 1, 4, 4) and np.array_equal(g_max.ravel(), exp), f"gradient to the arg-max rows: expected {exp}, got {g_max.ravel()}"
 grad_check(lambda a: max_pool2d(a, 3, stride=2), rng.standard_normal((1, 2, 7, 5)))
 grad_check(lambda a: avg_pool2d(a, (2, 3), stride=1), rng.standard_normal((2, 1, 4, 5)))
 grad_check(lambda a: avg_pool2d(a, 3, stride=2), rng.standard_normal((1, 2, 7, 5)))
 xr = rng.standard_normal((2, 3, 7, 5))
 win = np.lib.stride_tricks.sliding_window_view(xr, (3, 2), axis=(2, 3))[:, :, ::2, ::2]
-assert np.allclose(max_pool2d(Tensor(xr), (3, 2), 2).data, win.max(axis=(-2, -1))) and max_pool2d(Tensor(xr), (3, 2), 2).shape == (2, 3, 3, 2)
-assert np.allclose(avg_pool2d(Tensor(xr), (3, 2), 2).data, win.mean(axis=(-2, -1)))
-assert MaxPool2d(3)(Tensor(xr)).shape == (2, 3, 2, 1) and AvgPool2d(2, 1)(Tensor(xr)).shape == (2, 3, 6, 4)
+got = max_pool2d(Tensor(xr), (3, 2), 2)
+assert got.shape == (2, 3, 3, 2) and np.allclose(got.data, win.max(axis=(-2, -1))), f"max pool (3, 2) stride 2: expected shape (2, 3, 3, 2), got {got.shape}"
+got = avg_pool2d(Tensor(xr), (3, 2), 2)
+assert got.shape == (2, 3, 3, 2) and np.allclose(got.data, win.mean(axis=(-2, -1))), f"avg pool (3, 2) stride 2: expected shape (2, 3, 3, 2), got {got.shape}"
+got = (MaxPool2d(3)(Tensor(xr)).shape, AvgPool2d(2, 1)(Tensor(xr)).shape)
+assert got == ((2, 3, 2, 1), (2, 3, 6, 4)), f"expected ((2, 3, 2, 1), (2, 3, 6, 4)), got {got}"
 tie = Tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
 max_pool2d(tie, 2).sum().backward()
 assert np.array_equal(tie.grad.data, [[[[0, 1], [0, 0]]]]), f"ties: the whole gradient goes to the first max, got {tie.grad.data}"
 ov = Tensor(np.array([[[[0.0, 5.0, 0.0, 1.0]]]]), requires_grad=True)
 max_pool2d(ov, (1, 2), stride=1).sum().backward()
 assert np.array_equal(ov.grad.data, [[[[0, 2, 0, 1]]]]), f"overlapping windows add up at a shared max, got {ov.grad.data}"
-assert max_pool2d(Tensor(xr.astype(np.float32)), 2).dtype == np.float32
+got = max_pool2d(Tensor(xr.astype(np.float32)), 2).dtype
+assert got == np.float32, f"expected float32, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -466,10 +495,41 @@ plt.show()
 # %% [markdown]
 # ## Systems note: loops against one matrix product
 #
-# Both versions do the same arithmetic, $2\,N\,O\,H_{out}W_{out}\,C k_h k_w$ FLOPs. The loops pay a
-# Python iteration and a tiny NumPy call per output value; im2col pays one copy of the input per
-# filter offset and then runs at BLAS speed. The price is memory: the column matrix holds every
-# input pixel about $k_hk_w/s^2$ times.
+# Both versions do the same arithmetic. The loops pay a Python iteration and a tiny NumPy call per
+# output value; im2col copies the input once per filter offset, then runs at BLAS speed. The price
+# is memory: the column matrix holds every input pixel about $k_hk_w/s^2$ times. Count both first.
+
+# %% solution id="conv-cost"
+def conv_cost(x_shape, weight_shape, stride=1, padding=0, itemsize=4):
+    """What one conv2d forward costs: a dict with "flops" (multiply and add counted separately),
+    "cols_bytes" (the im2col column matrix of all N images) and "out_bytes" (the output), ints.
+
+    x_shape (N, C, H, W), weight_shape (O, C, kh, kw); itemsize: bytes per element (4 for float32).
+    EXAMPLE: conv_cost((1, 1, 3, 3), (2, 1, 2, 2)) -> {"flops": 64, "cols_bytes": 64, "out_bytes": 32}
+             (2 channels of 2x2 outputs, each a dot product of length 4: 8 * 4 * 2 FLOPs)
+    HINT: count one output value's work first; the column matrix has one column per output pixel.
+    """
+    ### BEGIN SOLUTION
+    N, C, H, W = x_shape
+    O, _, kh, kw = weight_shape
+    OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
+    K = C * kh * kw
+    return {"flops": 2 * N * O * OH * OW * K,
+            "cols_bytes": N * K * OH * OW * itemsize,
+            "out_bytes": N * O * OH * OW * itemsize}
+    ### END SOLUTION
+
+# %% test id="test-conv-cost" points=1
+got = conv_cost((1, 1, 3, 3), (2, 1, 2, 2))
+assert got == {"flops": 64, "cols_bytes": 64, "out_bytes": 32}, f"expected flops 64, cols_bytes 64, out_bytes 32, got {got}"
+### BEGIN HIDDEN TESTS
+got = conv_cost((2, 3, 7, 6), (4, 3, 3, 2), stride=2, padding=1, itemsize=8)
+exp = {"flops": 2 * 2 * 4 * 4 * 4 * 18, "cols_bytes": 2 * 18 * 16 * 8, "out_bytes": 2 * 4 * 16 * 8}
+assert got == exp, f"x (2, 3, 7, 6), w (4, 3, 3, 2), stride 2, padding 1, float64: expected {exp}, got {got}"
+got = conv_cost((1, 2, 5, 4), (3, 2, 1, 3))
+exp = {"flops": 2 * 3 * 5 * 2 * 6, "cols_bytes": 6 * 10 * 4, "out_bytes": 3 * 10 * 4}
+assert got == exp, f"non-square kernel (1, 3) on (5, 4): expected {exp}, got {got}"
+### END HIDDEN TESTS
 
 # %%
 import time
@@ -486,10 +546,11 @@ def best_of(fn, repeat=3):
 
 rng = np.random.default_rng(0)
 xs, ws = rng.standard_normal((8, 3, 16, 16)).astype(np.float32), rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
-flops = 2 * 8 * 8 * 16 * 16 * 3 * 3 * 3
+cost = conv_cost(xs.shape, ws.shape, padding=1)
+flops = cost["flops"]
 t_loop = best_of(lambda: conv2d_naive(xs, ws, padding=1), repeat=1)
 t_cols = best_of(lambda: conv2d(Tensor(xs), Tensor(ws), padding=1))
-cols_bytes = im2col(xs, 3, 3, 1, 1).nbytes
+cols_bytes = cost["cols_bytes"]
 print(f"x (8, 3, 16, 16), 8 filters 3x3: {flops / 1e6:.1f} MFLOP")
 print(f"direct loops {t_loop * 1e3:8.1f} ms  ({flops / t_loop / 1e9:.3f} GFLOP/s)")
 print(f"im2col       {t_cols * 1e3:8.2f} ms  ({flops / t_cols / 1e9:.3f} GFLOP/s), {t_loop / t_cols:.0f}x faster")
