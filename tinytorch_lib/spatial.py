@@ -59,6 +59,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     padding, cols), plus the bias (O,) as a broadcast Tensor add when it is not None.
 
     EXAMPLE: conv2d(Tensor of (2, 3, 8, 8), Tensor of (4, 3, 3, 3), padding=1).shape -> (2, 4, 8, 8)
+    Raises ValueError naming both shapes unless x is 4-D, weight 4-D, with the same C.
     HINT: W_mat (O, K) @ cols (N, K, L) broadcasts to (N, O, L).
     """
     x, weight = as_tensor(x), as_tensor(weight)
@@ -164,8 +165,10 @@ VJP["avg_pool2d"] = _avg_pool2d_vjp
 
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None):
+        """Keep `kernel_size` and `stride` (None: the kernel size) as given, for `forward`."""
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size = kernel_size
+        self.stride = stride
 
     def forward(self, x):
         return max_pool2d(x, self.kernel_size, self.stride)
@@ -173,8 +176,10 @@ class MaxPool2d(Module):
 
 class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None):
+        """Keep `kernel_size` and `stride` (None: the kernel size) as given, for `forward`."""
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size = kernel_size
+        self.stride = stride
 
     def forward(self, x):
         return avg_pool2d(x, self.kernel_size, self.stride)

@@ -104,6 +104,11 @@ class Trainer:
     """Fit a model with a loss, an optimizer, an optional per-epoch scheduler and gradient clipping."""
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, max_grad_norm=None):
+        """Keep the five arguments as attributes of the same names; start at epoch 0 (`self.epoch`) with
+        `self.history`, a dict of empty lists under "train_loss", "train_acc", "val_loss", "val_acc"
+        and "lr". `self.threshold` is what `_count_correct` compares one-column outputs against:
+        0.0 for BCEWithLogitsLoss (its outputs are logits), 0.5 otherwise (probabilities, values).
+        """
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
