@@ -23,57 +23,54 @@ class Activation:
 
 class ReLU(Activation):
     def forward(self, x):
-        """Rectified linear unit, elementwise.
+        """max(0, x) elementwise, recorded as op "relu". Same shape and dtype as `x`.
 
-        TODO: return a Tensor holding max(0, x), recorded as op "relu".
-        APPROACH: 1) compute on `x.data` with NumPy  2) `_make(out, (x,), "relu")`.
-        EXAMPLE: ReLU()(Tensor([-1., 0., 2.]))  ->  Tensor([0., 0., 2.])
-        HINTS: `np.maximum` works elementwise and keeps the dtype of `x.data`.
+        EXAMPLE: ReLU()(Tensor([-1., 0., 2.])) -> Tensor([0., 0., 2.])
+        HINT: an elementwise maximum against a scalar; never modify `x.data` in place.
         """
         return _make(np.maximum(x.data, 0), (x,), "relu")
 
 
-class Sigmoid(Activation):
-    def forward(self, x):
-        """Logistic sigmoid 1 / (1 + exp(-x)), elementwise and overflow-free.
-
-        TODO: return a Tensor holding sigmoid(x), recorded as op "sigmoid".
-        APPROACH: 1) z = exp(-|x|)  2) pick 1/(1+z) where x >= 0 and z/(1+z) elsewhere
-                  3) `_make(out, (x,), "sigmoid")`.
-        EXAMPLE: Sigmoid()(Tensor([0.])) -> Tensor([0.5]);  Sigmoid()(Tensor([-1e4])) -> Tensor([0.])
-        HINTS: never call np.exp on a large positive number; `np.where(cond, a, b)` selects
-               elementwise (both branches share the denominator 1 + z).
-        """
-        z = np.exp(-np.abs(x.data))
-        out = np.where(x.data >= 0, 1, z) / (1 + z)
-        return _make(out, (x,), "sigmoid")
-
-
 class Tanh(Activation):
     def forward(self, x):
-        """Hyperbolic tangent, elementwise.
+        """tanh(x) elementwise, recorded as op "tanh".
 
-        TODO: return a Tensor holding tanh(x), recorded as op "tanh".
-        APPROACH: NumPy has it; record it with `_make`.
-        EXAMPLE: Tanh()(Tensor([0.])) -> Tensor([0.])
-        HINTS: one line.
+        EXAMPLE: Tanh()(Tensor([0., 1.])) -> Tensor([0., 0.7616])
+        HINT: NumPy's own tanh is already stable for any input.
         """
         return _make(np.tanh(x.data), (x,), "tanh")
 
 
 class GELU(Activation):
     def forward(self, x):
-        """GELU with the tanh approximation (= torch.nn.GELU(approximate="tanh")).
+        """GELU, tanh approximation (torch.nn.GELU(approximate="tanh")), recorded as op "gelu".
 
-        TODO: return a Tensor holding 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), op "gelu".
-        APPROACH: compute on `x.data`, then `_make(out, (x,), "gelu")`.
-        EXAMPLE: GELU()(Tensor([1.])) -> Tensor([0.8412])
-        HINTS: use the Python float `math.sqrt(2 / math.pi)`: a NumPy float64 scalar such as
-               `np.sqrt(2 / np.pi)` would promote a float32 array to float64.
+        EXAMPLE: GELU()(Tensor([-1., 0., 1.])) -> Tensor([-0.1588, 0., 0.8412])
+        HINT: build it from the table's formula; the constant sqrt(2/pi) must be a Python float
+              (`math`), or float32 inputs come back as float64.
         """
         a = x.data
-        out = 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)))
+        inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
+        out = 0.5 * a * (1 + np.tanh(inner))
         return _make(out, (x,), "gelu")
+
+
+class Sigmoid(Activation):
+    def forward(self, x):
+        """Logistic sigmoid elementwise, recorded as op "sigmoid"; never overflows.
+
+        Same shape and dtype as `x`. Exact in the tails: sigmoid(-740.) is about 4.2e-322, not 0.
+        EXAMPLE: Sigmoid()(Tensor([0., -1e4, 1e4])) -> Tensor([0.5, 0., 1.])
+        HINT: boolean masks (or np.where) pick, per element, the branch whose exponent is <= 0.
+        """
+        a = x.data
+        z = np.exp(-np.abs(a))          # in (0, 1]: cannot overflow
+        out = np.empty_like(z)
+        pos = a >= 0
+        neg = ~pos
+        out[pos] = 1 / (1 + z[pos])
+        out[neg] = z[neg] / (1 + z[neg])
+        return _make(out, (x,), "sigmoid")
 
 
 class Softmax(Activation):
@@ -81,16 +78,15 @@ class Softmax(Activation):
         self.dim = dim
 
     def forward(self, x):
-        """Softmax along `self.dim`, shifted by the maximum so it never overflows.
+        """Softmax along `self.dim`, recorded as op "softmax" with ctx dim=self.dim.
 
-        TODO: return exp(x - max) / sum(exp(x - max)) along self.dim, recorded as op "softmax"
-              with ctx dim=self.dim.
-        APPROACH: 1) m = max along dim (keepdims=True)  2) e = exp(x - m)
-                  3) divide by the sum along dim (keepdims=True)  4) `_make(..., dim=self.dim)`.
+        Same shape and dtype as `x`; every slice along dim sums to 1; no overflow up to |x| = 1e4.
         EXAMPLE: Softmax()(Tensor([[0., 0.], [1e4, 0.]])) -> Tensor([[0.5, 0.5], [1., 0.]])
-        HINTS: keepdims=True keeps the reduced axis so broadcasting lines up for any dim.
+        HINT: reductions with keepdims=True keep the reduced axis, so they broadcast back for any dim.
         """
-        e = np.exp(x.data - x.data.max(axis=self.dim, keepdims=True))
+        a = x.data
+        shifted = a - a.max(axis=self.dim, keepdims=True)
+        e = np.exp(shifted)
         return _make(e / e.sum(axis=self.dim, keepdims=True), (x,), "softmax", dim=self.dim)
 
     def __repr__(self):
@@ -98,17 +94,17 @@ class Softmax(Activation):
 
 
 def log_softmax(x, dim=-1):
-    """Log of the softmax along `dim`, computed stably (log-sum-exp trick).
+    """log(softmax(x)) along `dim`, computed stably; recorded as op "log_softmax" with ctx dim=dim.
 
-    TODO: return (x - m) - log(sum(exp(x - m))) along dim, recorded as op "log_softmax", ctx dim=dim.
-    APPROACH: 1) shifted = x - max along dim (keepdims=True)
-              2) subtract log of the sum of exp(shifted) along dim (keepdims=True)  3) `_make`.
-    EXAMPLE: log_softmax(Tensor([0., 0.])) -> Tensor([-0.6931, -0.6931])
-    HINTS: do not take the log of the softmax: tiny probabilities underflow to 0 and log(0) = -inf.
+    `x` may be a Tensor or anything `as_tensor` accepts. Finite wherever x is finite.
+    EXAMPLE: log_softmax(Tensor([0., 0.])) -> Tensor([-0.6931, -0.6931]);
+             log_softmax(Tensor([0., -1e4])) -> Tensor([0., -10000.])
+    HINT: the log-sum-exp trick above; np.log of the shifted sum, never of a probability.
     """
     x = as_tensor(x)
-    shifted = x.data - x.data.max(axis=dim, keepdims=True)
+    a = x.data
+    shifted = a - a.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return _make(out, (x,), "log_softmax", dim=dim)
 
-__all__ = ['Activation', 'ReLU', 'Sigmoid', 'Tanh', 'GELU', 'Softmax', 'log_softmax']
+__all__ = ['Activation', 'ReLU', 'Tanh', 'GELU', 'Sigmoid', 'Softmax', 'log_softmax']

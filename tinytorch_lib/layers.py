@@ -21,7 +21,15 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
     def named_children(self):
-        """(name, module) of the direct sub-modules, in registration order."""
+        """Yield (name, module) for each direct sub-module, in attribute order.
+
+        An attribute that is a Module yields (attribute name, it); a list or tuple attribute yields
+        ("<name>.<index>", item) for each of its items that is a Module (other items are skipped).
+        Everything else (tensors, numbers, activations of module 02, which are not Modules) is skipped.
+        EXAMPLE: a module with .body = Linear(..) and .blocks = [A(), 3, B()]
+                 -> ("body", <Linear>), ("blocks.0", <A>), ("blocks.2", <B>)
+        HINT: isinstance accepts a tuple of types; enumerate gives the index.
+        """
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
@@ -31,7 +39,16 @@ class Module:
                         yield f"{name}.{i}", item
 
     def named_modules(self, prefix="", memo=None):
-        """(name, module) of this module ("") and of all sub-modules, depth first, each once."""
+        """Yield (path, module) for this module and all its descendants, depth first, each once.
+
+        The module itself comes first under `prefix` ("" for the root), then each child's subtree
+        under "<prefix>.<child name>" (just "<child name>" when prefix is ""). `memo` is a set of
+        id()s of modules already reported (None: a fresh set); a module met again is skipped with its
+        whole subtree, which also makes the walk safe for a module that contains itself.
+        EXAMPLE: Sequential(Sequential(Linear(1, 1)), Linear(1, 1)).named_modules()
+                 -> "", "0", "0.0", "1"   (with the module objects)
+        HINT: a generator may `yield from` a recursive call.
+        """
         memo = set() if memo is None else memo
         if id(self) in memo:
             return
@@ -47,21 +64,19 @@ class Module:
     def named_parameters(self):
         """Yield (name, tensor) for every parameter of this module and its sub-modules.
 
-        TODO: for each (module_name, module) of `self.named_modules()`, yield the module's own
-              parameters (attributes that are a Tensor with requires_grad=True) in attribute order,
-              named "module_name.attr" (just "attr" when module_name is ""). Each tensor only once.
-        APPROACH: 1) a set `seen` of ids  2) loop over named_modules(), then over vars(module).items()
-                  3) skip what is not a Tensor, has requires_grad False, or whose id was seen.
+        Modules in `named_modules()` order; within a module its own attributes in order that are a
+        Tensor with requires_grad=True, named "<module path>.<attribute>" ("<attribute>" for the
+        root). The very Tensor objects, not copies; a tensor met a second time is skipped.
         EXAMPLE: Sequential(Linear(2, 3), ReLU(), Linear(3, 1)).named_parameters()
                  -> ("0.weight", W0), ("0.bias", b0), ("2.weight", W2), ("2.bias", b2)
-        HINTS: `vars(obj)` is the dict of an object's attributes, in assignment order.
+        HINT: remember the id() of every tensor already yielded.
         """
         seen = set()
-        for module_name, module in self.named_modules():
-            for name, value in vars(module).items():
+        for path, module in self.named_modules():
+            for attr, value in vars(module).items():
                 if isinstance(value, Tensor) and value.requires_grad and id(value) not in seen:
                     seen.add(id(value))
-                    yield (f"{module_name}.{name}" if module_name else name), value
+                    yield (f"{path}.{attr}" if path else attr), value
 
     def parameters(self):
         """Every parameter Tensor, in the order of `named_parameters()`."""
@@ -69,12 +84,10 @@ class Module:
             yield p
 
     def train(self, mode=True):
-        """Set `.training = mode` on this module and every sub-module; return self.
+        """Set `.training = mode` on this module and on every module below it; return self.
 
-        TODO: switch the whole tree to training (mode=True) or evaluation (mode=False).
-        APPROACH: loop over `self.modules()` (this module included) and set `.training`.
-        EXAMPLE: net.train(False); net[1].training  ->  False
-        HINTS: returning self allows `model = Net().eval()`.
+        EXAMPLE: net.train(False); net.body.training -> False.   `model = Net().train()` works.
+        HINT: one of the walks above visits exactly the right modules.
         """
         for module in self.modules():
             module.training = mode
@@ -84,27 +97,37 @@ class Module:
         return self.train(False)
 
     def zero_grad(self):
-        """Forget the gradients of every parameter (set `.grad` to None, like PyTorch)."""
+        """Forget the gradient of every parameter: set its `.grad` to None (PyTorch's default)."""
         for p in self.parameters():
             p.grad = None
 
     def state_dict(self):
-        """{name: copy of the parameter's ndarray}."""
+        """{name: copy of the parameter's ndarray}, in named_parameters() order."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state_dict):
-        """Copy arrays from `state_dict` into the parameters (names and shapes must match)."""
+        """Copy the arrays of `state_dict` (name -> array-like) into the parameters.
+
+        The names must be exactly those of named_parameters(): otherwise raise KeyError whose message
+        lists the missing and the unexpected names (sorted). Each value must have its parameter's
+        shape: otherwise raise ValueError naming the parameter and both shapes; check everything
+        before changing anything. Each parameter gets a fresh array (never an alias of the caller's)
+        in the parameter's own dtype; the Tensor objects themselves stay the same.
+        EXAMPLE: lin.load_state_dict({"weight": np.zeros((2, 3))}) -> KeyError: missing ['bias'] ...
+        HINT: set differences of the two key sets; `astype(..., copy=True)`.
+        """
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(params))
         if missing or unexpected:
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        values = {name: np.asarray(state_dict[name]) for name in params}
         for name, p in params.items():
-            value = np.asarray(state_dict[name])
-            if value.shape != p.shape:
-                raise ValueError(f"load_state_dict: {name!r} has shape {value.shape} in the state dict "
-                                 f"but {p.shape} in the model")
-            p.data = value.astype(p.data.dtype, copy=True)
+            if values[name].shape != p.shape:
+                raise ValueError(f"load_state_dict: {name!r} has shape {values[name].shape} in the state "
+                                 f"dict but {p.shape} in the model")
+        for name, p in params.items():
+            p.data = values[name].astype(p.data.dtype, copy=True)
 
     def extra_repr(self):
         return ""
@@ -121,33 +144,35 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True):
         """A fully connected layer with PyTorch's default initialisation.
 
-        TODO: create self.weight (out_features, in_features) and self.bias (out_features,) or None,
-              both float32 Tensors with requires_grad=True drawn from U(-1/sqrt(in), 1/sqrt(in)).
-        APPROACH: 1) bound = 1 / sqrt(in_features)  2) g = get_generator()
-                  3) g.uniform(-bound, bound, size=...) for the weight, then for the bias.
+        Sets self.weight, shape (out_features, in_features), and self.bias, shape (out_features,)
+        (None when bias=False): float32 Tensors with requires_grad=True, every entry drawn
+        independently from U(-1/sqrt(in_features), 1/sqrt(in_features)) by the course generator,
+        the whole weight matrix first, then the bias vector (so manual_seed(s) fixes both).
         EXAMPLE: Linear(4, 2).weight.shape -> (2, 4);  Linear(4, 2, bias=False).bias -> None
-        HINTS: `.astype(np.float32)`; the weight must be drawn before the bias.
+        HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards.
         """
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         bound = 1.0 / np.sqrt(in_features)
-        g = get_generator()
-        w = g.uniform(-bound, bound, size=(out_features, in_features))
+        gen = get_generator()
+        w = gen.uniform(-bound, bound, size=(out_features, in_features))
         self.weight = Tensor(w.astype(np.float32), requires_grad=True)
-        b = g.uniform(-bound, bound, size=(out_features,)) if bias else None
-        self.bias = Tensor(b.astype(np.float32), requires_grad=True) if bias else None
+        self.bias = None
+        if bias:
+            b = gen.uniform(-bound, bound, size=(out_features,))
+            self.bias = Tensor(b.astype(np.float32), requires_grad=True)
 
     def forward(self, x):
-        """y = x @ W.T + b.
+        """x @ W.T (+ b): x of shape (..., in) -> (..., out), built from Tensor operations only.
 
-        TODO: return the affine map of x, composed of Tensor operations (so it is differentiable).
-        APPROACH: matmul with the transposed weight, add the bias if there is one.
-        EXAMPLE: x (5, 4) through Linear(4, 2) -> (5, 2)
-        HINTS: `self.weight.T`; broadcasting adds the (out,) bias to every row.
+        EXAMPLE: x of shape (5, 4) through Linear(4, 2) -> shape (5, 2)
+        HINT: Tensor has a transpose property; broadcasting adds the (out,) bias to every row.
         """
         y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        if self.bias is not None:
+            y = y + self.bias
+        return y
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -155,6 +180,7 @@ class Linear(Module):
 
 class Sequential(Module):
     def __init__(self, *modules):
+        """Store the layers as attributes "0", "1", ... in order, and remember how many there are."""
         super().__init__()
         for i, layer in enumerate(modules):
             setattr(self, str(i), layer)
@@ -164,21 +190,16 @@ class Sequential(Module):
         return self._len
 
     def __getitem__(self, i):
+        """The i-th layer; negative i counts from the end; IndexError naming i when out of range."""
         if not -self._len <= i < self._len:
             raise IndexError(f"index {i} is out of range for a Sequential of {self._len} layers")
         return getattr(self, str(i % self._len))
 
     def __iter__(self):
-        return (getattr(self, str(i)) for i in range(self._len))
+        return (self[i] for i in range(self._len))
 
     def forward(self, x):
-        """Apply the layers one after the other.
-
-        TODO: feed x through every layer in order and return the result.
-        APPROACH: iterate over `self` (see __iter__).
-        EXAMPLE: Sequential(Linear(2, 3), ReLU())(x) == ReLU()(Linear(2, 3)(x))  (same layer objects)
-        HINTS: an empty Sequential returns x unchanged.
-        """
+        """Feed x through every layer in order; an empty Sequential returns x itself."""
         for layer in self:
             x = layer(x)
         return x
@@ -191,17 +212,15 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x):
-        """Merge dimensions start_dim..end_dim (inclusive, negative counts from the end).
+        """Merge the dimensions start_dim..end_dim (inclusive; negative counts from the end).
 
-        TODO: return x reshaped so that those dimensions become one.
-        APPROACH: 1) turn start/end into non-negative indices (`% x.ndim`)
-                  2) new shape = shape[:s] + (product of shape[s:e+1],) + shape[e+1:]  3) reshape.
-        EXAMPLE: Flatten()(x of shape (2, 3, 4, 5)).shape -> (2, 60)
-        HINTS: `int(np.prod(...))`; `x.reshape(*shape)`.
+        Returns x reshaped (a Tensor op, same element order). EXAMPLES: shape (2, 3, 4, 5) ->
+        Flatten(): (2, 60);  Flatten(1, 2): (2, 12, 5);  Flatten(0): (120,);  (7,) -> Flatten(0): (7,)
+        HINT: normalise both dims to non-negative indices first; `x.reshape(*shape)`.
         """
         s, e = self.start_dim % x.ndim, self.end_dim % x.ndim
-        shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
-        return x.reshape(*shape)
+        merged = int(np.prod(x.shape[s:e + 1]))
+        return x.reshape(*x.shape[:s], merged, *x.shape[e + 1:])
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -209,20 +228,21 @@ class Flatten(Module):
 
 class Dropout(Module):
     def __init__(self, p=0.5):
+        """Keep p, the probability to DROP an element; ValueError unless 0 <= p <= 1."""
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
 
     def forward(self, x):
-        """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p).
+        """Inverted dropout.
 
-        TODO: in training mode return x * mask, where mask is 0 with probability p and 1/(1-p)
-              otherwise (0 everywhere when p == 1); in eval mode (or p == 0) return x unchanged.
-        APPROACH: 1) if not self.training ... return x  2) keep = get_generator().random(x.shape) >= p
-                  3) mask = keep * scale, cast to x's dtype  4) return x * mask (a Tensor op).
-        EXAMPLE: Dropout(0.5) on ones -> about half 0., the other half 2.
-        HINTS: avoid 1 / (1 - p) when p == 1 (division by zero).
+        Training mode: x * mask, a Tensor op, where mask has x's shape and dtype and each entry is
+        independently 0 with probability p, else 1/(1-p) (all 0 when p == 1, without dividing by
+        zero); the uniform numbers come from the course generator, one per element, in x's shape.
+        Eval mode, or p == 0: return x itself and draw no random numbers.
+        EXAMPLE: Dropout(0.5) on a float32 Tensor of ones -> about half 0., the rest 2., float32
+        HINT: compare uniform [0, 1) numbers with p to decide which elements survive.
         """
         if not self.training or self.p == 0:
             return x

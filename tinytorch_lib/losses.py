@@ -20,12 +20,13 @@ def _target_array(target, like):
 
 class MSELoss(Module):
     def forward(self, input, target):
-        """Mean of the squared differences over every element.
+        """Mean of the squared differences over every element, as a 0-d Tensor.
 
-        TODO: return ((input - target) ** 2).mean() as a 0-d Tensor built from Tensor operations.
-        APPROACH: 1) the difference (a Tensor)  2) square it  3) `.mean()`.
+        input: a Tensor; target: a Tensor or array-like. Built from Tensor operations (so it is
+        differentiable); the dtype follows NumPy's promotion of the two. When the shapes differ,
+        warn (`warnings.warn`, message naming both shapes) and broadcast anyway, as PyTorch does.
         EXAMPLE: MSELoss()(Tensor([1., 2., 3.]), Tensor([1., 0., 0.])) -> Tensor(4.3333)  (= 13/3)
-        HINTS: `target` may be an ndarray: Tensor operators accept it.
+        HINT: `as_tensor` turns the target into a Tensor; squaring by a product keeps float32 float32.
         """
         target = as_tensor(target)
         if target.shape != input.shape:
@@ -37,17 +38,24 @@ class MSELoss(Module):
 
 class CrossEntropyLoss(Module):
     def forward(self, input, target):
-        """Mean negative log-likelihood of integer class targets under softmax(input).
+        """Mean over the batch of -log softmax(input)[n, target[n]], as a 0-d Tensor.
 
-        TODO: return -mean over n of log_softmax(input)[n, target[n]] as a 0-d Tensor.
-        APPROACH: 1) logp = log_softmax(input, dim=-1)  2) pick logp[np.arange(N), t]  3) -mean.
+        input: logits, a Tensor (N, C), or (C,) for one example (then target is a single index).
+        target: class indices as an ndarray, Tensor or list, shape (N,) (or 0-d for a (C,) input);
+        float values are accepted if they are whole numbers. Errors:
+          ValueError naming both shapes when input is not (N, C) with target (N,);
+          ValueError when a target is not a whole number;
+          IndexError naming the offending index and C ("... 3 ... 3 classes") when a target is
+          < 0 or >= C (the largest offender when one is >= C, else the smallest).
+        Keeps the dtype of the logits; stable for logits up to |z| = 1e4.
         EXAMPLE: CrossEntropyLoss()(Tensor([[0., 0., 0.]]), np.array([1])) -> Tensor(1.0986)  (= log 3)
-        HINTS: `t` (below) is already an int64 ndarray of shape (N,).
+        HINT: reshape a single example to a batch of one; np.round tells whole numbers apart.
         """
-        if input.ndim == 1:                                   # one unbatched example
+        if input.ndim == 1:
             input = input.reshape(1, -1)
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
-        t = t.reshape(-1) if t.ndim == 0 else t
+        if t.ndim == 0:
+            t = t.reshape(-1)
         if input.ndim != 2 or t.shape != (input.shape[0],):
             raise ValueError(f"CrossEntropyLoss expects logits (N, C) and targets (N,), "
                              f"got {input.shape} and {t.shape}")
@@ -55,9 +63,10 @@ class CrossEntropyLoss(Module):
             if not np.array_equal(t, np.round(t)):
                 raise ValueError(f"targets must be class indices, got {t}")
             t = t.astype(np.int64)
-        if t.size and (t.min() < 0 or t.max() >= input.shape[1]):
-            raise IndexError(f"target {t.max() if t.max() >= input.shape[1] else t.min()} is out of bounds "
-                             f"for {input.shape[1]} classes")
+        if t.size and t.max() >= input.shape[1]:
+            raise IndexError(f"target {t.max()} is out of bounds for {input.shape[1]} classes")
+        if t.size and t.min() < 0:
+            raise IndexError(f"target {t.min()} is out of bounds for {input.shape[1]} classes")
         logp = log_softmax(input, dim=-1)
         return -logp[np.arange(len(t)), t].mean()
 
@@ -66,18 +75,18 @@ class BCELoss(Module):
     def forward(self, input, target):
         """Mean binary cross-entropy of probabilities `input` against targets in [0, 1].
 
-        TODO: per element -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100)), recorded as
-              op "bce" (ctx target=t), then `.mean()`.
-        APPROACH: 1) p = input.data  2) clamped logs inside np.errstate(divide="ignore")
-                  3) `_make(loss, (input,), "bce", target=t).mean()`.
+        input: a Tensor of probabilities; target: same shape, Tensor or array-like (soft targets
+        allowed). ValueError ("... between 0 and 1 ...") if any input is outside [0, 1]. Each log is
+        clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
+        ctx target=t) and returns their Tensor mean; keeps the input's dtype.
         EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
-        HINTS: np.maximum(np.log(p), -100); np.log1p(-p) is log(1 - p).
+        HINT: `_target_array` (given) checks the shape; np.maximum applies a clamp elementwise.
         """
         t = _target_array(target, input)
-        if np.any((input.data < 0) | (input.data > 1)):
+        p = input.data
+        if np.any((p < 0) | (p > 1)):
             raise ValueError("BCELoss: all elements of input should be between 0 and 1 "
                              "(use BCEWithLogitsLoss for logits)")
-        p = input.data
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
@@ -87,13 +96,13 @@ class BCELoss(Module):
 
 class BCEWithLogitsLoss(Module):
     def forward(self, input, target):
-        """Mean binary cross-entropy of sigmoid(input) against targets, computed stably from logits.
+        """Mean binary cross-entropy of sigmoid(input) against targets, computed from the logits.
 
-        TODO: per element max(x, 0) - x * t + log(1 + exp(-|x|)), recorded as op "bce_with_logits"
-              (ctx target=t), then `.mean()`.
-        APPROACH: 1) x = input.data  2) the stable formula  3) `_make(..., target=t).mean()`.
+        Same inputs as BCELoss but `input` holds logits (any real number). No overflow and no clamp:
+        a logit of 1e4 with target 0 costs exactly 1e4. Records the per-element losses as op
+        "bce_with_logits" (ctx target=t) and returns their Tensor mean; keeps the input's dtype.
         EXAMPLE: BCEWithLogitsLoss()(Tensor([0.]), Tensor([1.])) -> Tensor(0.6931)  (= log 2)
-        HINTS: np.log1p(np.exp(-np.abs(x))) never overflows.
+        HINT: the last formula above; np.log1p is accurate where its argument is tiny.
         """
         t = _target_array(target, input)
         x = input.data

@@ -3,39 +3,28 @@
 
 import numpy as np
 
-
-_GRAD_ENABLED = True
-_BACKWARD_ENGINE = None
+_GRAD_ENABLED, _BACKWARD_ENGINE = True, None
 _GENERATOR = np.random.Generator(np.random.PCG64(0))
-
 
 def is_grad_enabled():
     """True when new operations record the graph (the default)."""
     return _GRAD_ENABLED
-
-
 def set_grad_enabled(mode):
     """Turn graph recording on or off; return the previous mode (so it can be restored)."""
     global _GRAD_ENABLED
     previous, _GRAD_ENABLED = _GRAD_ENABLED, bool(mode)
     return previous
-
-
 def register_backward_engine(fn):
     """Install `fn(tensor, gradient)` as the function `Tensor.backward` calls (module 05 does this)."""
     global _BACKWARD_ENGINE
     _BACKWARD_ENGINE = fn
 
-
 def _from_array(array, requires_grad=False):
     """A Tensor around an existing ndarray, without copying it and without the dtype rule."""
     out = Tensor.__new__(Tensor)
-    out.data = np.asarray(array)
-    out.requires_grad = requires_grad
-    out.grad = None
+    out.data, out.requires_grad, out.grad = np.asarray(array), requires_grad, None
     out._parents, out._op, out._ctx = (), None, {}
     return out
-
 
 def _make(data, parents, op, **ctx):
     """The result of operation `op` on `parents`; records the graph when gradients are needed."""
@@ -46,13 +35,99 @@ def _make(data, parents, op, **ctx):
     return out
 
 
-def _operand(other, like):
-    """Turn the other operand of a binary operation into a Tensor.
+class Tensor:
+    """An n-dimensional array that remembers how it was computed."""
+    __array_ufunc__ = None          # make `ndarray + Tensor` call Tensor.__radd__, not NumPy
+    shape, ndim = property(lambda self: self.data.shape), property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    def __init__(self, data, requires_grad=False): _init_tensor(self, data, requires_grad)
+    def numel(self): return int(self.data.size)
+    def numpy(self): return self.data                       # shared, not copied
+    def detach(self): return _from_array(self.data)         # a new leaf sharing the data
+    def __array__(self, dtype=None, copy=None): return self.data if dtype is None else self.data.astype(dtype)
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data.item())
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extras = [f"dtype={self.dtype}"] if self.dtype != np.float32 else []
+        if self._op is not None:
+            extras.append(f"grad_fn=<{self._op}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "Tensor(" + body + "".join(", " + e for e in extras) + ")"
+    def backward(self, gradient=None):
+        """Compute d(self)/d(leaf) for every leaf with requires_grad=True (engine from module 05)."""
+        if _BACKWARD_ENGINE is None:
+            raise RuntimeError("Tensor.backward() has no autograd engine yet: finish module 05_autograd "
+                               "(importing tinytorch_lib.autograd registers it)")
+        return _BACKWARD_ENGINE(self, gradient)
+    # Your functions do the work; `3 - x` becomes _binary(<3 as a Tensor>, x, "sub").
+    def __add__(self, other): return _binary(self, other, "add")
+    def __sub__(self, other): return _binary(self, other, "sub")
+    def __mul__(self, other): return _binary(self, other, "mul")
+    def __truediv__(self, other): return _binary(self, other, "div")
+    def __radd__(self, other): return _binary(_operand(other, self), self, "add")
+    def __rsub__(self, other): return _binary(_operand(other, self), self, "sub")
+    def __rmul__(self, other): return _binary(_operand(other, self), self, "mul")
+    def __rtruediv__(self, other): return _binary(_operand(other, self), self, "div")
+    def __matmul__(self, other): return _matmul(self, other)
+    def __rmatmul__(self, other): return _matmul(_operand(other, self), self)
+    def __neg__(self): return _unary(self, "neg")
+    def __pow__(self, exponent): return _unary(self, "pow", exponent=exponent)
+    def exp(self): return _unary(self, "exp")
+    def log(self): return _unary(self, "log")
+    def sqrt(self): return _unary(self, "sqrt")
+    def sum(self, axis=None, keepdims=False): return _reduce(self, "sum", axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _reduce(self, "mean", axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _reduce(self, "max", axis, keepdims)
+    def reshape(self, *shape): return _reshape(self, _shape_arg(shape))
+    def transpose(self, dim0, dim1): return _transpose(self, dim0, dim1)
+    def permute(self, *dims): return _permute(self, _shape_arg(dims))
+    def __getitem__(self, index): return _getitem(self, index)
+    T = property(lambda self: self if self.ndim < 2 else self.permute(*reversed(range(self.ndim))))  # 2-D
 
-    A Python (or NumPy) number takes the dtype NumPy would give `like.data <op> number`, so
-    `float64_tensor * 0.1` stays float64 and `float32_tensor * 0.1` stays float32, as in PyTorch.
-    Lists and ndarrays follow the constructor's dtype rule.
-    """
+
+def _init_tensor(self, data, requires_grad):
+    """The body of Tensor.__init__; `data`: a number, (nested) list, NumPy scalar, ndarray or Tensor.
+    Sets `self.data` to a NEW ndarray (float32 for numbers and lists, else the dtype of the ndarray, NumPy
+    scalar or Tensor), `self.requires_grad` (a bool), `self.grad` (None), leaf fields `_parents` (),
+    `_op` (None), `_ctx` ({}). RuntimeError naming the dtype if requires_grad is set on a non-float dtype.
+    Example: Tensor([1, 2]).dtype -> float32. Hint: np.generic (NumPy scalars); np.issubdtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        self.data = np.array(data)
+    else:
+        self.data = np.array(data, dtype=np.float32)
+    if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+        raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+    self.requires_grad = bool(requires_grad)
+    self.grad = None
+    self._parents, self._op, self._ctx = (), None, {}
+
+def as_tensor(data):
+    """A Tensor itself; an ndarray wrapped without a copy (`_from_array`); anything else via Tensor()."""
+    if isinstance(data, Tensor):
+        return data
+    if isinstance(data, np.ndarray):
+        return _from_array(data)
+    return Tensor(data)
+
+def _operand(other, like):
+    """The other operand of a binary operation with Tensor `like`: a Tensor is returned itself; a number
+    (bool, int, float, np.number, np.bool_) becomes a 0-d tensor of the dtype NumPy gives `like.data` with
+    that number as a Python number; lists and ndarrays go through `as_tensor`.
+    Example: _operand(0.1, Tensor(np.ones(2))).dtype -> float64. Hint: `.item()`; np.result_type."""
     if isinstance(other, Tensor):
         return other
     if isinstance(other, (bool, int, float, np.number, np.bool_)):
@@ -61,287 +136,176 @@ def _operand(other, like):
     return as_tensor(other)
 
 
+def _broadcast_shape(shape_a, shape_b):
+    """The shape (a tuple) of `a <op> b` for shapes `shape_a`, `shape_b` (tuples or lists); ValueError
+    naming both shapes if incompatible. Do not call np.broadcast_shapes: this is the rule you write.
+    Example: _broadcast_shape((5, 1, 4), (3, 1)) -> (5, 3, 4);  ((0,), (1,)) -> (0,)"""
+    ndim = max(len(shape_a), len(shape_b))
+    a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)
+    b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
+    out = []
+    for size_a, size_b in zip(a, b):
+        if size_a == size_b or size_b == 1:
+            out.append(size_a)
+        elif size_a == 1:
+            out.append(size_b)
+        else:
+            raise ValueError(f"shapes {tuple(shape_a)} and {tuple(shape_b)} do not broadcast "
+                             f"(sizes {size_a} and {size_b} meet in the same position)")
+    return tuple(out)
+
+
+def _binary(a, b, op):
+    """Elementwise a <op> b with broadcasting for op "add", "sub", "mul", "div"; parents (a, b), no ctx.
+    `b`: Tensor, number, list or ndarray (use `_operand`). NumPy's result dtype. ValueError naming both
+    shapes if they do not broadcast (ask `_broadcast_shape` first), and for an unknown op.
+    Example: _binary(Tensor([[1, 2], [3, 4]]), [10, 20], "sub") -> Tensor([[-9., -18.], [-7., -16.]])"""
+    b = _operand(b, a)
+    _broadcast_shape(a.shape, b.shape)
+    if op == "add":
+        out = a.data + b.data
+    elif op == "sub":
+        out = a.data - b.data
+    elif op == "mul":
+        out = a.data * b.data
+    elif op == "div":
+        out = a.data / b.data
+    else:
+        raise ValueError(f"unknown binary op {op!r}")
+    return _make(out, (a, b), op)
+
+def _unary(x, op, **ctx):
+    """Elementwise -x, x ** exponent, e ** x, ln x, sqrt x for op "neg", "pow", "exp", "log", "sqrt";
+    parents (x,), ctx as received ({"exponent": p} for "pow"). TypeError if the exponent is not a Python
+    or NumPy number; ValueError for an unknown op. Example: _unary(Tensor([2, 3]), "pow", exponent=2) -> [4., 9.]"""
+    if op == "neg":
+        out = -x.data
+    elif op == "exp":
+        out = np.exp(x.data)
+    elif op == "log":
+        out = np.log(x.data)
+    elif op == "sqrt":
+        out = np.sqrt(x.data)
+    elif op == "pow":
+        if not isinstance(ctx["exponent"], (int, float, np.number)):
+            raise TypeError(f"Tensor ** exponent needs a number, got {type(ctx['exponent']).__name__}")
+        out = x.data ** ctx["exponent"]
+    else:
+        raise ValueError(f"unknown unary op {op!r}")
+    return _make(out, (x,), op, **ctx)
+
+
+def _matmul(a, b):
+    """`a @ b` like torch.matmul, op "matmul", parents (a, b), no ctx; `b`: Tensor, list or ndarray.
+    ValueError whose message contains both shapes as Python prints them ("(2, 3)", "(4,)") if an operand
+    is 0-d, if the inner sizes differ (a's last against a 1-D b's only size, else b's second to last), or
+    if the batch shapes do not broadcast (then it also says "batch"). Example: (3, 2) @ (3, 2) -> ValueError."""
+    b = _operand(b, a)
+    sa, sb = a.shape, b.shape
+    if len(sa) == 0 or len(sb) == 0:
+        raise ValueError(f"matmul needs tensors with at least 1 dimension, got shapes {sa} and {sb}")
+    k_a = sa[-1]
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul shape mismatch: {sa} @ {sb} (inner dimensions {k_a} and {k_b} differ)")
+    try:
+        _broadcast_shape(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"matmul batch dimensions do not broadcast: {sa} @ {sb}") from None
+    return _make(np.matmul(a.data, b.data), (a, b), "matmul")
+
+
+def _normalize_axes(axis, shape):
+    """The positions `axis` names in shape `shape` as a tuple of non-negative ints, in the order given;
+    `axis` is None (all), an int, or a tuple/list. ValueError naming axis and shape outside range(-ndim, ndim).
+    Example: _normalize_axes((0, -1), (2, 3, 4)) -> (0, 2);  _normalize_axes(2, (2, 3)) -> ValueError"""
+    ndim = len(shape)
+    if axis is None:
+        return tuple(range(ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for ax in axes:
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"axis {ax} is out of range for a tensor of shape {tuple(shape)}")
+        out.append(ax % ndim)
+    return tuple(out)
+
+def _reduce(x, op, axis, keepdims):
+    """x.sum / mean / max over `axis` for op "sum", "mean", "max"; parents (x,), ctx axis, keepdims as received.
+    Work out the keepdims shape yourself (module 05 needs it). mean = sum / count (float32 stays float32,
+    ints give float64). ValueError naming the shape for a bad axis (`_normalize_axes`), and for an unknown op.
+    Example: Tensor([[1, 5], [7, 2]]).max(axis=1, keepdims=True) -> Tensor([[5.], [7.]])"""
+    axes = _normalize_axes(axis, x.shape)
+    if op == "sum":
+        out = np.sum(x.data, axis=axes)
+    elif op == "mean":
+        count = 1
+        for ax in axes:
+            count *= x.shape[ax]
+        out = np.sum(x.data, axis=axes) / count
+    elif op == "max":
+        out = np.max(x.data, axis=axes)
+    else:
+        raise ValueError(f"unknown reduction {op!r}")
+    if keepdims:
+        out = np.reshape(out, tuple(1 if i in axes else size for i, size in enumerate(x.shape)))
+    return _make(out, (x,), op, axis=axis, keepdims=keepdims)
+
+
 def _shape_arg(shape):
-    """Accept f(2, 3) and f((2, 3)) alike."""
+    """The sizes given as f(*shape) as one tuple: f(2, 3), f((2, 3)) and f([2, 3]) all give (2, 3)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
 
+def _reshape(x, shape):
+    """x's numbers in `shape` (a tuple, at most one -1, which you resolve), op "reshape", no ctx.
+    ValueError naming both shapes if two sizes are -1 or no size fits. Example: (24,) to (4, -1) -> (4, 6)"""
+    sizes = list(shape)
+    if sizes.count(-1) > 1:
+        raise ValueError(f"only one size may be -1, got {tuple(shape)} for a tensor of shape {x.shape}")
+    known = 1
+    for size in sizes:
+        if size != -1:
+            known *= size
+    if -1 in sizes:
+        if known == 0 or x.numel() % known != 0:
+            raise ValueError(f"cannot reshape a tensor of shape {x.shape} into {tuple(shape)}")
+        sizes[sizes.index(-1)] = x.numel() // known
+    elif known != x.numel():
+        raise ValueError(f"cannot reshape a tensor of shape {x.shape} into {tuple(shape)}")
+    return _make(x.data.reshape(tuple(sizes)), (x,), "reshape")
 
-class Tensor:
-    """An n-dimensional array that remembers how it was computed."""
+def _permute(x, dims):
+    """x with dimension dims[i] at position i (negative counts from the end), op "permute", ctx dims as
+    received. ValueError naming the shape unless dims names each dimension once. Example: (2, 3, 4) with
+    (2, 0, 1) -> (4, 2, 3)"""
+    axes = _normalize_axes(dims, x.shape)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute{tuple(dims)} does not name each dimension of shape {x.shape} once")
+    return _make(np.transpose(x.data, axes), (x,), "permute", dims=dims)
 
-    __array_ufunc__ = None          # make `ndarray + Tensor` call Tensor.__radd__, not NumPy
+def _transpose(x, dim0, dim1):
+    """x with dims dim0, dim1 swapped, op "transpose", ctx dim0, dim1 as received. Example: (2, 3, 4) with
+    (0, 2) -> (4, 3, 2). Hint: a transpose is a permutation; np.transpose."""
+    d0, d1 = _normalize_axes((dim0, dim1), x.shape)
+    order = list(range(x.ndim))
+    order[d0], order[d1] = order[d1], order[d0]
+    return _make(np.transpose(x.data, order), (x,), "transpose", dim0=dim0, dim1=dim1)
 
-    def __init__(self, data, requires_grad=False):
-        """Wrap `data` (a number, a nested list, an ndarray or a Tensor) as a Tensor.
-
-        TODO: set self.data to an ndarray following the dtype rule.
-        APPROACH: 1) a Tensor: take its .data  2) an ndarray or NumPy scalar: copy it, keeping its dtype
-                  3) anything else (Python numbers, lists): np.array(..., dtype=np.float32).
-        EXAMPLE: Tensor([1, 2]).dtype -> float32;  Tensor(np.arange(3)).dtype -> int64
-        HINTS: np.array(x) copies; np.generic is the base class of NumPy scalars like np.float64(2.0).
-        """
-        if isinstance(data, Tensor):
-            data = data.data
-        if isinstance(data, (np.ndarray, np.generic)):
-            self.data = np.array(data)
-        else:
-            self.data = np.array(data, dtype=np.float32)
-        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
-            raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
-        self.requires_grad = bool(requires_grad)
-        self.grad = None
-        self._parents, self._op, self._ctx = (), None, {}
-
-    # ---- properties and conversions (given) -------------------------------------------------
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    def numel(self):
-        """Number of elements."""
-        return int(self.data.size)
-
-    def numpy(self):
-        """The underlying ndarray (shared, not copied)."""
-        return self.data
-
-    def item(self):
-        """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
-
-    def detach(self):
-        """A new leaf sharing the data, cut from the graph."""
-        return _from_array(self.data)
-
-    def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
-
-    def __len__(self):
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
-
-    def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data.item())
-
-    def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
-        extras = []
-        if self.dtype != np.float32:
-            extras.append(f"dtype={self.dtype}")
-        if self._op is not None:
-            extras.append(f"grad_fn=<{self._op}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "Tensor(" + body + "".join(", " + e for e in extras) + ")"
-
-    def backward(self, gradient=None):
-        """Compute d(self)/d(leaf) for every leaf with requires_grad=True (engine from module 05)."""
-        if _BACKWARD_ENGINE is None:
-            raise RuntimeError("Tensor.backward() has no autograd engine yet: finish module 05_autograd "
-                               "(importing tinytorch_lib.autograd registers it)")
-        return _BACKWARD_ENGINE(self, gradient)
-
-    # ---- elementwise arithmetic -----------------------------------------------------------------
-    def __add__(self, other):
-        """Elementwise self + other with broadcasting.
-
-        TODO: return the sum, recorded as op "add" with parents (self, other).
-        APPROACH: add the .data arrays, pass the result to _make.
-        EXAMPLE: Tensor([1, 2]) + 3 -> Tensor([4., 5.])
-        HINTS: NumPy broadcasts for you; `other` is already a Tensor.
-        """
-        other = _operand(other, self)
-        return _make(self.data + other.data, (self, other), "add")
-
-    def __sub__(self, other):
-        """Elementwise self - other, op "sub". EXAMPLE: Tensor([5, 7]) - 2 -> Tensor([3., 5.])"""
-        other = _operand(other, self)
-        return _make(self.data - other.data, (self, other), "sub")
-
-    def __mul__(self, other):
-        """Elementwise self * other, op "mul". EXAMPLE: Tensor([1, 2]) * Tensor([3, 4]) -> Tensor([3., 8.])"""
-        other = _operand(other, self)
-        return _make(self.data * other.data, (self, other), "mul")
-
-    def __truediv__(self, other):
-        """Elementwise self / other, op "div". EXAMPLE: Tensor([1, 3]) / 2 -> Tensor([0.5, 1.5])"""
-        other = _operand(other, self)
-        return _make(self.data / other.data, (self, other), "div")
-
-    def __neg__(self):
-        """-self, op "neg" (one parent)."""
-        return _make(-self.data, (self,), "neg")
-
-    def __pow__(self, exponent):
-        """self ** exponent for a Python number `exponent`, op "pow" with ctx exponent=exponent.
-
-        EXAMPLE: Tensor([2, 3]) ** 2 -> Tensor([4., 9.])
-        HINTS: store the exponent in ctx: _make(..., "pow", exponent=exponent).
-        """
-        if not isinstance(exponent, (int, float, np.number)):
-            raise TypeError(f"Tensor ** exponent needs a Python number, got {type(exponent).__name__}")
-        return _make(self.data ** exponent, (self,), "pow", exponent=exponent)
-
-    # reflected forms (given): `3 - x` becomes Tensor(3) - x, so the graph sees a normal "sub"
-    def __radd__(self, other):
-        return _operand(other, self) + self
-
-    def __rsub__(self, other):
-        return _operand(other, self) - self
-
-    def __rmul__(self, other):
-        return _operand(other, self) * self
-
-    def __rtruediv__(self, other):
-        return _operand(other, self) / self
-
-    def __rmatmul__(self, other):
-        return _operand(other, self) @ self
-
-    # ---- matrix multiplication ------------------------------------------------------------------
-    def __matmul__(self, other):
-        """Matrix product like torch.matmul (batched over leading dims), op "matmul".
-
-        TODO: return self @ other recorded with parents (self, other).
-        EXAMPLE: Tensor([[1, 2]]) @ Tensor([[3], [4]]) -> Tensor([[11.]])
-        HINTS: np.matmul handles batches and 1-D operands. The shape check is done for you.
-        """
-        other = _operand(other, self)
-        _check_matmul(self.shape, other.shape)
-        return _make(np.matmul(self.data, other.data), (self, other), "matmul")
-
-    # ---- reductions -----------------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False):
-        """Sum over `axis` (None = all), op "sum", ctx axis=axis, keepdims=keepdims.
-
-        EXAMPLE: Tensor([[1, 2], [3, 4]]).sum(axis=0) -> Tensor([4., 6.]); .sum() -> Tensor(10.)
-        HINTS: np.sum takes the same axis/keepdims arguments.
-        """
-        return _make(np.sum(self.data, axis=axis, keepdims=keepdims), (self,), "sum",
-                     axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        """Mean over `axis`, op "mean", ctx axis, keepdims. EXAMPLE: Tensor([1, 2, 3, 6]).mean() -> Tensor(3.)"""
-        return _make(np.mean(self.data, axis=axis, keepdims=keepdims), (self,), "mean",
-                     axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        """Largest value over `axis` (values only), op "max", ctx axis, keepdims.
-
-        EXAMPLE: Tensor([[1, 5], [7, 2]]).max(axis=1) -> Tensor([5., 7.])
-        """
-        return _make(np.max(self.data, axis=axis, keepdims=keepdims), (self,), "max",
-                     axis=axis, keepdims=keepdims)
-
-    # ---- shape operations -----------------------------------------------------------------------
-    def reshape(self, *shape):
-        """Same numbers, new shape (one entry may be -1), op "reshape" (no ctx).
-
-        EXAMPLE: Tensor([1, 2, 3, 4]).reshape(2, 2).shape -> (2, 2)
-        """
-        shape = _shape_arg(shape)
-        return _make(self.data.reshape(shape), (self,), "reshape")
-
-    def transpose(self, dim0, dim1):
-        """Swap two dimensions, op "transpose", ctx dim0, dim1.
-
-        EXAMPLE: a (2, 3, 4) tensor .transpose(0, 2) has shape (4, 3, 2)
-        HINTS: np.swapaxes.
-        """
-        return _make(np.swapaxes(self.data, dim0, dim1), (self,), "transpose", dim0=dim0, dim1=dim1)
-
-    def permute(self, *dims):
-        """Reorder all dimensions, op "permute", ctx dims (a tuple).
-
-        EXAMPLE: a (2, 3, 4) tensor .permute(2, 0, 1) has shape (4, 2, 3)
-        HINTS: np.transpose(data, dims).
-        """
-        dims = _shape_arg(dims)
-        return _make(np.transpose(self.data, dims), (self,), "permute", dims=dims)
-
-    @property
-    def T(self):
-        """Transpose of a 2-D tensor (a 0-d or 1-D tensor is returned as is)."""
-        if self.ndim < 2:
-            return self
-        return self.permute(*reversed(range(self.ndim)))
-
-    # ---- elementwise functions ------------------------------------------------------------------
-    def exp(self):
-        """e ** self elementwise, op "exp"."""
-        return _make(np.exp(self.data), (self,), "exp")
-
-    def log(self):
-        """Natural log elementwise, op "log"."""
-        return _make(np.log(self.data), (self,), "log")
-
-    def sqrt(self):
-        """Square root elementwise, op "sqrt"."""
-        return _make(np.sqrt(self.data), (self,), "sqrt")
-
-    # ---- indexing -------------------------------------------------------------------------------
-    def __getitem__(self, index):
-        """self[index] with NumPy semantics (ints, slices, None, ..., integer arrays), op "getitem".
-
-        TODO: index the data and record ctx index=index (already converted to plain NumPy).
-        EXAMPLE: Tensor([[1, 2], [3, 4]])[:, 1] -> Tensor([2., 4.]);  Tensor([5, 6, 7])[[0, 0, 2]] -> Tensor([5., 5., 7.])
-        """
-        index = _plain_index(index)
-        return _make(self.data[index], (self,), "getitem", index=index)
-
-
-def _check_matmul(shape_a, shape_b):
-    """Raise a ValueError naming both shapes if `a @ b` is not defined."""
-    if len(shape_a) == 0 or len(shape_b) == 0:
-        raise ValueError(f"matmul needs tensors with at least 1 dimension, got shapes {shape_a} and {shape_b}")
-    k_a = shape_a[-1]
-    k_b = shape_b[0] if len(shape_b) == 1 else shape_b[-2]
-    if k_a != k_b:
-        raise ValueError(f"matmul shape mismatch: {shape_a} @ {shape_b} "
-                         f"(inner dimensions {k_a} and {k_b} differ)")
-    try:
-        np.broadcast_shapes(shape_a[:-2], shape_b[:-2])
-    except ValueError:
-        raise ValueError(f"matmul batch dimensions do not broadcast: {shape_a} @ {shape_b}") from None
-
-
-def _plain_index(index):
-    """Replace Tensors inside an index by their ndarrays."""
+def _getitem(x, index):
+    """x[index] as NumPy indexes, op "getitem", ctx index with each Tensor in it (the index itself or an
+    element of a tuple) replaced by its ndarray. Example: Tensor([5, 6])[[0, 0]] -> Tensor([5., 5.])"""
     if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
-
-
-def as_tensor(data):
-    """`data` itself if it is a Tensor, else a Tensor of it (an ndarray is shared, not copied)."""
-    if isinstance(data, Tensor):
-        return data
-    if isinstance(data, np.ndarray):
-        return _from_array(data)
-    return Tensor(data)
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return _make(x.data[index], (x,), "getitem", index=index)
 
 
 def get_generator():
     """The single numpy.random.Generator every random draw in tinytorch_lib uses."""
     return _GENERATOR
-
 
 def manual_seed(seed):
     """Re-seed the global generator in place (like torch.manual_seed); returns it."""
@@ -350,24 +314,16 @@ def manual_seed(seed):
 
 
 def zeros(*shape, requires_grad=False):
-    """A float32 tensor of zeros. EXAMPLE: zeros(2, 3).shape -> (2, 3)"""
-    shape = _shape_arg(shape)
-    return Tensor(np.zeros(shape, dtype=np.float32), requires_grad=requires_grad)
-
+    """A float32 Tensor of zeros. Example: zeros(2, 3).shape -> (2, 3)"""
+    return Tensor(np.zeros(_shape_arg(shape), dtype=np.float32), requires_grad=requires_grad)
 
 def ones(*shape, requires_grad=False):
-    """A float32 tensor of ones. EXAMPLE: ones((2,)) -> Tensor([1., 1.])"""
-    shape = _shape_arg(shape)
-    return Tensor(np.ones(shape, dtype=np.float32), requires_grad=requires_grad)
-
+    """A float32 Tensor of ones. Example: ones((2,)) -> Tensor([1., 1.])"""
+    return Tensor(np.ones(_shape_arg(shape), dtype=np.float32), requires_grad=requires_grad)
 
 def randn(*shape, requires_grad=False):
-    """Standard normal float32 samples drawn from get_generator().
-
-    TODO: draw `shape` samples from the global generator.
-    HINTS: get_generator().standard_normal(shape, dtype=np.float32)
-    """
-    shape = _shape_arg(shape)
-    return Tensor(get_generator().standard_normal(shape, dtype=np.float32), requires_grad=requires_grad)
+    """A float32 Tensor of standard normal samples from the global generator, ONE draw of that shape
+    generated in float32 (not float64 then cast). Hint: numpy.random.Generator.standard_normal's dtype."""
+    return Tensor(get_generator().standard_normal(_shape_arg(shape), dtype=np.float32), requires_grad=requires_grad)
 
 __all__ = ['is_grad_enabled', 'set_grad_enabled', 'register_backward_engine', 'Tensor', 'as_tensor', 'get_generator', 'manual_seed', 'zeros', 'ones', 'randn']
