@@ -238,6 +238,7 @@ for s in ["aaab", "", "naïve café ☃ 日本語 🙂", "\x00\n\t"]:
 ### BEGIN HIDDEN TESTS
 assert BPETokenizer(300).vocab_size == 256 and BPETokenizer(300).encode("é") == [195, 169], "untrained: raw UTF-8 bytes"
 raises(lambda: BPETokenizer(100))
+assert BPETokenizer(256).train("aaaa").merges == {}, "vocab_size 256 is allowed: bytes only, no merges"
 short = BPETokenizer(400).train("abab")
 assert short.merges == {(97, 98): 256}, f"stop when the best pair occurs once: expected {{(97, 98): 256}}, got {short.merges}"
 assert BPETokenizer(400).train("").vocab_size == 256 and BPETokenizer(400).train("x").merges == {}, "nothing to merge"
