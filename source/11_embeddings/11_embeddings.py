@@ -97,7 +97,7 @@ grad_check(lambda w: embedding(w, np.array([[1, 3, 1], [0, 1, 1]])), np.random.d
 e2 = embedding(W, Tensor(np.array([[1, 1], [0, 2]])))
 assert e2.shape == (2, 2, 2) and np.array_equal(e2.data[1, 1], [4, 5]), f"a (2, 2) Tensor of ids gives (2, 2, 2), got {e2.shape}"
 assert e2._op == "embedding" and e2._parents[0] is W and e2._ctx["idx"].dtype.kind == "i", "record op 'embedding' with ctx idx"
-assert embedding(W, np.array([], dtype=np.int64)).shape == (0, 2), "no ids, no rows"
+assert embedding(W, np.array([], dtype=np.int64)).shape == (0, 2) and embedding(W, []).shape == (0, 2), "no ids, no rows"
 assert embedding(Tensor(np.ones((3, 2), np.float32)), [1]).dtype == np.float32, "keep weight's dtype"
 (g,) = _embedding_vjp(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), None, W, np.array([2, 0, 2]))
 assert np.array_equal(g, [[3, 4], [0, 0], [6, 8]]) and g.dtype == np.float64, f"expected [[3, 4], [0, 0], [6, 8]], got {g.tolist()}"
