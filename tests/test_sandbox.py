@@ -171,3 +171,25 @@ def test_a_stubborn_loop_costs_seconds_and_earlier_cells_keep_their_results(tmp_
     assert ex.notebook.cells[0].outputs[0]["text"] == "before\n"
     assert ex.notebook.cells[1].outputs[-1]["ename"] == "CellTimeout"
     assert ex.notebook.cells[2].outputs[-1]["ename"] == "NotRun"
+
+
+def test_values_cross_the_harness_unchanged(tmp_path):
+    """0-d, strided, integer and complex arrays, numpy scalars and dtypes reach the test as they are."""
+    answer = graded_cell("import numpy as np\ndef values():\n    a = np.arange(12.0).reshape(3, 4)\n"
+                         "    return (np.array(2.5), a.T, a[:, ::2], np.arange(3, dtype=np.int8), np.array([1 + 2j]),\n"
+                         "            np.float32(0.25), np.dtype('float16'), [1, (2.0, 'x')], {'k': None})",
+                         "answer", "solution")
+    check = ("z, t, s, i8, c, f, d, nested, mapping = values()\n"
+             "a = np.arange(12.0).reshape(3, 4)\n"
+             "for got, want in [(z, np.array(2.5)), (t, a.T), (s, a[:, ::2]), (i8, np.arange(3, dtype=np.int8)),\n"
+             "                  (c, np.array([1 + 2j]))]:\n"
+             "    got = np.asarray(got)\n"
+             "    assert got.shape == want.shape and got.dtype == want.dtype and np.array_equal(got, want), (got, want)\n"
+             "assert type(f) is np.float32 and f == 0.25 and d == np.dtype('float16'), (f, d)\n"
+             "assert nested == [1, (2.0, 'x')] and mapping == {'k': None}, (nested, mapping)")
+    nb = new_notebook(cells=[graded_cell("import numpy as np", "given"), answer, graded_cell(check, "t", "test")])
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    ex = execute_untrusted(nb, TrustedCells.from_reference(nb), tmp_path / "work", pkg, resolve_mode("auto"),
+                           Limits(cell_timeout=30), [])
+    assert verdict(ex) == "passed"
