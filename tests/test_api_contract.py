@@ -30,6 +30,11 @@ CONTRACT = {
     "read_idx": ("data", "(path)"), "load_cifar10_batch": ("data", "(path)"),
     "Conv2d": ("spatial", "(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True)"),
     "MaxPool2d": ("spatial", "(kernel_size, stride=None)"), "AvgPool2d": ("spatial", "(kernel_size, stride=None)"),
+    "CharTokenizer": ("tokenization", "(text)"), "BPETokenizer": ("tokenization", "(vocab_size)"),
+    "Embedding": ("embeddings", "(num_embeddings, embedding_dim)"),
+    "PositionalEncoding": ("embeddings", "(max_len, d_model)"),
+    "scaled_dot_product_attention": ("attention", "(q, k, v, attn_mask=None, is_causal=False)"),
+    "MultiHeadAttention": ("attention", "(embed_dim, num_heads, bias=True, causal=False)"),
 }
 METHODS = {
     "Tensor": ["numel", "numpy", "item", "detach", "sum", "mean", "max", "reshape", "transpose", "permute",
@@ -41,6 +46,8 @@ METHODS = {
     "Trainer": ["fit", "evaluate", "save", "load"],
     "DataLoader": ["__iter__", "__len__"], "TensorDataset": ["__getitem__", "__len__"],
     "Conv2d": ["__call__", "forward", "parameters"], "MaxPool2d": ["forward"], "AvgPool2d": ["forward"],
+    "CharTokenizer": ["encode", "decode"], "BPETokenizer": ["train", "encode", "decode"],
+    "Embedding": ["forward", "parameters"], "PositionalEncoding": ["forward"], "MultiHeadAttention": ["forward"],
 }
 
 

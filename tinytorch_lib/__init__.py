@@ -17,5 +17,11 @@ from .data import *  # 08_dataloader
 from .data import __all__ as _data_all
 from .spatial import *  # 09_spatial
 from .spatial import __all__ as _spatial_all
+from .tokenization import *  # 10_tokenization
+from .tokenization import __all__ as _tokenization_all
+from .embeddings import *  # 11_embeddings
+from .embeddings import __all__ as _embeddings_all
+from .attention import *  # 12_attention
+from .attention import __all__ as _attention_all
 
-__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all, *_data_all, *_spatial_all]
+__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all, *_data_all, *_spatial_all, *_tokenization_all, *_embeddings_all, *_attention_all]

@@ -1,0 +1,331 @@
+# %% [markdown]
+# # 11 · Embeddings
+#
+# A token id is a name, not a quantity. An **embedding** gives each of the $V$ ids a learned vector,
+# row $i$ of $W \in \mathbb{R}^{V \times d}$: the one-hot product $e_i^\top W = W_{i,:}$ without the
+# one-hot matrix. Backward: $\bar W = \sum_t e_{i_t} \bar y_t^\top$, the gradient of output row $t$
+# is **added** into row $i_t$; an id used three times collects three gradients. Attention (module
+# 12) sees a *set* of tokens, so position is added to the vectors: a **positional encoding**.
+
+# %%
+#| default_exp embeddings
+#| export
+import numpy as np
+
+from tinytorch_lib.autograd import VJP
+from tinytorch_lib.layers import Module
+from tinytorch_lib.tensor import Tensor, _make, as_tensor, get_generator
+
+# %% [markdown]
+# ## The lookup op and its backward
+#
+# Op `"embedding"`, one parent (`weight`), ctx `idx`. Like PyTorch, an id outside $0 \le i < V$
+# (negative included) is an error, and a float index a type error (rounding `2.7` hides a bug).
+
+# %% solution id="embedding-op"
+#| export
+def embedding(weight, idx):
+    """Rows of `weight` (a (V, d) Tensor) picked by the integer ids `idx`, recorded as op "embedding".
+
+    `idx`: a Tensor, ndarray or (nested) list of ints, any shape S. Returns a Tensor of shape
+    S + (d,) and the dtype of `weight`; ctx `idx` is the ids as an integer ndarray.
+    Raises TypeError for a non-integer idx, IndexError naming the bad id and V for an id outside
+    0..V-1.
+    EXAMPLE: embedding(Tensor([[0., 1.], [2., 3.], [4., 5.]]), [2, 0, 2]).data -> [[4, 5], [0, 1], [4, 5]]
+    HINT: integer-array indexing of an ndarray gathers rows; `np.issubdtype(a.dtype, np.integer)`.
+    """
+    ### BEGIN SOLUTION
+    ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+    if ids.size == 0:
+        ids = ids.astype(np.int64)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"embedding indices must be integers, got dtype {ids.dtype}")
+    V = weight.shape[0]
+    bad = ids[(ids < 0) | (ids >= V)]
+    if bad.size:
+        raise IndexError(f"index {bad.flat[0]} is out of range for an embedding of {V} rows")
+    return _make(weight.data[ids], (weight,), "embedding", idx=ids)
+    ### END SOLUTION
+
+
+def _embedding_vjp(grad, out, weight, idx):
+    """Gradient of the weight: zeros of weight's shape and dtype, each row of grad added to row idx."""
+    ### BEGIN SOLUTION
+    g = np.zeros(weight.shape, dtype=weight.dtype)
+    np.add.at(g, idx, grad)
+    return (g,)
+    ### END SOLUTION
+
+
+VJP["embedding"] = _embedding_vjp
+
+# %% helper
+import numpy as np
+
+
+def raises(fn, exc):
+    """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
+    try:
+        fn()
+    except exc as e:
+        return str(e)
+    raise AssertionError(f"expected {exc.__name__} to be raised")
+
+
+def grad_check(fn, a):
+    """fn(float64 leaf Tensor) -> Tensor: its backward against central differences."""
+    leaf = Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    R = np.random.default_rng(0).standard_normal(fn(leaf).shape)
+    (fn(leaf) * Tensor(R)).sum().backward()
+    num = np.zeros_like(leaf.data)
+    for i in np.ndindex(leaf.shape):
+        old, leaf.data[i] = leaf.data[i], leaf.data[i] + 1e-6
+        plus = np.sum(R * fn(leaf).data)
+        leaf.data[i] = old - 1e-6
+        num[i], leaf.data[i] = (plus - np.sum(R * fn(leaf).data)) / 2e-6, old
+    got = None if leaf.grad is None else leaf.grad.data
+    assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), f"expected (finite differences)\n{num}\ngot\n{got}"
+
+# %% test id="test-embedding-op" points=3
+W = Tensor(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]), requires_grad=True)
+out = embedding(W, [2, 0, 2])
+assert np.array_equal(out.data, [[4, 5], [0, 1], [4, 5]]), f"expected rows 2, 0, 2 of W, got {out.data.tolist()}"
+out.sum().backward()
+assert np.array_equal(W.grad.data, [[1, 1], [0, 0], [2, 2]]), f"id 2 was used twice: expected [[1, 1], [0, 0], [2, 2]], got {W.grad.data.tolist()}"
+grad_check(lambda w: embedding(w, np.array([[1, 3, 1], [0, 1, 1]])), np.random.default_rng(1).standard_normal((4, 3)))
+### BEGIN HIDDEN TESTS
+e2 = embedding(W, Tensor(np.array([[1, 1], [0, 2]])))
+assert e2.shape == (2, 2, 2) and np.array_equal(e2.data[1, 1], [4, 5]), f"a (2, 2) Tensor of ids gives (2, 2, 2), got {e2.shape}"
+assert e2._op == "embedding" and e2._parents[0] is W and e2._ctx["idx"].dtype.kind == "i", "record op 'embedding' with ctx idx"
+assert embedding(W, np.array([], dtype=np.int64)).shape == (0, 2) and embedding(W, []).shape == (0, 2), "no ids, no rows"
+assert embedding(Tensor(np.ones((3, 2), np.float32)), [1]).dtype == np.float32, "keep weight's dtype"
+(g,) = _embedding_vjp(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), None, W, np.array([2, 0, 2]))
+assert np.array_equal(g, [[3, 4], [0, 0], [6, 8]]) and g.dtype == np.float64, f"expected [[3, 4], [0, 0], [6, 8]], got {g.tolist()}"
+(g,) = _embedding_vjp(np.ones((1, 2, 2), np.float32), None, Tensor(np.ones((3, 2), np.float32)), np.array([[1, 1]]))
+assert g.dtype == np.float32 and np.array_equal(g, [[0, 0], [2, 2], [0, 0]]), f"2-D ids, got {g.tolist()}"
+for bad in (3, -1):
+    msg = raises(lambda: embedding(W, [0, bad]), IndexError)
+    assert str(bad) in msg and "3" in msg, f"the error names the id and the size: {msg}"
+raises(lambda: embedding(W, np.array([0.0, 1.0])), TypeError)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The layer
+#
+# `Embedding(num_embeddings, embedding_dim)` holds `weight` $(V, d)$, float32, initialised from
+# $\mathcal{N}(0, 1)$ as PyTorch does (drawn with `get_generator().standard_normal`).
+
+# %% solution id="embedding-layer"
+#| export
+class Embedding(Module):
+    """EXAMPLE: Embedding(10, 4)(np.array([[1, 2, 3]])).shape -> (1, 3, 4)"""
+
+    def __init__(self, num_embeddings, embedding_dim):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        w = get_generator().standard_normal((num_embeddings, embedding_dim))
+        self.weight = Tensor(w.astype(np.float32), requires_grad=True)
+        ### END SOLUTION
+
+    def forward(self, idx):
+        ### BEGIN SOLUTION
+        return embedding(self.weight, idx)
+        ### END SOLUTION
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+# %%
+from tinytorch_lib.tensor import manual_seed
+
+# %% test id="test-embedding-layer" points=1
+manual_seed(0)
+emb = Embedding(10, 4)
+assert emb.weight.shape == (10, 4) and emb.weight.dtype == np.float32, f"expected a float32 (10, 4) weight, got {emb.weight.shape} {emb.weight.dtype}"
+assert emb(np.array([[1, 2, 3]])).shape == (1, 3, 4), f"expected (1, 3, 4), got {emb(np.array([[1, 2, 3]])).shape}"
+### BEGIN HIDDEN TESTS
+manual_seed(0)
+assert np.allclose(emb.weight.data, get_generator().standard_normal((10, 4))), "N(0, 1) from get_generator()"
+assert len(list(emb.parameters())) == 1 and emb.weight.requires_grad, "one parameter, the weight"
+assert np.array_equal(emb([3, 3]).data[1], emb.weight.data[3]), "row 3"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The simplest language model is an embedding
+#
+# A **bigram** model predicts the next token from the current one alone: `Embedding(V, V)` whose row
+# $i$ holds the logits of the token after $i$. Its best possible weights need no training: with
+# add-$\alpha$ smoothed counts $c_{ij} = \alpha + \#\{t : x_t = i, x_{t+1} = j\}$, the maximum-likelihood
+# rows are $\log(c_{ij} / \sum_j c_{ij})$. Its validation loss is the baseline the GPT milestone
+# must beat by 20%.
+
+# %% solution id="bigram-nll"
+#| export
+def bigram_nll(train_ids, val_ids, vocab_size, alpha=1.0):
+    """Mean negative log-likelihood (nats, a float) of the transitions of `val_ids` under the
+    add-alpha smoothed bigram model counted on `train_ids` (1-D int sequences, ids < vocab_size).
+
+    EXAMPLE: bigram_nll([0, 1, 0, 1], [0, 1], 2, alpha=1.0) -> -log(3/4) = 0.2877
+             (counts after 0: {0: 1 + 0, 1: 1 + 2}, so P(1 | 0) = 3/4)
+    HINT: `np.add.at` counts repeated (i, j) pairs; normalise each row with keepdims.
+    """
+    ### BEGIN SOLUTION
+    train, val = np.asarray(train_ids), np.asarray(val_ids)
+    counts = np.full((vocab_size, vocab_size), float(alpha))
+    np.add.at(counts, (train[:-1], train[1:]), 1.0)
+    logp = np.log(counts / counts.sum(axis=1, keepdims=True))
+    return float(-logp[val[:-1], val[1:]].mean())
+    ### END SOLUTION
+
+# %% test id="test-bigram-nll" points=2
+got = bigram_nll([0, 1, 0, 1], [0, 1], 2, alpha=1.0)
+assert np.isclose(got, -np.log(0.75)), f"expected -log(3/4) = {-np.log(0.75):.4f}, got {got}"
+### BEGIN HIDDEN TESTS
+got = bigram_nll(np.array([0, 1, 2, 0, 1, 1]), np.array([1, 1, 0, 2]), 3, alpha=0.5)
+exp = -(np.log(1.5 / 3.5) + np.log(0.5 / 3.5) + np.log(0.5 / 3.5)) / 3
+assert np.isclose(got, exp) and isinstance(got, float), f"expected {exp:.5f}, got {got}"
+got = bigram_nll([2, 2, 2], [2, 2, 0], 3, alpha=2.0)
+assert np.isclose(got, -(np.log(4 / 8) + np.log(2 / 8)) / 2), f"got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Sinusoidal positions
+#
+# Vaswani et al. (2017) add to position $p$ sines and cosines at geometric frequencies:
+# $PE_{p,2i} = \sin(p\,\omega_i)$, $PE_{p,2i+1} = \cos(p\,\omega_i)$, $\omega_i = 10000^{-2i/d}$ (odd
+# $d$: the last dimension is a sine alone). Fast columns tell neighbours apart, slow ones far
+# positions. `PositionalEncoding(max_len, d_model)` keeps the table `pe` (not a parameter);
+# `forward(x)`, $x$ $(B, T, d)$, returns $x + PE_{[:T]}$; $T$ > `max_len` is an error naming it.
+#
+# Why sines: by the angle-addition formulas, $PE_{p+k} = PE_p\, R_k$ for a block-diagonal rotation
+# $R_k$ (one $2 \times 2$ block per frequency) that does not depend on $p$, so "$k$ tokens back" is
+# a *linear* map a layer can learn. You build $R_k$ and check that claim.
+
+# %% solution id="positional-encoding"
+#| export
+def sinusoidal_table(max_len, d_model):
+    """The (max_len, d_model) float32 ndarray PE of the formula above (positions 0..max_len-1).
+
+    EXAMPLE: sinusoidal_table(2, 4) -> [[0, 1, 0, 1], [sin 1, cos 1, sin 0.01, cos 0.01]]
+             sinusoidal_table(1, 3) -> [[0, 1, 0]]
+    HINT: an outer product of positions and frequencies gives every angle at once; slices with a
+    step of 2 address the even and the odd columns.
+    """
+    ### BEGIN SOLUTION
+    pos = np.arange(max_len, dtype=np.float64)[:, None]
+    freq = 10000.0 ** (-np.arange(0, d_model, 2, dtype=np.float64) / d_model)
+    angles = pos * freq[None, :]
+    pe = np.zeros((max_len, d_model), dtype=np.float64)
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles[:, : d_model // 2])
+    return pe.astype(np.float32)
+    ### END SOLUTION
+
+
+class PositionalEncoding(Module):
+    def __init__(self, max_len, d_model):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.max_len, self.d_model = max_len, d_model
+        self.pe = sinusoidal_table(max_len, d_model)
+        ### END SOLUTION
+
+    def forward(self, x):
+        """x (B, T, d_model) Tensor -> x + PE[:T] (broadcast over the batch); ValueError naming max_len if T > max_len."""
+        ### BEGIN SOLUTION
+        T = x.shape[1]
+        if T > self.max_len:
+            raise ValueError(f"sequence length {T} is longer than max_len={self.max_len}")
+        return x + Tensor(self.pe[:T])
+        ### END SOLUTION
+
+def shift_rotation(k, d_model):
+    """R_k: the (d_model, d_model) float64 ndarray with sinusoidal_table rows PE[p + k] == PE[p] @ R_k.
+
+    d_model must be even (ValueError otherwise). Block-diagonal: the 2x2 block on dimensions
+    (2i, 2i+1) rotates the pair (sin p w_i, cos p w_i) by the angle k w_i; zeros off the blocks.
+    EXAMPLE: shift_rotation(0, 4) -> the 4x4 identity;
+             shift_rotation(1, 2) -> [[cos 1, -sin 1], [sin 1, cos 1]]
+    HINT: write sin((p + k) w) and cos((p + k) w) with the angle-addition formulas and read off
+    which coefficient multiplies sin(p w) and which cos(p w), in row-vector convention.
+    """
+    ### BEGIN SOLUTION
+    if d_model % 2:
+        raise ValueError(f"shift_rotation needs an even d_model, got {d_model}")
+    R = np.zeros((d_model, d_model))
+    for i in range(d_model // 2):
+        angle = k * 10000.0 ** (-2 * i / d_model)
+        c, s = np.cos(angle), np.sin(angle)
+        R[2 * i, 2 * i], R[2 * i, 2 * i + 1] = c, -s
+        R[2 * i + 1, 2 * i], R[2 * i + 1, 2 * i + 1] = s, c
+    return R
+    ### END SOLUTION
+
+# %% test id="test-positional-encoding" points=2
+got = sinusoidal_table(2, 4)
+exp = [[0, 1, 0, 1], [np.sin(1), np.cos(1), np.sin(0.01), np.cos(0.01)]]
+assert got.shape == (2, 4) and np.allclose(got, exp), f"expected {np.round(exp, 4).tolist()}, got {np.round(got, 4).tolist()}"
+x = Tensor(np.zeros((2, 3, 4)), requires_grad=True)
+y = PositionalEncoding(5, 4)(x)
+assert y.shape == (2, 3, 4) and np.allclose(y.data[1], sinusoidal_table(5, 4)[:3]), f"x + PE[:3] for both sequences, got {y.data[1]}"
+### BEGIN HIDDEN TESTS
+assert got.dtype == np.float32, f"float32 table, got {got.dtype}"
+odd = sinusoidal_table(3, 5)
+w = 10000.0 ** (-np.array([0, 2, 4]) / 5)
+assert odd.shape == (3, 5) and np.allclose(odd[2], [np.sin(2 * w[0]), np.cos(2 * w[0]), np.sin(2 * w[1]), np.cos(2 * w[1]), np.sin(2 * w[2])]), f"odd d_model: got {odd[2]}"
+big = sinusoidal_table(50, 8)
+assert np.allclose(big[37, 6], np.sin(37 * 1e-3)) and np.allclose(big[49, 3], np.cos(49 * 0.1)), "columns 3 and 6"
+assert y.dtype == np.float64 and y.requires_grad, "adding float32 PE to float64 x stays float64 and keeps the graph"
+y.sum().backward()
+assert np.array_equal(x.grad.data, np.ones((2, 3, 4))), "the gradient passes through unchanged"
+full = PositionalEncoding(3, 4)(Tensor(np.ones((1, 3, 4))))
+assert np.allclose(full.data[0], 1 + sinusoidal_table(3, 4)), "T == max_len is allowed"
+msg = raises(lambda: PositionalEncoding(3, 4)(Tensor(np.zeros((1, 4, 4)))), ValueError)
+assert "max_len" in msg and "3" in msg, f"name max_len and its value: {msg}"
+### END HIDDEN TESTS
+
+# %% test id="test-shift-rotation" points=2
+R1 = shift_rotation(1, 2)
+assert np.allclose(R1, [[np.cos(1), -np.sin(1)], [np.sin(1), np.cos(1)]]), f"expected [[cos 1, -sin 1], [sin 1, cos 1]], got {R1}"
+table = sinusoidal_table(40, 8).astype(np.float64)
+assert np.allclose(table[5] @ shift_rotation(7, 8), table[12], atol=1e-5), "PE[5] @ R_7 should be PE[12]"
+### BEGIN HIDDEN TESTS
+assert np.allclose(table[:30] @ shift_rotation(10, 8), table[10:40], atol=1e-5), "PE[p] @ R_10 == PE[p + 10] for every p"
+assert np.allclose(table[20:] @ shift_rotation(-20, 8), table[:20], atol=1e-5), "a negative k shifts back"
+assert np.allclose(shift_rotation(0, 6), np.eye(6)), "R_0 is the identity"
+R = shift_rotation(3, 6)
+assert R.shape == (6, 6) and R.dtype == np.float64 and np.allclose(R[0, 2:], 0) and np.allclose(R[2:4, :2], 0), "block diagonal"
+raises(lambda: shift_rotation(1, 5), ValueError)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## What the positions look like, and what a lookup saves
+#
+# Left: the table. Right: $PE_p \cdot PE_{64}$ depends only on $p - 64$ and falls with distance.
+# **Systems note.** A lookup of $N$ ids copies $N d$ numbers; the one-hot product computes the same
+# rows with an $(N, V)$ matrix: $NV$ floats and $2NVd$ FLOPs, nearly all multiplications by zero.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+
+pe = sinusoidal_table(128, 64)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+axes[0].imshow(pe, aspect="auto", cmap="RdBu")
+axes[0].set(xlabel="dimension", ylabel="position", title="sinusoidal positional encoding")
+axes[1].plot(pe @ pe[64])
+axes[1].set(xlabel="position p", ylabel="PE[p] . PE[64]", title="similarity to position 64")
+plt.show()
+V, d, N = 5000, 128, 4096
+table, ids = Embedding(V, d), np.random.default_rng(0).integers(0, V, size=N)
+onehot = np.zeros((N, V), dtype=np.float32)
+onehot[np.arange(N), ids] = 1
+t0 = time.perf_counter()
+rows = table(ids)
+t1 = time.perf_counter()
+same = onehot @ table.weight.data
+t2 = time.perf_counter()
+print(f"{N} ids, V={V}, d={d}: lookup {(t1 - t0) * 1e3:.2f} ms, one-hot matmul {(t2 - t1) * 1e3:.1f} ms "
+      f"({onehot.nbytes / 2**20:.0f} MiB one-hot, {2 * N * V * d / 1e9:.1f} GFLOP), same rows: {np.allclose(same, rows.data)}")

@@ -1,0 +1,313 @@
+# %% [markdown]
+# # 12 · Attention
+#
+# Every token asks a question (its **query** $q$), every token offers a **key** $k$ and a **value**
+# $v$; a token's output is the average of all values, weighted by how well its query matches each
+# key (Vaswani et al., 2017):
+#
+# $$\text{Attention}(Q, K, V) = \text{softmax}\!\left(\frac{Q K^\top}{\sqrt{E}} + M\right) V,
+#   \qquad Q \in \mathbb{R}^{L \times E},\; K \in \mathbb{R}^{S \times E},\; V \in \mathbb{R}^{S \times E_v}.$$
+#
+# Dividing by $\sqrt{E}$ keeps the scores of unit-variance vectors at unit variance, so the softmax
+# does not saturate. The mask $M$ is 0 where a query may look and $-\infty$ where it may not. A
+# language model must not see the future: query $i$ may look at keys $j \le i$ only (**causal**).
+# You will match PyTorch's `torch.nn.functional.scaled_dot_product_attention` exactly, masks included.
+
+# %%
+#| default_exp attention
+#| export
+import math
+
+import numpy as np
+
+from tinytorch_lib.layers import Linear, Module
+from tinytorch_lib.tensor import Tensor, _make, as_tensor
+
+# %% [markdown]
+# ## A softmax that survives $-\infty$
+#
+# Module 02's softmax subtracts the row maximum. A row whose every score is $-\infty$ (a query
+# allowed to see nothing) has maximum $-\infty$ and $-\infty - (-\infty)$ is nan. PyTorch returns
+# zeros there: no weight on anything, so the output row is 0 and so is its gradient. The result is
+# recorded as op `"softmax"` (ctx `dim=-1`), so module 05's rule $\bar x = s \odot (\bar s - \sum \bar s \odot s)$
+# differentiates it; for a zero row it gives zero.
+
+# %% solution id="masked-softmax"
+#| export
+def masked_softmax(x):
+    """Softmax over the last axis of the Tensor x, where -inf entries get weight 0 and a row that
+    is -inf everywhere becomes all zeros (no nan, no warning). Recorded as op "softmax", dim=-1.
+
+    Returns a Tensor of x's shape and dtype.
+    EXAMPLE: masked_softmax(Tensor([[0., -inf], [-inf, -inf], [1e4, 0.]])).data
+             -> [[1., 0.], [0., 0.], [1., 0.]]
+    HINT: replace an infinite row maximum by 0 before subtracting (`np.isfinite`, `np.where`).
+    """
+    ### BEGIN SOLUTION
+    m = x.data.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    e = np.exp(x.data - m)
+    total = e.sum(axis=-1, keepdims=True)
+    out = e / np.where(total > 0, total, 1)
+    return _make(out.astype(x.dtype), (x,), "softmax", dim=-1)
+    ### END SOLUTION
+
+# %% helper
+import numpy as np
+
+
+def raises(fn, exc):
+    """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
+    try:
+        fn()
+    except exc as e:
+        return str(e)
+    raise AssertionError(f"expected {exc.__name__} to be raised")
+
+
+def grad_check(fn, *arrays):
+    """fn(*float64 leaf Tensors) -> Tensor: its backward against central differences, every input."""
+    leaves = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+    R = np.random.default_rng(0).standard_normal(fn(*leaves).shape)
+    (fn(*leaves) * Tensor(R)).sum().backward()
+    for k, leaf in enumerate(leaves):
+        num = np.zeros_like(leaf.data)
+        for i in np.ndindex(leaf.shape):
+            old, leaf.data[i] = leaf.data[i], leaf.data[i] + 1e-6
+            plus = np.sum(R * fn(*leaves).data)
+            leaf.data[i] = old - 1e-6
+            num[i], leaf.data[i] = (plus - np.sum(R * fn(*leaves).data)) / 2e-6, old
+        got = None if leaf.grad is None else leaf.grad.data
+        assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), \
+            f"gradient of input {k}: expected (finite differences)\n{np.round(num, 5)}\ngot\n{got}"
+
+# %% test id="test-masked-softmax" points=2
+inf = float("inf")
+with np.errstate(over="raise", invalid="raise", divide="raise"):
+    got = masked_softmax(Tensor(np.array([[0.0, -inf], [-inf, -inf], [1e4, 0.0]]))).data
+assert np.array_equal(got, [[1, 0], [0, 0], [1, 0]]), f"expected [[1, 0], [0, 0], [1, 0]], got {got.tolist()}"
+### BEGIN HIDDEN TESTS
+x3 = np.array([[[1.0, 2.0, 3.0], [0.0, -inf, np.log(3)]]])
+got = masked_softmax(Tensor(x3))
+exp1 = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+assert np.allclose(got.data[0, 0], exp1) and np.allclose(got.data[0, 1], [0.25, 0, 0.75]), f"got {got.data}"
+assert got.shape == (1, 2, 3) and got.dtype == np.float64, f"shape and dtype kept, got {got.shape} {got.dtype}"
+assert masked_softmax(Tensor(np.zeros((2, 4), np.float32))).dtype == np.float32, "float32 stays float32"
+xt = Tensor(np.array([[0.5, -inf, 1.0], [-inf, -inf, -inf]]), requires_grad=True)
+s = masked_softmax(xt)
+assert s._op == "softmax" and s._ctx == {"dim": -1}, "record op 'softmax' with dim=-1"
+(s * Tensor(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))).sum().backward()
+assert np.all(np.isfinite(xt.grad.data)) and np.allclose(xt.grad.data[1], 0), f"no gradient through a fully masked row, got {xt.grad.data}"
+grad_check(lambda a: masked_softmax(a), np.random.default_rng(1).standard_normal((3, 4)))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Scaled dot-product attention
+#
+# `scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False)` takes Tensors of shapes
+# $(\dots, L, E)$, $(\dots, S, E)$, $(\dots, S, E_v)$ (any leading batch and head axes, broadcast) and
+# returns $(\dots, L, E_v)$, with PyTorch's mask conventions:
+#
+# * a **boolean** `attn_mask` (an ndarray broadcastable to $(\dots, L, S)$): `True` = may attend;
+# * a **float** `attn_mask`: added to the scores (0 keeps, $-\infty$ removes, anything else biases);
+# * `is_causal=True`: query $i$ sees keys $j \le i$, **top-left aligned** (row $i$ of an $L \times S$
+#   lower triangle, also when $L \ne S$); giving both a mask and `is_causal` is a `RuntimeError`.
+#
+# The mask becomes a constant Tensor added to the scores, in the scores' dtype; the softmax above
+# and Tensor operations do the rest, so the backward pass comes for free.
+
+# %% solution id="sdpa"
+#| export
+def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False):
+    """softmax(q @ k^T / sqrt(E) + mask) @ v on Tensors, PyTorch's semantics (see above).
+
+    EXAMPLE: q = Tensor([[2., 0, 0, 0]]), k = Tensor([[log 3, 0, 0, 0], [0, 0, 0, 0]]),
+             v = Tensor([[4., 0], [0, 8]]): scores [log 3, 0] -> weights [3/4, 1/4] -> [[3., 2.]]
+             with attn_mask=np.array([[False, True]]) -> [[0., 8.]]
+    HINT: `np.tril` of an (L, S) array of ones; `np.where` turns a boolean mask into 0 / -inf.
+    """
+    q, k, v = as_tensor(q), as_tensor(k), as_tensor(v)
+    ### BEGIN SOLUTION
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("Explicit attn_mask should not be set when is_causal=True")
+    L, S = q.shape[-2], k.shape[-2]
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    if is_causal:
+        attn_mask = np.tril(np.ones((L, S), dtype=bool))
+    if attn_mask is not None:
+        mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+        if mask.dtype == bool:
+            mask = np.where(mask, 0.0, -np.inf)
+        scores = scores + Tensor(mask.astype(scores.dtype))
+    return masked_softmax(scores) @ v
+    ### END SOLUTION
+
+# %% test id="test-sdpa" points=4
+q1, k1 = Tensor(np.array([[2.0, 0, 0, 0]])), Tensor(np.array([[np.log(3), 0, 0, 0], [0, 0, 0, 0]]))
+v1 = Tensor(np.array([[4.0, 0], [0, 8]]))
+got = scaled_dot_product_attention(q1, k1, v1).data
+assert np.allclose(got, [[3, 2]]), f"weights [3/4, 1/4] of rows [4, 0] and [0, 8]: expected [[3, 2]], got {got}"
+got = scaled_dot_product_attention(q1, k1, v1, attn_mask=np.array([[False, True]])).data
+assert np.allclose(got, [[0, 8]]), f"True = attend: only key 1 is visible, expected [[0, 8]], got {got}"
+got = scaled_dot_product_attention(q1, k1, v1, attn_mask=np.array([[0.0, np.log(3)]])).data
+assert np.allclose(got, [[2, 4]]), f"a float mask is added: scores [log 3, log 3], expected [[2, 4]], got {got}"
+### BEGIN HIDDEN TESTS
+q2 = Tensor(np.zeros((2, 4)))
+got = scaled_dot_product_attention(q2, Tensor(np.zeros((2, 4))), v1, is_causal=True).data
+assert np.allclose(got, [[4, 0], [2, 4]]), f"causal: row 0 sees key 0, row 1 averages both: got {got}"
+got = scaled_dot_product_attention(q2, Tensor(np.zeros((2, 4))), v1, attn_mask=np.array([[True, True], [False, False]])).data
+assert np.allclose(got, [[2, 4], [0, 0]]), f"a fully masked row gives zeros like PyTorch, got {got}"
+got = scaled_dot_product_attention(q2, Tensor(np.zeros((2, 4))), v1, attn_mask=np.array([[0.0, -np.inf], [-np.inf, -np.inf]])).data
+assert np.allclose(got, [[4, 0], [0, 0]]), f"-inf in a float mask removes keys, got {got}"
+vq = Tensor(np.array([[1.0], [2.0], [4.0]]))
+got = scaled_dot_product_attention(Tensor(np.zeros((2, 3))), Tensor(np.zeros((3, 3))), vq, is_causal=True).data
+assert np.allclose(got, [[1], [1.5]]), f"L=2 < S=3, top-left aligned causal: expected [[1], [1.5]], got {got}"
+got = scaled_dot_product_attention(Tensor(np.zeros((3, 3))), Tensor(np.zeros((2, 3))), v1, is_causal=True).data
+assert np.allclose(got, [[4, 0], [2, 4], [2, 4]]), f"L=3 > S=2 causal, got {got}"
+raises(lambda: scaled_dot_product_attention(q1, k1, v1, attn_mask=np.array([[True, True]]), is_causal=True), RuntimeError)
+rng = np.random.default_rng(2)
+qr, kr, vr = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 3, 6, 2))
+s_ref = qr @ kr.transpose(0, 1, 3, 2) / np.sqrt(5)
+w_ref = np.exp(s_ref - s_ref.max(-1, keepdims=True))
+w_ref /= w_ref.sum(-1, keepdims=True)
+got = scaled_dot_product_attention(Tensor(qr), Tensor(kr), Tensor(vr))
+assert got.shape == (2, 3, 4, 2) and np.allclose(got.data, w_ref @ vr), "batched heads (2, 3, L=4, S=6): scale by sqrt(E=5)"
+f32 = scaled_dot_product_attention(Tensor(qr.astype(np.float32)), Tensor(kr.astype(np.float32)), Tensor(vr.astype(np.float32)), is_causal=True)
+assert f32.dtype == np.float32, f"float32 in, float32 out, got {f32.dtype}"
+mask = rng.random((4, 6)) > 0.3
+mask[:, 0] = True
+grad_check(lambda a, b, c: scaled_dot_product_attention(a, b, c, attn_mask=mask), qr[0], kr[0], vr[0])
+grad_check(lambda a, b, c: scaled_dot_product_attention(a, b, c, is_causal=True), qr[1, :, :4], kr[1, :, :4], vr[1, :, :4])
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Multi-head attention
+#
+# One attention averages with one set of weights. **Multi-head** attention runs $H$ of them side by
+# side on $H$ slices of width $D = E / H$, each free to look for something else, at the cost of one:
+#
+# $$\text{MHA}(x) = \text{concat}(\text{head}_1, \dots, \text{head}_H)\, W_O, \qquad
+#   \text{head}_h = \text{Attention}(x W_Q^{(h)}, x W_K^{(h)}, x W_V^{(h)}).$$
+#
+# `MultiHeadAttention(embed_dim, num_heads, bias=True, causal=False)` is self-attention: four
+# `Linear(embed_dim, embed_dim, bias)` named `q_proj`, `k_proj`, `v_proj`, `out_proj`, created in
+# that order; `embed_dim % num_heads != 0` raises `ValueError`. `split_heads` turns $(B, T, E)$ into
+# $(B, H, T, D)$ (head $h$ = features $hD \dots (h+1)D - 1$), `merge_heads` undoes it, and
+# `forward(x)` on $(B, T, E)$ returns the output Tensor $(B, T, E)$, causal if asked.
+
+# %% solution id="mha"
+#| export
+class MultiHeadAttention(Module):
+    """EXAMPLE: MultiHeadAttention(8, 2)(Tensor of (3, 5, 8)).shape -> (3, 5, 8); .head_dim -> 4"""
+
+    def __init__(self, embed_dim, num_heads, bias=True, causal=False):
+        super().__init__()
+        ### BEGIN SOLUTION
+        if embed_dim % num_heads != 0:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        self.embed_dim, self.num_heads, self.causal = embed_dim, num_heads, causal
+        self.head_dim = embed_dim // num_heads
+        self.q_proj = Linear(embed_dim, embed_dim, bias=bias)
+        self.k_proj = Linear(embed_dim, embed_dim, bias=bias)
+        self.v_proj = Linear(embed_dim, embed_dim, bias=bias)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
+        ### END SOLUTION
+
+    def split_heads(self, x):
+        ### BEGIN SOLUTION
+        B, T, _ = x.shape
+        return x.reshape(B, T, self.num_heads, self.head_dim).permute(0, 2, 1, 3)
+        ### END SOLUTION
+
+    def merge_heads(self, x):
+        ### BEGIN SOLUTION
+        B, _, T, _ = x.shape
+        return x.permute(0, 2, 1, 3).reshape(B, T, self.embed_dim)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        q = self.split_heads(self.q_proj(x))
+        k = self.split_heads(self.k_proj(x))
+        v = self.split_heads(self.v_proj(x))
+        out = scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        return self.out_proj(self.merge_heads(out))
+        ### END SOLUTION
+
+# %% helper
+def reference_mha(m, x, causal):
+    """Multi-head attention in plain NumPy with the weights of `m` (head by head, a loop)."""
+    lin = lambda layer, a: a @ layer.weight.data.T + (0 if layer.bias is None else layer.bias.data)
+    q, k, v = lin(m.q_proj, x), lin(m.k_proj, x), lin(m.v_proj, x)
+    T, D, heads = x.shape[1], m.head_dim, []
+    for h in range(m.num_heads):
+        sl = slice(h * D, (h + 1) * D)
+        s = q[..., sl] @ k[..., sl].transpose(0, 2, 1) / np.sqrt(D)
+        if causal:
+            s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, -np.inf)
+        w = np.exp(s - s.max(-1, keepdims=True))
+        heads.append(w / w.sum(-1, keepdims=True) @ v[..., sl])
+    return lin(m.out_proj, np.concatenate(heads, axis=-1))
+
+# %% test id="test-mha" points=4
+mha = MultiHeadAttention(8, 2)
+xr = np.random.default_rng(3).standard_normal((3, 5, 8)).astype(np.float32)
+out = mha(Tensor(xr))
+assert out.shape == (3, 5, 8), f"expected (3, 5, 8), got {out.shape}"
+assert np.allclose(out.data, reference_mha(mha, xr, False), atol=1e-5), "output differs from the head-by-head reference"
+cm = MultiHeadAttention(8, 4, causal=True)
+changed = xr.copy()
+changed[:, 3] += 1.0
+a, b = cm(Tensor(xr)).data, cm(Tensor(changed)).data
+assert np.allclose(a[:, :3], b[:, :3]) and not np.allclose(a[:, 3], b[:, 3]), "causal: changing token 3 changes outputs 3.. only"
+### BEGIN HIDDEN TESTS
+assert np.allclose(a, reference_mha(cm, xr, True), atol=1e-5), "causal multi-head output"
+names = [n for n, _ in cm.named_parameters()]
+assert names == ["q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias", "out_proj.weight", "out_proj.bias"], f"got {names}"
+nb = MultiHeadAttention(6, 3, bias=False)
+assert nb.head_dim == 2 and nb.q_proj.bias is None and nb.out_proj.bias is None and len(list(nb.parameters())) == 4, "bias=False: 4 weights"
+x6 = np.random.default_rng(4).standard_normal((2, 4, 6))
+assert np.allclose(nb(Tensor(x6)).data, reference_mha(nb, x6, False), atol=1e-5), "3 heads of width 2, no bias"
+sp = nb.split_heads(Tensor(np.arange(24.0).reshape(1, 4, 6)))
+assert sp.shape == (1, 3, 4, 2) and np.array_equal(sp.data[0, 1, 2], [14, 15]), f"head 1, token 2 = features 2..3 of token 2, got {sp.data[0, 1, 2]}"
+assert np.array_equal(nb.merge_heads(sp).data, np.arange(24.0).reshape(1, 4, 6)), "merge_heads undoes split_heads"
+msg = raises(lambda: MultiHeadAttention(10, 3), ValueError)
+assert "10" in msg and "3" in msg, f"name embed_dim and num_heads: {msg}"
+small = MultiHeadAttention(4, 2, causal=True)
+for p in small.parameters():
+    p.data = p.data.astype(np.float64)
+grad_check(lambda a: small(a), np.random.default_rng(5).standard_normal((2, 3, 4)))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## What the heads look at, and what attention costs
+#
+# The weights of a causal head form a lower triangle (left). **Systems note:** the score matrix is
+# $L \times S$ per head, so time and memory grow with $T^2$: doubling the context quadruples the
+# work of this layer, while the Linears grow only with $T$. Measured below (right, log-log).
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+
+att = MultiHeadAttention(64, 4, causal=True)
+x = Tensor(np.random.default_rng(0).standard_normal((1, 16, 64)).astype(np.float32))
+q, k = att.split_heads(att.q_proj(x)), att.split_heads(att.k_proj(x))
+weights = masked_softmax((q @ k.transpose(-2, -1)) * (1 / 4) + Tensor(np.where(np.tril(np.ones((16, 16))), 0, -np.inf).astype(np.float32)))
+lengths, seconds = [64, 128, 256, 512, 1024], []
+for T in lengths:
+    xT = Tensor(np.random.default_rng(1).standard_normal((1, T, 64)).astype(np.float32))
+    start = time.perf_counter()
+    att(xT)
+    seconds.append(time.perf_counter() - start)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+axes[0].imshow(weights.data[0, 0], cmap="viridis")
+axes[0].set(title="causal head 0: weight of key j for query i", xlabel="key j", ylabel="query i")
+axes[1].loglog(lengths, seconds, marker="o", label="measured")
+axes[1].loglog(lengths, [seconds[-1] * (T / lengths[-1]) ** 2 for T in lengths], "--", label="T^2")
+axes[1].set(xlabel="sequence length T", ylabel="seconds per forward", title="attention cost")
+axes[1].legend()
+plt.show()
+for T, sec in zip(lengths, seconds):
+    print(f"T = {T:5d}: {sec * 1e3:8.2f} ms, score matrices {4 * T * T * 4 / 2**20:6.1f} MiB")
