@@ -66,7 +66,7 @@ def test_broken_reference_package_names_the_failing_test(tmp_path):
     tensor = course.lib_dir / "tensor.py"
     tensor.write_text(tensor.read_text() + "\nraise ImportError('reference package damaged')\n")
     subs = one_student(tmp_path / "subs", REPO / "solutions" / f"{MODULE}.ipynb")
-    with pytest.raises(GraderBroken, match=r"scored 0/\d+ .* test cell test-\S+ failed"):
+    with pytest.raises(GraderBroken, match=r"scored \d+/\d+ .* test cell test-\S+ failed"):
         grade(course, MODULE, GradeOptions(subs, tmp_path / "out", workers=1, limits=Limits(cell_timeout=30),
                                            progress=False))
     assert not (tmp_path / "out" / "gradebook.db").exists()
