@@ -19,10 +19,10 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.cli_grading import DEFAULT_WORKERS  # noqa: E402
-from autograder.course import Course  # noqa: E402
-from autograder.export import copy_modules  # noqa: E402
-from autograder.simulate import fill, solution_ids  # noqa: E402
+from autograder.cli.grading import DEFAULT_WORKERS  # noqa: E402
+from autograder.course.layout import Course  # noqa: E402
+from autograder.build.export import copy_modules  # noqa: E402
+from autograder.demo.sample_class import fill, solution_ids  # noqa: E402
 from benchmarks.report import machine, write_section  # noqa: E402
 
 MODULE = "02_activations"
@@ -30,7 +30,7 @@ MODULE = "02_activations"
 
 def sample_submissions(folder: Path, count: int) -> None:
     """A realistic mix: complete, partial and untouched notebooks."""
-    from autograder.build import nbgrader_source_path
+    from autograder.build.build import nbgrader_source_path
 
     course = Course(REPO)
     release = nbformat.read(course.release_dir / MODULE / f"{MODULE}.ipynb", as_version=4)
@@ -52,7 +52,7 @@ def time_tito(subs: Path, out: Path, workers: int) -> float:
 
 def time_nbgrader(subs: Path, course_dir: Path) -> float:
     """The plain nbgrader way: one CLI call, serial, reference package on PYTHONPATH, no sandbox."""
-    from autograder.build import nbgrader_source_path
+    from autograder.build.build import nbgrader_source_path
 
     course = Course(REPO)
     src = course_dir / "source" / MODULE

@@ -4,8 +4,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.export import copy_modules
-from autograder.kernel import graded_cell_results
+from autograder.build.export import copy_modules
+from autograder.build.kernel import graded_cell_results
 from helpers import COURSE, REPO, copy_course, forbidden_lines, tito
 
 GENERATED = ("release", "solutions", "tinytorch_lib")

@@ -4,8 +4,8 @@ then run the milestones on the package the 'student' built."""
 import nbformat
 import pytest
 
-from autograder.kernel import execute, graded_cell_results
-from autograder.simulate import fill
+from autograder.build.kernel import execute, graded_cell_results
+from autograder.demo.sample_class import fill
 from helpers import COURSE, REPO, tito
 from test_student import release_nb, source_nb
 

@@ -15,11 +15,11 @@ import jsonschema
 import nbformat
 import pytest
 
-from autograder.gradescope import RESULTS_SCHEMA
-from autograder.grading import GradeOptions, grade
-from autograder.sandbox import Limits, bubblewrap_works
-from autograder.simulate import fill, solution_ids, graded_cell_ids
-from autograder.source import BEGIN_HIDDEN, END_HIDDEN, read_cells
+from autograder.grading.reports import RESULTS_SCHEMA
+from autograder.grading.pipeline import GradeOptions, grade
+from autograder.sandbox.launcher import Limits, bubblewrap_works
+from autograder.demo.sample_class import fill, solution_ids, graded_cell_ids
+from autograder.course.lesson import BEGIN_HIDDEN, END_HIDDEN, read_cells
 from helpers import COURSE, REPO, region_lines, tito
 
 MODULE = "02_activations"
@@ -27,8 +27,8 @@ LIMITS = Limits(cell_timeout=10, notebook_timeout=120, memory_mb=3072)
 
 
 def source_nb(module=MODULE):
-    from autograder.check import parse_course
-    from autograder.notebook import build_notebook
+    from autograder.check.rules import parse_course
+    from autograder.build.notebooks import build_notebook
 
     parsed = next(p for p in parse_course(COURSE) if p.module.name == module)
     return build_notebook(parsed.module, parsed.cells)
@@ -337,7 +337,7 @@ def test_cli_exit_codes_and_roster(tmp_path):
 
 def test_sandbox_required_fails_loudly_without_bubblewrap(tmp_path, monkeypatch):
     from autograder import sandbox
-    from autograder.course import CourseError
+    from autograder.course.layout import CourseError
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     sandbox.bubblewrap_works.cache_clear()
@@ -350,8 +350,8 @@ def test_sandbox_required_fails_loudly_without_bubblewrap(tmp_path, monkeypatch)
 
 
 def test_a_crashed_worker_is_a_pipeline_error_with_its_log_shown(tmp_path, capsys):
-    from autograder.course import resolve_module
-    from autograder.grading import run_workers
+    from autograder.course.layout import resolve_module
+    from autograder.grading.pipeline import run_workers
 
     module = resolve_module(COURSE.modules(), MODULE)
     status_dir = tmp_path / "status"

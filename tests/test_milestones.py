@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import milestones
-from autograder.course import LIB_NAME, CourseError
-from autograder.export import read_notebook, render, write_init
+from autograder.student import milestones
+from autograder.course.layout import LIB_NAME, CourseError
+from autograder.build.export import read_notebook, render, write_init
 from helpers import REPO, tito
 
 REFERENCE = REPO / LIB_NAME

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import LIB_NAME, Course, Module
-from autograder.source import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, Cell,
+from autograder.course.layout import LIB_NAME, Course, Module
+from autograder.course.lesson import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, Cell,
                                read_cells)
 
 VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -14,8 +14,8 @@ from traitlets import Integer, List, Unicode
 
 import nbformat
 
-from autograder.executor.report import ExecStatus
-from autograder.sandbox import Limits, TrustedCells, execute_untrusted, failed_copy
+from autograder.sandbox.executor.report import ExecStatus
+from autograder.sandbox.launcher import Limits, TrustedCells, execute_untrusted, failed_copy
 
 
 class SandboxedExecute(NbGraderPreprocessor):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import nbformat
 
-from autograder.source import BEGIN_SOLUTION, END_SOLUTION
+from autograder.course.lesson import BEGIN_SOLUTION, END_SOLUTION
 
 
 def solution_code(source_nb: nbformat.NotebookNode) -> dict[str, str]:

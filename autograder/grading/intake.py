@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograder.course import CourseError
+from autograder.course.layout import CourseError
 
 IGNORED = {".DS_Store", "__MACOSX", ".ipynb_checkpoints", "Thumbs.db"}
 MAX_UNZIPPED = 200 * 1024 * 1024    # bytes unpacked per student

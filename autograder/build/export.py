@@ -13,9 +13,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import CourseError
-from autograder.notebook import write_if_changed
-from autograder.source import BEGIN_SOLUTION, END_SOLUTION, parse_directives
+from autograder.course.layout import CourseError
+from autograder.build.notebooks import write_if_changed
+from autograder.course.lesson import BEGIN_SOLUTION, END_SOLUTION, parse_directives
 
 MODULE_TAG = "# tinytorch-module: "
 STUB_MARK = "is not implemented yet"     # in the error an exported stub raises

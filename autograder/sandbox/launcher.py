@@ -19,8 +19,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import CourseError
-from autograder.executor.report import ExecReport, ExecStatus
+from autograder.course.layout import CourseError
+from autograder.sandbox.executor.report import ExecReport, ExecStatus
 
 EXECUTOR_DIR = Path(__file__).with_name("executor")
 INSIDE_WORK, INSIDE_PKG, INSIDE_TOOL = "/tmp/work", "/tmp/pkg", "/tmp/tito/executor"

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check import parse_course
-from autograder.course import Course, CourseError, Module, resolve_module
-from autograder.export import copy_modules, module_of_file
-from autograder.gradescope import validate_results
-from autograder.intake import Student, Submission, collect
-from autograder.nbgrader_glue import checked, make_api, programs_next_to_interpreter
-from autograder.notebook import build_notebook, dumps, write_if_changed
-from autograder.review_flags import review_flags
-from autograder.sandbox import Limits, resolve_mode
+from autograder.check.rules import parse_course
+from autograder.course.layout import Course, CourseError, Module, resolve_module
+from autograder.build.export import copy_modules, module_of_file
+from autograder.grading.reports import validate_results
+from autograder.grading.intake import Student, Submission, collect
+from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter
+from autograder.build.notebooks import build_notebook, dumps, write_if_changed
+from autograder.grading.review_flags import review_flags
+from autograder.sandbox.launcher import Limits, resolve_mode
 
 CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                "raw_score", "late_submission_penalty", "score", "max_score", "status", "reason", "sandbox"]
@@ -184,7 +184,7 @@ def run_workers(course: Course, module: Module, out: Path, students: list[str], 
         path = jobs_dir / f"job{i}.json"
         path.write_text(json.dumps(job))
         log = open(jobs_dir / f"job{i}.log", "w")
-        procs.append((subprocess.Popen([sys.executable, "-m", "autograder.grade_worker", str(path)],
+        procs.append((subprocess.Popen([sys.executable, "-m", "autograder.grading.worker", str(path)],
                                        stdout=log, stderr=subprocess.STDOUT, cwd=out), log))
     bar = tqdm(total=len(students), desc=f"grading {module.name}", unit="student", disable=None if progress else True, mininterval=1)
     done = 0

@@ -6,14 +6,14 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.course import CourseError, find_course
+from autograder.course.layout import CourseError, find_course
 
 
 def cmd_check(args) -> int:
-    from autograder.check import STATS_HEADER, check, course_stats, errors
+    from autograder.check.rules import STATS_HEADER, check, course_stats, errors
 
     if args.mutants:
-        from autograder.mutants import run_mutants
+        from autograder.check.mutants import run_mutants
 
         return run_mutants(find_course(), args.mutants, jobs=args.jobs, per_region=args.per_region,
                            timeout=args.timeout)
@@ -32,7 +32,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from autograder.build import build
+    from autograder.build.build import build
 
     start = time.perf_counter()
     build(find_course(), args.modules)
@@ -41,21 +41,21 @@ def cmd_build(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from autograder.student import export_module
+    from autograder.student.workspace import export_module
 
     export_module(args.module, notebook=args.notebook, lib=args.lib)
     return 0
 
 
 def cmd_student_init(args) -> int:
-    from autograder.student import init_workspace
+    from autograder.student.workspace import init_workspace
 
     init_workspace(Path(args.dir), release=Path(args.release) if args.release else None)
     return 0
 
 
 def cmd_status(args) -> int:
-    from autograder.student import print_status
+    from autograder.student.workspace import print_status
 
     return print_status(Path(args.dir), run_tests=not args.no_tests)
 
@@ -105,7 +105,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-tests", action="store_true", help="do not run the notebooks' tests")
     s.set_defaults(func=cmd_status)
 
-    from autograder import cli_grading
+    from autograder.cli import grading as cli_grading
     cli_grading.add_commands(sub)
     return p
 

@@ -9,11 +9,11 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 
 def cmd_grade(args) -> int:
-    from autograder.course import find_course
-    from autograder.grading import (EXIT_GRADED, EXIT_GRADER_BROKEN, EXIT_PIPELINE_ERROR, GradeOptions,
+    from autograder.course.layout import find_course
+    from autograder.grading.pipeline import (EXIT_GRADED, EXIT_GRADER_BROKEN, EXIT_PIPELINE_ERROR, GradeOptions,
                                     GraderBroken, grade, summary)
-    from autograder.intake import read_roster
-    from autograder.sandbox import Limits
+    from autograder.grading.intake import read_roster
+    from autograder.sandbox.launcher import Limits
 
     opts = GradeOptions(
         submissions=Path(args.submissions), out=Path(args.out),
@@ -34,8 +34,8 @@ def cmd_grade(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from autograder.demo import run_demo
-    from autograder.grading import EXIT_GRADER_BROKEN, GraderBroken
+    from autograder.demo.command import run_demo
+    from autograder.grading.pipeline import EXIT_GRADER_BROKEN, GraderBroken
 
     try:
         return run_demo(Path(args.out), workers=args.workers)
@@ -45,7 +45,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_milestone(args) -> int:
-    from autograder.milestones import run
+    from autograder.student.milestones import run
 
     return run(args.name, lib=Path(args.lib) if args.lib else None, quick=args.quick)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import LIB_NAME, CourseError, find_course
-from autograder.export import STUB_MARK, module_of_file, notebook_module_name, read_notebook, render, write_init
-from autograder.kernel import execute, graded_cell_results
-from autograder.notebook import write_if_changed
+from autograder.course.layout import LIB_NAME, CourseError, find_course
+from autograder.build.export import STUB_MARK, module_of_file, notebook_module_name, read_notebook, render, write_init
+from autograder.build.kernel import execute, graded_cell_results
+from autograder.build.notebooks import write_if_changed
 
 
 def release_notebooks(release: Path) -> list[Path]:
@@ -89,7 +89,7 @@ def export_module(module: str, notebook: str | None = None, lib: str | None = No
 
 
 def module_state(lib: Path, nb_path: Path, nb: nbformat.NotebookNode) -> str:
-    from autograder.export import export_cells
+    from autograder.build.export import export_cells
 
     target, _ = export_cells(nb)
     if not target:

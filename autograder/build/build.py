@@ -15,12 +15,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check import ParsedModule, check, errors, parse_course
-from autograder.course import LIB_NAME, Course, CourseError
-from autograder.export import copy_modules, module_of_file, render, write_init, write_module
-from autograder.kernel import execute, graded_cell_results
-from autograder.nbgrader_glue import checked, make_api
-from autograder.notebook import build_notebook, cell_id, dumps, write_if_changed
+from autograder.check.rules import ParsedModule, check, errors, parse_course
+from autograder.course.layout import LIB_NAME, Course, CourseError
+from autograder.build.export import copy_modules, module_of_file, render, write_init, write_module
+from autograder.build.kernel import execute, graded_cell_results
+from autograder.grading.nbgrader_glue import checked, make_api
+from autograder.build.notebooks import build_notebook, cell_id, dumps, write_if_changed
 
 SOLUTION_CELL_TIMEOUT = 300
 

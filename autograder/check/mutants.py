@@ -27,11 +27,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check import ParsedModule, line_of, parse_course, solution_regions
-from autograder.course import LIB_NAME, Course, CourseError, resolve_module
-from autograder.export import render, write_init, write_module
-from autograder.kernel import execute, graded_cell_results
-from autograder.notebook import build_notebook
+from autograder.check.rules import ParsedModule, line_of, parse_course, solution_regions
+from autograder.course.layout import LIB_NAME, Course, CourseError, resolve_module
+from autograder.build.export import render, write_init, write_module
+from autograder.build.kernel import execute, graded_cell_results
+from autograder.build.notebooks import build_notebook
 
 KILL_TARGET = 0.90
 PER_REGION = 12          # mutants per solution region at most (evenly spaced over the region)

@@ -22,8 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.course import LIB_NAME, CourseError, find_course
-from autograder.export import STUB_MARK, module_of_file, public_names
+from autograder.course.layout import LIB_NAME, CourseError, find_course
+from autograder.build.export import STUB_MARK, module_of_file, public_names
 
 OUTPUT_DIR = "milestone_outputs"
 _STUB_WHERE = re.compile(r"['\"]([\w.]+) " + re.escape(STUB_MARK))
@@ -44,8 +44,8 @@ def milestones_dir() -> Path:
     candidates = []
     if (root := _course_root()) is not None:
         candidates.append(root / "milestones")
-    here = Path(__file__).resolve().parent
-    candidates += [here / "milestone_scripts", here.parent / "milestones"]
+    package = Path(__file__).resolve().parents[1]      # autograder/
+    candidates += [package / "milestone_scripts", package.parent / "milestones"]
     for d in candidates:
         if d.is_dir():
             return d
@@ -176,7 +176,7 @@ def needed_modules(script: Path, pkg: Path) -> tuple[list[str], set[str]]:
 
 def _module_for_target(target: str) -> str | None:
     """The course module ("05_autograd") that exports `tinytorch_lib/<target>.py`."""
-    root = _course_root() or Path(__file__).resolve().parent.parent
+    root = _course_root() or Path(__file__).resolve().parents[2]
     ref = root / LIB_NAME / f"{target}.py"
     if ref.is_file() and (name := module_of_file(ref)):
         return name

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jupytext
 
-from autograder.course import CourseError
+from autograder.course.layout import CourseError
 
 CELL_MARKER = re.compile(r"^# %%")
 KINDS = {"solution", "test", "helper"}

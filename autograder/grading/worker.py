@@ -1,6 +1,6 @@
 """One grading worker: autogrades and writes feedback for its share of the students.
 
-Started by `tito grade` as a subprocess (`python -m autograder.grade_worker job.json`), so a fault
+Started by `tito grade` as a subprocess (`python -m autograder.grading.worker job.json`), so a fault
 in one worker never takes down the command, and workers share nbgrader's gradebook through SQLite.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
-from autograder.nbgrader_glue import make_api
+from autograder.grading.nbgrader_glue import make_api
 
 
 def autograde_preprocessors():
@@ -20,7 +20,7 @@ def autograde_preprocessors():
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                         LimitOutput, SaveAutoGrades)
 
-    from autograder.sandboxed_execute import SandboxedExecute
+    from autograder.grading.preprocessor import SandboxedExecute
 
     return [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
             AssignLatePenalties, CheckCellMetadata]
