@@ -14,7 +14,8 @@ import nbformat
 import pytest
 
 from autograder.grading.pipeline import GradeOptions, GraderBroken, grade
-from autograder.sandbox.launcher import Limits, bubblewrap_works
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.launcher import bubblewrap_works
 from helpers import COURSE, REPO, copy_course, tito
 
 MODULE = "02_activations"

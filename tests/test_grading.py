@@ -17,7 +17,8 @@ import pytest
 
 from autograder.grading.reports import RESULTS_SCHEMA
 from autograder.grading.pipeline import GradeOptions, grade
-from autograder.sandbox.launcher import Limits, bubblewrap_works
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.launcher import bubblewrap_works
 from autograder.demo.sample_class import fill, solution_ids, graded_cell_ids
 from autograder.course.lesson import BEGIN_HIDDEN, END_HIDDEN, read_cells
 from helpers import COURSE, REPO, region_lines, tito
@@ -336,7 +337,7 @@ def test_cli_exit_codes_and_roster(tmp_path):
 
 
 def test_sandbox_required_fails_loudly_without_bubblewrap(tmp_path, monkeypatch):
-    from autograder import sandbox
+    from autograder.sandbox import launcher as sandbox
     from autograder.course.layout import CourseError
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
@@ -354,10 +355,10 @@ def test_a_crashed_worker_is_a_pipeline_error_with_its_log_shown(tmp_path, capsy
     from autograder.grading.pipeline import run_workers
 
     module = resolve_module(COURSE.modules(), MODULE)
-    status_dir = tmp_path / "status"
-    status_dir.write_text("a file where the worker expects its status folder")   # the worker will crash
-    settings = {"mode": "none", "package_dir": str(tmp_path), "status_dir": str(status_dir), "hide": [],
+    (tmp_path / "out" / "gradebook.db").mkdir(parents=True)   # the worker cannot open its gradebook: it crashes
+    settings = {"mode": "none", "package_dir": str(tmp_path), "hide": [],
                 "cell_timeout": 5, "notebook_timeout": 10, "memory_mb": 1024}
-    (tmp_path / "out").mkdir()
-    run_workers(COURSE, module, tmp_path / "out", ["ann"], settings, workers=1, progress=False)
-    assert "grading worker 0 exited 1" in capsys.readouterr().err
+    reports = run_workers(COURSE, module, tmp_path / "out", ["ann"], settings, workers=1, progress=False)
+    assert reports == {}, "a crashed worker reports nobody (its students become pipeline errors)"
+    err = capsys.readouterr().err
+    assert "grading worker 0 exited 1" in err and "unable to open database file" in err, err

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from autograder.grading.pipeline import GradeOptions, grade
-from autograder.sandbox.launcher import Limits
+from autograder.sandbox.limits import Limits
 from helpers import COURSE, REPO
 
 

@@ -1,4 +1,4 @@
-"""Running a notebook in a fresh kernel (build, status, tests). Grading uses `sandbox_exec`."""
+"""Running a notebook in a fresh kernel (build, status, tests). Grading uses the sandbox (autograder/sandbox/)."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-KERNEL_ARGS = ["--InteractiveShell.xmode=Minimal", "--HistoryManager.hist_file=:memory:",
-               "--IPKernelApp.log_level=ERROR"]
+from autograder.course.constants import KERNEL_ARGS
+
 
 
 def kernel_env(pythonpath: Path | None) -> dict[str, str]:

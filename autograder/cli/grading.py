@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+from autograder.sandbox.limits import Limits, add_limit_options
+
 DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 
@@ -13,14 +15,11 @@ def cmd_grade(args) -> int:
     from autograder.grading.pipeline import (EXIT_GRADED, EXIT_GRADER_BROKEN, EXIT_PIPELINE_ERROR, GradeOptions,
                                     GraderBroken, grade, summary)
     from autograder.grading.intake import read_roster
-    from autograder.sandbox.launcher import Limits
-
     opts = GradeOptions(
         submissions=Path(args.submissions), out=Path(args.out),
         roster=read_roster(Path(args.roster)) if args.roster else None,
         workers=args.workers, sandbox=args.sandbox,
-        limits=Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                      memory_mb=args.memory_mb))
+        limits=Limits.from_options(args))
     try:
         results, healthy = grade(find_course(), args.module, opts)
     except GraderBroken as exc:
@@ -64,9 +63,7 @@ def add_commands(sub) -> None:
                    help=f"students graded at once (default: cores + 1 = {DEFAULT_WORKERS}; a grading "
                         "run waits on kernel start-up, so one more than the cores keeps them busy)")
     s.add_argument("--sandbox", choices=["auto", "required", "off"], default="auto")
-    s.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell (default 30)")
-    s.add_argument("--notebook-timeout", type=int, default=300, help="seconds per notebook (default 300)")
-    s.add_argument("--memory-mb", type=int, default=4096, help="memory limit per kernel (default 4096)")
+    add_limit_options(s)
     s.set_defaults(func=cmd_grade)
 
     s = sub.add_parser("demo", help="build the course, grade a sample class, print the table")

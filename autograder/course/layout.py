@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.course.constants import LIB_NAME
+
 MODULE_DIR = re.compile(r"^(\d\d)_([a-z0-9_]+)$")
-LIB_NAME = "tinytorch_lib"
 
 
 class CourseError(Exception):

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import jupytext
 
+from autograder.course.constants import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION  # noqa: F401
 from autograder.course.layout import CourseError
 
 CELL_MARKER = re.compile(r"^# %%")
 KINDS = {"solution", "test", "helper"}
-
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
-END_SOLUTION = "### END SOLUTION"
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
-END_HIDDEN = "### END HIDDEN TESTS"
 
 
 @dataclass

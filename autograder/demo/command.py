@@ -14,7 +14,7 @@ import nbformat
 from autograder.build.build import build, nbgrader_source_path
 from autograder.course.layout import find_course, resolve_module
 from autograder.grading.pipeline import GradeOptions, grade, summary
-from autograder.sandbox.launcher import Limits
+from autograder.sandbox.limits import Limits
 from autograder.demo.sample_class import fill, solution_ids, graded_cell_ids
 
 DEMO_MODULE = "02_activations"

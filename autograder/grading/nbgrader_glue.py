@@ -5,10 +5,23 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def quiet_nbgrader() -> Iterator[None]:
+    """Silence, for the code inside only, the one known-harmless warning of nbgrader 0.9 with
+    SQLAlchemy 2 (an SAWarning from its api module); every other warning still shows."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=SAWarning)
+        yield
 
 
 def programs_next_to_interpreter() -> None:
@@ -24,7 +37,8 @@ def programs_next_to_interpreter() -> None:
 def load_config(config_file: Path, root: Path, **overrides):
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+    with warnings.catch_warnings():   # the configuration's own warning filter stays inside it
+        config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
     for dotted, value in overrides.items():
@@ -35,7 +49,7 @@ def load_config(config_file: Path, root: Path, **overrides):
 
 def make_api(config_file: Path, root: Path, **overrides):
     programs_next_to_interpreter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():   # importing nbgrader's apps warns about its dependencies
         warnings.simplefilter("ignore")
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory

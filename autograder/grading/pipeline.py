@@ -6,13 +6,13 @@ sandbox, then reports read back from the gradebook.
 """
 from __future__ import annotations
 
-import csv
 import json
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,16 +21,16 @@ import nbformat
 from autograder.check.rules import parse_course
 from autograder.course.layout import Course, CourseError, Module, resolve_module
 from autograder.build.export import copy_modules, module_of_file
-from autograder.grading.reports import validate_results
+from autograder.course.constants import COURSE_ID
+from autograder.grading.reports import (GradeStatus, StudentResult, parse_status, summary,  # noqa: F401
+                                        write_reports)
 from autograder.grading.intake import Student, Submission, collect
-from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter
+from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter, quiet_nbgrader
 from autograder.build.notebooks import build_notebook, dumps, write_if_changed
 from autograder.grading.review_flags import review_flags
-from autograder.sandbox.launcher import Limits, resolve_mode
-
-CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
-               "raw_score", "late_submission_penalty", "score", "max_score", "status", "reason", "sandbox"]
-
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.executor.report import ExecStatus
+from autograder.sandbox.launcher import resolve_mode
 
 @dataclass
 class GradeOptions:
@@ -41,17 +41,6 @@ class GradeOptions:
     sandbox: str = "auto"
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
-
-
-@dataclass
-class StudentResult:
-    student: Student
-    score: float
-    max_score: float
-    status: str
-    reason: str
-    sandbox: str
-    tests: list[dict]
 
 
 def db_url(out: Path) -> str:
@@ -143,17 +132,14 @@ def rebuild_from_release(nb: nbformat.NotebookNode, release: nbformat.NotebookNo
     return rebuilt, notes
 
 
-def stage(sub: Submission, module: Module, out: Path, release: nbformat.NotebookNode, status_dir: Path) -> None:
-    """Put one submission where nbgrader expects it (the release notebook if it is unusable)."""
+def stage(sub: Submission, module: Module, out: Path, release: nbformat.NotebookNode) -> None:
+    """Put one submission where nbgrader expects it (the release notebook if it is unusable: the
+    worker's job then carries intake's reason, and nothing of it is run)."""
     folder = out / "submitted" / sub.student.id / module.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    for stale in status_dir.glob(f"{sub.student.id}.*json"):
-        stale.unlink()
     nb = release
-    if sub.problem:
-        (status_dir / f"{sub.student.id}.forced.json").write_text(json.dumps({"reason": sub.problem}))
-    else:
+    if not sub.problem:
         nb, notes = rebuild_from_release(sub.notebook, release)
         sub.notes += notes
         sub.flags = review_flags(nb, release)
@@ -163,44 +149,66 @@ def stage(sub: Submission, module: Module, out: Path, release: nbformat.Notebook
 def register_students(out: Path, students: list[Student]) -> None:
     from nbgrader.api import Gradebook
 
-    with Gradebook(db_url(out), course_id="tinytorch") as gb:
+    with quiet_nbgrader(), Gradebook(db_url(out), course_id=COURSE_ID) as gb:
         for s in students:
             gb.update_or_create_student(s.id, first_name=s.first_name or None, last_name=s.last_name or None,
                                         email=s.email or None)
 
 
+def read_reports(proc: subprocess.Popen, reports: queue.Queue, other: list[str]) -> None:
+    """A worker's stdout: one JSON line per graded student; anything else is kept for its log."""
+    for line in proc.stdout:
+        try:
+            report = json.loads(line)
+        except json.JSONDecodeError:
+            report = None
+        if isinstance(report, dict) and "student" in report:
+            reports.put(report)
+        else:
+            other.append(line)
+
+
 def run_workers(course: Course, module: Module, out: Path, students: list[str], settings: dict,
-                workers: int, progress: bool) -> None:
+                workers: int, progress: bool, rejected: dict[str, str] | None = None) -> dict[str, dict]:
+    """Grade `students` in `workers` subprocesses; each student's report (status, reason, sandbox),
+    by student id, as the workers sent them back (a student missing here was never reported)."""
     from tqdm import tqdm
 
-    status_dir = Path(settings["status_dir"])
+    rejected = rejected or {}
     shares = [students[i::workers] for i in range(max(1, min(workers, len(students))))]
-    procs = []
+    procs, reports, found = [], queue.Queue(), {}
     jobs_dir = Path(tempfile.mkdtemp(prefix="tito-jobs-"))
     for i, share in enumerate(shares):
         job = {"module": module.name, "root": str(out.resolve()), "config_file": str(course.config_file),
-               "db_url": db_url(out), "status_dir": str(status_dir), "students": share,
-               "mode": settings["mode"], "settings": settings}
+               "db_url": db_url(out), "students": share, "mode": settings["mode"], "settings": settings,
+               "rejected": {s: rejected[s] for s in share if s in rejected}}
         path = jobs_dir / f"job{i}.json"
         path.write_text(json.dumps(job))
         log = open(jobs_dir / f"job{i}.log", "w")
-        procs.append((subprocess.Popen([sys.executable, "-m", "autograder.grading.worker", str(path)],
-                                       stdout=log, stderr=subprocess.STDOUT, cwd=out), log))
+        proc = subprocess.Popen([sys.executable, "-m", "autograder.grading.worker", str(path)],
+                                stdout=subprocess.PIPE, stderr=log, cwd=out, text=True)
+        other: list[str] = []
+        reader = threading.Thread(target=read_reports, args=(proc, reports, other), daemon=True)
+        reader.start()
+        procs.append((proc, log, reader, other))
     bar = tqdm(total=len(students), desc=f"grading {module.name}", unit="student", disable=None if progress else True, mininterval=1)
-    done = 0
-    while any(p.poll() is None for p, _ in procs):
-        time.sleep(0.3)
-        now = sum((status_dir / f"{s}.json").exists() for s in students)
-        bar.update(now - done)
-        done = now
-    bar.update(sum((status_dir / f"{s}.json").exists() for s in students) - done)
+    while any(reader.is_alive() for _, _, reader, _ in procs) or not reports.empty():
+        try:
+            report = reports.get(timeout=0.3)
+        except queue.Empty:
+            continue
+        found[report.pop("student")] = report
+        bar.update(1)
     bar.close()
-    for i, (p, log) in enumerate(procs):
+    for i, (p, log, reader, other) in enumerate(procs):
+        p.wait()
         log.close()
         if p.returncode != 0:   # its students are reported as pipeline errors; say why
-            tail = (jobs_dir / f"job{i}.log").read_text(errors="replace").strip().splitlines()[-15:]
+            text = "".join(other) + (jobs_dir / f"job{i}.log").read_text(errors="replace")
+            tail = text.strip().splitlines()[-15:]
             print(f"grading worker {i} exited {p.returncode}:\n  " + "\n  ".join(tail), file=sys.stderr)
     shutil.rmtree(jobs_dir, ignore_errors=True)
+    return found
 
 
 def cell_outputs(out: Path, student: str, module: Module) -> dict[str, str]:
@@ -227,10 +235,11 @@ def collect_results(out: Path, module: Module, subs: list[Submission], reports: 
                   for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     max_score = sum(p for _, p in test_cells)
     results = []
-    with Gradebook(db_url(out), course_id="tinytorch") as gb:
+    with quiet_nbgrader(), Gradebook(db_url(out), course_id=COURSE_ID) as gb:
         for sub in subs:
             sid = sub.student.id
-            report = reports.get(sid) or {"status": "pipeline_error", "reason": "worker did not report", "sandbox": "?"}
+            report = reports.get(sid) or {"status": GradeStatus.PIPELINE_ERROR.value, "reason": "worker did not report",
+                                          "sandbox": "?"}
             scores = {}
             try:
                 nb = gb.find_submission_notebook(module.name, module.name, sid)
@@ -241,45 +250,14 @@ def collect_results(out: Path, module: Module, subs: list[Submission], reports: 
             tests = [{"name": gid, "score": float(scores.get(gid, 0.0)), "max_score": pts,
                       "status": "passed" if scores.get(gid, 0.0) >= pts else "failed",
                       "output": outputs.get(gid, ""), "visibility": "visible"} for gid, pts in test_cells]
-            status = "rejected" if sub.problem else report["status"]
+            status = ExecStatus.REJECTED if sub.problem else parse_status(report["status"])
             flagged = f"flagged for review: the notebook's code touches {', '.join(sub.flags)}" if sub.flags else ""
-            if flagged and status == "ok":
-                status = "review"
+            if flagged and status is ExecStatus.OK:
+                status = GradeStatus.REVIEW
             reason = "; ".join(dict.fromkeys(r for r in [sub.problem, flagged, *sub.notes, report.get("reason", "")] if r))
             results.append(StudentResult(sub.student, sum(t["score"] for t in tests), max_score, status,
                                          reason, report.get("sandbox", "?"), tests))
     return results
-
-
-def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Path:
-    folder = out / "reports" / module.name
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    with (folder / "grades.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, CSV_COLUMNS)
-        writer.writeheader()
-        for r in results:
-            writer.writerow({"assignment": module.name, "duedate": "", "timestamp": stamp,
-                             "student_id": r.student.id, "last_name": r.student.last_name,
-                             "first_name": r.student.first_name, "email": r.student.email,
-                             "raw_score": r.score, "late_submission_penalty": 0.0, "score": r.score,
-                             "max_score": r.max_score, "status": r.status, "reason": r.reason,
-                             "sandbox": r.sandbox})
-    for r in results:
-        payload = {"score": r.score, "output": r.reason or "graded", "tests": r.tests}
-        validate_results(payload)
-        (folder / r.student.id).mkdir(exist_ok=True)
-        (folder / r.student.id / "results.json").write_text(json.dumps(payload, indent=1) + "\n")
-    return folder
-
-
-def summary(results: list[StudentResult]) -> str:
-    width = max([7, *(len(r.student.id) for r in results)])
-    rows = [f"{'student':<{width}} {'score':>11}  {'status':<14} {'sandbox':<10} reason"]
-    for r in results:
-        rows.append(f"{r.student.id:<{width}} {r.score:>5g}/{r.max_score:<5g}  {r.status:<14} {r.sandbox:<10} "
-                    f"{r.reason[:100]}")
-    return "\n".join(rows)
 
 
 class GraderBroken(Exception):
@@ -295,19 +273,15 @@ def grade_batch(course: Course, module: Module, subs: list[Submission], out: Pat
     source_nb = prepare_assignment(course, module, out)
     release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
     pkg = reference_package(course, module, out)
-    status_dir = out / ".status" / module.name
-    status_dir.mkdir(parents=True, exist_ok=True)
     for sub in subs:
-        stage(sub, module, out, release, status_dir)
+        stage(sub, module, out, release)
     register_students(out, [s.student for s in subs])
     reference = out / "source" / module.name / module.notebook_name
-    settings = {"mode": mode, "package_dir": str(pkg), "status_dir": str(status_dir), "hide": hide,
-                "reference_notebook": str(reference),
-                "cell_timeout": opts.limits.cell_timeout, "notebook_timeout": opts.limits.notebook_timeout,
-                "memory_mb": opts.limits.memory_mb}
-    ids = [s.student.id for s in subs]
-    run_workers(course, module, out, ids, settings, opts.workers, opts.progress)
-    reports = {sid: json.loads(p.read_text()) for sid in ids if (p := status_dir / f"{sid}.json").exists()}
+    settings = {"mode": mode, "package_dir": str(pkg), "hide": hide, "reference_notebook": str(reference),
+                **opts.limits.to_job()}     # SandboxedExecute's traits: one per field of Limits
+    rejected = {s.student.id: s.problem for s in subs if s.problem}
+    reports = run_workers(course, module, out, [s.student.id for s in subs], settings, opts.workers, opts.progress,
+                          rejected)
     return collect_results(out, module, subs, reports, source_nb)
 
 
@@ -325,16 +299,16 @@ def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hi
         quiet = GradeOptions(opts.submissions, out, workers=1, sandbox=opts.sandbox, limits=opts.limits,
                              progress=False)
         (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide)
-    if result.score >= result.max_score and result.status in ("ok", "review"):
+    if result.score >= result.max_score and result.status in (ExecStatus.OK, GradeStatus.REVIEW):
         return
     failed = [t for t in result.tests if t["status"] != "passed"]
-    if result.reason.startswith("executor failed") or result.status == "error":
+    if result.reason.startswith("executor failed") or result.status is ExecStatus.ERROR:
         cause = (f"the sandbox ({mode}) cannot run the grader's Python {sys.executable}: {result.reason}")
     elif failed:
         first = failed[0]
         cause = f"test cell {first['name']} failed: {first['output'].strip().splitlines()[-1] if first['output'].strip() else 'no output'}"
     else:
-        cause = f"{result.status}: {result.reason}"
+        cause = f"{result.status.value}: {result.reason}"
     raise GraderBroken(f"the reference solution of {module.name} scored {result.score:g}/{result.max_score:g} "
                        f"under the grader, so nothing was graded: {cause}"[:1000])
 
@@ -345,7 +319,7 @@ def same_failure_everywhere(results: list[StudentResult]) -> str | None:
         return None
     reasons = {r.reason for r in results}
     statuses = {r.status for r in results}
-    if len(reasons) == 1 and statuses <= {"error", "pipeline_error"}:
+    if len(reasons) == 1 and statuses <= {ExecStatus.ERROR, GradeStatus.PIPELINE_ERROR}:
         return reasons.pop()
     return None
 
@@ -371,5 +345,5 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
     if broken:
         print(f"tito grade: every student failed the same way, so the grader is at fault: {broken}",
               file=sys.stderr)
-    healthy = broken is None and all(r.status != "pipeline_error" for r in results)
+    healthy = broken is None and all(r.status is not GradeStatus.PIPELINE_ERROR for r in results)
     return results, healthy

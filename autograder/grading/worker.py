@@ -2,6 +2,9 @@
 
 Started by `tito grade` as a subprocess (`python -m autograder.grading.worker job.json`), so a fault
 in one worker never takes down the command, and workers share nbgrader's gradebook through SQLite.
+The job holds everything the worker needs (students, settings, intake's rejection reasons); each
+student's result goes back to the parent as one JSON line on stdout (which also drives the progress
+bar). nbgrader's own log goes to stderr.
 """
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ import json
 import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 
-from autograder.grading.nbgrader_glue import make_api
+from autograder.course.constants import COURSE_ID
+from autograder.grading.nbgrader_glue import make_api, quiet_nbgrader
+from autograder.grading.reports import GradeStatus
+from autograder.sandbox.executor.report import ExecReport
 
 
 def autograde_preprocessors():
@@ -26,10 +31,14 @@ def autograde_preprocessors():
             AssignLatePenalties, CheckCellMetadata]
 
 
-def grade_one(api, gradebook, job: dict, student: str) -> dict:
+def failure(job: dict, reason: str) -> dict:
+    return {"status": GradeStatus.PIPELINE_ERROR.value, "reason": reason[:500], "sandbox": job["mode"]}
+
+
+def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, ExecReport]) -> dict:
     from nbgrader.api import MissingEntry
 
-    module, root, status_dir = job["module"], Path(job["root"]), Path(job["status_dir"])
+    module, root = job["module"], Path(job["root"])
     # A regrade starts from nothing, so a failure can never leave an old score looking current.
     try:
         gradebook.remove_submission(module, student)
@@ -37,15 +46,16 @@ def grade_one(api, gradebook, job: dict, student: str) -> dict:
         pass
     for step in ("autograded", "feedback"):
         shutil.rmtree(root / step / student / module, ignore_errors=True)
-    (status_dir / f"{student}.exec.json").unlink(missing_ok=True)
+    executions.pop(student, None)
     started = time.perf_counter()
     result = api.autograde(module, student, force=True, create=True)
     graded = time.perf_counter()
     if not result.get("success"):
         tail = ((result.get("error") or "") + (result.get("log") or "")).strip().splitlines()[-3:]
-        return {"status": "pipeline_error", "reason": "nbgrader autograde failed: " + " | ".join(tail)[:500],
-                "sandbox": job["mode"]}
-    report = json.loads((status_dir / f"{student}.exec.json").read_text())
+        return failure(job, "nbgrader autograde failed: " + " | ".join(tail))
+    if student not in executions:
+        return failure(job, "the notebook was not executed (SandboxedExecute did not report)")
+    report = {**executions[student].to_json(), "sandbox": job["mode"]}
     feedback = api.generate_feedback(module, student, force=True)
     report["seconds"] = {"autograde": round(graded - started, 2), "feedback": round(time.perf_counter() - graded, 2)}
     if not feedback.get("success"):
@@ -54,25 +64,29 @@ def grade_one(api, gradebook, job: dict, student: str) -> dict:
 
 
 def main(job_file: str) -> int:
-    warnings.filterwarnings("ignore")
     job = json.loads(Path(job_file).read_text())
-    settings = job["settings"]
-    api = make_api(Path(job["config_file"]), Path(job["root"]), **{
-        "Autograde.autograde_preprocessors": autograde_preprocessors(),
-        "CourseDirectory.db_url": job["db_url"],
-        **{f"SandboxedExecute.{k}": v for k, v in settings.items()},
-    })
-    from nbgrader.api import Gradebook
+    executions: dict[str, ExecReport] = {}
 
-    status_dir = Path(job["status_dir"])
-    with Gradebook(job["db_url"], course_id="tinytorch") as gradebook:
-        for student in job["students"]:
-            try:
-                report = grade_one(api, gradebook, job, student)
-            except Exception as exc:   # one student's failure must not stop the others
-                report = {"status": "pipeline_error", "reason": f"{type(exc).__name__}: {exc}"[:500],
-                          "sandbox": job["mode"]}
-            (status_dir / f"{student}.json").write_text(json.dumps(report))
+    def on_report(student: str, report: ExecReport) -> None:
+        executions[student] = report
+
+    with quiet_nbgrader():
+        api = make_api(Path(job["config_file"]), Path(job["root"]), **{
+            "Autograde.autograde_preprocessors": autograde_preprocessors(),
+            "CourseDirectory.db_url": job["db_url"],
+            **{f"SandboxedExecute.{k}": v for k, v in job["settings"].items()},
+            "SandboxedExecute.rejected": job["rejected"],
+            "SandboxedExecute.on_report": on_report,
+        })
+        from nbgrader.api import Gradebook
+
+        with Gradebook(job["db_url"], course_id=COURSE_ID) as gradebook:
+            for student in job["students"]:
+                try:
+                    report = grade_one(api, gradebook, job, student, executions)
+                except Exception as exc:   # one student's failure must not stop the others
+                    report = failure(job, f"{type(exc).__name__}: {exc}")
+                print(json.dumps({"student": student, **report}), flush=True)
     return 0
 
 

@@ -19,20 +19,13 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.course.constants import KERNEL_ARGS
 from autograder.course.layout import CourseError
 from autograder.sandbox.executor.report import ExecReport, ExecStatus
+from autograder.sandbox.limits import Limits
 
 EXECUTOR_DIR = Path(__file__).with_name("executor")
 INSIDE_WORK, INSIDE_PKG, INSIDE_TOOL = "/tmp/work", "/tmp/pkg", "/tmp/tito/executor"
-
-
-@dataclass(frozen=True)
-class Limits:
-    cell_timeout: int = 30          # seconds per cell
-    notebook_timeout: int = 300     # seconds for the whole notebook
-    memory_mb: int = 4096           # address space of the kernel and its children
-    output_chars: int = 100_000     # output kept per cell
-    file_mb: int = 256              # largest file the notebook may write
 
 
 @functools.cache
@@ -169,8 +162,7 @@ def execute_untrusted(nb: nbformat.NotebookNode, trusted: TrustedCells, work: Pa
     """
     work.mkdir(parents=True, exist_ok=True)
     job = {"notebook": nb, "trusted": trusted.roles, "given_sources": trusted.given_sources,
-           "limits": {"cell_timeout": limits.cell_timeout, "notebook_timeout": limits.notebook_timeout,
-                      "output_chars": limits.output_chars}}
+           "limits": limits.to_job(), "kernel_args": KERNEL_ARGS}
     if mode == "bubblewrap":
         env = base_env(INSIDE_WORK, INSIDE_PKG)
         cmd = bubblewrap_command(work, pkg, hide, env) + [sys.executable, "-I", f"{INSIDE_TOOL}/run.py"]

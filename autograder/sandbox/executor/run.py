@@ -87,7 +87,7 @@ class Runner:
         Path(self.socket_path).unlink(missing_ok=True)
         self.listener.bind(self.socket_path)
         self.listener.listen(1)
-        self.kernel = KernelSession(os.getcwd(), dict(os.environ), int(limits["output_chars"]))
+        self.kernel = KernelSession(os.getcwd(), dict(os.environ), int(limits["output_chars"]), job["kernel_args"])
         bootstrap = ("import sys as _s, types as _t\n_m = _t.ModuleType('_tito_student_side')\n"
                      f"exec({load_student_side()!r}, _m.__dict__)\n_s.modules['_tito_student_side'] = _m\n"
                      "del _s, _t, _m")
