@@ -274,7 +274,7 @@ EXPECTED_MUTANTS = {
 
 
 def fixture_module(tmp_path, text: str, name: str = "01_ops"):
-    from autograder.check.rules import ParsedModule
+    from autograder.course.lesson import ParsedModule
     from autograder.course.layout import Module
     from autograder.course.lesson import read_cells
 

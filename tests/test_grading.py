@@ -28,7 +28,7 @@ LIMITS = Limits(cell_timeout=10, notebook_timeout=120, memory_mb=3072)
 
 
 def source_nb(module=MODULE):
-    from autograder.check.rules import parse_course
+    from autograder.course.lesson import parse_course
     from autograder.build.notebooks import build_notebook
 
     parsed = next(p for p in parse_course(COURSE) if p.module.name == module)

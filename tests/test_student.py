@@ -16,7 +16,7 @@ SIGNATURE = "student-own-tensor-7f3a"
 
 def source_nb(module: str) -> nbformat.NotebookNode:
     """The nbgrader source notebook (solutions + hidden tests), as the build makes it."""
-    from autograder.check.rules import parse_course
+    from autograder.course.lesson import parse_course
     from autograder.build.notebooks import build_notebook
 
     parsed = next(p for p in parse_course(COURSE) if p.module.name == module)

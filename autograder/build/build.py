@@ -15,8 +15,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check.rules import ParsedModule, check, errors, parse_course
-from autograder.course.layout import LIB_NAME, Course, CourseError
+from autograder.check.rules import check, errors
+from autograder.course.layout import LIB_NAME, Course, CourseError, Module
+from autograder.course.lesson import ParsedModule, parse_course
 from autograder.build.export import copy_modules, module_of_file, render, write_init, write_module
 from autograder.build.kernel import execute, graded_cell_results
 from autograder.grading.nbgrader_glue import checked, make_api
@@ -73,24 +74,24 @@ def cell_places(parsed: ParsedModule) -> dict[str, str]:
     return {cell_id(parsed.module, c): f"{rel}:{c.line}" for c in parsed.cells}
 
 
-def build_solution(course: Course, module: str, nb: nbformat.NotebookNode, digest: str,
+def build_solution(course: Course, module: Module, nb: nbformat.NotebookNode, digest: str,
                    where: dict[str, str]) -> bool:
     """Execute the instructor notebook unless it is up to date; every cell must run cleanly."""
-    path = course.solutions_dir / f"{module}.ipynb"
+    path = course.solutions_dir / module.notebook_name
     if path.exists():
         old = nbformat.read(path, as_version=4)
         if old.metadata.get("tinytorch", {}).get("source_hash") == digest:
             return False
-    with tempfile.TemporaryDirectory(prefix=f"tito-{module}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"tito-{module.name}-") as tmp:
         # Run against the reference modules *before* this one only, exactly as grading does.
-        copy_modules(course.lib_dir, Path(tmp) / "pkg" / LIB_NAME, below=int(module[:2]))
+        copy_modules(course.lib_dir, Path(tmp) / "pkg" / LIB_NAME, below=module.number)
         (Path(tmp) / "run").mkdir()
         executed = execute(nbformat.from_dict(nb), Path(tmp) / "run", pythonpath=Path(tmp) / "pkg",
                            timeout=SOLUTION_CELL_TIMEOUT)
     problems = failures(executed, where)
     if problems:
-        raise BuildFailed(f"solution of {module} does not run cleanly:\n  " + "\n  ".join(problems))
-    executed.metadata["tinytorch"] = {"module": module, "source_hash": digest}
+        raise BuildFailed(f"solution of {module.name} does not run cleanly:\n  " + "\n  ".join(problems))
+    executed.metadata["tinytorch"] = {"module": module.name, "source_hash": digest}
     write_if_changed(path, dumps(executed))
     return True
 
@@ -120,7 +121,7 @@ def build(course: Course, names: list[str] | None = None, log: Callable[[str], N
     notebooks = {p.module.name: build_notebook(p.module, p.cells) for p in parsed}
     hashes = source_hashes(notebooks)
     for name, nb in notebooks.items():   # cheap, and every later module needs the earlier ones
-        if any(c.exported for c in by_name[name].cells):
+        if by_name[name].exported_cells():
             write_module(course.lib_dir, render(nb, name, f"source/{name}/{name}.py"))
     for name, nb in notebooks.items():
         if name not in selected:
@@ -128,7 +129,7 @@ def build(course: Course, names: list[str] | None = None, log: Callable[[str], N
         start = time.perf_counter()
         write_if_changed(nbgrader_source_path(course, name), dumps(nb))
         generate_release(course, api, name)
-        ran = build_solution(course, name, nb, hashes[name], cell_places(by_name[name]))
+        ran = build_solution(course, by_name[name].module, nb, hashes[name], cell_places(by_name[name]))
         log(f"built {name} ({'executed' if ran else 'solution up to date'}, {time.perf_counter() - start:.1f} s)")
     if not names:
         remove_stale(course, {p.module.name for p in parsed})

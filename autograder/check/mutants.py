@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check.rules import ParsedModule, line_of, parse_course, solution_regions
+from autograder.course.lesson import ParsedModule, line_of, parse_course, solution_regions
 from autograder.course.layout import LIB_NAME, Course, CourseError, resolve_module
 from autograder.build.export import render, write_init, write_module
 from autograder.build.kernel import execute, graded_cell_results
@@ -332,7 +332,7 @@ def reference_package(parsed: list[ParsedModule], below: int, root: Path) -> Pat
     lib = root / LIB_NAME
     lib.mkdir(parents=True)
     for p in parsed:
-        if p.module.number < below and any(c.exported for c in p.cells):
+        if p.module.number < below and p.exported_cells():
             nb = build_notebook(p.module, p.cells)
             write_module(lib, render(nb, p.module.name, f"source/{p.module.name}/{p.module.source.name}"))
     write_init(lib)

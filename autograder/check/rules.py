@@ -4,7 +4,7 @@ Each rule is one small function taking the parsed module and yielding (line, mes
 wide rules (unique ids, export targets, import order) look at all modules at once. Lesson-quality
 rules (issue 9): no solution line may stand in the student notebook, every test assert explains
 itself, and a module whose largest task is small gets a warning. `--stats` counts the student's
-share of each lesson (`module_stats`); `--mutants` lives in autograder/mutants.py.
+share of each lesson (`module_stats`); `--mutants` lives in autograder/check/mutants.py; the parse model in autograder/course/lesson.py.
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course.layout import LIB_NAME, Course, Module
-from autograder.course.lesson import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, Cell,
-                               read_cells)
+from autograder.course.constants import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, LIB_NAME
+from autograder.course.layout import Course
+from autograder.course.lesson import (Cell, ParsedModule, lib_imports, line_of, parse_course, parse_or_none,
+                                      solution_regions, student_lines, top_level_names)
 
 VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 GIVEAWAY_MIN_CHARS = 12   # a shorter solution line (`return out`) gives nothing away
@@ -36,79 +37,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}"
-
-
-@dataclass
-class ParsedModule:
-    module: Module
-    cells: list[Cell]
-
-    @property
-    def target(self) -> str | None:
-        targets = [c.directives["default_exp"] for c in self.cells if "default_exp" in c.directives]
-        return targets[0] if targets else None
-
-    def exported_names(self) -> set[str]:
-        names = set()
-        for cell in self.cells:
-            if cell.exported and (tree := parse_or_none(cell.body())):
-                names |= defined_names(tree)
-        return names
-
-
-def parse_or_none(code: str) -> ast.Module | None:
-    try:
-        return ast.parse(code)
-    except SyntaxError:
-        return None
-
-
-def defined_names(tree: ast.Module) -> set[str]:
-    """Top-level classes, functions and assigned variables of a cell."""
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {t.id for t in targets if isinstance(t, ast.Name)}
-    return names
-
-
-def line_of(cell: Cell, offset: int) -> int:
-    """File line of the `offset`-th (0-based) line of a cell's source."""
-    return cell.line + 1 + offset
-
-
-def directive_line(cell: Cell, word: str) -> int:
-    for i, line in enumerate(cell.source.splitlines()):
-        if line.startswith("#|") and line[2:].split()[:1] == [word]:
-            return line_of(cell, i)
-    return cell.line
-
-
-def solution_regions(cell: Cell) -> list[tuple[int, int]]:
-    """(begin, end) line offsets of the solution markers of a cell; the region is between them."""
-    regions, begin = [], None
-    for i, line in enumerate(cell.source.splitlines()):
-        if BEGIN_SOLUTION in line:
-            begin = i
-        elif END_SOLUTION in line and begin is not None:
-            regions.append((begin, i))
-            begin = None
-    return regions
-
-
-def student_lines(cell: Cell) -> Iterator[tuple[int, str]]:
-    """(offset, line) of what the student notebook shows of a cell: no solution, no hidden test."""
-    secret = False
-    for i, line in enumerate(cell.source.splitlines()):
-        if BEGIN_SOLUTION in line or BEGIN_HIDDEN in line:
-            secret = True
-        elif END_SOLUTION in line or END_HIDDEN in line:
-            secret = False
-        elif not secret:
-            yield i, line
 
 
 def squeeze(text: str) -> str:
@@ -163,7 +91,7 @@ def check_cell(cell: Cell) -> Iterator[tuple[int, str]]:
     if cell.kind == "test" and not (isinstance(cell.points, (int, float)) and cell.points > 0):
         yield cell.line, "`test` cell without points (add points=N, N > 0)"
     tree = None
-    try:
+    try:   # a lint rule: the syntax of one cell, reported at its line
         tree = ast.parse(cell.source)
     except SyntaxError as exc:
         yield line_of(cell, (exc.lineno or 1) - 1), f"syntax error: {exc.msg}"
@@ -183,12 +111,12 @@ def check_module(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
         yield from check_cell(cell)
     defaults = [c for c in parsed.cells if "default_exp" in c.directives]
     for extra in defaults[1:]:
-        yield directive_line(extra, "default_exp"), "a second `#| default_exp` (one per module)"
+        yield extra.directive_line("default_exp"), "a second `#| default_exp` (one per module)"
     for cell in parsed.cells:
         if "default_exp" in cell.directives and not cell.directives["default_exp"]:
-            yield directive_line(cell, "default_exp"), "`#| default_exp` needs a module name"
+            yield cell.directive_line("default_exp"), "`#| default_exp` needs a module name"
         if cell.exported and not parsed.target:
-            yield directive_line(cell, "export"), "`#| export` cell but the module has no `#| default_exp NAME` target"
+            yield cell.directive_line("export"), "`#| export` cell but the module has no `#| default_exp NAME` target"
     yield from untested_solutions(parsed)
     yield from giveaways(parsed)
     yield from small_largest_region(parsed)
@@ -225,29 +153,12 @@ def untested_solutions(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
     tests = "\n".join(c.source for c in parsed.cells if c.kind == "test")
     for cell in parsed.cells:
         if cell.kind == "solution" and (tree := parse_or_none(cell.source)):
-            for name in sorted(defined_names(tree)):
+            for name in sorted(top_level_names(tree)):
                 if not re.search(rf"\b{re.escape(name)}\b", tests):
                     yield cell.line, f"`{name}` is defined here but no test cell mentions it"
 
 
 # --- rules across the course -----------------------------------------------------------------
-
-def imported_lib_modules(cell: Cell) -> Iterator[tuple[int, str, list[str]]]:
-    """(offset, submodule or '', imported names) for every `tinytorch_lib` import in a cell."""
-    tree = parse_or_none(cell.source)
-    if tree is None:
-        return
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == LIB_NAME or alias.name.startswith(LIB_NAME + "."):
-                    yield node.lineno - 1, alias.name[len(LIB_NAME) + 1:], []
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == LIB_NAME:
-                yield node.lineno - 1, "", [a.name for a in node.names]
-            elif node.module.startswith(LIB_NAME + "."):
-                yield node.lineno - 1, node.module[len(LIB_NAME) + 1:], []
-
 
 def check_course(parsed: list[ParsedModule]) -> Iterator[tuple[Path, int, str]]:
     seen_ids: dict[str, tuple[Path, int]] = {}
@@ -263,7 +174,7 @@ def check_course(parsed: list[ParsedModule]) -> Iterator[tuple[Path, int, str]]:
         if p.target:
             if p.target in owner_of_target:
                 other = owner_of_target[p.target].module.name
-                line = next(directive_line(c, "default_exp") for c in p.cells
+                line = next(c.directive_line("default_exp") for c in p.cells
                             if c.directives.get("default_exp") == p.target)
                 yield p.module.source, line, f"export target {p.target!r} collides with module {other}"
             else:
@@ -272,7 +183,9 @@ def check_course(parsed: list[ParsedModule]) -> Iterator[tuple[Path, int, str]]:
     number_of_name = {n: p.module.number for p in parsed for n in p.exported_names()}
     for p in parsed:
         for cell in p.cells:
-            for offset, submodule, names in imported_lib_modules(cell):
+            tree = parse_or_none(cell.source)
+            for imp in lib_imports(tree) if tree else []:
+                offset, submodule, names = imp.line - 1, imp.submodule, list(imp.names)
                 root = submodule.split(".")[0]
                 owners = [number_of_target.get(root)] if root else [
                     number_of_target.get(n, number_of_name.get(n)) for n in names]
@@ -282,10 +195,6 @@ def check_course(parsed: list[ParsedModule]) -> Iterator[tuple[Path, int, str]]:
                         yield (p.module.source, line_of(cell, offset),
                                f"imports {what}, which belongs to this or a later module")
                         break
-
-
-def parse_course(course: Course) -> list[ParsedModule]:
-    return [ParsedModule(m, read_cells(m.source)) for m in course.modules()]
 
 
 def check(course: Course, names: list[str] | None = None) -> list[Problem]:

@@ -27,6 +27,17 @@ class Module:
     def notebook_name(self) -> str:
         return f"{self.name}.ipynb"
 
+    @classmethod
+    def named(cls, name: str, source: Path) -> "Module":
+        """The module called `name`; its number is 0 if the name has none ("01_tensor" -> 1)."""
+        return cls(module_number(name) or 0, name, source)
+
+
+def module_number(name: str) -> int | None:
+    """1 for "01_tensor"; None for a name that is not a module's."""
+    m = MODULE_DIR.match(name)
+    return int(m.group(1)) if m else None
+
 
 @dataclass(frozen=True)
 class Course:

@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import nbformat
 
-from autograder.course.lesson import BEGIN_SOLUTION, END_SOLUTION
+from autograder.course.lesson import notebook_cells, without_solution_markers
 
 
 def solution_code(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     """grade_id -> the solution cell's code as a student would type it (no markers)."""
-    code = {}
-    for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            lines = [l for l in cell.source.splitlines() if BEGIN_SOLUTION not in l and END_SOLUTION not in l]
-            code[meta["grade_id"]] = "\n".join(lines)
-    return code
+    return {c.grade_id: without_solution_markers(c.source) for c in notebook_cells(source_nb)
+            if c.kind == "solution"}
 
 
 def fill(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNode,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.check.rules import parse_course
 from autograder.course.layout import Course, CourseError, Module, resolve_module
+from autograder.course.lesson import parse_module
 from autograder.build.export import copy_modules, module_of_file
 from autograder.course.constants import COURSE_ID
 from autograder.grading.reports import (GradeStatus, StudentResult, parse_status, summary,  # noqa: F401
@@ -49,7 +49,7 @@ def db_url(out: Path) -> str:
 
 def prepare_assignment(course: Course, module: Module, out: Path):
     """The grading folder's nbgrader source notebook and gradebook entry for `module`."""
-    parsed = next(p for p in parse_course(course) if p.module.name == module.name)
+    parsed = parse_module(module)
     nb_text = dumps(build_notebook(module, parsed.cells))
     write_if_changed(out / "source" / module.name / module.notebook_name, nb_text)
     api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})

@@ -22,8 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.course.layout import LIB_NAME, CourseError, find_course
-from autograder.build.export import STUB_MARK, module_of_file, public_names
+from autograder.build.export import STUB_MARK, module_of_file
+from autograder.course.layout import LIB_NAME, Course, CourseError, find_course
+from autograder.course.lesson import lib_imports, parse_course, public_names
 
 OUTPUT_DIR = "milestone_outputs"
 _STUB_WHERE = re.compile(r"['\"]([\w.]+) " + re.escape(STUB_MARK))
@@ -111,43 +112,20 @@ def imported_targets(tree: ast.AST, pkg: Path, inside_package: bool = False) -> 
     is one, else the module that defines `y`; a bare `import tinytorch_lib` needs every module.
     """
     modules, unknown = set(), set()
-
-    def from_root(name: str) -> None:
-        if name == "*":
+    for imp in lib_imports(tree, inside_package):
+        if imp.submodule:
+            modules.add(imp.submodule.split(".")[0])
+        elif not imp.names:                      # `import tinytorch_lib`: every module
             modules.update(_package_modules(pkg))
-        elif (pkg / f"{name}.py").is_file():
-            modules.add(name)
-        else:
-            owners = [m for m in _package_modules(pkg) if name in _defined_names(pkg / f"{m}.py")]
-            if owners:
+        for name in imp.names:
+            if name == "*":
+                modules.update(_package_modules(pkg))
+            elif (pkg / f"{name}.py").is_file():
+                modules.add(name)
+            elif owners := [m for m in _package_modules(pkg) if name in _defined_names(pkg / f"{m}.py")]:
                 modules.add(owners[0])
             else:
                 unknown.add(name)
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] != LIB_NAME:
-                    continue
-                if len(parts) > 1:
-                    modules.add(parts[1])
-                else:
-                    modules.update(_package_modules(pkg))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and node.module:
-                parts = node.module.split(".")
-                if parts[0] != LIB_NAME:
-                    continue
-            elif node.level == 1 and inside_package:
-                parts = [LIB_NAME, *node.module.split(".")] if node.module else [LIB_NAME]
-            else:
-                continue
-            if len(parts) > 1:
-                modules.add(parts[1])
-            else:
-                for alias in node.names:
-                    from_root(alias.name)
     return modules, unknown
 
 
@@ -180,11 +158,10 @@ def _module_for_target(target: str) -> str | None:
     ref = root / LIB_NAME / f"{target}.py"
     if ref.is_file() and (name := module_of_file(ref)):
         return name
-    for src in sorted((root / "source").glob("[0-9][0-9]_*/[0-9][0-9]_*.py")):
-        text = src.read_text(encoding="utf-8", errors="replace")
-        if re.search(rf"^#\|\s*default_exp\s+{re.escape(target)}\s*$", text, re.M):
-            return src.stem
-    return None
+    try:
+        return next((p.module.name for p in parse_course(Course(root)) if p.target == target), None)
+    except CourseError:     # an unreadable lesson source: name no module
+        return None
 
 
 def check_prerequisites(script: Path, lib_parent: Path) -> list[str]:

@@ -18,6 +18,7 @@ from autograder.course.layout import LIB_NAME, CourseError, find_course
 from autograder.build.export import STUB_MARK, module_of_file, notebook_module_name, read_notebook, render, write_init
 from autograder.build.kernel import execute, graded_cell_results
 from autograder.build.notebooks import write_if_changed
+from autograder.course.lesson import parse_notebook
 
 
 def release_notebooks(release: Path) -> list[Path]:
@@ -89,9 +90,7 @@ def export_module(module: str, notebook: str | None = None, lib: str | None = No
 
 
 def module_state(lib: Path, nb_path: Path, nb: nbformat.NotebookNode) -> str:
-    from autograder.build.export import export_cells
-
-    target, _ = export_cells(nb)
+    target = parse_notebook(nb, notebook_module_name(nb, nb_path), nb_path).target
     if not target:
         return "nothing to export"
     path = lib / f"{target}.py"
