@@ -362,3 +362,13 @@ def test_a_crashed_worker_is_a_pipeline_error_with_its_log_shown(tmp_path, capsy
     assert reports == {}, "a crashed worker reports nobody (its students become pipeline errors)"
     err = capsys.readouterr().err
     assert "grading worker 0 exited 1" in err and "unable to open database file" in err, err
+
+
+def test_stages_pass_state_without_side_files(graded):
+    """Intake's reasons travel in the worker's job, execution reports in nbgrader's resources, results
+    on the worker's stdout: nothing but nbgrader's own folders and tito's reports is written."""
+    _, out, _ = graded
+    assert not (out / ".status").exists()
+    strays = [p for p in out.rglob("*.json") if p.name != "results.json"]
+    assert not strays, strays
+    assert graded[0]["malformed"].status == "rejected" and graded[0]["complete"].status == "ok"
