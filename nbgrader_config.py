@@ -4,7 +4,9 @@
 works in); plain `nbgrader` commands run from the repository root use it too and then work in
 build/nbgrader, never on the jupytext lesson sources in source/.
 """
+import importlib.util
 import warnings
+from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -15,17 +17,35 @@ warnings.filterwarnings("ignore", category=SAWarning)
 
 c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
 
-c.CourseDirectory.course_id = "tinytorch"
+
+def _tito_constants():
+    """The course's markers, stub, course id and kernel arguments: the checkout's own
+    autograder/course/constants.py next to this file, else the installed tito's."""
+    here = Path(__file__).resolve().parent / "autograder" / "course" / "constants.py"  # noqa: F821
+    if here.is_file():
+        spec = importlib.util.spec_from_file_location("_tito_course_constants", here)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    from autograder.course import constants
+    return constants
+
+
+tito = _tito_constants()
+
+c.CourseDirectory.course_id = tito.COURSE_ID
 c.CourseDirectory.root = "build/nbgrader"
 # Lesson sources are jupytext .py files: never copy one into a release.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
 
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.code_stub = {"python": tito.CODE_STUB}
+c.ClearSolutions.text_stub = tito.TEXT_STUB
+c.ClearSolutions.begin_solution_delimeter, c.ClearSolutions.end_solution_delimeter = tito.SOLUTION_DELIMITERS
+c.ClearHiddenTests.begin_test_delimeter, c.ClearHiddenTests.end_test_delimeter = tito.HIDDEN_TEST_DELIMITERS
 
 # Per-cell timeout when nbgrader executes a notebook (tito adds a per-notebook limit on top).
 c.Execute.timeout = 60
-c.Execute.extra_arguments = ["--InteractiveShell.xmode=Minimal", "--HistoryManager.hist_file=:memory:"]
+c.Execute.extra_arguments = list(tito.KERNEL_ARGS)
 
 # Deleted test cells come back when grading; edited ones are restored from the gradebook.
 c.OverwriteCells.add_missing_cells = True

@@ -1,7 +1,9 @@
 """Grading throughput: `tito grade` against plain serial `nbgrader autograde`, same 40 submissions.
 
 Run on demand (not part of the test run):  python benchmarks/grading.py [--students 40] [--workers N]
-Writes the result into the "Grading throughput" section of docs/benchmarks.md.
+Writes the result into the "Grading throughput" section of docs/benchmarks.md. Needs the committed
+release/ and tinytorch_lib/ (a fresh clone has them); the nbgrader source notebook it builds itself
+from source/, so `tito build` need not have run.
 """
 from __future__ import annotations
 
@@ -19,22 +21,37 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.cli_grading import DEFAULT_WORKERS  # noqa: E402
-from autograder.course import Course  # noqa: E402
-from autograder.export import copy_modules  # noqa: E402
-from autograder.simulate import fill, solution_ids  # noqa: E402
+from autograder.build.export import copy_modules  # noqa: E402
+from autograder.build.notebooks import build_notebook, dumps  # noqa: E402
+from autograder.cli.grading import DEFAULT_WORKERS  # noqa: E402
+from autograder.course.layout import Course, Module, resolve_module  # noqa: E402
+from autograder.course.lesson import parse_module  # noqa: E402
+from autograder.demo.sample_class import fill, solution_ids  # noqa: E402
 from benchmarks.report import machine, write_section  # noqa: E402
 
 MODULE = "02_activations"
 
 
+def module() -> Module:
+    course = Course(REPO)
+    found = resolve_module(course.modules(), MODULE)
+    needed = [course.release_dir / MODULE / found.notebook_name, course.lib_dir / "__init__.py"]
+    if missing := [str(p.relative_to(REPO)) for p in needed if not p.exists()]:
+        sys.exit(f"benchmarks/grading.py: {', '.join(missing)} missing: run `python3 -m autograder build` first")
+    return found
+
+
+def source_notebook() -> nbformat.NotebookNode:
+    """The module's nbgrader source notebook (solutions and hidden tests), built from source/."""
+    parsed = parse_module(module())
+    return nbformat.reads(dumps(build_notebook(parsed.module, parsed.cells)), as_version=4)
+
+
 def sample_submissions(folder: Path, count: int) -> None:
     """A realistic mix: complete, partial and untouched notebooks."""
-    from autograder.build import nbgrader_source_path
-
     course = Course(REPO)
     release = nbformat.read(course.release_dir / MODULE / f"{MODULE}.ipynb", as_version=4)
-    source = nbformat.read(nbgrader_source_path(course, MODULE), as_version=4)
+    source = source_notebook()
     ids = solution_ids(release)
     kinds = [fill(release, source), fill(release, source, only=set(ids[: len(ids) // 2])), release]
     for i in range(count):
@@ -52,14 +69,15 @@ def time_tito(subs: Path, out: Path, workers: int) -> float:
 
 def time_nbgrader(subs: Path, course_dir: Path) -> float:
     """The plain nbgrader way: one CLI call, serial, reference package on PYTHONPATH, no sandbox."""
-    from autograder.build import nbgrader_source_path
-
     course = Course(REPO)
     src = course_dir / "source" / MODULE
     src.mkdir(parents=True)
-    shutil.copy(nbgrader_source_path(course, MODULE), src / f"{MODULE}.ipynb")
+    (src / f"{MODULE}.ipynb").write_text(dumps(source_notebook()), encoding="utf-8")
+    # the configuration reads the course's constants from autograder/ beside it
     shutil.copy(REPO / "nbgrader_config.py", course_dir / "nbgrader_config.py")
-    copy_modules(course.lib_dir, course_dir / "pkg" / "tinytorch_lib", below=int(MODULE[:2]))
+    shutil.copytree(REPO / "autograder" / "course", course_dir / "autograder" / "course",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    copy_modules(course.lib_dir, course_dir / "pkg" / "tinytorch_lib", below=module().number)
     for student in subs.iterdir():
         dst = course_dir / "submitted" / student.name / MODULE
         dst.mkdir(parents=True)
@@ -79,6 +97,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     args = parser.parse_args()
+    module()     # say what to run, rather than die with a traceback, if the course is not built
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sample_submissions(tmp / "subs", args.students)

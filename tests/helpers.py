@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.course import Course
-from autograder.source import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, read_cells
+from autograder.course.layout import Course
+from autograder.course.lesson import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, read_cells
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = Course(REPO)

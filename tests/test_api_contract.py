@@ -1,54 +1,69 @@
-"""The reference package follows ../shared/API.md for modules 01-09: names, homes, signatures."""
+"""The reference package follows the project's contract, docs/api.md: for every module the course has
+a source for, each name the contract gives in call form lives in its module and at the package root,
+with the contract's parameters first; each method it names exists.
+
+Everything is derived: the modules from `source/` (a module of the contract with no lesson yet is
+not checked), the names and signatures from docs/api.md's backticked `Name(args)` spans.
+"""
 import inspect
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
 import tinytorch_lib
+from autograder.course.lesson import parse_course
+from helpers import COURSE, REPO
 
-# name -> (module, the signature API.md gives, without self)
-CONTRACT = {
-    "Tensor": ("tensor", "(data, requires_grad=False)"),
-    "zeros": ("tensor", "(*shape)"), "ones": ("tensor", "(*shape)"), "randn": ("tensor", "(*shape)"),
-    "manual_seed": ("tensor", "(seed)"),
-    "ReLU": ("activations", "()"), "Sigmoid": ("activations", "()"), "Tanh": ("activations", "()"),
-    "GELU": ("activations", "()"), "Softmax": ("activations", "(dim=-1)"),
-    "Module": ("layers", None), "Linear": ("layers", "(in_features, out_features, bias=True)"),
-    "Sequential": ("layers", "(*modules)"), "Dropout": ("layers", "(p=0.5)"), "Flatten": ("layers", None),
-    "MSELoss": ("losses", "()"), "CrossEntropyLoss": ("losses", "()"), "BCELoss": ("losses", "()"),
-    "BCEWithLogitsLoss": ("losses", "()"),
-    "no_grad": ("autograd", None),
-    "SGD": ("optim", "(params, lr, momentum=0, weight_decay=0)"),
-    "Adam": ("optim", "(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0)"),
-    "AdamW": ("optim", "(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01)"),
-    "clip_grad_norm_": ("training", "(parameters, max_norm)"),
-    "CosineAnnealingLR": ("training", "(optimizer, T_max, eta_min=0)"),
-    "Trainer": ("training", "(model, loss_fn, optimizer, scheduler=None)"),
-    "Dataset": ("data", None), "TensorDataset": ("data", "(*tensors)"),
-    "DataLoader": ("data", "(dataset, batch_size=1, shuffle=False, drop_last=False)"),
-    "load_digits": ("data", "(flatten=False)"), "random_split": ("data", "(dataset, lengths)"),
-    "read_idx": ("data", "(path)"), "load_cifar10_batch": ("data", "(path)"),
-    "Conv2d": ("spatial", "(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True)"),
-    "MaxPool2d": ("spatial", "(kernel_size, stride=None)"), "AvgPool2d": ("spatial", "(kernel_size, stride=None)"),
-    "CharTokenizer": ("tokenization", "(text)"), "BPETokenizer": ("tokenization", "(vocab_size)"),
-    "Embedding": ("embeddings", "(num_embeddings, embedding_dim)"),
-    "PositionalEncoding": ("embeddings", "(max_len, d_model)"),
-    "scaled_dot_product_attention": ("attention", "(q, k, v, attn_mask=None, is_causal=False)"),
-    "MultiHeadAttention": ("attention", "(embed_dim, num_heads, bias=True, causal=False)"),
-}
-METHODS = {
-    "Tensor": ["numel", "numpy", "item", "detach", "sum", "mean", "max", "reshape", "transpose", "permute",
-               "exp", "log", "sqrt", "backward", "__getitem__", "__matmul__", "__rmatmul__", "__radd__",
-               "__rsub__", "__rmul__", "__rtruediv__", "__neg__", "__pow__"],
-    "Module": ["__call__", "forward", "parameters", "train", "eval", "zero_grad", "state_dict", "load_state_dict"],
-    "SGD": ["step", "zero_grad"], "Adam": ["step", "zero_grad"], "AdamW": ["step", "zero_grad"],
-    "CosineAnnealingLR": ["step", "get_last_lr"],
-    "Trainer": ["fit", "evaluate", "save", "load"],
-    "DataLoader": ["__iter__", "__len__"], "TensorDataset": ["__getitem__", "__len__"],
-    "Conv2d": ["__call__", "forward", "parameters"], "MaxPool2d": ["forward"], "AvgPool2d": ["forward"],
-    "CharTokenizer": ["encode", "decode"], "BPETokenizer": ["train", "encode", "decode"],
-    "Embedding": ["forward", "parameters"], "PositionalEncoding": ["forward"], "MultiHeadAttention": ["forward"],
-}
+API = REPO / "docs" / "api.md"
+SECTION = re.compile(r"^## (\d\d) (\w+) \(`tinytorch_lib\.(\w+)`\)\n(.*?)(?=^## |\Z)", re.M | re.S)
+CALL = re.compile(r"(?:(\w+)?\.)?(\w+)\((.*)\)", re.S)      # `Name(args)`, `t.name(args)`, `.name()`
+# Python's operators (not a course list): the dunders a Tensor needs for those docs/api.md names.
+OPERATORS = {"+": ["__add__", "__radd__"], "-": ["__sub__", "__rsub__", "__neg__"], "*": ["__mul__", "__rmul__"],
+             "/": ["__truediv__", "__rtruediv__"], "**": ["__pow__"], "@": ["__matmul__", "__rmatmul__"]}
+
+
+@dataclass
+class Section:
+    number: int
+    title: str
+    target: str                                                  # tinytorch_lib.<target>
+    names: dict[str, str | None] = field(default_factory=dict)   # root name -> "(args)" or None
+    methods: set[str] = field(default_factory=set)
+
+    def __str__(self) -> str:
+        return f"{self.number:02d}_{self.title}"
+
+
+def contract() -> list[Section]:
+    sections = []
+    for number, title, target, body in SECTION.findall(API.read_text(encoding="utf-8")):
+        section = Section(int(number), title, target)
+        defined = set(getattr(getattr(tinytorch_lib, target, None), "__all__", []))   # empty if not built
+        for span in (" ".join(s.split()) for s in re.findall(r"`([^`]+)`", body)):
+            operators = re.sub(r"\(.*?\)", "", span).split()
+            if re.fullmatch(r"__\w+__", span):
+                section.methods.add(span)
+            elif re.fullmatch(r"[A-Z]\w*", span):               # `Module`: a class named without arguments
+                section.names.setdefault(span, None)
+            elif operators and set(operators) <= set(OPERATORS):   # `+ - * / ** (scalar exponent) @`
+                section.methods.update(d for op in operators for d in OPERATORS[op])
+            elif (m := CALL.fullmatch(span)) and not (m.group(1) or "").startswith("torch"):
+                owner, name, args = m.groups()
+                # a class, or a function of this section's module; anything else is a method
+                is_method = span.startswith(".") or owner or not (name[0].isupper() or name in defined)
+                if is_method:
+                    section.methods.add(name)
+                else:
+                    section.names[name] = None if "..." in args else f"({args})"
+        sections.append(section)
+    return sections
+
+
+SECTIONS = contract()
+BUILT = {p.target for p in parse_course(COURSE) if p.target}
+CHECKED = [s for s in SECTIONS if s.target in BUILT]
 
 
 def parameters(obj) -> list[tuple]:
@@ -60,29 +75,42 @@ def parameters(obj) -> list[tuple]:
     return [(p.name, p.kind, p.default) for p in params]
 
 
-def contract_parameters(text: str) -> list[tuple]:
-    return parameters(eval(f"lambda {text[1:-1]}: None"))
+def contract_parameters(text: str) -> list[tuple] | None:
+    try:
+        return parameters(eval(f"lambda {text[1:-1]}: None"))
+    except SyntaxError:     # prose such as `dict[name, model]`: the name is checked, not the signature
+        return None
 
 
-@pytest.mark.parametrize("name", CONTRACT)
-def test_name_lives_in_its_module_and_at_the_root(name):
-    module_name, expected = CONTRACT[name]
-    module = getattr(tinytorch_lib, module_name)
-    obj = getattr(module, name)
-    assert getattr(tinytorch_lib, name) is obj, f"{name} at the root is not {module_name}.{name}"
-    assert name in module.__all__ and name in tinytorch_lib.__all__
-    if expected is not None:
-        # API.md's parameters come first, with its names and defaults (0 == 0.0); extra keyword
-        # options may follow.
-        got, want = parameters(obj), contract_parameters(expected)
-        assert got[: len(want)] == want, f"{name}: {got} does not start like API.md's {name}{expected}"
+def test_the_contract_covers_every_module_of_the_course():
+    assert CHECKED, "docs/api.md has no section for any module in source/"
+    missing = BUILT - {s.target for s in SECTIONS}
+    assert not missing, f"modules with a lesson but no section in docs/api.md: {sorted(missing)}"
+    for s in CHECKED:
+        assert s.names, f"docs/api.md section {s} names nothing in call form"
 
 
-@pytest.mark.parametrize("cls", METHODS)
-def test_methods(cls):
-    obj = getattr(tinytorch_lib, cls)
-    missing = [m for m in METHODS[cls] if not callable(getattr(obj, m, None))]
-    assert not missing, f"{cls} lacks {missing}"
+@pytest.mark.parametrize("section", CHECKED, ids=str)
+def test_each_contract_name_lives_in_its_module_and_at_the_root_with_the_contract_signature(section):
+    module = getattr(tinytorch_lib, section.target)
+    for name, expected in section.names.items():
+        obj = getattr(module, name, None)
+        assert obj is not None, f"tinytorch_lib.{section.target} lacks {name} (docs/api.md, {section})"
+        assert getattr(tinytorch_lib, name, None) is obj, f"{name} at the root is not {section.target}.{name}"
+        assert name in module.__all__ and name in tinytorch_lib.__all__, f"{name} is not in __all__"
+        want = contract_parameters(expected) if expected else None
+        if want is not None:
+            # the contract's parameters come first, with its names and defaults (0 == 0.0); extra
+            # keyword options may follow.
+            got = parameters(obj)
+            assert got[: len(want)] == want, f"{name}: {got} does not start like docs/api.md's {name}{expected}"
+
+
+@pytest.mark.parametrize("section", CHECKED, ids=str)
+def test_each_contract_method_exists_on_a_class_of_the_package(section):
+    classes = [obj for n in tinytorch_lib.__all__ if inspect.isclass(obj := getattr(tinytorch_lib, n))]
+    missing = [m for m in sorted(section.methods) if not any(callable(getattr(c, m, None)) for c in classes)]
+    assert not missing, f"no class of tinytorch_lib has the method(s) {missing} that docs/api.md's {section} names"
 
 
 def test_tensor_properties_and_full_reductions():
@@ -92,9 +120,11 @@ def test_tensor_properties_and_full_reductions():
     assert t.sum().shape == () and t.max().item() == 4.0
 
 
-def test_every_module_is_generated_in_course_order():
-    modules = [tinytorch_lib.tensor, tinytorch_lib.activations, tinytorch_lib.layers, tinytorch_lib.losses,
-               tinytorch_lib.autograd, tinytorch_lib.optim, tinytorch_lib.training, tinytorch_lib.data,
-               tinytorch_lib.spatial]
-    for m in modules:
-        assert "Generated by tito" in open(m.__file__).readline()
+def test_every_module_is_generated_by_tito_and_imported_in_course_order():
+    exported = [p for p in parse_course(COURSE) if p.target]
+    for p in exported:
+        path = REPO / "tinytorch_lib" / f"{p.target}.py"
+        assert "Generated by tito" in path.read_text(encoding="utf-8").splitlines()[0], path
+    init = (REPO / "tinytorch_lib" / "__init__.py").read_text(encoding="utf-8")
+    imported = re.findall(r"^from \.(\w+) import \*", init, re.M)
+    assert imported == [p.target for p in exported], "tinytorch_lib/__init__.py does not follow course order"

@@ -4,8 +4,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.export import copy_modules
-from autograder.kernel import graded_cell_results
+from autograder.build.export import copy_modules
+from autograder.build.kernel import graded_cell_results
+from autograder.course.lesson import parse_course
 from helpers import COURSE, REPO, copy_course, forbidden_lines, tito
 
 GENERATED = ("release", "solutions", "tinytorch_lib")
@@ -51,13 +52,13 @@ def test_rebuild_changes_nothing(scratch):
     assert snapshot(scratch) == before
 
 
-def test_release_holds_one_notebook_per_module_and_no_secret():
+def test_release_holds_one_notebook_per_module_and_no_secret(scratch):
     secrets = forbidden_lines()
     assert secrets and all(secrets.values()), "every module has solution lines to protect"
     for module in COURSE.modules():
-        files = sorted(p.name for p in (REPO / "release" / module.name).rglob("*") if p.is_file())
+        files = sorted(p.name for p in (scratch / "release" / module.name).rglob("*") if p.is_file())
         assert files == [module.notebook_name]
-        nb = nbformat.read(REPO / "release" / module.name / module.notebook_name, as_version=4)
+        nb = nbformat.read(scratch / "release" / module.name / module.notebook_name, as_version=4)
         text = "\n".join(c.source for c in nb.cells)
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
             assert marker not in text
@@ -66,27 +67,26 @@ def test_release_holds_one_notebook_per_module_and_no_secret():
         assert not leaked, f"{module.name} release leaks: {sorted(leaked)[:3]}"
 
 
-def test_release_notebooks_fail_their_tests_as_shipped(tmp_path, monkeypatch):
+def test_release_notebooks_fail_their_tests_as_shipped(scratch, tmp_path, monkeypatch):
     """nbgrader's validator, inverted: no test cell of an untouched release notebook may pass."""
     from nbgrader.validator import Validator
     from traitlets.config import Config
 
     for module in COURSE.modules():
         pkg = tmp_path / module.name / "pkg"
-        copy_modules(REPO / "tinytorch_lib", pkg / "tinytorch_lib", below=module.number)
+        copy_modules(scratch / "tinytorch_lib", pkg / "tinytorch_lib", below=module.number)
         monkeypatch.setenv("PYTHONPATH", str(pkg))
         config = Config()
         config.Validator.invert = True
         config.Execute.timeout = 120
         nb_path = tmp_path / module.name / module.notebook_name
-        nb_path.write_bytes((REPO / "release" / module.name / module.notebook_name).read_bytes())
+        nb_path.write_bytes((scratch / "release" / module.name / module.notebook_name).read_bytes())
         results = Validator(config=config).validate(str(nb_path))
         assert "changed" not in results and "type_changed" not in results, results
         assert not results.get("passed"), f"{module.name}: tests pass on the stub: {results['passed'][0]['source'][:200]}"
 
 
-def test_generated_init_lists_modules_in_course_order():
-    text = (REPO / "tinytorch_lib" / "__init__.py").read_text()
+def test_generated_init_imports_every_exported_module_in_course_order(scratch):
+    text = (scratch / "tinytorch_lib" / "__init__.py").read_text()
     targets = [line.split()[1][1:] for line in text.splitlines() if line.startswith("from .") and "*" in line]
-    assert len(targets) == len(COURSE.modules())
-    assert targets[0] == "tensor"
+    assert targets == [p.target for p in parse_course(COURSE) if p.exported_cells()]

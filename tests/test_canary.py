@@ -13,8 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.grading import GradeOptions, GraderBroken, grade
-from autograder.sandbox import Limits, bubblewrap_works
+from autograder.grading.pipeline import GradeOptions, GraderBroken, grade
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.launcher import bubblewrap_works
 from helpers import COURSE, REPO, copy_course, tito
 
 MODULE = "02_activations"

@@ -15,11 +15,12 @@ import jsonschema
 import nbformat
 import pytest
 
-from autograder.gradescope import RESULTS_SCHEMA
-from autograder.grading import GradeOptions, grade
-from autograder.sandbox import Limits, bubblewrap_works
-from autograder.simulate import fill, solution_ids, graded_cell_ids
-from autograder.source import BEGIN_HIDDEN, END_HIDDEN, read_cells
+from autograder.grading.reports import RESULTS_SCHEMA
+from autograder.grading.pipeline import GradeOptions, grade
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.launcher import bubblewrap_works
+from autograder.demo.sample_class import fill, solution_ids, graded_cell_ids
+from autograder.course.lesson import BEGIN_HIDDEN, END_HIDDEN, read_cells
 from helpers import COURSE, REPO, region_lines, tito
 
 MODULE = "02_activations"
@@ -27,8 +28,8 @@ LIMITS = Limits(cell_timeout=10, notebook_timeout=120, memory_mb=3072)
 
 
 def source_nb(module=MODULE):
-    from autograder.check import parse_course
-    from autograder.notebook import build_notebook
+    from autograder.course.lesson import parse_course
+    from autograder.build.notebooks import build_notebook
 
     parsed = next(p for p in parse_course(COURSE) if p.module.name == module)
     return build_notebook(parsed.module, parsed.cells)
@@ -336,8 +337,8 @@ def test_cli_exit_codes_and_roster(tmp_path):
 
 
 def test_sandbox_required_fails_loudly_without_bubblewrap(tmp_path, monkeypatch):
-    from autograder import sandbox
-    from autograder.course import CourseError
+    from autograder.sandbox import launcher as sandbox
+    from autograder.course.layout import CourseError
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     sandbox.bubblewrap_works.cache_clear()
@@ -350,14 +351,24 @@ def test_sandbox_required_fails_loudly_without_bubblewrap(tmp_path, monkeypatch)
 
 
 def test_a_crashed_worker_is_a_pipeline_error_with_its_log_shown(tmp_path, capsys):
-    from autograder.course import resolve_module
-    from autograder.grading import run_workers
+    from autograder.course.layout import resolve_module
+    from autograder.grading.pipeline import run_workers
 
     module = resolve_module(COURSE.modules(), MODULE)
-    status_dir = tmp_path / "status"
-    status_dir.write_text("a file where the worker expects its status folder")   # the worker will crash
-    settings = {"mode": "none", "package_dir": str(tmp_path), "status_dir": str(status_dir), "hide": [],
+    (tmp_path / "out" / "gradebook.db").mkdir(parents=True)   # the worker cannot open its gradebook: it crashes
+    settings = {"mode": "none", "package_dir": str(tmp_path), "hide": [],
                 "cell_timeout": 5, "notebook_timeout": 10, "memory_mb": 1024}
-    (tmp_path / "out").mkdir()
-    run_workers(COURSE, module, tmp_path / "out", ["ann"], settings, workers=1, progress=False)
-    assert "grading worker 0 exited 1" in capsys.readouterr().err
+    reports = run_workers(COURSE, module, tmp_path / "out", ["ann"], settings, workers=1, progress=False)
+    assert reports == {}, "a crashed worker reports nobody (its students become pipeline errors)"
+    err = capsys.readouterr().err
+    assert "grading worker 0 exited 1" in err and "unable to open database file" in err, err
+
+
+def test_stages_pass_state_without_side_files(graded):
+    """Intake's reasons travel in the worker's job, execution reports in nbgrader's resources, results
+    on the worker's stdout: nothing but nbgrader's own folders and tito's reports is written."""
+    _, out, _ = graded
+    assert not (out / ".status").exists()
+    strays = [p for p in out.rglob("*.json") if p.name != "results.json"]
+    assert not strays, strays
+    assert graded[0]["malformed"].status == "rejected" and graded[0]["complete"].status == "ok"

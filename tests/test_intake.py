@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from autograder.intake import MAX_MEMBER, safe_extract
+from autograder.grading.intake import MAX_MEMBER, safe_extract
 
 NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 

@@ -8,7 +8,8 @@ import pytest
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.sandbox import Execution, Limits, TrustedCells, execute_untrusted, resolve_mode
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.launcher import Execution, TrustedCells, execute_untrusted, resolve_mode
 
 
 def run(tmp_path: Path, *sources: str, **limits) -> Execution:

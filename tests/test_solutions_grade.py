@@ -5,8 +5,8 @@ import shutil
 import nbformat
 import pytest
 
-from autograder.grading import GradeOptions, grade
-from autograder.sandbox import Limits
+from autograder.grading.pipeline import GradeOptions, grade
+from autograder.sandbox.limits import Limits
 from helpers import COURSE, REPO
 
 

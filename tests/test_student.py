@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.kernel import execute, graded_cell_results
-from autograder.simulate import fill
+from autograder.build.kernel import execute, graded_cell_results
+from autograder.demo.sample_class import fill
 from helpers import COURSE, REPO, forbidden_lines, tito
 
 SIGNATURE = "student-own-tensor-7f3a"
@@ -16,8 +16,8 @@ SIGNATURE = "student-own-tensor-7f3a"
 
 def source_nb(module: str) -> nbformat.NotebookNode:
     """The nbgrader source notebook (solutions + hidden tests), as the build makes it."""
-    from autograder.check import parse_course
-    from autograder.notebook import build_notebook
+    from autograder.course.lesson import parse_course
+    from autograder.build.notebooks import build_notebook
 
     parsed = next(p for p in parse_course(COURSE) if p.module.name == module)
     return build_notebook(parsed.module, parsed.cells)
@@ -84,7 +84,11 @@ def test_installed_tool_holds_no_course_content(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         assert not [n for n in names if n.startswith(("source/", "solutions/", "tinytorch_lib/", "release/"))]
-        assert any(n.startswith("autograder/") for n in names)
+        # every subpackage ships, with the executor's files that run inside the sandbox
+        for package in sorted(REPO.glob("autograder/**/__init__.py")):
+            assert str(package.relative_to(REPO)) in names, f"the wheel lacks {package.parent.name}/"
+        for path in sorted((REPO / "autograder" / "sandbox" / "executor").glob("*.py")):
+            assert str(path.relative_to(REPO)) in names, f"the wheel lacks the executor's {path.name}"
         assert "autograder/milestone_scripts/perceptron.py" in names   # milestones work from a wheel
         for name in names:
             lines = {l.strip() for l in z.read(name).decode("utf-8", "replace").splitlines()}

@@ -1,0 +1,78 @@
+"""Grading, demo and milestone commands of `tito` (registered by cli.py)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from autograder.sandbox.limits import Limits, add_limit_options
+
+DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
+
+
+def cmd_grade(args) -> int:
+    from autograder.course.layout import find_course
+    from autograder.grading.pipeline import (EXIT_GRADED, EXIT_GRADER_BROKEN, EXIT_PIPELINE_ERROR, GradeOptions,
+                                    GraderBroken, grade, summary)
+    from autograder.grading.intake import read_roster
+    opts = GradeOptions(
+        submissions=Path(args.submissions), out=Path(args.out),
+        roster=read_roster(Path(args.roster)) if args.roster else None,
+        workers=args.workers, sandbox=args.sandbox,
+        limits=Limits.from_options(args))
+    try:
+        results, healthy = grade(find_course(), args.module, opts)
+    except GraderBroken as exc:
+        print(f"tito grade: {exc}", file=sys.stderr)
+        return EXIT_GRADER_BROKEN
+    print(summary(results))
+    print(f"reports: {Path(args.out) / 'reports'}; feedback: {Path(args.out) / 'feedback'}")
+    if not healthy:
+        print("tito grade: the grading pipeline failed for some students (status pipeline_error)")
+    return EXIT_GRADED if healthy else EXIT_PIPELINE_ERROR
+
+
+def cmd_demo(args) -> int:
+    from autograder.demo.command import run_demo
+    from autograder.grading.pipeline import EXIT_GRADER_BROKEN, GraderBroken
+
+    try:
+        return run_demo(Path(args.out), workers=args.workers)
+    except GraderBroken as exc:
+        print(f"tito demo: {exc}", file=sys.stderr)
+        return EXIT_GRADER_BROKEN
+
+
+def cmd_milestone(args) -> int:
+    from autograder.student.milestones import run
+
+    return run(args.name, lib=Path(args.lib) if args.lib else None, quick=args.quick)
+
+
+def add_commands(sub) -> None:
+    s = sub.add_parser("grade", help="grade a folder of submissions (one folder or zip per student)",
+                       epilog="exit status: 0 graded (whatever the scores); 1 the pipeline failed for some "
+                              "students (status pipeline_error) or for all of them the same way; 2 bad input "
+                              "(no course, unknown module, a stray file); 3 the grader is broken here: the "
+                              "module's own reference solution did not score full marks (nothing graded)")
+    s.add_argument("module")
+    s.add_argument("--submissions", required=True, help="folder with one sub-folder (or .zip) per student")
+    s.add_argument("--roster", help="CSV with an id column (and first_name, last_name, email)")
+    s.add_argument("--out", default="grades", help="grading folder: gradebook.db, reports/, feedback/ (default: grades)")
+    s.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"students graded at once (default: cores + 1 = {DEFAULT_WORKERS}; a grading "
+                        "run waits on kernel start-up, so one more than the cores keeps them busy)")
+    s.add_argument("--sandbox", choices=["auto", "required", "off"], default="auto")
+    add_limit_options(s)
+    s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("demo", help="build the course, grade a sample class, print the table")
+    s.add_argument("--out", default="demo")
+    s.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("milestone", help="run a milestone on your package (or the course's reference)")
+    s.add_argument("name", help="milestone name, e.g. perceptron or xor_mlp")
+    s.add_argument("--lib", help="folder containing tinytorch_lib (default: ./tinytorch_lib, else the course's)")
+    s.add_argument("--quick", action="store_true", help="reduced run (what CI uses)")
+    s.set_defaults(func=cmd_milestone)

@@ -1,0 +1,1 @@
+"""`tito grade`: intake -> pipeline -> workers -> nbgrader preprocessor (SandboxedExecute) -> reports."""

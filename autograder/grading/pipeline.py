@@ -1,0 +1,349 @@
+"""`tito grade`: a folder of submissions -> gradebook, grades.csv, feedback, results.json, summary.
+
+Steps: intake (one notebook per student, problems recorded), a grading course folder with nbgrader's
+gradebook and the assignment generated from the lesson source, workers that autograde in the
+sandbox, then reports read back from the gradebook.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.course.layout import Course, CourseError, Module, resolve_module
+from autograder.course.lesson import parse_module
+from autograder.build.export import copy_modules, module_of_file
+from autograder.course.constants import COURSE_ID
+from autograder.grading.reports import (GradeStatus, StudentResult, parse_status, summary,  # noqa: F401
+                                        write_reports)
+from autograder.grading.intake import Student, Submission, collect
+from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter, quiet_nbgrader
+from autograder.build.notebooks import build_notebook, dumps, write_if_changed
+from autograder.grading.review_flags import review_flags
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.executor.report import ExecStatus
+from autograder.sandbox.launcher import resolve_mode
+
+@dataclass
+class GradeOptions:
+    submissions: Path
+    out: Path
+    roster: list[Student] | None = None
+    workers: int = 1
+    sandbox: str = "auto"
+    limits: Limits = field(default_factory=Limits)
+    progress: bool = True
+
+
+def db_url(out: Path) -> str:
+    return f"sqlite:///{out.resolve() / 'gradebook.db'}?timeout=120"
+
+
+def prepare_assignment(course: Course, module: Module, out: Path):
+    """The grading folder's nbgrader source notebook and gradebook entry for `module`."""
+    parsed = parse_module(module)
+    nb_text = dumps(build_notebook(module, parsed.cells))
+    write_if_changed(out / "source" / module.name / module.notebook_name, nb_text)
+    api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
+    checked(api.generate_assignment(module.name, force=True, create=True), f"preparing {module.name}")
+    return nbformat.reads(nb_text, as_version=4)
+
+
+def reference_package(course: Course, module: Module, out: Path) -> Path:
+    """Reference modules before `module` only: a submission cannot import the answer it must write."""
+    missing = [m.name for m in course.modules() if m.number < module.number and not any(
+        module_of_file(p) == m.name for p in course.lib_dir.glob("*.py"))]
+    if missing:
+        raise CourseError(f"the reference package lacks {', '.join(missing)}: run `tito build` first")
+    pkg = out / ".reference" / module.name
+    shutil.rmtree(pkg, ignore_errors=True)
+    copy_modules(course.lib_dir, pkg / "tinytorch_lib", below=module.number)
+    return pkg
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _student_added(cell) -> nbformat.NotebookNode:
+    """A cell the student added, kept as plain code or text: it can never pose as a graded cell."""
+    cell = nbformat.from_dict(cell)
+    cell.metadata.pop("nbgrader", None)
+    return cell
+
+
+def rebuild_from_release(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The release notebook with the student's answers put in, and what had to be restored.
+
+    Lesson text, given code and tests always come from the release, in the release's order, so a
+    deleted, moved or edited cell never changes a grade (nbgrader restores only some of these).
+    Each solution cell is the student's (the first one with its id); cells the student added stay,
+    after the cell they followed, with no nbgrader metadata.
+    """
+    release_ids = [_grade_id(c) for c in release.cells]
+    solution_ids = {_grade_id(c) for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    answers, added, seen_order = {}, {}, []
+    previous = release_ids[0] if release_ids else None
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid in release_ids and gid not in seen_order:
+            seen_order.append(gid)
+            if gid in solution_ids:
+                answers[gid] = cell
+            previous = gid
+        else:
+            added.setdefault(previous, []).append(_student_added(cell))
+    notes, cells = [], []
+    theirs = {_grade_id(c): c for c in nb.cells if _grade_id(c)}
+    for cell in release.cells:
+        gid = _grade_id(cell)
+        restored = nbformat.from_dict(cell)
+        if gid in solution_ids and gid in answers:
+            restored.source = answers[gid].source
+        elif gid in solution_ids:
+            notes.append(f"answer cell {gid} missing (graded as unanswered)")
+        elif cell.cell_type == "code" and gid not in theirs:
+            notes.append(f"deleted cell {gid} restored")
+        elif cell.cell_type == "code" and theirs[gid].source != cell.source:
+            notes.append(f"edited cell {gid} restored")
+        elif cell.cell_type == "code" and theirs[gid].get("metadata", {}).get("nbgrader", {}).get("points") != \
+                cell.metadata.get("nbgrader", {}).get("points"):
+            notes.append(f"points of {gid} reset")
+        cells.append(restored)
+        cells.extend(added.get(gid, []))
+    in_release_order = [g for g in release_ids if g in seen_order]
+    if seen_order != in_release_order:
+        notes.append("moved cells put back in order")
+    rebuilt = nbformat.from_dict(release)
+    rebuilt.cells = cells
+    used = set()
+    for cell in rebuilt.cells:           # ids stay unique even if the student copied cells
+        if cell.get("id") in used:
+            cell["id"] = f"{cell['id'][:50]}-{len(used)}"
+        used.add(cell.get("id"))
+    return rebuilt, notes
+
+
+def stage(sub: Submission, module: Module, out: Path, release: nbformat.NotebookNode) -> None:
+    """Put one submission where nbgrader expects it (the release notebook if it is unusable: the
+    worker's job then carries intake's reason, and nothing of it is run)."""
+    folder = out / "submitted" / sub.student.id / module.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    nb = release
+    if not sub.problem:
+        nb, notes = rebuild_from_release(sub.notebook, release)
+        sub.notes += notes
+        sub.flags = review_flags(nb, release)
+    (folder / module.notebook_name).write_text(nbformat.writes(nb), encoding="utf-8")
+
+
+def register_students(out: Path, students: list[Student]) -> None:
+    from nbgrader.api import Gradebook
+
+    with quiet_nbgrader(), Gradebook(db_url(out), course_id=COURSE_ID) as gb:
+        for s in students:
+            gb.update_or_create_student(s.id, first_name=s.first_name or None, last_name=s.last_name or None,
+                                        email=s.email or None)
+
+
+def read_reports(proc: subprocess.Popen, reports: queue.Queue, other: list[str]) -> None:
+    """A worker's stdout: one JSON line per graded student; anything else is kept for its log."""
+    for line in proc.stdout:
+        try:
+            report = json.loads(line)
+        except json.JSONDecodeError:
+            report = None
+        if isinstance(report, dict) and "student" in report:
+            reports.put(report)
+        else:
+            other.append(line)
+
+
+def run_workers(course: Course, module: Module, out: Path, students: list[str], settings: dict,
+                workers: int, progress: bool, rejected: dict[str, str] | None = None) -> dict[str, dict]:
+    """Grade `students` in `workers` subprocesses; each student's report (status, reason, sandbox),
+    by student id, as the workers sent them back (a student missing here was never reported)."""
+    from tqdm import tqdm
+
+    rejected = rejected or {}
+    shares = [students[i::workers] for i in range(max(1, min(workers, len(students))))]
+    procs, reports, found = [], queue.Queue(), {}
+    jobs_dir = Path(tempfile.mkdtemp(prefix="tito-jobs-"))
+    for i, share in enumerate(shares):
+        job = {"module": module.name, "root": str(out.resolve()), "config_file": str(course.config_file),
+               "db_url": db_url(out), "students": share, "mode": settings["mode"], "settings": settings,
+               "rejected": {s: rejected[s] for s in share if s in rejected}}
+        path = jobs_dir / f"job{i}.json"
+        path.write_text(json.dumps(job))
+        log = open(jobs_dir / f"job{i}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "autograder.grading.worker", str(path)],
+                                stdout=subprocess.PIPE, stderr=log, cwd=out, text=True)
+        other: list[str] = []
+        reader = threading.Thread(target=read_reports, args=(proc, reports, other), daemon=True)
+        reader.start()
+        procs.append((proc, log, reader, other))
+    bar = tqdm(total=len(students), desc=f"grading {module.name}", unit="student", disable=None if progress else True, mininterval=1)
+    while any(reader.is_alive() for _, _, reader, _ in procs) or not reports.empty():
+        try:
+            report = reports.get(timeout=0.3)
+        except queue.Empty:
+            continue
+        found[report.pop("student")] = report
+        bar.update(1)
+    bar.close()
+    for i, (p, log, reader, other) in enumerate(procs):
+        p.wait()
+        log.close()
+        if p.returncode != 0:   # its students are reported as pipeline errors; say why
+            text = "".join(other) + (jobs_dir / f"job{i}.log").read_text(errors="replace")
+            tail = text.strip().splitlines()[-15:]
+            print(f"grading worker {i} exited {p.returncode}:\n  " + "\n  ".join(tail), file=sys.stderr)
+    shutil.rmtree(jobs_dir, ignore_errors=True)
+    return found
+
+
+def cell_outputs(out: Path, student: str, module: Module) -> dict[str, str]:
+    path = out / "autograded" / student / module.name / module.notebook_name
+    if not path.exists():
+        return {}
+    nb = nbformat.read(path, as_version=4)
+    texts = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid and cell.cell_type == "code":
+            parts = [f"{o.get('ename')}: {o.get('evalue')}" if o.get("output_type") == "error"
+                     else "".join(o.get("text", "")) for o in cell.get("outputs", [])
+                     if o.get("output_type") in ("error", "stream")]
+            texts[gid] = "\n".join(parts)[-2000:]
+    return texts
+
+
+def collect_results(out: Path, module: Module, subs: list[Submission], reports: dict[str, dict],
+                    source_nb: nbformat.NotebookNode) -> list[StudentResult]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    test_cells = [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
+                  for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    max_score = sum(p for _, p in test_cells)
+    results = []
+    with quiet_nbgrader(), Gradebook(db_url(out), course_id=COURSE_ID) as gb:
+        for sub in subs:
+            sid = sub.student.id
+            report = reports.get(sid) or {"status": GradeStatus.PIPELINE_ERROR.value, "reason": "worker did not report",
+                                          "sandbox": "?"}
+            scores = {}
+            try:
+                nb = gb.find_submission_notebook(module.name, module.name, sid)
+                scores = {g.name: g.score for g in nb.grades}
+            except MissingEntry:
+                pass
+            outputs = cell_outputs(out, sid, module)
+            tests = [{"name": gid, "score": float(scores.get(gid, 0.0)), "max_score": pts,
+                      "status": "passed" if scores.get(gid, 0.0) >= pts else "failed",
+                      "output": outputs.get(gid, ""), "visibility": "visible"} for gid, pts in test_cells]
+            status = ExecStatus.REJECTED if sub.problem else parse_status(report["status"])
+            flagged = f"flagged for review: the notebook's code touches {', '.join(sub.flags)}" if sub.flags else ""
+            if flagged and status is ExecStatus.OK:
+                status = GradeStatus.REVIEW
+            reason = "; ".join(dict.fromkeys(r for r in [sub.problem, flagged, *sub.notes, report.get("reason", "")] if r))
+            results.append(StudentResult(sub.student, sum(t["score"] for t in tests), max_score, status,
+                                         reason, report.get("sandbox", "?"), tests))
+    return results
+
+
+class GraderBroken(Exception):
+    """The grader cannot grade correctly here (the canary failed): nothing was graded."""
+
+
+EXIT_GRADED, EXIT_PIPELINE_ERROR, EXIT_BAD_INPUT, EXIT_GRADER_BROKEN = 0, 1, 2, 3
+
+
+def grade_batch(course: Course, module: Module, subs: list[Submission], out: Path, opts: GradeOptions,
+                mode: str, hide: list[str]) -> list[StudentResult]:
+    """Grade `subs` into the grading folder `out` (gradebook, reports, feedback)."""
+    source_nb = prepare_assignment(course, module, out)
+    release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
+    pkg = reference_package(course, module, out)
+    for sub in subs:
+        stage(sub, module, out, release)
+    register_students(out, [s.student for s in subs])
+    reference = out / "source" / module.name / module.notebook_name
+    settings = {"mode": mode, "package_dir": str(pkg), "hide": hide, "reference_notebook": str(reference),
+                **opts.limits.to_job()}     # SandboxedExecute's traits: one per field of Limits
+    rejected = {s.student.id: s.problem for s in subs if s.problem}
+    reports = run_workers(course, module, out, [s.student.id for s in subs], settings, opts.workers, opts.progress,
+                          rejected)
+    return collect_results(out, module, subs, reports, source_nb)
+
+
+CANARY = "tito-canary"
+
+
+def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hide: list[str]) -> None:
+    """Grade the module's own reference solution first, in the same sandbox with the same limits, in a
+    grading folder of its own. Anything short of full marks means the grader, not a student, is
+    broken: raise GraderBroken naming the cause, before any student is graded."""
+    with tempfile.TemporaryDirectory(prefix="tito-canary-") as tmp:
+        out = Path(tmp)
+        source_nb = prepare_assignment(course, module, out)
+        canary = Submission(Student(CANARY), notebook=source_nb)
+        quiet = GradeOptions(opts.submissions, out, workers=1, sandbox=opts.sandbox, limits=opts.limits,
+                             progress=False)
+        (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide)
+    if result.score >= result.max_score and result.status in (ExecStatus.OK, GradeStatus.REVIEW):
+        return
+    failed = [t for t in result.tests if t["status"] != "passed"]
+    if result.reason.startswith("executor failed") or result.status is ExecStatus.ERROR:
+        cause = (f"the sandbox ({mode}) cannot run the grader's Python {sys.executable}: {result.reason}")
+    elif failed:
+        first = failed[0]
+        cause = f"test cell {first['name']} failed: {first['output'].strip().splitlines()[-1] if first['output'].strip() else 'no output'}"
+    else:
+        cause = f"{result.status.value}: {result.reason}"
+    raise GraderBroken(f"the reference solution of {module.name} scored {result.score:g}/{result.max_score:g} "
+                       f"under the grader, so nothing was graded: {cause}"[:1000])
+
+
+def same_failure_everywhere(results: list[StudentResult]) -> str | None:
+    """A class in which every student failed the same way is a broken pipeline, not a column of zeros."""
+    if len(results) < 2:
+        return None
+    reasons = {r.reason for r in results}
+    statuses = {r.status for r in results}
+    if len(reasons) == 1 and statuses <= {ExecStatus.ERROR, GradeStatus.PIPELINE_ERROR}:
+        return reasons.pop()
+    return None
+
+
+def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[StudentResult], bool]:
+    """Grade every submission; returns the results and whether the pipeline itself stayed healthy.
+
+    Raises GraderBroken (before writing anything to the gradebook) when the canary fails.
+    """
+    programs_next_to_interpreter()
+    module = resolve_module(course.modules(), module_name)
+    mode = resolve_mode(opts.sandbox)
+    out = opts.out.resolve()
+    subs = collect(opts.submissions, module.name, opts.roster)
+    if not subs:
+        raise CourseError(f"{opts.submissions}: no student submissions found")
+    hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
+    run_canary(course, module, opts, mode, hide)
+    out.mkdir(parents=True, exist_ok=True)
+    results = grade_batch(course, module, subs, out, opts, mode, hide)
+    write_reports(out, module, results)
+    broken = same_failure_everywhere(results)
+    if broken:
+        print(f"tito grade: every student failed the same way, so the grader is at fault: {broken}",
+              file=sys.stderr)
+    healthy = broken is None and all(r.status is not GradeStatus.PIPELINE_ERROR for r in results)
+    return results, healthy

@@ -1,0 +1,55 @@
+"""nbgrader preprocessor replacing `Execute`: runs the submission through `sandbox.launcher.execute_untrusted`.
+
+nbgrader's autograde pipeline stays as it is (restore locked cells, execute, save grades); only the
+execution step moves into the sandbox, with limits. The execution report (`ExecReport`) goes into
+nbgrader's `resources` (`resources["tito"]["execution"]`) and to the worker's `on_report` callback;
+nothing is written beside the notebook.
+"""
+from __future__ import annotations
+
+import tempfile
+import types
+from dataclasses import fields
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Callable, Dict, List, Unicode
+
+from autograder.sandbox.executor.report import ExecReport, ExecStatus
+from autograder.sandbox.launcher import TrustedCells, execute_untrusted, failed_copy
+from autograder.sandbox.limits import Limits, limit_traits
+
+# One configurable trait per field of `Limits` (cell_timeout, notebook_timeout, memory_mb, ...).
+LimitTraits = types.new_class("LimitTraits", (NbGraderPreprocessor,),
+                              exec_body=lambda ns: ns.update(limit_traits()))
+
+
+class SandboxedExecute(LimitTraits):
+    mode = Unicode("none", help="bubblewrap or none").tag(config=True)
+    package_dir = Unicode(help="folder holding the reference tinytorch_lib for earlier modules").tag(config=True)
+    hide = List(Unicode(), help="folders the submission must not see").tag(config=True)
+    reference_notebook = Unicode(help="the module's nbgrader source notebook: where the test and helper "
+                                      "cells that the grader runs itself are read from").tag(config=True)
+    rejected = Dict(value_trait=Unicode(), help="student id -> why intake refused the submission (from the "
+                                                "worker's job): graded as failed, nothing run").tag(config=True)
+    on_report = Callable(None, allow_none=True, help="called with (student id, ExecReport) after each "
+                                                     "notebook (the grading worker collects them)").tag(config=True)
+
+    def limits(self) -> Limits:
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
+
+    def preprocess(self, nb, resources):
+        student = resources["nbgrader"]["student"]
+        if student in self.rejected:   # intake found the submission unusable: grade it as failed, run nothing
+            execution = failed_copy(nb, ExecStatus.REJECTED, self.rejected[student])
+        else:
+            trusted = TrustedCells.from_reference(nbformat.read(self.reference_notebook, as_version=4))
+            with tempfile.TemporaryDirectory(prefix=f"tito-grade-{student}-") as work:
+                execution = execute_untrusted(nb, trusted, Path(work) / "work", Path(self.package_dir), self.mode,
+                                              self.limits(), [Path(h) for h in self.hide])
+        report = ExecReport(execution.status, execution.reason)
+        resources.setdefault("tito", {})["execution"] = report
+        if self.on_report is not None:
+            self.on_report(student, report)
+        return execution.notebook, resources

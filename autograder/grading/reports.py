@@ -1,0 +1,114 @@
+"""What grading hands out: statuses, grades.csv, Gradescope's results.json, the terminal summary.
+
+A student's status is an `ExecStatus` (how the notebook's run ended, autograder/sandbox/executor/report.py)
+or a `GradeStatus` (what grading decided beyond the run).
+"""
+from __future__ import annotations
+
+import csv
+import enum
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.course.layout import Module
+from autograder.grading.intake import Student
+from autograder.sandbox.executor.report import ExecStatus
+
+
+class GradeStatus(str, enum.Enum):
+    REVIEW = "review"                  # ran cleanly, but the code touches the grader's machinery: a human looks
+    PIPELINE_ERROR = "pipeline_error"  # the grading pipeline failed for this student (not the student's fault)
+
+
+Status = ExecStatus | GradeStatus
+
+
+def parse_status(value: str) -> Status:
+    """The status named `value` (as written in a worker's report or grades.csv)."""
+    for kind in (ExecStatus, GradeStatus):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise ValueError(f"unknown grading status {value!r}")
+
+
+@dataclass
+class StudentResult:
+    student: Student
+    score: float
+    max_score: float
+    status: Status
+    reason: str
+    sandbox: str
+    tests: list[dict]
+
+
+CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+               "raw_score", "late_submission_penalty", "score", "max_score", "status", "reason", "sandbox"]
+
+# Gradescope's results.json schema (the subset tito writes), checked before every write.
+RESULTS_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["score", "output", "tests"],
+    "properties": {
+        "score": {"type": "number", "minimum": 0},
+        "output": {"type": "string"},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "score", "max_score", "status", "output", "visibility"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "score": {"type": "number", "minimum": 0},
+                    "max_score": {"type": "number", "minimum": 0},
+                    "status": {"enum": ["passed", "failed"]},
+                    "output": {"type": "string"},
+                    "visibility": {"enum": ["visible", "hidden", "after_due_date", "after_published"]},
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+}
+
+
+def validate_results(payload: dict) -> None:
+    import jsonschema
+
+    jsonschema.validate(payload, RESULTS_SCHEMA)
+
+
+def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Path:
+    folder = out / "reports" / module.name
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with (folder / "grades.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS)
+        writer.writeheader()
+        for r in results:
+            writer.writerow({"assignment": module.name, "duedate": "", "timestamp": stamp,
+                             "student_id": r.student.id, "last_name": r.student.last_name,
+                             "first_name": r.student.first_name, "email": r.student.email,
+                             "raw_score": r.score, "late_submission_penalty": 0.0, "score": r.score,
+                             "max_score": r.max_score, "status": r.status.value, "reason": r.reason,
+                             "sandbox": r.sandbox})
+    for r in results:
+        payload = {"score": r.score, "output": r.reason or "graded", "tests": r.tests}
+        validate_results(payload)
+        (folder / r.student.id).mkdir(exist_ok=True)
+        (folder / r.student.id / "results.json").write_text(json.dumps(payload, indent=1) + "\n")
+    return folder
+
+
+def summary(results: list[StudentResult]) -> str:
+    width = max([7, *(len(r.student.id) for r in results)])
+    rows = [f"{'student':<{width}} {'score':>11}  {'status':<14} {'sandbox':<10} reason"]
+    for r in results:
+        rows.append(f"{r.student.id:<{width}} {r.score:>5g}/{r.max_score:<5g}  {r.status.value:<14} {r.sandbox:<10} "
+                    f"{r.reason[:100]}")
+    return "\n".join(rows)

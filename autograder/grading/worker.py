@@ -1,0 +1,94 @@
+"""One grading worker: autogrades and writes feedback for its share of the students.
+
+Started by `tito grade` as a subprocess (`python -m autograder.grading.worker job.json`), so a fault
+in one worker never takes down the command, and workers share nbgrader's gradebook through SQLite.
+The job holds everything the worker needs (students, settings, intake's rejection reasons); each
+student's result goes back to the parent as one JSON line on stdout (which also drives the progress
+bar). nbgrader's own log goes to stderr.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from autograder.course.constants import COURSE_ID
+from autograder.grading.nbgrader_glue import make_api, quiet_nbgrader
+from autograder.grading.reports import GradeStatus
+from autograder.sandbox.executor.report import ExecReport
+
+
+def autograde_preprocessors():
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    from autograder.grading.preprocessor import SandboxedExecute
+
+    return [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+            AssignLatePenalties, CheckCellMetadata]
+
+
+def failure(job: dict, reason: str) -> dict:
+    return {"status": GradeStatus.PIPELINE_ERROR.value, "reason": reason[:500], "sandbox": job["mode"]}
+
+
+def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, ExecReport]) -> dict:
+    from nbgrader.api import MissingEntry
+
+    module, root = job["module"], Path(job["root"])
+    # A regrade starts from nothing, so a failure can never leave an old score looking current.
+    try:
+        gradebook.remove_submission(module, student)
+    except MissingEntry:
+        pass
+    for step in ("autograded", "feedback"):
+        shutil.rmtree(root / step / student / module, ignore_errors=True)
+    executions.pop(student, None)
+    started = time.perf_counter()
+    result = api.autograde(module, student, force=True, create=True)
+    graded = time.perf_counter()
+    if not result.get("success"):
+        tail = ((result.get("error") or "") + (result.get("log") or "")).strip().splitlines()[-3:]
+        return failure(job, "nbgrader autograde failed: " + " | ".join(tail))
+    if student not in executions:
+        return failure(job, "the notebook was not executed (SandboxedExecute did not report)")
+    report = {**executions[student].to_json(), "sandbox": job["mode"]}
+    feedback = api.generate_feedback(module, student, force=True)
+    report["seconds"] = {"autograde": round(graded - started, 2), "feedback": round(time.perf_counter() - graded, 2)}
+    if not feedback.get("success"):
+        report["reason"] = (report["reason"] + "; " if report["reason"] else "") + "feedback not generated"
+    return report
+
+
+def main(job_file: str) -> int:
+    job = json.loads(Path(job_file).read_text())
+    executions: dict[str, ExecReport] = {}
+
+    def on_report(student: str, report: ExecReport) -> None:
+        executions[student] = report
+
+    with quiet_nbgrader():
+        api = make_api(Path(job["config_file"]), Path(job["root"]), **{
+            "Autograde.autograde_preprocessors": autograde_preprocessors(),
+            "CourseDirectory.db_url": job["db_url"],
+            **{f"SandboxedExecute.{k}": v for k, v in job["settings"].items()},
+            "SandboxedExecute.rejected": job["rejected"],
+            "SandboxedExecute.on_report": on_report,
+        })
+        from nbgrader.api import Gradebook
+
+        with Gradebook(job["db_url"], course_id=COURSE_ID) as gradebook:
+            for student in job["students"]:
+                try:
+                    report = grade_one(api, gradebook, job, student, executions)
+                except Exception as exc:   # one student's failure must not stop the others
+                    report = failure(job, f"{type(exc).__name__}: {exc}")
+                print(json.dumps({"student": student, **report}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

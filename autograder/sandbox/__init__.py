@@ -1,0 +1,1 @@
+"""Running untrusted notebooks: launcher.py outside the sandbox, executor/ inside it, limits.py shared."""
