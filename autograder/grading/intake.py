@@ -152,9 +152,9 @@ def safe_extract(archive: Path, dest: Path) -> str | None:
                     target.mkdir(parents=True, exist_ok=True)
                 else:
                     budget -= unpack(z, info, target, budget)
-    except ValueError as exc:
+    except ValueError as too_big:
         shutil.rmtree(dest, ignore_errors=True)
-        return f"{archive.name}: {exc} (limit {MAX_UNZIPPED // 2**20} MB in all, {MAX_MEMBER // 2**20} MB per file)"
+        return f"{archive.name}: {too_big} (limit {MAX_UNZIPPED // 2**20} MB in all, {MAX_MEMBER // 2**20} MB per file)"
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
         shutil.rmtree(dest, ignore_errors=True)
         return f"{archive.name} is not a valid zip file ({type(exc).__name__}: {exc})"

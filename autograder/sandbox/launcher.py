@@ -6,6 +6,7 @@ grade without bubblewrap.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,23 @@ def child_limits(limits: Limits):
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
+
+
+@functools.cache
+def matplotlib_font_cache() -> Path | None:
+    """matplotlib's font list, built once per grading process: a fresh kernel would otherwise spend
+    a second or more rebuilding it in every notebook that plots."""
+    cache = Path(tempfile.mkdtemp(prefix="tito-mplcache-"))
+    atexit.register(shutil.rmtree, cache, True)
+    build = subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], capture_output=True,
+                           env={**os.environ, "MPLCONFIGDIR": str(cache)}, timeout=120)
+    return cache if build.returncode == 0 else None
+
+
+def seed_matplotlib_cache(home: Path) -> None:
+    cache = matplotlib_font_cache()
+    if cache is not None:
+        shutil.copytree(cache, home / ".matplotlib", dirs_exist_ok=True)
 
 
 def base_env(home: str, pkg: str) -> dict[str, str]:
@@ -161,6 +180,7 @@ def execute_untrusted(nb: nbformat.NotebookNode, trusted: TrustedCells, work: Pa
     file the student's kernel could read; the result comes back on the executor's stdout.
     """
     work.mkdir(parents=True, exist_ok=True)
+    seed_matplotlib_cache(work)
     job = {"notebook": nb, "trusted": trusted.roles, "given_sources": trusted.given_sources,
            "limits": limits.to_job(), "kernel_args": KERNEL_ARGS}
     if mode == "bubblewrap":
