@@ -9,15 +9,17 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 
 class Activation:
-    """Base class of the parameter-free activations: `act(x)` runs `act.forward(x)`."""
+    """Base class of the parameter-free activations."""
 
     def __call__(self, x):
+        """act(x): convert x (Tensor, ndarray, list or number) with `as_tensor`, return self.forward of it."""
         return self.forward(as_tensor(x))
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
     def __repr__(self):
+        """The class name and empty parentheses, e.g. "ReLU()" (for any subclass)."""
         return f"{type(self).__name__}()"
 
 
@@ -75,6 +77,7 @@ class Sigmoid(Activation):
 
 class Softmax(Activation):
     def __init__(self, dim=-1):
+        """Remember the axis `dim` (an int, negative counts from the end) along which to normalise."""
         self.dim = dim
 
     def forward(self, x):
@@ -90,6 +93,7 @@ class Softmax(Activation):
         return _make(e / e.sum(axis=self.dim, keepdims=True), (x,), "softmax", dim=self.dim)
 
     def __repr__(self):
+        """"Softmax(dim=<dim>)", e.g. "Softmax(dim=-1)"."""
         return f"Softmax(dim={self.dim})"
 
 

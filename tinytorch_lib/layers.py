@@ -15,6 +15,7 @@ class Module:
         self.training = True
 
     def __call__(self, *args, **kwargs):
+        """m(...) passes every positional and keyword argument on to m.forward and returns its result."""
         return self.forward(*args, **kwargs)
 
     def forward(self, *args, **kwargs):
@@ -23,9 +24,8 @@ class Module:
     def named_children(self):
         """Yield (name, module) for each direct sub-module, in attribute order.
 
-        An attribute that is a Module yields (attribute name, it); a list or tuple attribute yields
-        ("<name>.<index>", item) for each of its items that is a Module (other items are skipped).
-        Everything else (tensors, numbers, activations of module 02, which are not Modules) is skipped.
+        A Module attribute yields (attribute name, it); a list or tuple attribute yields ("<name>.<index>",
+        item) for each item that is a Module. Everything else (tensors, numbers, activations) is skipped.
         EXAMPLE: a module with .body = Linear(..) and .blocks = [A(), 3, B()]
                  -> ("body", <Linear>), ("blocks.0", <A>), ("blocks.2", <B>)
         HINT: isinstance accepts a tuple of types; enumerate gives the index.
@@ -58,6 +58,7 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
 
     def modules(self):
+        """Every module of named_modules(), without the names."""
         for _, module in self.named_modules():
             yield module
 
@@ -94,6 +95,7 @@ class Module:
         return self
 
     def eval(self):
+        """Evaluation mode for the whole tree: train(False); returns self."""
         return self.train(False)
 
     def zero_grad(self):
@@ -102,17 +104,20 @@ class Module:
             p.grad = None
 
     def state_dict(self):
-        """{name: copy of the parameter's ndarray}, in named_parameters() order."""
+        """{name: ndarray} for every parameter, in named_parameters() order.
+
+        Each value is a copy: changing it later must not change the model (nor the reverse).
+        EXAMPLE: Linear(3, 2).state_dict() -> {"weight": array (2, 3), "bias": array (2,)}
+        """
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state_dict):
         """Copy the arrays of `state_dict` (name -> array-like) into the parameters.
 
-        The names must be exactly those of named_parameters(): otherwise raise KeyError whose message
-        lists the missing and the unexpected names (sorted). Each value must have its parameter's
-        shape: otherwise raise ValueError naming the parameter and both shapes; check everything
-        before changing anything. Each parameter gets a fresh array (never an alias of the caller's)
-        in the parameter's own dtype; the Tensor objects themselves stay the same.
+        The names must be exactly those of named_parameters(), else KeyError listing the missing and the
+        unexpected names (sorted); each value must have its parameter's shape, else ValueError naming
+        the parameter and both shapes; check everything before changing anything. Each parameter gets
+        a fresh array (never the caller's) in its own dtype; the Tensor objects stay the same.
         EXAMPLE: lin.load_state_dict({"weight": np.zeros((2, 3))}) -> KeyError: missing ['bias'] ...
         HINT: set differences of the two key sets; `astype(..., copy=True)`.
         """
@@ -133,6 +138,18 @@ class Module:
         return ""
 
     def __repr__(self):
+        """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else
+
+        "Name(" on the first line, then one line "  (<attribute>): <repr of it>" per attribute that has
+        a `forward` (modules and activations) in attribute order, then ")". A child's own multi-line
+        repr is indented by two more spaces on each of its following lines.
+        EXAMPLE: repr(Sequential(Linear(2, 3), ReLU())) ->
+            Sequential(
+              (0): Linear(in_features=2, out_features=3, bias=True)
+              (1): ReLU()
+            )
+        HINT: recursion happens by itself: repr() of a child calls the child's __repr__.
+        """
         lines = [f"  ({name}): " + repr(value).replace("\n", "\n  ")
                  for name, value in vars(self).items() if hasattr(value, "forward")]
         if not lines:
@@ -187,6 +204,7 @@ class Sequential(Module):
         self._len = len(modules)
 
     def __len__(self):
+        """The number of layers."""
         return self._len
 
     def __getitem__(self, i):
@@ -196,6 +214,7 @@ class Sequential(Module):
         return getattr(self, str(i % self._len))
 
     def __iter__(self):
+        """The layers in order (a generator or an iterator)."""
         return (self[i] for i in range(self._len))
 
     def forward(self, x):
@@ -204,9 +223,9 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-
 class Flatten(Module):
     def __init__(self, start_dim=1, end_dim=-1):
+        """Keep both dims as given (start_dim, end_dim), for forward and for the repr."""
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
@@ -224,7 +243,6 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
-
 
 class Dropout(Module):
     def __init__(self, p=0.5):

@@ -11,11 +11,31 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 
 def _target_array(target, like):
-    """The target as an ndarray of `like`'s dtype and shape (a float target for BCE losses)."""
+    """The target as a new-or-borrowed float ndarray of `like`'s dtype and shape.
+
+    target: Tensor, ndarray or list; like: the prediction Tensor. ValueError naming both shapes
+    when they differ (no broadcasting). EXAMPLE: _target_array([1, 0], Tensor([0.5, 0.5])) ->
+    array([1., 0.], dtype=float32).  HINT: `np.asarray` takes a dtype.
+    """
     t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=like.data.dtype)
     if t.shape != like.shape:
         raise ValueError(f"target shape {t.shape} must equal the input shape {like.shape}")
     return t
+
+
+def _reduce(loss, reduction="mean"):
+    """Reduce a Tensor of per-element losses: "mean" -> 0-d mean, "sum" -> 0-d sum, "none" -> loss itself.
+
+    Tensor operations only (so module 05 differentiates). ValueError naming the bad value otherwise.
+    EXAMPLE: _reduce(Tensor([1., 3.]), "sum") -> Tensor(4.)
+    """
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 class MSELoss(Module):
@@ -33,7 +53,7 @@ class MSELoss(Module):
             warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
                           "they will be broadcast, which is probably not what you want", stacklevel=2)
         diff = input - target
-        return (diff * diff).mean()
+        return _reduce(diff * diff)
 
 
 class CrossEntropyLoss(Module):
@@ -68,7 +88,7 @@ class CrossEntropyLoss(Module):
         if t.size and t.min() < 0:
             raise IndexError(f"target {t.min()} is out of bounds for {input.shape[1]} classes")
         logp = log_softmax(input, dim=-1)
-        return -logp[np.arange(len(t)), t].mean()
+        return _reduce(-logp[np.arange(len(t)), t])
 
 
 class BCELoss(Module):
@@ -80,7 +100,7 @@ class BCELoss(Module):
         clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
         ctx target=t) and returns their Tensor mean; keeps the input's dtype.
         EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
-        HINT: `_target_array` (given) checks the shape; np.maximum applies a clamp elementwise.
+        HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
         """
         t = _target_array(target, input)
         p = input.data
@@ -91,7 +111,7 @@ class BCELoss(Module):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
         loss = -(t * log_p + (1 - t) * log_1mp)
-        return _make(loss, (input,), "bce", target=t).mean()
+        return _reduce(_make(loss, (input,), "bce", target=t))
 
 
 class BCEWithLogitsLoss(Module):
@@ -107,6 +127,6 @@ class BCEWithLogitsLoss(Module):
         t = _target_array(target, input)
         x = input.data
         loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-        return _make(loss, (input,), "bce_with_logits", target=t).mean()
+        return _reduce(_make(loss, (input,), "bce_with_logits", target=t))
 
 __all__ = ['MSELoss', 'CrossEntropyLoss', 'BCELoss', 'BCEWithLogitsLoss']

@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 02 · Activations
 #
-# A stack of linear layers is one linear map, $W_2(W_1x) = (W_2W_1)x$; a **nonlinearity** between
-# them is what makes a network more than a matrix. You write the five activations the course uses:
+# Stacked linear layers are one linear map, $W_2(W_1x) = (W_2W_1)x$; a **nonlinearity** between them
+# makes a network more than a matrix. You write the five activations the course uses:
 #
 # | name | formula | used for |
 # |---|---|---|
@@ -12,10 +12,9 @@
 # | GELU | $\tfrac12 x\bigl(1+\tanh\bigl(\sqrt{2/\pi}\,(x+0.044715\,x^3)\bigr)\bigr)$ | transformers |
 # | Softmax | $e^{x_i} / \sum_j e^{x_j}$ along one axis | scores to a distribution |
 #
-# An activation is an object: `act = ReLU()`, then `act(x)` runs `forward`, which computes on the
-# ndarray `x.data` and records the result with `_make(out, (x,), "relu")` as in module 01 (module 05
-# differentiates through these records). The trap of this module is **overflow**: `np.exp(1000.0)`
-# is `inf` and `inf / inf` is `nan`. Sigmoid and softmax must survive inputs as large as $|x|=10^4$.
+# `act = ReLU()`, then `act(x)` runs `forward`, which computes on the ndarray `x.data` and records the
+# result with `_make(out, (x,), "relu")` as in module 01 (module 05 differentiates through these
+# records). The trap is **overflow**: `np.exp(1000.0)` is `inf`, and `inf / inf` is `nan`.
 
 # %%
 #| default_exp activations
@@ -26,36 +25,54 @@ import numpy as np
 
 from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
-# %%
-#| export
-class Activation:
-    """Base class of the parameter-free activations: `act(x)` runs `act.forward(x)`."""
-
-    def __call__(self, x):
-        return self.forward(as_tensor(x))
-
-    def forward(self, x):
-        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
 # %% helper
 def arr(t):
     """The values of a Tensor as a plain ndarray (for judging)."""
     return np.asarray(t.data)
 
+
+def check_unary(act, v, ref, op, rtol=1e-14, **ctx):
+    """Judge act on a float64 copy of v: values, dtype, shape, the record (op, parent, ctx), x intact."""
+    x = Tensor(v.copy(), requires_grad=True)
+    y = act(x)
+    got = arr(y)
+    assert np.allclose(got, ref, rtol=rtol, atol=1e-300), f"{op}: expected {ref}, got {got}"
+    assert got.dtype == np.float64 and got.shape == v.shape, f"{op}: expected float64 {v.shape}, got {got.dtype} {got.shape}"
+    assert str(y._op) == op and len(y._parents) == 1 and bool(y.requires_grad), f"{op}: record op {op!r}, got {y._op!r}"
+    assert np.array_equal(arr(y._parents[0]), v) and np.array_equal(arr(x), v), f"{op}: record x, do not modify it"
+    for key, val in ctx.items():
+        assert int(y._ctx[key]) == val, f"{op}: expected ctx {key}={val}, got {y._ctx!r}"
+    got = arr(act(Tensor(v.astype(np.float32))))
+    assert got.dtype == np.float32, f"{op}: float32 in must give float32 out, got {got.dtype}"
+
 # %% [markdown]
 # ## ReLU, Tanh and GELU
 #
-# Every activation here keeps the dtype of its input (float32 stays float32, float64 stays float64)
-# and its shape. Beware of NumPy scalars: `np.sqrt(2 / np.pi)` is a float64 *array scalar*, and
-# multiplying a float32 array by it promotes the result to float64; a Python `float` does not.
-# GELU weighs $x$ by $\Phi(x)$, the probability that a standard normal is below $x$; GPT-2 and
-# `torch.nn.GELU(approximate="tanh")` use the tanh formula of the table.
+# Every activation keeps the shape and dtype of its input. Beware: `np.sqrt(2 / np.pi)` is a float64
+# *array scalar* and promotes a float32 array to float64; a Python `float` does not. GELU weighs $x$
+# by $\Phi(x)$, the standard normal CDF; GPT-2 uses the tanh approximation of the table.
 
 # %% solution id="relu-tanh-gelu"
 #| export
+class Activation:
+    """Base class of the parameter-free activations."""
+
+    def __call__(self, x):
+        """act(x): convert x (Tensor, ndarray, list or number) with `as_tensor`, return self.forward of it."""
+        ### BEGIN SOLUTION
+        return self.forward(as_tensor(x))
+        ### END SOLUTION
+
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def __repr__(self):
+        """The class name and empty parentheses, e.g. "ReLU()" (for any subclass)."""
+        ### BEGIN SOLUTION
+        return f"{type(self).__name__}()"
+        ### END SOLUTION
+
+
 class ReLU(Activation):
     def forward(self, x):
         """max(0, x) elementwise, recorded as op "relu". Same shape and dtype as `x`.
@@ -104,33 +121,26 @@ assert np.allclose(got, [-0.7615942, 0, 0.7615942]), f"Tanh: expected [-0.7616, 
 got = arr(GELU()(Tensor([-1.0, 0.0, 1.0, 3.0])))
 exp = [-0.1588080, 0.0, 0.8411920, 2.9963627]                   # torch.nn.GELU(approximate="tanh")
 assert np.allclose(got, exp, atol=1e-6), f"GELU: expected {exp}, got {got}"
+got = [repr(GELU()), arr(ReLU()([-1.0, 4.0])).tolist(), isinstance(Tanh(), Activation)]
+assert got == ["GELU()", [0.0, 4.0], True], f"expected repr 'GELU()', lists accepted ([0, 4]), an Activation; got {got}"
 ### BEGIN HIDDEN TESTS
 v = np.array([[-3.0, -0.7], [0.2, 2.5]])
-for act, op, ref in [(ReLU(), "relu", np.where(v > 0, v, 0.0)), (Tanh(), "tanh", np.tanh(v)),
-                     (GELU(), "gelu", 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v ** 3))))]:
-    xin = Tensor(v.copy(), requires_grad=True)
-    y = act(xin)
-    assert np.allclose(arr(y), ref, rtol=1e-14, atol=1e-16), f"{op}: expected {ref}, got {arr(y)}"
-    assert arr(y).dtype == np.float64, f"{op}: float64 in must give float64 out, got {arr(y).dtype}"
-    assert str(y._op) == op and len(y._parents) == 1 and bool(y.requires_grad), f"record op {op!r} with _make"
-    assert np.array_equal(arr(y._parents[0]), v), f"{op}: the recorded parent must be the input x"
-    assert np.array_equal(arr(xin), v), f"{op}: the input must not be modified in place"
-    got = arr(act(Tensor([0.5, -2.0])))
-    assert got.dtype == np.float32, f"{op}: float32 in must give float32 out, got {got.dtype}"
+check_unary(ReLU(), v, np.where(v > 0, v, 0.0), "relu")
+check_unary(Tanh(), v, np.tanh(v), "tanh")
+check_unary(GELU(), v, 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v ** 3))), "gelu")
+assert repr(Tanh()) == "Tanh()" and np.allclose(arr(Tanh()(np.array(0.5))), np.tanh(0.5)), "repr / ndarray input"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Sigmoid, without overflow
 #
-# $1/(1+e^{-x})$ is fine for $x \ge 0$, but for $x = -10^4$ it computes $e^{10^4} = \infty$ (with an
-# overflow warning), and for $x=-740$ it returns exactly 0 although $\sigma(-740) \approx 4\cdot10^{-322}$
-# is a representable (subnormal) float64. The cure: never exponentiate a positive number. With
-# $z = e^{-|x|} \in (0, 1]$,
+# $1/(1+e^{-x})$ overflows for $x = -10^4$, and for $x=-740$ returns 0 although
+# $\sigma(-740) \approx 4\cdot10^{-322}$ is a (subnormal) float64. The cure: never exponentiate a
+# positive number. With $z = e^{-|x|} \in (0, 1]$,
 #
 # $$\sigma(x) = \frac{1}{1+z}\ \ (x \ge 0), \qquad \sigma(x) = \frac{z}{1+z}\ \ (x < 0)$$
 #
-# (multiply numerator and denominator of $1/(1+e^{-x})$ by $e^{x}$ for the second). Compute each branch
-# only where it is the right one, or compute both and select.
+# (multiply numerator and denominator by $e^{x}$ for the second).
 
 # %% solution id="sigmoid"
 #| export
@@ -161,41 +171,35 @@ got = arr(Sigmoid()(Tensor(np.array([-1e4, -740.0, 740.0, 1e4]))))
 assert not np.isnan(got).any() and got[0] == 0 and got[3] == 1, f"expected [0, ~4e-322, 1, 1], got {got}"
 assert got[1] > 0, f"sigmoid(-740) is about 4.2e-322, a representable float64, but you returned {got[1]}"
 ### BEGIN HIDDEN TESTS
-v = np.array([-1e4, -100.0, -30.0, -1.0, 0.0, 0.5, 30.0, 1e4])
-xin = Tensor(v.copy(), requires_grad=True)
-y = Sigmoid()(xin)
-ref = np.array([0.0, np.exp(-100.0) / (1 + np.exp(-100.0)), np.exp(-30.0) / (1 + np.exp(-30.0)),
-                1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-0.5)), 1 / (1 + np.exp(-30.0)), 1.0])
-assert np.allclose(arr(y), ref, rtol=1e-13, atol=0), f"expected {ref}, got {arr(y)}"
-assert np.isclose(arr(y)[1], 3.720075976020836e-44, rtol=1e-12), f"sigmoid(-100) = 3.72e-44, got {arr(y)[1]}"
-assert str(y._op) == "sigmoid" and bool(y.requires_grad), f"record op 'sigmoid', got {y._op!r}"
-assert np.array_equal(arr(y._parents[0]), v) and np.array_equal(arr(xin), v), "record x; do not modify it"
+v = np.array([[-1e4, -100.0, -30.0, -1.0], [0.0, 0.5, 30.0, 1e4]])
+ref = np.array([[0.0, 3.720075976020836e-44, np.exp(-30.0) / (1 + np.exp(-30.0)), 1 / (1 + np.e)],
+                [0.5, 1 / (1 + np.exp(-0.5)), 1 / (1 + np.exp(-30.0)), 1.0]])
+check_unary(Sigmoid(), v, ref, "sigmoid", rtol=1e-12)
 got = arr(Sigmoid()(Tensor([-100.0, 0.0, 100.0])))
-assert got.dtype == np.float32 and got[0] > 0 and got[2] == 1, f"float32: expected [3.7e-44, .5, 1], got {got}"
-assert tuple(Sigmoid()(Tensor(np.zeros((2, 3)))).shape) == (2, 3), "the shape must be kept"
+assert got[0] > 0 and got[2] == 1, f"float32: expected [3.7e-44, .5, 1], got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Softmax and log-softmax
 #
-# Softmax turns scores (logits) into probabilities along one axis `dim`. It does not change when the
-# same constant is subtracted from every score, so subtract the maximum $m$ of each slice first:
-# every exponent is then $\le 0$ (no overflow) and the largest term is $e^0 = 1$ (the sum is $\ge 1$,
-# never 0). The log of the softmax is computed directly, because a probability of $e^{-2000}$ rounds
-# to 0 and its log would be $-\infty$:
+# Softmax turns scores into probabilities along one axis `dim`, and does not change when a constant is
+# subtracted from every score. Subtract the maximum $m$ of each slice: every exponent is $\le 0$ and
+# the sum is $\ge 1$. Log-softmax is computed directly (a probability $e^{-2000}$ rounds to 0):
 #
 # $$\mathrm{softmax}(x)_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \qquad
 #   \log\mathrm{softmax}(x)_i = (x_i - m) - \log\sum_j e^{x_j - m}.$$
 #
-# The max is per slice along `dim`, not one global max: with a global shift a row of small scores
-# underflows to $0/0$. Both record their axis for module 05: `_make(out, (x,), "softmax", dim=dim)`.
-# Module 04 builds the cross-entropy loss on `log_softmax`.
+# The max is per slice along `dim` (with one global max a row of small scores becomes $0/0$). Both
+# record their axis for module 05: `_make(out, (x,), "softmax", dim=dim)`.
 
 # %% solution id="softmax"
 #| export
 class Softmax(Activation):
     def __init__(self, dim=-1):
+        """Remember the axis `dim` (an int, negative counts from the end) along which to normalise."""
+        ### BEGIN SOLUTION
         self.dim = dim
+        ### END SOLUTION
 
     def forward(self, x):
         """Softmax along `self.dim`, recorded as op "softmax" with ctx dim=self.dim.
@@ -212,7 +216,10 @@ class Softmax(Activation):
         ### END SOLUTION
 
     def __repr__(self):
+        """"Softmax(dim=<dim>)", e.g. "Softmax(dim=-1)"."""
+        ### BEGIN SOLUTION
         return f"Softmax(dim={self.dim})"
+        ### END SOLUTION
 
 
 def log_softmax(x, dim=-1):
@@ -242,35 +249,93 @@ got = arr(log_softmax(Tensor([0.0, -1e4])))
 assert np.allclose(got, [0.0, -1e4]), f"expected [0, -10000] (finite), got {got}"
 ### BEGIN HIDDEN TESTS
 v = np.array([[1.0, 2.0], [3.0, 5.0], [0.0, -1.0]])
-xin = Tensor(v.copy(), requires_grad=True)
-s0 = Softmax(dim=0)(xin)
 ref0 = np.exp(v) / np.exp(v).sum(axis=0, keepdims=True)
-assert np.allclose(arr(s0), ref0, rtol=1e-14), f"Softmax(dim=0) normalises columns: expected {ref0}, got {arr(s0)}"
-assert str(s0._op) == "softmax" and int(s0._ctx["dim"]) == 0, f"record dim=0, got {s0._op!r} {s0._ctx!r}"
-assert int(Softmax()(xin)._ctx["dim"]) == -1 and np.array_equal(arr(xin), v), "record dim=-1; keep x intact"
+check_unary(Softmax(dim=0), v, ref0, "softmax", dim=0)
+check_unary(Softmax(), v, np.exp(v) / np.exp(v).sum(axis=1, keepdims=True), "softmax", dim=-1)
+check_unary(lambda t: log_softmax(t, dim=0), v, np.log(ref0), "log_softmax", rtol=1e-13, dim=0)
+assert repr(Softmax(dim=0)) == "Softmax(dim=0)", f"expected 'Softmax(dim=0)', got {repr(Softmax(dim=0))}"
 rows = np.array([[1e4, 1e4 - 1.0], [-1e4, -1e4 - 1.0], [0.0, -1e4]])
 ref = np.array([1, np.exp(-1.0)]) / (1 + np.exp(-1.0))
 got = arr(Softmax()(Tensor(rows)))
 assert np.allclose(got, [ref, ref, [1.0, 0.0]], rtol=1e-12, atol=0), f"shift each row by its own max; got {got}"
-lp = log_softmax(Tensor(rows, requires_grad=True), dim=-1)
-exp = [np.log(ref), np.log(ref), [0.0, -1e4]]
-assert np.allclose(arr(lp), exp, rtol=1e-12), f"expected {exp}, got {arr(lp)}"
-assert str(lp._op) == "log_softmax" and int(lp._ctx["dim"]) == -1 and bool(lp.requires_grad), "record op and dim"
-lp0 = log_softmax(Tensor(v, requires_grad=True), dim=0)
-assert np.allclose(arr(lp0), np.log(ref0), rtol=1e-13) and int(lp0._ctx["dim"]) == 0, f"dim=0: got {arr(lp0)}"
+check_unary(log_softmax, rows, [np.log(ref), np.log(ref), [0.0, -1e4]], "log_softmax", rtol=1e-12, dim=-1)
 got = arr(log_softmax(np.array([[1.0, 1.0, 1.0]])))
 assert np.allclose(got, -np.log(3)), f"log_softmax must accept ndarrays; expected -log 3, got {got}"
-assert arr(Softmax()(Tensor([1.0, 2.0]))).dtype == np.float32, "Softmax must keep float32"
-assert arr(log_softmax(Tensor([1.0, 2.0]))).dtype == np.float32, "log_softmax must keep float32"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Sampling from a softmax, with a temperature
+#
+# A language model picks its next token by *sampling* from $\mathrm{softmax}(z / T)$: the temperature
+# $T$ sharpens ($T<1$) or flattens ($T>1$) the distribution, and $T=0$ means greedy (the argmax).
+# **Inverse-CDF sampling** draws one uniform $u \in [0, 1)$ per row and returns the first class whose
+# cumulative probability exceeds $u$. Top-$k$ sampling first gives every logit below the $k$-th
+# largest a probability of 0.
+
+# %% solution id="sample"
+def sample(logits, temperature=1.0, top_k=None, seed=None):
+    """Draw one class index per row of softmax(logits / temperature).
+
+    logits: float ndarray (N, C), not modified. temperature: float >= 0; 0 returns each row's argmax
+    (the first one on ties) and draws nothing. top_k: None or an int k in 1..C; logits below the
+    k-th largest of their row get probability 0 (ties with it are kept). The N uniforms are
+    `np.random.default_rng(seed).random(N)`, one per row in order; row n returns the smallest j with
+    cumsum(p_n)[j] > u_n (never more than C - 1). Returns an int ndarray (N,). No overflow for |z| = 1e4.
+    EXAMPLE: sample(np.array([[0., 0., 1e4], [5., -5., -5.]]), seed=0) -> array([2, 0])
+    HINT: np.cumsum along a row; counting the cumulative values <= u gives the index.
+    """
+    ### BEGIN SOLUTION
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature == 0:
+        return z.argmax(axis=1)
+    z = z / temperature
+    if top_k is not None:
+        kth = np.sort(z, axis=1)[:, -top_k]
+        z = np.where(z >= kth[:, None], z, -np.inf)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p, axis=1) / p.sum(axis=1, keepdims=True)
+    u = np.random.default_rng(seed).random(len(z))
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1)
+    ### END SOLUTION
+
+# %% helper
+def inverse_cdf(p, u):
+    """Reference inverse-CDF draw: for each row of probabilities p, the first j with cumsum > u."""
+    return np.array([int(np.searchsorted(np.cumsum(row), ui, side="right")) for row, ui in zip(p, u)])
+
+# %% test id="test-sample" points=3
+got = np.asarray(sample(np.array([[0.0, 0.0, 1e4], [5.0, -5.0, -5.0]]), seed=0)).tolist()
+assert got == [2, 0], f"near-certain classes: expected [2, 0], got {got}"
+z = np.log(np.tile([0.1, 0.2, 0.7], (20_000, 1)))
+got = np.bincount(np.asarray(sample(z, seed=1)), minlength=3) / 20_000
+assert np.allclose(got, [0.1, 0.2, 0.7], atol=0.015), f"frequencies: expected about [0.1, 0.2, 0.7], got {got}"
+got = np.asarray(sample(np.array([[1.0, 3.0, 3.0], [0.0, -1.0, 2.0]]), temperature=0)).tolist()
+assert got == [1, 2], f"temperature 0 is the argmax (first on ties): expected [1, 2], got {got}"
+### BEGIN HIDDEN TESTS
+z = np.random.default_rng(5).standard_normal((300, 6)) * 2
+keep = z.copy()
+for temp, k in [(1.0, None), (0.5, None), (2.0, None), (1.0, 2), (1.5, 1), (1.0, 6)]:
+    zz = z / temp
+    if k is not None:
+        zz = np.where(zz >= np.sort(zz, axis=1)[:, -k][:, None], zz, -np.inf)
+    p = np.exp(zz - zz.max(axis=1, keepdims=True))
+    exp = inverse_cdf(p / p.sum(axis=1, keepdims=True), np.random.default_rng(9).random(300))
+    got = np.asarray(sample(z, temperature=temp, top_k=k, seed=9))
+    assert np.array_equal(got, exp), f"T={temp}, top_k={k}: {np.sum(got != exp)} of 300 draws differ from the inverse CDF"
+assert np.array_equal(z, keep), "sample must not modify the logits"
+got = np.bincount(np.asarray(sample(np.tile([0.0, 1.0, 2.0], (20_000, 1)), top_k=2, seed=2)), minlength=3) / 20_000
+exp = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
+assert got[0] == 0 and np.allclose(got[1:], exp, atol=0.015), f"top_k=2: expected [0, {exp}], got {got}"
+got = np.asarray(sample(np.array([[-1e4, 1e4, 0.0]]), temperature=0.5, seed=3)).tolist()
+assert got == [1], f"|z| = 1e4 at T=0.5: expected [1], got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Finding the edge: where does a formula break?
 #
-# How large may a logit get before the naive $e^{x}$ overflows? In float32 it is far smaller than you
-# might think. The edge can be found for *any* function by **bisection**: keep an interval
-# $[lo, hi]$ with $f(lo)$ finite and $f(hi)$ not, halve it, keep the half that still straddles the
-# edge, and stop when it is shorter than a tolerance. Each step gains one bit of the answer.
+# How large may a logit get before the naive $e^{x}$ overflows? **Bisection** finds the edge of any
+# function: keep $[lo, hi]$ with $f(lo)$ finite and $f(hi)$ not, halve it, keep the half that still
+# straddles the edge, stop below a tolerance. Each step gains one bit.
 
 # %% solution id="overflow-point"
 def overflow_point(f, lo, hi, tol=1e-6):
@@ -314,8 +379,7 @@ for lo, hi in [(4.0, 10.0), (0.0, 2.0)]:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Where a naive `exp` (and with it the naive sigmoid and softmax) breaks, per dtype. Half precision,
-# common on GPUs, overflows at a logit of 11.
+# Where a naive `exp` breaks, per dtype (half precision, common on GPUs, at 11):
 
 # %%
 with np.errstate(over="ignore"):
@@ -327,13 +391,11 @@ with np.errstate(over="ignore"):
 # %% [markdown]
 # ## Log-softmax in chunks
 #
-# A language model scores tens of thousands of tokens per position, and `log_softmax` above builds
-# three temporaries as large as the whole score matrix. The **online** log-sum-exp reads the columns
-# a chunk at a time and keeps two numbers per row: the largest score $m$ seen so far and
-# $s = \sum e^{x_j - m}$ over the columns seen so far. When a chunk raises the maximum to $m'$, the
-# old sum was measured against the wrong reference and becomes $s\,e^{m - m'}$. After the last chunk
-# $\log\sum_j e^{x_j} = m + \log s$, and a second pass writes $x_{ij} - (m_i + \log s_i)$ chunk by
-# chunk. (FlashAttention computes attention's softmax exactly this way.)
+# A language model scores tens of thousands of tokens, and `log_softmax` builds three temporaries as
+# large as the score matrix. The **online** log-sum-exp reads a chunk of columns at a time and keeps
+# per row the largest score $m$ so far and $s = \sum e^{x_j - m}$. When a chunk raises the maximum to
+# $m'$, the old sum becomes $s\,e^{m - m'}$. At the end $\log\sum_j e^{x_j} = m + \log s$, and a
+# second pass writes $x_{ij} - (m_i + \log s_i)$. (FlashAttention's softmax works this way.)
 
 # %% solution id="chunked-log-softmax"
 def chunked_log_softmax(a, chunk):
@@ -389,48 +451,118 @@ assert got.dtype == np.float64, f"the result is float64, got {got.dtype}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Systems note: memory of the full and the chunked log-softmax
+# ## The picture, and a derivative check
 #
-# NumPy reports its allocations to Python's `tracemalloc`, so we can measure the peak memory each
-# version allocates (result included) on a (256, 20 000) float64 score matrix, and time them.
+# Module 05 writes the slope of every activation exactly and checks it against the **central
+# difference** $f'(x) \approx \frac{f(x+h) - f(x-h)}{2h}$, which errs by $O(h^2)$, and only in
+# float64: in float32, $x + 10^{-5}$ loses most digits of $h$.
 
-# %%
-import time
-import tracemalloc
+# %% solution id="central-slope"
+def central_slope(f, xs, h=1e-5):
+    """Central-difference slopes of an elementwise activation f at the points xs, in float64.
 
-scores = np.random.default_rng(0).standard_normal((256, 20_000))
-for name, fn in [("full", lambda a: log_softmax(a).data), ("chunk 4096", lambda a: chunked_log_softmax(a, 4096)),
-                 ("chunk 512", lambda a: chunked_log_softmax(a, 512))]:
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    out = fn(scores)
-    ms = (time.perf_counter() - t0) * 1e3
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    print(f"{name:11s} peak allocation {peak / 2**20:7.1f} MiB   time {ms:6.1f} ms")
-print(f"the scores (and the result): {scores.nbytes / 2**20:.1f} MiB each")
+    f: an activation (Tensor -> Tensor); xs: array-like of any shape and float dtype (not modified).
+    Returns a float64 ndarray of xs's shape; f is evaluated on float64 Tensors even if xs is float32.
+    EXAMPLE: central_slope(Sigmoid(), [0.0]) -> array([0.25])
+    HINT: `np.asarray(..., dtype=np.float64)` before shifting by h.
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(xs, dtype=np.float64)
+    up = np.asarray(f(Tensor(x + h)).data, dtype=np.float64)
+    down = np.asarray(f(Tensor(x - h)).data, dtype=np.float64)
+    return (up - down) / (2 * h)
+    ### END SOLUTION
+
+# %% test id="test-central-slope" points=2
+got = np.asarray(central_slope(Sigmoid(), [0.0, 2.0]))
+exp = [0.25, np.exp(-2) / (1 + np.exp(-2)) ** 2]
+assert np.allclose(got, exp, rtol=1e-8), f"sigmoid' = s(1 - s): expected {exp}, got {got}"
+### BEGIN HIDDEN TESTS
+xs = np.array([[-1.5, 0.3], [0.7, 2.0]], dtype=np.float32)
+got = np.asarray(central_slope(Tanh(), xs))
+exp = 1 - np.tanh(xs.astype(np.float64)) ** 2
+assert got.shape == (2, 2) and got.dtype == np.float64, f"expected float64 (2, 2), got {got.dtype} {got.shape}"
+assert np.allclose(got, exp, rtol=1e-8), f"evaluate in float64: expected {exp}, got {got}"
+assert xs.dtype == np.float32 and xs[0, 0] == np.float32(-1.5), "xs must not be modified"
+got = np.asarray(central_slope(ReLU(), [-1.0, 2.0], h=0.5))
+assert np.allclose(got, [0.0, 1.0]), f"h=0.5 on ReLU: expected [0, 1], got {got}"
+got = np.asarray(central_slope(Tanh(), [1.0], h=0.1))
+exp = (np.tanh(1.1) - np.tanh(0.9)) / 0.2
+assert np.isclose(got[0], exp, rtol=1e-12), f"(f(x+h) - f(x-h)) / 2h with h=0.1: expected {exp}, got {got}"
+### END HIDDEN TESTS
 
 # %% [markdown]
-# The chunked version allocates the result plus a few (N, chunk) temporaries instead of several
-# full-size arrays, and is no slower: memory traffic, not arithmetic, sets the pace. Production kernels fuse the loss into the
-# matmul that produces the scores, so the full matrix never exists at all.
-#
-# ## The picture
-#
-# Each activation (solid) and its slope (dashed), from central finite differences of your forward
-# passes; module 05 writes the slopes exactly. Sigmoid and tanh saturate (slope near 0) for large
-# $|x|$; ReLU is flat for every $x<0$; GELU dips slightly below zero.
+# Each activation (solid) and its slope (dashed). Sigmoid and tanh saturate (slope near 0) for large
+# $|x|$; ReLU is flat for every $x<0$; GELU dips slightly below zero. The check against the exact slopes
+# $\sigma' = \sigma(1-\sigma)$ and $\tanh' = 1 - \tanh^2$ is printed in each title.
 
 # %%
 import matplotlib.pyplot as plt
 
-xs, h = np.linspace(-5, 5, 401), 1e-4
+xs = np.linspace(-5, 5, 401)
+exact = {"Sigmoid()": lambda s: s * (1 - s), "Tanh()": lambda t: 1 - t * t}
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), sharex=True)
 for ax, act in zip(axes, [ReLU(), Sigmoid(), Tanh(), GELU()]):
-    f = lambda v: act(Tensor(v)).data
-    ax.plot(xs, f(xs), label="f(x)")
-    ax.plot(xs, (f(xs + h) - f(xs - h)) / (2 * h), "--", label="f'(x)")
-    ax.set_title(repr(act)); ax.axhline(0, color="gray", lw=0.5); ax.grid(alpha=0.3)
+    y, slope = act(Tensor(xs)).data, central_slope(act, xs)
+    ax.plot(xs, y, label="f(x)"); ax.plot(xs, slope, "--", label="f'(x)")
+    err = f", max error {np.abs(slope - exact[repr(act)](y)).max():.0e}" if repr(act) in exact else ""
+    ax.set_title(repr(act) + err); ax.axhline(0, color="gray", lw=0.5); ax.grid(alpha=0.3)
 axes[0].legend()
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Systems note: measuring memory and time
+#
+# NumPy reports its allocations to Python's `tracemalloc`, so a function's peak memory can be measured:
+# start tracing, call it, read the peak, stop. `time.perf_counter` is the clock for short intervals.
+
+# %% solution id="measure"
+import time
+import tracemalloc
+
+
+def measure(fn, *args):
+    """Call fn(*args) once; return (result, peak_bytes, seconds).
+
+    peak_bytes: the largest amount of memory (int, bytes) that NumPy and Python had allocated at once
+    during the call, counted from the start of the call (so the result itself counts); seconds: the
+    wall time of the call (float). Tracing is stopped again afterwards, even when fn raises.
+    EXAMPLE: measure(np.ones, 1000) -> (array of 1000 ones, about 8100, about 1e-5)
+    HINT: `tracemalloc.start`, `get_traced_memory` (its second value), `stop`; try/finally.
+    """
+    ### BEGIN SOLUTION
+    tracemalloc.start()
+    try:
+        t0 = time.perf_counter()
+        out = fn(*args)
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return out, peak, seconds
+    ### END SOLUTION
+
+# %% test id="test-measure" points=2
+out, peak, seconds = measure(chunked_log_softmax, np.zeros((100, 1000)), 100)
+assert np.allclose(np.asarray(out), -np.log(1000)), f"measure must return fn's result; got {np.asarray(out)[0, :3]}"
+assert 800_000 <= int(peak) < 2_000_000, f"the (100, 1000) float64 result alone is 800000 bytes; got a peak of {peak}"
+assert 0 < float(seconds) < 1, f"expected a positive time below a second, got {seconds}"
+### BEGIN HIDDEN TESTS
+out, peak, seconds = measure(chunked_log_softmax, np.zeros((4, 10)), 5)
+assert 320 <= int(peak) < 20_000, f"a (4, 10) result: expected a peak of a few hundred bytes, got {peak}"
+out, peak2, _ = measure(chunked_log_softmax, np.zeros((200, 1000)), 100)
+assert int(peak2) >= 1_600_000, f"a (200, 1000) result: expected a peak >= 1600000 bytes, got {peak2}"
+### END HIDDEN TESTS
+
+# %%
+scores = np.random.default_rng(0).standard_normal((256, 20_000))
+for name, fn, args in [("full", log_softmax, (scores,)), ("chunk 4096", chunked_log_softmax, (scores, 4096)),
+                       ("chunk 512", chunked_log_softmax, (scores, 512))]:
+    _, peak, seconds = measure(fn, *args)
+    print(f"{name:11s} peak allocation {peak / 2**20:7.1f} MiB   time {seconds * 1e3:6.1f} ms")
+print(f"the scores (and the result): {scores.nbytes / 2**20:.1f} MiB each")
+
+# %% [markdown]
+# The chunked version allocates the result plus a few (N, chunk) temporaries instead of several
+# full-size arrays, and is no slower: memory traffic, not arithmetic, sets the pace.

@@ -1,17 +1,10 @@
 # %% [markdown]
 # # 03 · Layers
 #
-# A neural network is a function with knobs. This module builds the container that holds the knobs,
-# `Module`, and the first layers that have them:
-#
-# * `Module`: calling it runs `forward`; it finds its **parameters** (every `Tensor` attribute with
-#   `requires_grad=True`, and those of its sub-modules), switches between training and evaluation
-#   mode, and saves/loads its weights.
-# * `Linear(in, out)`: $y = xW^\top + b$ with $W$ of shape (out, in).
-# * `Sequential(*layers)`, `Flatten()` and `Dropout(p)`.
-#
-# Everything is built from the `Tensor` operations of module 01, so once module 05 exists the
-# gradients of every layer come for free.
+# A neural network is a function with knobs. `Module` holds the knobs: calling it runs `forward`; it
+# finds its **parameters** (and those of its sub-modules), switches between training and evaluation
+# mode, and saves and loads its weights. Then the first layers: `Linear`, `Sequential`, `Flatten`,
+# `Dropout`, all built from module 01's Tensor operations (module 05 differentiates them for free).
 
 # %%
 #| default_exp layers
@@ -25,7 +18,6 @@ def arr(t):
     """The values of a Tensor as a plain ndarray (for judging)."""
     return np.asarray(t.data)
 
-
 def names_of(pairs):
     """The names of an iterable of (name, object) pairs, as a plain list of str."""
     return [str(name) for name, _ in pairs]
@@ -33,28 +25,14 @@ def names_of(pairs):
 # %% [markdown]
 # ## Module: a tree of layers
 #
-# PyTorch finds parameters by looking at a module's attributes, and so do we. A **sub-module** is an
-# attribute that is a `Module`, or a list/tuple attribute whose items are `Module`s; a **parameter**
-# is an attribute that is a `Tensor` with `requires_grad=True`. `vars(obj)` is the dict of an
-# object's attributes in assignment order, which is the registration order.
-#
-# The modules form a tree (a graph, really: one module object may hang in two places, as with weight
-# tying). Three walks over it give PyTorch's names and order:
-#
-# * `named_children()`: the direct sub-modules: `("body", m)`, and `("blocks.0", m0)`,
-#   `("blocks.1", m1)` for a list attribute `blocks`.
-# * `named_modules()`: depth first, pre-order: the module itself as `""`, then every descendant
-#   under its dotted path (`"body.0"`); a module reached twice is reported only the first time.
-# * `named_parameters()`: for each module of that walk, its own parameters, named
-#   `"<module path>.<attribute>"` (just the attribute for the root); a tensor shared by two modules
-#   is one parameter, reported once.
-#
-# ```
-# Sequential(Linear(2, 3), ReLU(), Linear(3, 1))  ->  0.weight, 0.bias, 2.weight, 2.bias
-# ```
-#
-# `train()` / `eval()` switch `.training` on the module **and every sub-module**: a `Dropout` buried
-# three levels deep must stop dropping when you evaluate the whole network.
+# Like PyTorch, we find parameters by looking at attributes, with no registration calls. A
+# **sub-module** is an attribute that is a `Module` (or a list/tuple of them); a **parameter** is a
+# `Tensor` attribute with `requires_grad=True`. `vars(obj)` lists the attributes in assignment order.
+# The modules form a tree (a graph, really: with weight tying one object hangs in two places), and
+# three walks give PyTorch's names: `named_children()` (direct sub-modules), `named_modules()` (depth
+# first, the root as `""`, each module once) and `named_parameters()` (each tensor once):
+# `Sequential(Linear(2, 3), ReLU(), Linear(3, 1))` has `0.weight, 0.bias, 2.weight, 2.bias`.
+# `train()` / `eval()` reach **every** sub-module: a `Dropout` three levels deep must stop dropping.
 
 # %% solution id="module"
 #| export
@@ -67,7 +45,10 @@ class Module:
         self.training = True
 
     def __call__(self, *args, **kwargs):
+        """m(...) passes every positional and keyword argument on to m.forward and returns its result."""
+        ### BEGIN SOLUTION
         return self.forward(*args, **kwargs)
+        ### END SOLUTION
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
@@ -75,9 +56,8 @@ class Module:
     def named_children(self):
         """Yield (name, module) for each direct sub-module, in attribute order.
 
-        An attribute that is a Module yields (attribute name, it); a list or tuple attribute yields
-        ("<name>.<index>", item) for each of its items that is a Module (other items are skipped).
-        Everything else (tensors, numbers, activations of module 02, which are not Modules) is skipped.
+        A Module attribute yields (attribute name, it); a list or tuple attribute yields ("<name>.<index>",
+        item) for each item that is a Module. Everything else (tensors, numbers, activations) is skipped.
         EXAMPLE: a module with .body = Linear(..) and .blocks = [A(), 3, B()]
                  -> ("body", <Linear>), ("blocks.0", <A>), ("blocks.2", <B>)
         HINT: isinstance accepts a tuple of types; enumerate gives the index.
@@ -114,8 +94,11 @@ class Module:
         ### END SOLUTION
 
     def modules(self):
+        """Every module of named_modules(), without the names."""
+        ### BEGIN SOLUTION
         for _, module in self.named_modules():
             yield module
+        ### END SOLUTION
 
     def named_parameters(self):
         """Yield (name, tensor) for every parameter of this module and its sub-modules.
@@ -138,8 +121,10 @@ class Module:
 
     def parameters(self):
         """Every parameter Tensor, in the order of `named_parameters()`."""
+        ### BEGIN SOLUTION
         for _, p in self.named_parameters():
             yield p
+        ### END SOLUTION
 
     def train(self, mode=True):
         """Set `.training = mode` on this module and on every module below it; return self.
@@ -154,7 +139,10 @@ class Module:
         ### END SOLUTION
 
     def eval(self):
+        """Evaluation mode for the whole tree: train(False); returns self."""
+        ### BEGIN SOLUTION
         return self.train(False)
+        ### END SOLUTION
 
     def zero_grad(self):
         """Forget the gradient of every parameter: set its `.grad` to None (PyTorch's default)."""
@@ -164,17 +152,22 @@ class Module:
         ### END SOLUTION
 
     def state_dict(self):
-        """{name: copy of the parameter's ndarray}, in named_parameters() order."""
+        """{name: ndarray} for every parameter, in named_parameters() order.
+
+        Each value is a copy: changing it later must not change the model (nor the reverse).
+        EXAMPLE: Linear(3, 2).state_dict() -> {"weight": array (2, 3), "bias": array (2,)}
+        """
+        ### BEGIN SOLUTION
         return {name: p.data.copy() for name, p in self.named_parameters()}
+        ### END SOLUTION
 
     def load_state_dict(self, state_dict):
         """Copy the arrays of `state_dict` (name -> array-like) into the parameters.
 
-        The names must be exactly those of named_parameters(): otherwise raise KeyError whose message
-        lists the missing and the unexpected names (sorted). Each value must have its parameter's
-        shape: otherwise raise ValueError naming the parameter and both shapes; check everything
-        before changing anything. Each parameter gets a fresh array (never an alias of the caller's)
-        in the parameter's own dtype; the Tensor objects themselves stay the same.
+        The names must be exactly those of named_parameters(), else KeyError listing the missing and the
+        unexpected names (sorted); each value must have its parameter's shape, else ValueError naming
+        the parameter and both shapes; check everything before changing anything. Each parameter gets
+        a fresh array (never the caller's) in its own dtype; the Tensor objects stay the same.
         EXAMPLE: lin.load_state_dict({"weight": np.zeros((2, 3))}) -> KeyError: missing ['bias'] ...
         HINT: set differences of the two key sets; `astype(..., copy=True)`.
         """
@@ -197,11 +190,25 @@ class Module:
         return ""
 
     def __repr__(self):
+        """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else
+
+        "Name(" on the first line, then one line "  (<attribute>): <repr of it>" per attribute that has
+        a `forward` (modules and activations) in attribute order, then ")". A child's own multi-line
+        repr is indented by two more spaces on each of its following lines.
+        EXAMPLE: repr(Sequential(Linear(2, 3), ReLU())) ->
+            Sequential(
+              (0): Linear(in_features=2, out_features=3, bias=True)
+              (1): ReLU()
+            )
+        HINT: recursion happens by itself: repr() of a child calls the child's __repr__.
+        """
+        ### BEGIN SOLUTION
         lines = [f"  ({name}): " + repr(value).replace("\n", "\n  ")
                  for name, value in vars(self).items() if hasattr(value, "forward")]
         if not lines:
             return f"{type(self).__name__}({self.extra_repr()})"
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+        ### END SOLUTION
 
 # %% test id="test-module" points=4
 class Scale(Module):
@@ -213,13 +220,11 @@ class Scale(Module):
     def forward(self, x):
         return x * self.w
 
-
 class Pair(Module):
     def __init__(self):
         super().__init__()
         self.first = Scale(1.0)
         self.second = Scale(2.0)
-
 
 net = Pair()
 got = names_of(net.named_parameters())
@@ -234,6 +239,10 @@ got = [bool(net.training), bool(net.first.training), bool(net.second.training)]
 assert got == [False] * 3, f"eval() must switch the module and every sub-module off; .training = {got}"
 net.train()
 assert bool(net.second.training), "train() must switch every sub-module back on"
+got = arr(net.first(Tensor([1.0, 2.0, 3.0])))
+assert np.allclose(got, [1.0, 2.0, 3.0]), f"calling a module runs forward: expected x * 1 = [1, 2, 3], got {got}"
+got = {k: np.asarray(v).tolist() for k, v in net.state_dict().items()}
+assert got == {"first.w": [1.0] * 3, "second.w": [2.0] * 3}, f"state_dict: got {got}"
 ### BEGIN HIDDEN TESTS
 class Deep(Module):
     def __init__(self):
@@ -243,7 +252,6 @@ class Deep(Module):
         self.shared = self.a.first                                # the same module twice: counts once
         self.blocks = [Scale(3.0), "not a module", Scale(4.0)]    # a list of modules is walked too
         self.pair = (Scale(6.0),)                                 # ... and a tuple
-
 
 deep = Deep()
 got = names_of(deep.named_children())
@@ -258,15 +266,12 @@ got = [arr(p)[0] for p in deep.parameters()]
 assert got == [5.0, 1.0, 2.0, 3.0, 4.0, 6.0], f"parameter values in order: got {got}"
 got = names_of(deep.a.named_modules(prefix="x"))
 assert got == ["x", "x.first", "x.second"], f"named_modules(prefix='x'): got {got}"
-deep.train(False)
-assert not bool(deep.a.second.training) and not bool(deep.blocks[2].training), "train(False) reaches every depth"
-deep.train(True)
-assert all(bool(m.training) for m in deep.modules()), "train(True) must switch every module back on"
+assert not bool(deep.train(False).a.second.training) and not bool(deep.blocks[2].training), "train(False) reaches every depth"
+assert all(bool(m.training) for m in deep.train(True).modules()), "train(True) must switch every module back on"
 tied = Pair()
 tied.second.w = tied.first.w                                    # weight tying: one tensor, two modules
 assert names_of(tied.named_parameters()) == ["first.w"], "a shared tensor is one parameter"
-deep.a.first.w.grad = Tensor(np.ones(3))
-deep.pair[0].w.grad = Tensor(np.ones(3))
+deep.a.first.w.grad, deep.pair[0].w.grad = Tensor(np.ones(3)), Tensor(np.ones(3))
 deep.zero_grad()
 assert deep.a.first.w.grad is None and deep.pair[0].w.grad is None, "zero_grad sets every .grad to None"
 names = names_of(deep.named_parameters())
@@ -278,6 +283,11 @@ assert got == [8.0, 1.0, 2.0, 3.0, 4.0, 5.0], f"load_state_dict copies each valu
 assert arr(deep.bias).dtype == np.float64, f"the parameter keeps its dtype, got {arr(deep.bias).dtype}"
 sd["a.first.w"][:] = 9.0
 assert np.allclose(arr(deep.a.first.w), 1.0), "load_state_dict must copy, not alias the caller's array"
+sd = deep.state_dict()
+got = [list(sd), [float(v[0]) for v in sd.values()]]
+assert got == [names, [8.0, 1.0, 2.0, 3.0, 4.0, 5.0]], f"state_dict: expected names {names} and values, got {got}"
+sd["bias"][:] = -1.0
+assert np.allclose(arr(deep.bias), 8.0), "state_dict must hold copies, not the parameters' own arrays"
 for bad, err, word in [({k: v for k, v in sd.items() if k != "a.second.w"}, KeyError, "a.second.w"),
                        (dict(sd, extra=np.zeros(1)), KeyError, "extra"),
                        (dict(sd, bias=np.zeros(3), **{"pair.0.w": np.zeros(4)}), ValueError, "(4,)")]:
@@ -291,18 +301,17 @@ assert np.allclose(arr(deep.bias), 8.0), "a failed load must not change any para
 
 # %%
 from tinytorch_lib.activations import ReLU
-from tinytorch_lib.tensor import manual_seed
+from tinytorch_lib.tensor import manual_seed  # for the tests and demos below
 
 # %% [markdown]
 # ## Linear
 #
 # $$y = x W^\top + b, \qquad W \in \mathbb{R}^{\text{out}\times\text{in}},\; b \in \mathbb{R}^{\text{out}}$$
 #
-# for a batch $x$ of shape (N, in) (or any (…, in): `@` broadcasts). The initial weights matter: each
-# output sums `in` products, so its variance grows with `in`. PyTorch draws every weight and bias from
-# $\mathcal U\bigl(-1/\sqrt{\text{in}},\ 1/\sqrt{\text{in}}\bigr)$, which keeps the output scale
-# independent of the layer width. Draw them from the course's single generator (`get_generator()`,
-# a NumPy `Generator`) so that `manual_seed` makes runs reproducible.
+# for $x$ of shape (…, in). Each output sums `in` products, so its variance grows with `in`; PyTorch
+# draws weights and bias from $\mathcal U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})$, which keeps the
+# output scale independent of the width. Use the course generator (`get_generator()`), so that
+# `manual_seed` makes runs reproducible.
 
 # %% solution id="linear"
 #| export
@@ -369,7 +378,7 @@ assert bool(lin.weight.requires_grad) and bool(lin.bias.requires_grad), "paramet
 assert not np.array_equal(arr(Linear(5, 3).weight), w), "a second layer must get fresh weights"
 nb = Linear(3, 2, bias=False)
 assert nb.bias is None and names_of(nb.named_parameters()) == ["weight"], "bias=False: no bias parameter"
-nb.weight.data = np.array([[1, 0, -1], [2, 1, 0]], dtype=np.float32)
+nb.weight.data = layer.weight.data
 got = arr(nb(Tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])))
 assert np.allclose(got, [[-2.0, 4.0], [0.0, 3.0]]), f"no bias: expected [[-2, 4], [0, 3]], got {got}"
 got = tuple(layer(Tensor(np.ones((7, 5, 3)))).shape)
@@ -379,22 +388,14 @@ assert got == (7, 5, 2), f"Linear must work on (..., in) inputs: expected (7, 5,
 # %% [markdown]
 # ## Sequential, Flatten and Dropout
 #
-# `Sequential(l1, l2, l3)(x)` is `l3(l2(l1(x)))`. It stores its layers as attributes named `"0"`,
-# `"1"`, … (`setattr` takes any string), so that the parameter names match PyTorch's (`"0.weight"`).
-# Any callable can be a layer, including the activations of module 02.
-#
-# `Flatten(start_dim=1, end_dim=-1)` merges the dimensions `start_dim … end_dim` into one, with a
-# single `reshape`: an image batch (N, C, H, W) becomes a matrix (N, C·H·W).
-#
-# **Dropout** fights overfitting by zeroing each activation with probability $p$ during training.
-# Dropping would shrink the expected activation to $(1-p)x$, so the kept values are scaled up
-# ("inverted dropout"); in evaluation mode dropout is the identity:
+# `Sequential(l1, l2, l3)(x)` is `l3(l2(l1(x)))`; its layers are attributes `"0"`, `"1"`, … (`setattr`
+# takes any string), so parameter names match PyTorch's (`"0.weight"`). `Flatten` merges the dims
+# `start_dim … end_dim` with one `reshape`: (N, C, H, W) becomes (N, C·H·W). **Dropout** zeroes each
+# activation with probability $p$ in training and scales the kept ones up, so the expectation is kept;
+# in evaluation mode it is the identity:
 #
 # $$\mathrm{Dropout}(x) = \frac{m \odot x}{1-p},\quad m_i \sim \mathrm{Bernoulli}(1-p), \qquad
 #   \mathbb{E}[\mathrm{Dropout}(x)] = x.$$
-#
-# The mask comes from the course generator; multiplying by it is a Tensor `*`, so the gradient flows
-# only through the kept units.
 
 # %% solution id="sequential-flatten-dropout"
 #| export
@@ -409,7 +410,10 @@ class Sequential(Module):
         ### END SOLUTION
 
     def __len__(self):
+        """The number of layers."""
+        ### BEGIN SOLUTION
         return self._len
+        ### END SOLUTION
 
     def __getitem__(self, i):
         """The i-th layer; negative i counts from the end; IndexError naming i when out of range."""
@@ -420,7 +424,10 @@ class Sequential(Module):
         ### END SOLUTION
 
     def __iter__(self):
+        """The layers in order (a generator or an iterator)."""
+        ### BEGIN SOLUTION
         return (self[i] for i in range(self._len))
+        ### END SOLUTION
 
     def forward(self, x):
         """Feed x through every layer in order; an empty Sequential returns x itself."""
@@ -430,12 +437,14 @@ class Sequential(Module):
         return x
         ### END SOLUTION
 
-
 class Flatten(Module):
     def __init__(self, start_dim=1, end_dim=-1):
+        """Keep both dims as given (start_dim, end_dim), for forward and for the repr."""
         super().__init__()
+        ### BEGIN SOLUTION
         self.start_dim = start_dim
         self.end_dim = end_dim
+        ### END SOLUTION
 
     def forward(self, x):
         """Merge the dimensions start_dim..end_dim (inclusive; negative counts from the end).
@@ -452,7 +461,6 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
-
 
 class Dropout(Module):
     def __init__(self, p=0.5):
@@ -495,13 +503,14 @@ got = names_of(net.named_parameters())
 assert got == ["0.weight", "0.bias", "2.weight", "2.bias"], f"expected PyTorch's names, got {got}"
 got = tuple(Flatten()(Tensor(np.zeros((2, 3, 4, 5)))).shape)
 assert got == (2, 60), f"Flatten() must give (N, C*H*W) = (2, 60), got {got}"
+got = repr(Sequential(Linear(2, 3), ReLU()))
+exp = "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): ReLU()\n)"
+assert got == exp, f"expected\n{exp}\ngot\n{got}"
 manual_seed(0)
 out = arr(Dropout(0.5)(Tensor(np.ones((100, 100), dtype=np.float32))))
 assert set(np.unique(out)) <= {0.0, 2.0}, f"kept values must be scaled by 1/(1-p) = 2, got {np.unique(out)}"
 assert 0.45 < (out == 0).mean() < 0.55, f"about half must be dropped, got {(out == 0).mean():.2f}"
-d = Dropout(0.5)
-d.eval()
-got = arr(d(Tensor(np.ones(10))))
+got = arr(Dropout(0.5).eval()(Tensor(np.ones(10))))
 assert np.array_equal(got, np.ones(10)), f"in eval mode Dropout is the identity, got {got}"
 ### BEGIN HIDDEN TESTS
 assert len(net) == 3 and isinstance(net[1], ReLU) and isinstance(net[-2], ReLU), "indexing, negative too"
@@ -524,8 +533,7 @@ for args, shape in [((0,), (120,)), ((1, 2), (2, 12, 5)), ((-3, -2), (2, 12, 5))
                     ((0, 1), (6, 4, 5)), ((3,), (2, 3, 4, 5))]:
     got = arr(Flatten(*args)(Tensor(img)))
     assert got.shape == shape and np.array_equal(got.ravel(), img.ravel()), f"Flatten{args}: expected {shape}, got {got.shape}"
-model = Sequential(Linear(4, 4), Dropout(0.9), Sequential(ReLU(), Dropout(0.9)))
-model.eval()
+model = Sequential(Linear(4, 4), Dropout(0.9), Sequential(ReLU(), Dropout(0.9))).eval()
 z = Tensor(np.ones((3, 4), dtype=np.float32))
 assert np.array_equal(arr(model(z)), arr(model(z))), "model.eval() must turn off nested Dropouts"
 state = get_generator().bit_generator.state["state"]["state"]
@@ -550,21 +558,20 @@ for p in (1.5, -0.1):
     except ValueError:
         pass
 assert float(Dropout(1).p) == 1.0 and float(Dropout(0).p) == 0.0, "p = 0 and p = 1 are allowed"
+got = [repr(Sequential(Sequential(Flatten()), Dropout(0.2))), repr(Dropout(0.3)), repr(Sequential())]
+exp = ["Sequential(\n  (0): Sequential(\n    (0): Flatten(start_dim=1, end_dim=-1)\n  )\n  (1): Dropout(p=0.2)\n)",
+       "Dropout(p=0.3)", "Sequential()"]
+assert got == exp, f"nested reprs indent by two more spaces: expected {exp}, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Why $1/\sqrt{\text{in}}$: a signal through ten layers
 #
-# Push a random batch through ten `Linear(256, 256)` + ReLU layers and watch the standard deviation of
-# the activations. With PyTorch's bound every layer scales the signal by a constant factor
-# independent of the width; with weights drawn from $\mathcal N(0, 1)$ each layer multiplies it by
-# about $\sqrt{256/2} \approx 11$, and ten layers later the numbers are astronomically large.
+# Ten `Linear(256, 256)` + ReLU layers: with PyTorch's bound each layer scales the signal by a
+# constant independent of the width; with $\mathcal N(0, 1)$ weights by about $\sqrt{256/2} \approx 11$.
 
 # %%
 import matplotlib.pyplot as plt
-
-from tinytorch_lib.activations import ReLU
-from tinytorch_lib.tensor import manual_seed
 
 manual_seed(0)
 layers = [Linear(256, 256) for _ in range(10)]
@@ -589,32 +596,55 @@ plt.show()
 #
 # ## Systems note: how big is an MLP?
 #
-# A `Linear(in, out)` has $\text{in}\cdot\text{out} + \text{out}$ parameters. For the classic MNIST
-# MLP 784 → 256 → 128 → 10 we count them, measure the bytes they occupy against the bytes of the
-# activations of one batch, and time a forward pass.
+# A `Linear(in, out)` has $\text{in}\cdot\text{out} + \text{out}$ parameters. Training must also keep
+# the output of every layer until the backward pass. Count both.
+
+# %% solution id="footprint"
+def footprint(model, x):
+    """(n_params, param_bytes, activation_bytes) of a Sequential `model` run on the Tensor `x`.
+
+    n_params: int, the number of scalars over model.parameters() (a shared tensor once);
+    param_bytes: int, their bytes; activation_bytes: int, the bytes of every layer's output when x
+    is fed through the layers one by one (the input itself not counted).
+    EXAMPLE: footprint(Sequential(Linear(3, 4), ReLU()), Tensor(np.zeros((5, 3), np.float32)))
+             -> (16, 64, 160)   (two (5, 4) float32 outputs)
+    HINT: a Sequential is iterable; `numel()` and `.data.nbytes`.
+    """
+    ### BEGIN SOLUTION
+    params = list(model.parameters())
+    n_params = sum(p.numel() for p in params)
+    param_bytes = sum(p.data.nbytes for p in params)
+    act_bytes = 0
+    for layer in model:
+        x = layer(x)
+        act_bytes += x.data.nbytes
+    return n_params, param_bytes, act_bytes
+    ### END SOLUTION
+
+# %% test id="test-footprint" points=2
+got = tuple(int(v) for v in footprint(Sequential(Linear(3, 4), ReLU(), Linear(4, 2)), Tensor(np.zeros((5, 3), np.float32))))
+assert got == (26, 104, 200), f"expected 26 parameters, 104 bytes, 80 + 80 + 40 = 200 activation bytes; got {got}"
+### BEGIN HIDDEN TESTS
+tied = Sequential(Flatten(), Linear(6, 6, bias=False), Linear(6, 6, bias=False))
+tied[2].weight = tied[1].weight
+got = tuple(int(v) for v in footprint(tied, Tensor(np.zeros((2, 3, 2)))))
+assert got == (36, 144, 3 * 96), f"shared weight counted once, float64 outputs (2, 6): expected (36, 144, 288), got {got}"
+got = tuple(int(v) for v in footprint(Sequential(), Tensor(np.zeros(4))))
+assert got == (0, 0, 0), f"an empty model: expected (0, 0, 0), got {got}"
+### END HIDDEN TESTS
 
 # %%
 import time
 
 mlp = Sequential(Flatten(), Linear(784, 256), ReLU(), Dropout(0.1), Linear(256, 128), ReLU(), Linear(128, 10))
-for name, p in mlp.named_parameters():
-    print(f"{name:10s} {str(p.shape):12s} {p.numel():7d}")
-n_params = sum(p.numel() for p in mlp.parameters())
-param_bytes = sum(p.data.nbytes for p in mlp.parameters())
 batch = Tensor(np.zeros((64, 1, 28, 28), dtype=np.float32))
-mlp(batch)                                       # warm-up
-act_bytes, h = 0, batch
 t0 = time.perf_counter()
-for layer in mlp:
-    h = layer(h)
-    act_bytes += h.data.nbytes
+n_params, param_bytes, act_bytes = footprint(mlp, batch)
 ms = (time.perf_counter() - t0) * 1e3
 print(f"parameters: {n_params:,} = {param_bytes / 2**20:.2f} MiB in float32")
 print(f"activations kept for backward, batch of 64: {act_bytes / 2**20:.2f} MiB; forward {ms:.2f} ms, "
       f"{2 * 64 * (784 * 256 + 256 * 128 + 128 * 10) / ms / 1e6:.2f} GFLOP/s")
 
 # %% [markdown]
-# The weights dominate for a small batch; the activations grow linearly with the batch size and,
-# in deep networks, with the depth. Training must keep every activation until the backward pass (and
-# Adam keeps two more arrays per parameter), which is why training needs several times the memory of
-# inference.
+# The weights dominate for a small batch; activations grow with batch size and depth, and Adam keeps
+# two more arrays per parameter: training needs several times the memory of inference.

@@ -13,8 +13,7 @@
 # | `BCELoss` | probability $p \in [0, 1]$ | $y \in [0, 1]$ | $-\bigl(y\log p + (1-y)\log(1-p)\bigr)$ |
 # | `BCEWithLogitsLoss` | logit $x$ | $y \in [0, 1]$ | $-\bigl(y\log\sigma(x) + (1-y)\log(1-\sigma(x))\bigr)$ |
 #
-# A loss is a `Module` (module 03), called as `loss_fn(prediction, target)`. The target is data, never
-# trained: it may be a Tensor or an ndarray.
+# A loss is a `Module` (module 03), called as `loss_fn(prediction, target)`.
 
 # %%
 #| default_exp losses
@@ -27,27 +26,76 @@ from tinytorch_lib.activations import log_softmax
 from tinytorch_lib.layers import Module
 from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
+# %% [markdown]
+# Two pieces of plumbing every loss uses. A target is data: take its ndarray (from a Tensor, an
+# ndarray or a list) in the prediction's dtype and insist on the prediction's shape. And a loss
+# **reduces** its per-element values: `"mean"` (the default, and the only one the losses below use),
+# `"sum"` (gradients grow with the batch) or `"none"` (one loss per element, for weighting them).
 
+# %% solution id="plumbing"
+#| export
 def _target_array(target, like):
-    """The target as an ndarray of `like`'s dtype and shape (a float target for BCE losses)."""
+    """The target as a new-or-borrowed float ndarray of `like`'s dtype and shape.
+
+    target: Tensor, ndarray or list; like: the prediction Tensor. ValueError naming both shapes
+    when they differ (no broadcasting). EXAMPLE: _target_array([1, 0], Tensor([0.5, 0.5])) ->
+    array([1., 0.], dtype=float32).  HINT: `np.asarray` takes a dtype.
+    """
+    ### BEGIN SOLUTION
     t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=like.data.dtype)
     if t.shape != like.shape:
         raise ValueError(f"target shape {t.shape} must equal the input shape {like.shape}")
     return t
+    ### END SOLUTION
+
+
+def _reduce(loss, reduction="mean"):
+    """Reduce a Tensor of per-element losses: "mean" -> 0-d mean, "sum" -> 0-d sum, "none" -> loss itself.
+
+    Tensor operations only (so module 05 differentiates). ValueError naming the bad value otherwise.
+    EXAMPLE: _reduce(Tensor([1., 3.]), "sum") -> Tensor(4.)
+    """
+    ### BEGIN SOLUTION
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    ### END SOLUTION
 
 # %% helper
 def arr(t):
     """The values of a Tensor as a plain ndarray (for judging)."""
     return np.asarray(t.data)
 
+# %% test id="test-plumbing" points=1
+got = np.asarray(_target_array(Tensor(np.array([1.0, 0.0])), Tensor([0.5, 0.5])))
+assert got.dtype == np.float32 and got.tolist() == [1.0, 0.0], f"expected float32 [1, 0], got {got.dtype} {got}"
+got = [float(_reduce(Tensor([1.0, 3.0]), r).item()) for r in ("mean", "sum")]
+assert got == [2.0, 4.0], f"mean and sum of [1, 3]: expected [2.0, 4.0], got {got}"
+### BEGIN HIDDEN TESTS
+got = arr(_reduce(Tensor(np.array([[1.0, 3.0]])), "none"))
+assert got.tolist() == [[1.0, 3.0]], f"'none' keeps every element, got {got}"
+assert tuple(_reduce(Tensor(np.ones((2, 2))), "sum").shape) == (), "'sum' gives a 0-d Tensor"
+got = np.asarray(_target_array([[1, 0]], Tensor(np.zeros((1, 2)))))
+assert got.dtype == np.float64 and got.shape == (1, 2), f"list target in float64: got {got.dtype} {got.shape}"
+for bad, call in [("(3,)", lambda: _target_array(np.ones(3), Tensor([0.5, 0.5]))), ("'max'", lambda: _reduce(Tensor([1.0]), "max"))]:
+    try:
+        call()
+        raise AssertionError(f"expected ValueError mentioning {bad}, nothing raised")
+    except ValueError as e:
+        assert bad in str(e), f"the ValueError must mention {bad}, got {e}"
+### END HIDDEN TESTS
+
 # %% [markdown]
 # ## Mean squared error
 #
 # $$\mathrm{MSE}(\hat y, y) = \frac1n \sum_{i=1}^{n} (\hat y_i - y_i)^2$$
 #
-# over *all* $n$ elements. Written with Tensor operations (`-`, `*`, `mean`), it is differentiable
-# with no extra work. Like PyTorch, a target of a different shape is broadcast, with a warning: a
-# (N, 1) prediction against an (N,) target silently becomes an (N, N) matrix, a classic bug.
+# over *all* elements, from Tensor operations (differentiable for free). Like PyTorch, a target of
+# another shape is broadcast with a warning: (N, 1) against (N,) silently becomes (N, N).
 
 # %% solution id="mse"
 #| export
@@ -67,7 +115,7 @@ class MSELoss(Module):
             warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
                           "they will be broadcast, which is probably not what you want", stacklevel=2)
         diff = input - target
-        return (diff * diff).mean()
+        return _reduce(diff * diff)
         ### END SOLUTION
 
 # %% test id="test-mse" points=1
@@ -139,7 +187,7 @@ class CrossEntropyLoss(Module):
         if t.size and t.min() < 0:
             raise IndexError(f"target {t.min()} is out of bounds for {input.shape[1]} classes")
         logp = log_softmax(input, dim=-1)
-        return -logp[np.arange(len(t)), t].mean()
+        return _reduce(-logp[np.arange(len(t)), t])
         ### END SOLUTION
 
 # %% test id="test-cross-entropy" points=3
@@ -195,9 +243,8 @@ for bad, err, word in [((Tensor(np.zeros((2, 3))), np.array([0, 1, 2])), ValueEr
 #
 # where the second form never exponentiates a positive number.
 #
-# These two are computed in NumPy, so each records its own op for module 05, with the target (the
-# float ndarray `t`) in the ctx. The recorded op is **elementwise** (one loss per element, same shape
-# as the input); the mean is an ordinary Tensor `.mean()` on top of it.
+# Both compute in NumPy and record an **elementwise** op for module 05 (ctx: the float target `t`),
+# reduced by `_reduce` on top.
 
 # %% solution id="bce"
 #| export
@@ -210,7 +257,7 @@ class BCELoss(Module):
         clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
         ctx target=t) and returns their Tensor mean; keeps the input's dtype.
         EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
-        HINT: `_target_array` (given) checks the shape; np.maximum applies a clamp elementwise.
+        HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
         """
         t = _target_array(target, input)
         ### BEGIN SOLUTION
@@ -222,7 +269,7 @@ class BCELoss(Module):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
         loss = -(t * log_p + (1 - t) * log_1mp)
-        return _make(loss, (input,), "bce", target=t).mean()
+        return _reduce(_make(loss, (input,), "bce", target=t))
         ### END SOLUTION
 
 
@@ -240,7 +287,7 @@ class BCEWithLogitsLoss(Module):
         ### BEGIN SOLUTION
         x = input.data
         loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-        return _make(loss, (input,), "bce_with_logits", target=t).mean()
+        return _reduce(_make(loss, (input,), "bce_with_logits", target=t))
         ### END SOLUTION
 
 # %% test id="test-bce" points=3
