@@ -35,6 +35,9 @@ CONTRACT = {
     "PositionalEncoding": ("embeddings", "(max_len, d_model)"),
     "scaled_dot_product_attention": ("attention", "(q, k, v, attn_mask=None, is_causal=False)"),
     "MultiHeadAttention": ("attention", "(embed_dim, num_heads, bias=True, causal=False)"),
+    "LayerNorm": ("transformer", "(normalized_shape, eps=1e-5)"),
+    "TransformerBlock": ("transformer", "(d_model, num_heads, mlp_ratio=4, dropout=0.0)"),
+    "GPT": ("transformer", "(vocab_size, d_model, num_heads, num_layers, max_len)"),
 }
 METHODS = {
     "Tensor": ["numel", "numpy", "item", "detach", "sum", "mean", "max", "reshape", "transpose", "permute",
@@ -48,6 +51,7 @@ METHODS = {
     "Conv2d": ["__call__", "forward", "parameters"], "MaxPool2d": ["forward"], "AvgPool2d": ["forward"],
     "CharTokenizer": ["encode", "decode"], "BPETokenizer": ["train", "encode", "decode"],
     "Embedding": ["forward", "parameters"], "PositionalEncoding": ["forward"], "MultiHeadAttention": ["forward"],
+    "LayerNorm": ["forward", "parameters"], "TransformerBlock": ["forward"], "GPT": ["forward", "parameters"],
 }
 
 
