@@ -159,7 +159,6 @@ def _read_bytes(path):
     """All bytes of the file `path`, decompressed when it is gzipped (recognised by its content,
     first two bytes 1f 8b, not by its name). A cut-short or corrupt gzip stream raises ValueError
     starting with the path and containing "gzip" (never return the part that did decompress).
-    EXAMPLE: _read_bytes("x.idx.gz") -> the bytes gzip.compress was given
     HINT: gzip.decompress raises EOFError, OSError or zlib.error on a damaged stream.
     """
     with open(path, "rb") as f:

@@ -203,8 +203,7 @@ import time
 from tinytorch_lib.tensor import manual_seed
 
 
-class Squares(Dataset):
-    """Sample k is (k as a float32 vector of length 1, k * k as an int); no __getitems__."""
+class Squares(Dataset):  # sample k is (k as a float32 vector of length 1, k * k as an int); no __getitems__
     __init__ = lambda self, n: setattr(self, "n", n)
     __len__ = lambda self: self.n
     __getitem__ = lambda self, k: (Tensor(np.array([k], dtype=np.float32)), k * k)
@@ -221,11 +220,9 @@ assert sorted(epoch1.tolist()) == list(range(9)), f"a shuffled epoch visits ever
 ### BEGIN HIDDEN TESTS
 loader = DataLoader(Squares(9), 4, shuffle=True)
 manual_seed(0)
-e1 = np.concatenate([b[0].data.ravel() for b in loader])
-e2 = np.concatenate([b[0].data.ravel() for b in loader])
+e1, e2 = [np.concatenate([b[0].data.ravel() for b in loader]) for _ in range(2)]
 manual_seed(0)
 assert np.array_equal(e1, get_generator().permutation(9)) and np.array_equal(e2, get_generator().permutation(9)), "each epoch draws exactly one permutation from get_generator()"
-manual_seed(0)
 dl = [b[0].data.ravel().tolist() for b in DataLoader(Squares(10), 4, drop_last=True)]
 assert dl == [[0, 1, 2, 3], [4, 5, 6, 7]], f"drop_last: {dl}"
 assert len(list(DataLoader(Squares(8), 4, drop_last=True))) == 2 and len(DataLoader(Squares(3), 5, drop_last=True)) == 0, f"drop_last: expected 2 batches of Squares(8) by 4 and 0 of Squares(3) by 5, got {len(list(DataLoader(Squares(8), 4, drop_last=True)))}, {len(DataLoader(Squares(3), 5, drop_last=True))}"
@@ -236,6 +233,7 @@ class Spied(TensorDataset):
 spied = Spied(np.arange(7.0), np.arange(7))
 fast = list(DataLoader(spied, 3))
 assert spied.calls == [[0, 1, 2], [3, 4, 5], [6]] and np.array_equal(fast[2][1].data, [6]), f"expected __getitems__ calls [[0, 1, 2], [3, 4, 5], [6]], got {spied.calls}"
+assert len(DataLoader(Squares(3), 1)) == 3 and "0" in error_of(DataLoader, Squares(3), 0), f"batch_size 1 is valid, 0 is not: expected 3 batches and a ValueError, got {len(DataLoader(Squares(3), 1))}"
 assert len(DataLoader(Squares(7), 7)) == 1 and len(DataLoader(Squares(1), 3)) == 1 and len(DataLoader(Squares(12), 5)) == 3, f"len = ceil(n / batch_size): expected 1, 1, 3, got {len(DataLoader(Squares(7), 7))}, {len(DataLoader(Squares(1), 3))}, {len(DataLoader(Squares(12), 5))}"
 ### END HIDDEN TESTS
 
@@ -317,7 +315,9 @@ a, b = random_split(Squares(6), [4, 2])
 manual_seed(5)
 perm = get_generator().permutation(6)
 assert np.array_equal(a.indices, perm[:4]) and np.array_equal(b.indices, perm[4:]), "pieces follow one permutation"
-_ = [error_of(random_split, Squares(10), bad) for bad in ([5, 4], [0.5, 0.6], [11, -1])]
+_ = [error_of(random_split, Squares(10), bad) for bad in ([5, 4], [0.5, 0.6], [11, -1], [0.3, 0.3])]
+got = [[len(p) for p in random_split(Squares(10), lengths)] for lengths in ([0.0, 1.0], [1.0], [10, 0])]
+assert got == [[0, 10], [10], [10, 0]], f"fractions [0.0, 1.0] and [1.0], counts [10, 0]: expected [[0, 10], [10], [10, 0]], got {got}"
 ### END HIDDEN TESTS
 
 # %% solution id="load-digits"
@@ -372,7 +372,6 @@ def _read_bytes(path):
     """All bytes of the file `path`, decompressed when it is gzipped (recognised by its content,
     first two bytes 1f 8b, not by its name). A cut-short or corrupt gzip stream raises ValueError
     starting with the path and containing "gzip" (never return the part that did decompress).
-    EXAMPLE: _read_bytes("x.idx.gz") -> the bytes gzip.compress was given
     HINT: gzip.decompress raises EOFError, OSError or zlib.error on a damaged stream.
     """
     ### BEGIN SOLUTION
@@ -468,13 +467,14 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     arr[0, 0] = 7
     assert np.array_equal(read_idx(write_file(tmp, "v.idx", b"\x00\x00\x08\x01\x00\x00\x00\x03\x07\x08\x09")), [7, 8, 9]), f"a 1-D uint8 IDX file of 3 values: expected [7, 8, 9], got {read_idx(write_file(tmp, 'v.idx', bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9])))}"
     good = idx_bytes(images, 0x08)
-    cases = {"magic": b"\x08\x03" + good[2:], "dtype code": good[:2] + b"\x0A" + good[3:],
-             "truncated header": good[:10], "dimensions": b"\x00\x00\x08\x00",
-             "expected 24 data bytes": good + b"\x00"}
+    cases = {"magic": b"\x08\x03" + good[2:], "dtype code": good[:2] + b"\x0A" + good[3:], "truncated header": good[:10],
+             "dimensions": b"\x00\x00\x08\x00", "expected 24 data bytes": good + b"\x00"}
     for word, data in cases.items():
         path = write_file(tmp, "bad.idx", data)
         msg = error_of(read_idx, path)
         assert path in msg and word in msg, f"expected {word!r} and the path in the error, got {msg!r}"
+    got = read_idx(write_file(tmp, "empty.idx", b"\x00\x00\x08\x01\x00\x00\x00\x00"))
+    assert got.shape == (0,) and got.dtype == np.uint8, f"a 1-D uint8 file of 0 values: expected an empty (0,) array, got {got!r}"
     assert "truncated header" in error_of(read_idx, write_file(tmp, "tiny.idx", b"\x00\x00")), f"a 2-byte file: expected 'truncated header' in the error, got {error_of(read_idx, write_file(tmp, 'tiny.idx', bytes(2)))!r}"
     assert "0x08" in error_of(read_idx, write_file(tmp, "c.idx", good[:2] + b"\x07" + good[3:])).replace("0X", "0x"), "a wrong dtype code: expected the error to name the expected code 0x08"
     gz = write_file(tmp, "cut.idx.gz", b"")
@@ -485,8 +485,7 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
 # %% test id="test-write-idx" points=2
 with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     v = np.array([7, 8, 9], dtype=np.uint8)
-    written = file_bytes(write_idx(os.path.join(tmp, "v.idx"), v))
-    assert written == idx_bytes(v, 0x08), f"expected the bytes {idx_bytes(v, 0x08).hex(' ')}, got {written.hex(' ')}"
+    assert file_bytes(write_idx(os.path.join(tmp, "v.idx"), v)) == idx_bytes(v, 0x08), f"expected the bytes {idx_bytes(v, 0x08).hex(' ')}, got {file_bytes(os.path.join(tmp, 'v.idx')).hex(' ')}"
     m = np.arange(-6, 6, dtype=np.int16).reshape(3, 4)
     back = read_idx(write_idx(os.path.join(tmp, "m.idx.gz"), m))
     assert back.dtype == np.int16 and np.array_equal(back, m), f"expected the int16 (3, 4) array back, got {back!r}"
@@ -495,8 +494,7 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     for code, dt in [(0x0D, "<f4"), (0x0E, ">f8"), (0x0C, "<i4"), (0x09, "i1"), (0x08, "u1")]:
         a = np.array([[[1.5, -2.0]], [[3.0, 0.0]], [[100.0, 5.0]]]).astype(dt)
         assert write_idx(p, a) == p, f"expected write_idx to return the path {p}"
-        written = file_bytes(p)
-        assert written == idx_bytes(a, code), f"dtype {dt}: expected {idx_bytes(a, code).hex(' ')}, got {written.hex(' ')}"
+        assert file_bytes(p) == idx_bytes(a, code), f"dtype {dt}: expected {idx_bytes(a, code).hex(' ')}, got {file_bytes(p).hex(' ')}"
     assert gzip.decompress(file_bytes(write_idx(os.path.join(tmp, "g.gz"), m))) == idx_bytes(m, 0x0B), "a .gz name: expected the gzipped IDX bytes"
     q = os.path.join(tmp, "bad.idx")
     for bad in (np.arange(3), np.zeros(2, dtype=bool), np.array(5, dtype=np.uint8)):
@@ -575,6 +573,8 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
     for word, path in bad.items():
         msg = error_of(load_cifar10_batch, path)
         assert path in msg and word in msg, f"expected {word!r} and the path in the error, got {msg!r}"
+    got = load_cifar10_batch(cifar_file(tmp, "l", pixels, [9, 9]))[1].data.tolist()
+    assert got == [9, 9], f"labels [9, 9] (equal, and the largest class): expected [9, 9], got {got}"
     assert "0..9" in error_of(load_cifar10_batch, cifar_file(tmp, "f", pixels, [-1, 2])), "a label of -1: expected the error to say labels must be in 0..9"
     whole = pickle.dumps({b"data": pixels, b"labels": [1, 2]}, protocol=2)
     assert tmp in error_of(load_cifar10_batch, write_file(tmp, "g", whole[: len(whole) // 2])), f"a truncated pickle: expected the error to name the file (in {tmp})"
@@ -588,7 +588,9 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
 # A training loop pays a **per-call** cost (Python calls, graph bookkeeping, an optimizer step) and a
 # **per-sample** cost (the arithmetic); a batch of $b$ pays the first once for all $b$. Below: one
 # epoch over the 1797 digits, only *loading* (sample by sample plus `collate`, or one `__getitems__`
-# gather), and *training* an MLP (forward, backward, SGD step).
+# gather), and *training* an MLP (forward, backward, SGD step). Sample-by-sample loading caps the
+# pipeline however fast the model is; training gets one to two orders of magnitude faster from batch
+# 1 to 64-256, at the price of fewer updates per epoch.
 
 # %% solution id="throughput"
 def throughput(loader, step=None, repeats=2):
@@ -615,6 +617,8 @@ def throughput(loader, step=None, repeats=2):
 rate = throughput(DataLoader(Squares(40), 8), step=lambda xb, yb: time.sleep(0.01), repeats=1)
 assert 50 < rate < 800, f"40 samples in 5 batches of ~10 ms each: expected about 800/s or less, got {rate:.0f}/s"
 ### BEGIN HIDDEN TESTS
+rate = throughput(DataLoader(Squares(2), 2), step=lambda xb, yb: time.sleep(0.1), repeats=1)
+assert 10 < rate < 21, f"2 samples in one batch that sleeps 100 ms: expected about 20 samples/s, got {rate:.1f}"
 seen = []
 throughput(DataLoader(Squares(10), 4, drop_last=True), step=lambda xb, yb: seen.append(len(yb)), repeats=3)
 assert seen == [4, 4] * 3, f"step is called on every batch of every epoch, got {seen}"
@@ -644,7 +648,3 @@ for name, r in rates.items():
     plt.loglog(sizes, r, "o-", label=name)
 plt.xlabel("batch size"), plt.ylabel("samples per second"), plt.legend()
 plt.show()
-
-# %% [markdown]
-# Sample-by-sample loading caps the pipeline however fast the model is; training gets one to two
-# orders of magnitude faster from batch 1 to 64-256, at the price of fewer updates per epoch.
