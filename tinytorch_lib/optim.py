@@ -2,18 +2,15 @@
 # tinytorch-module: 06_optimizers
 
 import numpy as np
-
 from tinytorch_lib.tensor import Tensor
 
 
 class Optimizer:
     """Base class: a list of parameters, a learning rate, and per-parameter state."""
-
     def __init__(self, params, lr):
         """Store the parameters and the learning rate; create one empty state dict per parameter.
 
-        params: an iterable of Tensors (a list, or the generator `model.parameters()`).
-        lr:     a float >= 0.
+        params: an iterable of Tensors (a list, or the generator `model.parameters()`); lr: a float >= 0.
         Sets `self.params` (a list holding the same Tensor objects, in order), `self.lr`, and
         `self.state`: a list with one separate, empty dict per parameter.
         Raises TypeError if `params` is a single Tensor (`SGD(w, lr=0.1)` instead of `SGD([w], ...)`),
@@ -44,7 +41,6 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay (= torch.optim.SGD)."""
-
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         """Store the parameters (base class) and the hyperparameters as attributes of the same names.
 
@@ -62,11 +58,9 @@ class SGD(Optimizer):
         """Apply one SGD update, in place, to every parameter whose `.grad` is not None.
 
         Per parameter p: g is p's gradient, plus weight_decay * p when weight_decay != 0. With
-        momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1,
-        then b_t = momentum * b_{t-1} + g_t) and the buffer is the step direction. Then
-        p.data moves by -lr * direction.
-        Never modify `p.grad` (the buffer must not be the gradient's own array: copy it), keep
-        p.data's dtype, read `self.lr` at every step.
+        momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1, then
+        b_t = momentum * b_{t-1} + g_t), the step direction; p.data moves by -lr * direction. Never
+        modify `p.grad` (the buffer must not be its array: copy), keep p.data's dtype, read `self.lr`.
         EXAMPLE: lr=0.1, momentum=0.9, p = 0, gradient 1.0 at every step:
                  p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71)
         HINT: `a -= x` writes into a's own array; `a = a - x` makes a new one.
@@ -87,8 +81,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with bias correction and L2 weight decay (= torch.optim.Adam)."""
-
+    """Adam with bias correction and L2 weight decay (= torch.optim.Adam); the decay is in its own
+    method so that AdamW can change only that. Each parameter counts its own steps."""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         """Store the parameters (base class) and the hyperparameters; `self.betas` is a tuple.
 
@@ -122,8 +116,7 @@ class Adam(Optimizer):
 
         Per parameter: g = self.apply_weight_decay(p, gradient array). The parameter's state dict
         holds "step" (updates so far, an int), "exp_avg" (m) and "exp_avg_sq" (v), created at its
-        first update (zeros shaped like p). Count the step first, so the first update uses t = 1;
-        then update m and v, bias-correct them and move p.data as in the formulas above.
+        first update (zeros shaped like p); the first update uses t = 1. Then as the formulas above.
         Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
         EXAMPLE: lr=0.1, gradient 3.0 at every step: p moves by exactly -0.1 per step
                  (m_hat = 3, v_hat = 9); after 3 steps state["step"] == 3.
@@ -150,7 +143,6 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (= torch.optim.AdamW)."""
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr, betas, eps, weight_decay)
 

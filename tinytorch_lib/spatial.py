@@ -2,11 +2,9 @@
 # tinytorch-module: 09_spatial
 
 import numpy as np
-
 from tinytorch_lib.autograd import VJP
 from tinytorch_lib.layers import Module
 from tinytorch_lib.tensor import Tensor, _make, as_tensor, get_generator
-
 
 def _pair(v):
     return (int(v), int(v)) if np.isscalar(v) else tuple(int(k) for k in v)
@@ -15,7 +13,6 @@ def _pair(v):
 def conv_output_size(size, kernel, stride, padding):
     """floor((size + 2 * padding - kernel) / stride) + 1. EXAMPLE: conv_output_size(32, 3, 2, 1) -> 16"""
     return (size + 2 * padding - kernel) // stride + 1
-
 
 def im2col(x, kh, kw, stride=1, padding=0):
     """Column matrices of the (kh, kw) windows of the ndarray x (N, C, H, W), one per image.
@@ -34,7 +31,6 @@ def im2col(x, kh, kw, stride=1, padding=0):
         for v in range(kw):
             cols[:, :, u, v] = xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride]
     return cols.reshape(N, C * kh * kw, OH * OW)
-
 
 def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
     """The adjoint of im2col: scatter-add the columns back into an array of shape x_shape (N, C, H, W).
@@ -73,7 +69,6 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     out = _make(y, (x, weight), "conv2d", stride=stride, padding=padding, cols=cols)
     return out if bias is None else out + as_tensor(bias).reshape(1, O, 1, 1)
 
-
 def _conv2d_vjp(grad, out, x, weight, stride, padding, cols):
     """Gradients (grad_x, grad_weight) of conv2d; None for a parent that does not require grad."""
     O, _, kh, kw = weight.shape
@@ -84,14 +79,14 @@ def _conv2d_vjp(grad, out, x, weight, stride, padding, cols):
         grad_x = col2im(weight.data.reshape(O, -1).T @ G, x.shape, kh, kw, stride, padding)
     return grad_x, grad_w
 
-
 VJP["conv2d"] = _conv2d_vjp
 
 
 class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
-        """Store the arguments (kernel_size as a (kh, kw) pair) and create the parameters.
-
+        """Store the arguments (kernel_size as a (kh, kw) pair) and create the parameters as PyTorch:
+        float32 `weight` (out, in, kh, kw) and `bias` (out,) or None, both uniform in +-1/sqrt(fan_in),
+        fan_in = in_channels * kh * kw, drawn from get_generator(), the weight first.
         EXAMPLE: Conv2d(3, 16, 3).weight.shape -> (16, 3, 3, 3); Conv2d(3, 16, (1, 5), bias=False).bias -> None
         """
         super().__init__()
@@ -129,13 +124,11 @@ def max_pool2d(x, kernel_size, stride=None):
     OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
     return _make(y.reshape(N, C, OH, OW), (x,), "max_pool2d", kernel_size=(kh, kw), stride=(sh, sw), argmax=argmax)
 
-
 def _max_pool2d_vjp(grad, out, x, kernel_size, stride, argmax):
     N, C, H, W = x.shape
     dcols = np.zeros((N * C, kernel_size[0] * kernel_size[1], argmax.shape[2]), dtype=np.asarray(grad).dtype)
     np.put_along_axis(dcols, argmax, np.asarray(grad).reshape(argmax.shape), axis=1)
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
-
 
 def avg_pool2d(x, kernel_size, stride=None):
     """Mean over (kh, kw) windows, op "avg_pool2d" with ctx kernel_size and stride (pairs).
@@ -150,7 +143,6 @@ def avg_pool2d(x, kernel_size, stride=None):
     OH, OW = conv_output_size(H, kh, sh, 0), conv_output_size(W, kw, sh, 0)
     return _make(y.reshape(N, C, OH, OW), (x,), "avg_pool2d", kernel_size=(kh, kw), stride=(sh, sw))
 
-
 def _avg_pool2d_vjp(grad, out, x, kernel_size, stride):
     N, C, H, W = x.shape
     k = kernel_size[0] * kernel_size[1]
@@ -158,10 +150,8 @@ def _avg_pool2d_vjp(grad, out, x, kernel_size, stride):
     dcols = np.broadcast_to(g / k, (N * C, k, g.shape[2]))
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
 
-
 VJP["max_pool2d"] = _max_pool2d_vjp
 VJP["avg_pool2d"] = _avg_pool2d_vjp
-
 
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None):
@@ -172,7 +162,6 @@ class MaxPool2d(Module):
 
     def forward(self, x):
         return max_pool2d(x, self.kernel_size, self.stride)
-
 
 class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None):

@@ -2,51 +2,44 @@
 # # 06 · Optimizers
 #
 # After `loss.backward()`, `p.grad` holds $\partial L / \partial p$. An **optimizer** keeps the
-# parameters, reads their `.grad` and overwrites their `.data` in place (raw NumPy, no graph).
-# You write **SGD** (momentum, weight decay), **Adam** and **AdamW** with exactly the rules of
-# `torch.optim`, and the loop that drives them.
+# parameters, reads their `.grad` and overwrites their `.data` in place (raw NumPy, no graph): you
+# write **SGD**, **Adam** and **AdamW** with exactly the rules of `torch.optim`, and the loop.
 
 # %%
 #| default_exp optim
 #| export
 import numpy as np
-
 from tinytorch_lib.tensor import Tensor
 
 # %% helper
 def expect_error(exc, fn, *args, **kwargs):
-    """Test helper: assert that fn(*args, **kwargs) raises `exc`."""
     try:
         fn(*args, **kwargs)
     except exc:
         return
     raise AssertionError(f"{getattr(fn, '__name__', fn)}(*{args}, **{kwargs}): expected {exc.__name__}, got no error")
 
-
 def quadratic(seed, n):
-    """Test helper: (A, c, theta0) of the convex quadratic with gradient A @ theta + c."""
+    """(A, c, theta0) of the convex quadratic with gradient A @ theta + c."""
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(n, n))
     return a @ a.T + np.eye(n), rng.normal(size=n), rng.normal(size=n)
 
 # %% [markdown]
 # ## The base class
-#
-# An optimizer holds the parameters (its own list: `model.parameters()` is a generator, readable
-# once), a learning rate `lr` (a scheduler may change it between steps) and one `state` dict per
-# parameter. `backward` **accumulates** into `.grad`, so `zero_grad()` sets every `.grad` to `None`;
-# a parameter whose `.grad` is `None` took no part in the loss and `step()` skips it.
+# An optimizer holds the parameters (its own list: `model.parameters()` is a one-pass generator), a
+# learning rate `lr` (a scheduler may change it) and one `state` dict per parameter. `backward`
+# **accumulates** into `.grad`, so `zero_grad()` sets every `.grad` to `None`; a parameter whose
+# `.grad` is `None` took no part in the loss and `step()` skips it.
 
 # %% solution id="optimizer-base"
 #| export
 class Optimizer:
     """Base class: a list of parameters, a learning rate, and per-parameter state."""
-
     def __init__(self, params, lr):
         """Store the parameters and the learning rate; create one empty state dict per parameter.
 
-        params: an iterable of Tensors (a list, or the generator `model.parameters()`).
-        lr:     a float >= 0.
+        params: an iterable of Tensors (a list, or the generator `model.parameters()`); lr: a float >= 0.
         Sets `self.params` (a list holding the same Tensor objects, in order), `self.lr`, and
         `self.state`: a list with one separate, empty dict per parameter.
         Raises TypeError if `params` is a single Tensor (`SGD(w, lr=0.1)` instead of `SGD([w], ...)`),
@@ -81,16 +74,13 @@ class Optimizer:
 # %% test id="test-optimizer-base" points=1
 w, b = Tensor(np.zeros(3), requires_grad=True), Tensor(np.zeros(1), requires_grad=True)
 opt = Optimizer((t for t in [w, b]), lr=0.1)
-ok = isinstance(opt.params, list) and len(opt.params) == 2 and opt.params[0] is w and opt.params[1] is b
-assert ok, f"expected params == [w, b] (a list of the same objects), got {opt.params!r}"
+assert isinstance(opt.params, list) and len(opt.params) == 2 and opt.params[0] is w and opt.params[1] is b, f"expected params == [w, b] (a list of the same objects), got {opt.params!r}"
 assert opt.lr == 0.1 and opt.state == [{}, {}], f"expected lr 0.1 and state [{{}}, {{}}], got {opt.lr}, {opt.state}"
 opt.state[0]["x"] = 1
 assert opt.state[1] == {}, f"each parameter needs its own state dict: writing state[0] changed state[1] to {opt.state[1]}"
-w.grad, b.grad = Tensor(np.ones(3)), Tensor(np.ones(1))
-opt.zero_grad()
+w.grad, b.grad = Tensor(np.ones(3)), Tensor(np.ones(1)); opt.zero_grad()
 assert w.grad is None and b.grad is None, f"zero_grad sets .grad to None, got {w.grad!r} and {b.grad!r}"
-expect_error(TypeError, Optimizer, w, lr=0.1)
-expect_error(ValueError, Optimizer, [], lr=0.1)
+expect_error(TypeError, Optimizer, w, lr=0.1); expect_error(ValueError, Optimizer, [], lr=0.1)
 ### BEGIN HIDDEN TESTS
 expect_error(ValueError, Optimizer, [w], lr=-1.0)
 assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
@@ -98,15 +88,12 @@ assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
 
 # %% [markdown]
 # ## SGD, momentum and weight decay
-#
-# Plain gradient descent moves against the gradient: $\theta \leftarrow \theta - \eta\, g$.
-# Two additions, as `torch.optim.SGD` defines them:
-#
+# Plain gradient descent moves against the gradient, $\theta \leftarrow \theta - \eta\, g$, with
+# two additions, as `torch.optim.SGD` defines them:
 # * **Weight decay** $\lambda$ adds the gradient of $\tfrac{\lambda}{2}\lVert\theta\rVert^2$:
 #   $g \leftarrow g + \lambda\theta$ (L2 regularisation, pulling weights towards 0).
-# * **Momentum** $\mu$ keeps a *velocity* buffer $b$ per parameter. It starts as the first
+# * **Momentum** $\mu$ keeps a *velocity* buffer $b$ per parameter, starting as the first
 #   gradient itself (not zero, and not damped):
-#
 # $$b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + g_t, \qquad \theta \leftarrow \theta - \eta\, b_t .$$
 #
 # Across a narrow valley the gradient flips sign (cancels in $b$), along it it keeps its sign (adds
@@ -116,7 +103,6 @@ assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
 #| export
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay (= torch.optim.SGD)."""
-
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         """Store the parameters (base class) and the hyperparameters as attributes of the same names.
 
@@ -136,11 +122,9 @@ class SGD(Optimizer):
         """Apply one SGD update, in place, to every parameter whose `.grad` is not None.
 
         Per parameter p: g is p's gradient, plus weight_decay * p when weight_decay != 0. With
-        momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1,
-        then b_t = momentum * b_{t-1} + g_t) and the buffer is the step direction. Then
-        p.data moves by -lr * direction.
-        Never modify `p.grad` (the buffer must not be the gradient's own array: copy it), keep
-        p.data's dtype, read `self.lr` at every step.
+        momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1, then
+        b_t = momentum * b_{t-1} + g_t), the step direction; p.data moves by -lr * direction. Never
+        modify `p.grad` (the buffer must not be its array: copy), keep p.data's dtype, read `self.lr`.
         EXAMPLE: lr=0.1, momentum=0.9, p = 0, gradient 1.0 at every step:
                  p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71)
         HINT: `a -= x` writes into a's own array; `a = a - x` makes a new one.
@@ -170,16 +154,14 @@ opt = SGD([p], lr=0.1, momentum=0.9)
 for _ in range(3):
     p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
 assert np.allclose(got, [-0.1, -0.29, -0.561]), f"momentum 0.9, grad 1: expected p = -0.1, -0.29, -0.561, got {got}"
-p = Tensor(np.array([2.0]), requires_grad=True)
-opt = SGD([p], lr=0.1, weight_decay=0.5)
+p = Tensor(np.array([2.0]), requires_grad=True); opt = SGD([p], lr=0.1, weight_decay=0.5)
 p.grad = Tensor(np.array([0.0])); opt.step()
 assert np.allclose(p.data, [1.9]), f"weight decay 0.5, p=2, grad 0: g = 1, expected [1.9], got {p.data}"
 assert (opt.momentum, opt.weight_decay) == (0.0, 0.5), f"expected (0.0, 0.5), got {opt.momentum}, {opt.weight_decay}"
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(6, 3)
 for lr, mom, wd in [(0.05, 0.0, 0.0), (0.05, 0.9, 0.0), (0.03, 0.5, 0.1), (0.05, 0.0, 1.0)]:
-    p = Tensor(theta0.copy(), requires_grad=True)
-    opt, th, buf = SGD([p], lr=lr, momentum=mom, weight_decay=wd), theta0.copy(), None
+    p = Tensor(theta0.copy(), requires_grad=True); opt, th, buf = SGD([p], lr=lr, momentum=mom, weight_decay=wd), theta0.copy(), None
     for t in range(6):
         p.grad = Tensor(A @ p.data + c); opt.step()
         g = A @ th + c + wd * th
@@ -195,17 +177,14 @@ p.grad = Tensor(np.array([2.0, -1.0])); opt.step()
 assert np.array_equal(first.data, [2.0, -1.0]), f"the momentum buffer aliases the first gradient: {first.data}"
 opt.lr = 0.0; before = p.data.copy(); opt.step()
 assert np.array_equal(p.data, before), f"after opt.lr = 0 a step must not move p: expected {before}, got {p.data}"
-p = Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
-opt = SGD([p], lr=0.1, momentum=0.9)
+p = Tensor(np.ones(4, dtype=np.float32), requires_grad=True); opt = SGD([p], lr=0.1, momentum=0.9)
 p.grad = Tensor(np.ones(4, dtype=np.float32)); opt.step(); opt.step()
 assert p.data.dtype == np.float32 and np.allclose(p.data, 1 - 0.1 - 0.19), f"float32 momentum: got {p.data}"
-expect_error(ValueError, SGD, [p], lr=0.1, momentum=-0.1)
-expect_error(ValueError, SGD, [p], lr=0.1, weight_decay=-1.0)
+expect_error(ValueError, SGD, [p], lr=0.1, momentum=-0.1); expect_error(ValueError, SGD, [p], lr=0.1, weight_decay=-1.0)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## RMSprop: a step size per coordinate
-#
 # An EMA of the **squared** gradient, $v_t = \alpha v_{t-1} + (1-\alpha) g_t^2$ ($v_0 = 0$), measures
 # each coordinate's typical gradient size. RMSprop (Hinton, 2012) divides by its root:
 # $\theta \leftarrow \theta - \eta\, g_t / (\sqrt{v_t} + \epsilon)$, so steep and flat coordinates take
@@ -214,7 +193,6 @@ expect_error(ValueError, SGD, [p], lr=0.1, weight_decay=-1.0)
 # %% solution id="rmsprop"
 class RMSprop(Optimizer):
     """RMSprop (= torch.optim.RMSprop without momentum or centering)."""
-
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
         """Store the parameters (base class) and `self.alpha`, `self.eps`."""
         ### BEGIN SOLUTION
@@ -245,17 +223,13 @@ class RMSprop(Optimizer):
         ### END SOLUTION
 
 # %% test id="test-rmsprop" points=2
-p = Tensor(np.array([0.0]), requires_grad=True)
-opt, got = RMSprop([p], lr=0.1), []
+p = Tensor(np.array([0.0]), requires_grad=True); opt, got = RMSprop([p], lr=0.1), []
 for _ in range(2):
-    p.grad = Tensor(np.array([1.0]))
-    opt.step()
-    got.append(float(p.data[0]))
+    p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
 assert np.allclose(got, [-1.0, -1.0 - 0.1 / np.sqrt(0.0199)]), f"expected p = -1.0, -1.7089, got {got}"
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(9, 3)
-p = Tensor(theta0.copy(), requires_grad=True)
-opt, th, v = RMSprop([p], lr=0.02, alpha=0.9, eps=1e-3), theta0.copy(), 0.0
+p = Tensor(theta0.copy(), requires_grad=True); opt, th, v = RMSprop([p], lr=0.02, alpha=0.9, eps=1e-3), theta0.copy(), 0.0
 for t in range(6):
     p.grad = Tensor(A @ p.data + c); opt.step()
     g = A @ th + c
@@ -272,7 +246,6 @@ assert p.data.dtype == np.float32, f"expected float32 parameters to stay float32
 
 # %% [markdown]
 # ## Adam
-#
 # Adam (Kingma & Ba, 2015) is momentum plus RMSprop, both bias-corrected: an EMA $m$ of the gradient
 # (direction) divided by the root of an EMA $v$ of its square (scale):
 #
@@ -281,15 +254,46 @@ assert p.data.dtype == np.float32, f"expected float32 parameters to stay float32
 #   \theta \leftarrow \theta - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 #
 # An EMA started at 0 is biased towards 0 early on: its weights sum to $1-\beta^t$, not 1, so
-# dividing by that ($t$ **counting from 1**) removes the bias. With a constant gradient every step has length $\eta$ whatever the size of $g$: the learning rate
-# is a step *length*. Adam's `weight_decay` is plain L2 added to the gradient (as in SGD), in its own
-# method so that AdamW can change only that. Each parameter counts its own steps.
+# dividing by that ($t$ **counting from 1**) removes the bias. With a constant gradient every step
+# then has length $\eta$ whatever the size of $g$: the learning rate is a step *length*.
+
+# %% solution id="ema"
+def ema(values, beta, bias_correction=True):
+    """The exponential moving average of a sequence, started at 0, as Adam keeps m and v.
+
+    values: a 1-D sequence of floats g_1..g_T; beta in [0, 1). Returns a float64 array of length T
+    (empty for an empty sequence): m_t = beta * m_{t-1} + (1 - beta) * g_t with m_0 = 0, divided by
+    (1 - beta**t) when bias_correction, t counting from 1.
+    EXAMPLE: ema([2.0, 2.0], 0.5, bias_correction=False) -> [1.0, 1.5];  corrected -> [2.0, 2.0]
+    HINT: `enumerate` has a `start` argument.
+    """
+    ### BEGIN SOLUTION
+    out, m = [], 0.0
+    for t, g in enumerate(values, start=1):
+        m = beta * m + (1 - beta) * g
+        out.append(m / (1 - beta ** t) if bias_correction else m)
+    return np.array(out, dtype=np.float64)
+    ### END SOLUTION
+
+# %% test id="test-ema" points=1
+got = ema([2.0, 2.0, 2.0], 0.5, bias_correction=False)
+assert np.allclose(got, [1.0, 1.5, 1.75]), f"raw EMA of a constant 2 from 0: expected [1.0, 1.5, 1.75], got {got}"
+got = ema([2.0, 2.0, 2.0], 0.5)
+assert np.allclose(got, [2.0, 2.0, 2.0]), f"bias-corrected EMA of a constant is the constant: expected [2, 2, 2], got {got}"
+### BEGIN HIDDEN TESTS
+g, b = np.array([1.0, -3.0, 0.5, 4.0]), 0.8
+raw = np.array([(1 - b) * np.sum(b ** np.arange(t)[::-1] * g[:t]) for t in range(1, 5)])
+for corr, exp in [(False, raw), (True, raw / (1 - b ** np.arange(1, 5)))]:
+    got = ema(list(g), b, bias_correction=corr)
+    assert got.dtype == np.float64 and np.allclose(got, exp), f"beta 0.8, correction {corr}: expected {exp}, got {got}"
+assert ema([], 0.9).shape == (0,), f"an empty sequence: expected an empty array, got {ema([], 0.9)}"
+### END HIDDEN TESTS
 
 # %% solution id="adam"
 #| export
 class Adam(Optimizer):
-    """Adam with bias correction and L2 weight decay (= torch.optim.Adam)."""
-
+    """Adam with bias correction and L2 weight decay (= torch.optim.Adam); the decay is in its own
+    method so that AdamW can change only that. Each parameter counts its own steps."""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         """Store the parameters (base class) and the hyperparameters; `self.betas` is a tuple.
 
@@ -327,8 +331,7 @@ class Adam(Optimizer):
 
         Per parameter: g = self.apply_weight_decay(p, gradient array). The parameter's state dict
         holds "step" (updates so far, an int), "exp_avg" (m) and "exp_avg_sq" (v), created at its
-        first update (zeros shaped like p). Count the step first, so the first update uses t = 1;
-        then update m and v, bias-correct them and move p.data as in the formulas above.
+        first update (zeros shaped like p); the first update uses t = 1. Then as the formulas above.
         Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
         EXAMPLE: lr=0.1, gradient 3.0 at every step: p moves by exactly -0.1 per step
                  (m_hat = 3, v_hat = 9); after 3 steps state["step"] == 3.
@@ -370,23 +373,19 @@ assert np.allclose(got, [2.0]), f"L2: g + 0.5 * 2 = 2: expected [2.], got {got}"
 A, c, theta0 = quadratic(7, 4)
 for lr, (b1, b2), eps, wd in [(0.05, (0.9, 0.999), 1e-8, 0.0), (0.01, (0.8, 0.99), 1e-3, 0.0),
                               (0.02, (0.9, 0.999), 1e-8, 0.3), (0.02, (0.9, 0.999), 1e-8, 1.0)]:
-    p = Tensor(theta0.copy(), requires_grad=True)
-    opt, th, m, v = Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd), theta0.copy(), 0.0, 0.0
+    p = Tensor(theta0.copy(), requires_grad=True); opt, th, m, v = Adam([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd), theta0.copy(), 0.0, 0.0
     for t in range(1, 8):
         p.grad = Tensor(A @ p.data + c); opt.step()
         g = A @ th + c + wd * th
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
         th = th - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
         assert np.allclose(p.data, th, rtol=1e-10, atol=1e-12), f"Adam lr={lr} betas={(b1, b2)} wd={wd} step {t}: expected {th}, got {p.data}"
-ok = np.allclose(opt.state[0]["exp_avg"], m) and np.allclose(opt.state[0]["exp_avg_sq"], v)
-assert ok, f"state: expected exp_avg {m}, exp_avg_sq {v}, got {opt.state[0]}"
-p = Tensor(np.array([0.0]), requires_grad=True)
-opt = Adam([p], lr=1.0, eps=1.0)
+assert np.allclose(opt.state[0]["exp_avg"], m) and np.allclose(opt.state[0]["exp_avg_sq"], v), f"state: expected exp_avg {m}, exp_avg_sq {v}, got {opt.state[0]}"
+p = Tensor(np.array([0.0]), requires_grad=True); opt = Adam([p], lr=1.0, eps=1.0)
 p.grad = Tensor(np.array([1e-4])); opt.step()
 assert np.allclose(p.data, [-1e-4 / (1e-4 + 1.0)], rtol=1e-9), f"eps after the sqrt: expected {-1e-4 / (1e-4 + 1.0)}, got {p.data}"
 p, q = Tensor(np.array([0.0]), requires_grad=True), Tensor(np.array([0.0]), requires_grad=True)
-opt = Adam([p, q], lr=0.1, weight_decay=0.1)
-p.grad = Tensor(np.array([2.0])); opt.step()
+opt = Adam([p, q], lr=0.1, weight_decay=0.1); p.grad = Tensor(np.array([2.0])); opt.step()
 assert q.data[0] == 0.0 and np.array_equal(p.grad.data, [2.0]), f"skip None grads, never modify p.grad: got {q.data}, {p.grad.data}"
 q.grad = Tensor(np.array([5.0])); opt.step()
 assert np.allclose(q.data, [-0.1]), f"q's first update uses its own t=1: expected [-0.1], got {q.data}"
@@ -396,8 +395,7 @@ assert np.array_equal(p.data, before), f"after opt.lr = 0 a step must not move p
 w = Tensor(np.array([3.0]), requires_grad=True)
 got = Adam([w]).apply_weight_decay(w, np.array([1.0]))
 assert got[0] == 1.0, f"weight_decay 0 leaves g alone: expected [1.], got {got}"
-p = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
-opt = Adam([p], lr=0.1)
+p = Tensor(np.ones(3, dtype=np.float32), requires_grad=True); opt = Adam([p], lr=0.1)
 p.grad = Tensor(np.ones(3, dtype=np.float32)); opt.step()
 assert p.data.dtype == np.float32 and opt.state[0]["exp_avg"].shape == (3,), f"float32: got {p.data.dtype}, {opt.state[0]['exp_avg'].shape}"
 opt = Adam([p], lr=0.1, betas=[0.0, 0.5], eps=0.0, weight_decay=0.0)
@@ -409,19 +407,14 @@ for kw in [dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.9
 
 # %% [markdown]
 # ## AdamW: decoupled weight decay
-#
 # In Adam, L2 decay is divided by $\sqrt{\hat v}$ like any gradient. Loshchilov & Hutter (2019)
-# *decouple* it: shrink the weights directly, then take the Adam step on the unmodified gradient:
-#
-# $$\theta \leftarrow \theta\,(1 - \eta\lambda), \qquad \text{then the Adam update with } g_t .$$
-#
-# That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$). Only the weight-decay method changes.
+# *decouple* it: shrink the weights directly, $\theta \leftarrow \theta\,(1 - \eta\lambda)$, then take the
+# Adam step on the unmodified gradient $g_t$. That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$). Only the weight-decay method changes.
 
 # %% solution id="adamw"
 #| export
 class AdamW(Adam):
     """Adam with decoupled weight decay (= torch.optim.AdamW)."""
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr, betas, eps, weight_decay)
 
@@ -436,15 +429,13 @@ class AdamW(Adam):
         ### END SOLUTION
 
 # %% test id="test-adamw" points=2
-p = Tensor(np.array([2.0, -4.0]), requires_grad=True)
-opt = AdamW([p], lr=0.1, weight_decay=0.5)
+p = Tensor(np.array([2.0, -4.0]), requires_grad=True); opt = AdamW([p], lr=0.1, weight_decay=0.5)
 p.grad = Tensor(np.array([0.0, 0.0])); opt.step()
 assert np.allclose(p.data, [1.9, -3.8]), f"zero gradient: AdamW only shrinks by (1 - lr*wd) = 0.95: expected [1.9, -3.8], got {p.data}"
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(8, 4)
 for lr, wd in [(0.05, 0.3), (0.01, 1.0)]:
-    p = Tensor(theta0.copy(), requires_grad=True)
-    opt, th, m, v = AdamW([p], lr=lr, weight_decay=wd), theta0.copy(), 0.0, 0.0
+    p = Tensor(theta0.copy(), requires_grad=True); opt, th, m, v = AdamW([p], lr=lr, weight_decay=wd), theta0.copy(), 0.0, 0.0
     for t in range(1, 8):
         p.grad = Tensor(A @ p.data + c); opt.step()
         g, th = A @ th + c, th * (1 - lr * wd)
@@ -461,22 +452,22 @@ assert AdamW([p]).weight_decay == 1e-2, f"AdamW's default weight_decay: expected
 
 # %% [markdown]
 # ## The optimization loop
-#
 # Every use of an optimizer repeats four lines: clear the gradients, compute the loss,
 # backpropagate, step. Write them once, recording where the parameter goes.
 
 # %%
+import time
 import matplotlib.pyplot as plt
-
 import tinytorch_lib.autograd  # noqa: F401  (registers the backward engine)
+from tinytorch_lib.activations import ReLU
+from tinytorch_lib.layers import Linear, Sequential
 
 # %% solution id="minimize"
 def minimize(f, start, make_optimizer, steps):
     """Minimise f from `start` with the optimizer that `make_optimizer` builds; return the path.
 
-    f: a function from a Tensor w to a scalar Tensor (built with Tensor operations).
-    start: the initial point, a sequence of floats; w is a float64 Tensor with requires_grad=True.
-    make_optimizer: called once with the list [w], returns an Optimizer.
+    f: a function from a Tensor w to a scalar Tensor; start: the initial point, a sequence of floats
+    (w is a float64 Tensor with requires_grad=True); make_optimizer([w]) is called once.
     Returns a float64 array of shape (steps + 1, len(start)): w before the first step, then w
     after each of the `steps` updates.
     EXAMPLE: minimize(lambda w: (w * w).sum(), [1.0], lambda ps: SGD(ps, lr=0.25), 2)
@@ -498,8 +489,7 @@ def minimize(f, start, make_optimizer, steps):
 # %% test id="test-minimize" points=2
 got = minimize(lambda w: (w * w).sum(), [1.0, -2.0], lambda ps: SGD(ps, lr=0.25), 3)
 expected = np.array([[1.0, -2.0], [0.5, -1.0], [0.25, -0.5], [0.125, -0.25]])
-assert got.shape == (4, 2) and np.allclose(got, expected), \
-    f"SGD lr=0.25 on sum(w^2) halves w every step: expected {expected.tolist()}, got {np.asarray(got).tolist()}"
+assert got.shape == (4, 2) and np.allclose(got, expected), f"SGD lr=0.25 on sum(w^2) halves w every step: expected {expected.tolist()}, got {np.asarray(got).tolist()}"
 ### BEGIN HIDDEN TESTS
 got = minimize(lambda w: (w * w * w).sum(), [1.0], lambda ps: SGD(ps, lr=0.1), 2)
 assert np.allclose(got, [[1.0], [0.7], [0.7 - 0.1 * 3 * 0.49]]), f"gradients must not accumulate across steps: {got}"
@@ -509,7 +499,6 @@ assert got.dtype == np.float64 and got0.shape == (1, 2), f"expected float64 and 
 
 # %% [markdown]
 # ## How large may a step be?
-#
 # On $f(w) = \tfrac{a}{2} w^2$ an SGD step multiplies $w$ by $1 - \eta a$: it shrinks only while
 # $\eta < 2/a$. A learning rate is limited by the **steepest** direction. Find that limit by trying.
 
@@ -550,22 +539,54 @@ assert got == 0.1, f"one step of lr 0.1 lands at w = 0: expected 0.1, got {got}"
 
 # %% [markdown]
 # ## A narrow valley
-#
-# $f = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it, so SGD's $\eta$ is capped near $2/50$ and it crawls
-# along $x$. Momentum builds up speed along the valley; Adam rescales each coordinate.
+# $f = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it, so SGD's $\eta$ is
+# capped near $2/50$ and it crawls along $x$. Momentum builds up speed along the valley; Adam
+# rescales each coordinate. Race them: how many steps until $f$ is small?
+
+# %% solution id="steps-to-reach"
+def steps_to_reach(f, start, make_optimizer, tol, max_steps=1000):
+    """How many optimizer steps from `start` until f(w) < tol: an int, or None if not within max_steps.
+
+    f, start, make_optimizer: as for `minimize`. Counts the steps taken before f first drops below
+    tol: 0 when f(start) < tol already; checks after every step, up to and including step max_steps.
+    EXAMPLE: f = sum(w^2), start [1.0], SGD lr 0.25 (w halves, f quarters per step), tol 0.01
+             -> 4   (f = 1, 0.25, 0.0625, 0.0156, 0.0039)
+    HINT: stop as soon as you know: a `return` inside the loop.
+    """
+    ### BEGIN SOLUTION
+    w = Tensor(np.array(start, dtype=np.float64), requires_grad=True)
+    optimizer = make_optimizer([w])
+    for t in range(max_steps + 1):
+        value = f(w)
+        if float(value.data) < tol:
+            return t
+        if t < max_steps:
+            optimizer.zero_grad()
+            value.backward()
+            optimizer.step()
+    return None
+    ### END SOLUTION
+
+# %% test id="test-steps-to-reach" points=1
+got = steps_to_reach(lambda w: (w * w).sum(), [1.0], lambda ps: SGD(ps, lr=0.25), 0.01)
+assert got == 4, f"f quarters every step from 1: expected 4 steps to go below 0.01, got {got}"
+### BEGIN HIDDEN TESTS
+sq = lambda w: (w * w).sum()
+got = [steps_to_reach(sq, [0.05], lambda ps: SGD(ps, lr=0.25), 0.01), steps_to_reach(sq, [1.0], lambda ps: SGD(ps, lr=0.25), 0.01, max_steps=3),
+       steps_to_reach(sq, [1.0], lambda ps: SGD(ps, lr=0.25), 0.01, max_steps=4), steps_to_reach(sq, [1.0], lambda ps: SGD(ps, lr=0.25), 0.25)]
+assert got == [0, None, 4, 2], f"start below tol, max_steps 3 and 4, tol 0.25 (f must drop below, not reach): expected [0, None, 4, 2], got {got}"
+got = steps_to_reach(lambda w: (w * w * w * w).sum(), [1.0, -1.0], lambda ps: SGD(ps, lr=0.1), 0.1)
+assert got == 3, f"f = sum(w^4) from [1, -1], lr 0.1, tol 0.1 (gradients must not accumulate): expected 3, got {got}"
+### END HIDDEN TESTS
 
 # %%
-def valley(w):
-    return 0.5 * (w[0] ** 2 + 50.0 * w[1] ** 2)
-
-
-print("largest stable SGD lr on the valley:",
-      largest_stable_lr(valley, [-4.0, 1.0], lambda ps, lr: SGD(ps, lr=lr), np.arange(0.030, 0.0451, 0.0025)))
-runs = {
-    "SGD lr=0.035": minimize(valley, [-4.0, 1.0], lambda ps: SGD(ps, lr=0.035), 60),
-    "SGD momentum=0.9 lr=0.015": minimize(valley, [-4.0, 1.0], lambda ps: SGD(ps, lr=0.015, momentum=0.9), 60),
-    "Adam lr=0.4": minimize(valley, [-4.0, 1.0], lambda ps: Adam(ps, lr=0.4), 60),
-}
+valley = lambda w: 0.5 * (w[0] ** 2 + 50.0 * w[1] ** 2)
+print("largest stable SGD lr:", largest_stable_lr(valley, [-4.0, 1.0], lambda ps, lr: SGD(ps, lr=lr), np.arange(0.030, 0.0451, 0.0025)))
+makers = {"SGD lr=0.035": lambda ps: SGD(ps, lr=0.035), "SGD momentum=0.9 lr=0.015": lambda ps: SGD(ps, lr=0.015, momentum=0.9),
+          "Adam lr=0.4": lambda ps: Adam(ps, lr=0.4)}
+for name, make in makers.items():
+    print(f"{name:26s} steps until f < 1e-3: {steps_to_reach(valley, [-4.0, 1.0], make, 1e-3)}")
+runs = {name: minimize(valley, [-4.0, 1.0], make, 60) for name, make in makers.items()}
 fig, ax2 = plt.subplots(figsize=(6, 3.6), dpi=72)
 xs, ys = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-1.5, 1.5, 200))
 ax2.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 60, 12), cmap="Greys")
@@ -574,30 +595,20 @@ for name, path in runs.items():
 ax2.plot(0, 0, "k*", ms=12)
 ax2.set(xlabel="x", ylabel="y", title="60 steps on f = (x² + 50 y²) / 2")
 ax2.legend(loc="lower right", fontsize=8)
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # ## Systems note: optimizer state costs memory and time
-#
 # SGD with momentum keeps one buffer per parameter, Adam two ($m$, $v$): a 7-billion-parameter
 # model in float32 needs 28 GB of weights plus 56 GB of Adam state, all read and written each step.
-
-# %%
-import time
-
-from tinytorch_lib.layers import Linear, Sequential
-from tinytorch_lib.activations import ReLU
 
 # %% solution id="optimizer-cost"
 def optimizer_cost(optimizer, steps=20):
     """Measure an optimizer: (bytes of state per byte of parameters, milliseconds per step()).
 
-    Gives every parameter a zero gradient (a Tensor of zeros with the parameter's shape and
-    dtype), runs the optimizer's step `steps` times, timing the calls with time.perf_counter, then
-    adds up the `.nbytes` of every ndarray held in the optimizer's state dicts (other values,
-    such as Adam's step counter, do not count) and divides by the parameters' total `.nbytes`.
-    Returns (ratio, ms) as two floats.
+    Gives every parameter a zero gradient (shape and dtype of the parameter), times `steps` calls of
+    step() with time.perf_counter, then divides the `.nbytes` of every ndarray in the state dicts
+    (not Adam's step counter) by the parameters' total `.nbytes`. Returns (ratio, ms), two floats.
     EXAMPLE: optimizer_cost(SGD(model.parameters(), lr=0.1, momentum=0.9)) -> (1.0, 0.2...)
     """
     ### BEGIN SOLUTION
@@ -619,9 +630,7 @@ ratios = [optimizer_cost(make(lin.parameters()), steps=3)[0] for make in
 assert np.allclose(ratios, [0.0, 1.0, 2.0]), f"state / parameter bytes for SGD, SGD momentum, Adam: expected [0, 1, 2], got {ratios}"
 ### BEGIN HIDDEN TESTS
 class SleepyOptimizer(Optimizer):
-    def step(self):
-        time.sleep(0.01)
-
+    step = lambda self: time.sleep(0.01)
 
 ratio, ms = optimizer_cost(SleepyOptimizer(Linear(3, 2).parameters(), lr=0.1), steps=3)
 assert 9.5 < ms < 40 and ratio == 0.0, f"a step that sleeps 10 ms: expected about 10 ms per step and ratio 0, got {ms}, {ratio}"

@@ -1,35 +1,27 @@
 # %% [markdown]
 # # 09 · Convolutions
 #
-# An MLP sees an image as 64 unrelated numbers: shift the digit by one pixel and every input changes.
-# A **convolution** slides one small filter over the whole image, so the same few weights detect the
-# same stroke wherever it is (LeCun et al., 1998). For an input $x$ of shape $(N, C, H, W)$ and a
-# weight $w$ of shape $(O, C, k_h, k_w)$, with stride $s$ and zero padding $p$:
+# An MLP sees an image as 64 unrelated numbers. A **convolution** slides one small filter over the
+# whole image, so the same few weights detect the same stroke wherever it is (LeCun et al., 1998).
+# For $x$ of shape $(N, C, H, W)$, weight $w$ $(O, C, k_h, k_w)$, stride $s$ and zero padding $p$:
 #
 # $$y_{n,o,i,j} = b_o + \sum_{c}\sum_{u<k_h}\sum_{v<k_w} w_{o,c,u,v}\; x^{\text{pad}}_{n,\,c,\,is+u,\,js+v},
 #   \qquad H_{out} = \left\lfloor \frac{H + 2p - k_h}{s} \right\rfloor + 1 .$$
 #
-# You write it as the direct loops of the formula, then as one matrix product over an **im2col**
-# column matrix, and backwards (col2im); pooling reuses the same columns.
+# You write it first as the direct loops of the formula (for every image, output channel and output
+# pixel, the dot product of the filter with the window under it), then as one matrix product over an
+# **im2col** column matrix, and backwards (col2im); pooling reuses the same columns.
 
 # %%
 #| default_exp spatial
 #| export
 import numpy as np
-
 from tinytorch_lib.autograd import VJP
 from tinytorch_lib.layers import Module
 from tinytorch_lib.tensor import Tensor, _make, as_tensor, get_generator
 
-
 def _pair(v):
     return (int(v), int(v)) if np.isscalar(v) else tuple(int(k) for k in v)
-
-# %% [markdown]
-# ## The direct loops
-#
-# Straight from the formula: for every image, every output channel and every output pixel, the dot
-# product of the filter with the window under it. Four Python loops around one small NumPy product.
 
 # %% solution id="conv-naive"
 def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
@@ -63,7 +55,6 @@ def reference_conv(x, w, b, stride, padding):
     win = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
     return np.einsum("nchwuv,ocuv->nohw", win, w) + (0 if b is None else b[None, :, None, None])
 
-
 def grad_check(fn, *arrays):
     """fn(*float64 leaf Tensors) -> Tensor: its backward against central differences, every input."""
     leaves = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
@@ -80,8 +71,7 @@ def grad_check(fn, *arrays):
             num[i] = (plus - np.sum(R * fn(*leaves).data)) / 2e-6
             leaf.data[i] = old
         got = None if leaf.grad is None else leaf.grad.data
-        assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), \
-            f"gradient of input {k}: expected (finite differences)\n{np.round(num, 5)}\ngot\n{got}"
+        assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), f"gradient of input {k}: expected (finite differences)\n{np.round(num, 5)}\ngot\n{got}"
 
 # %% test id="test-conv-naive" points=2
 x0, w0 = np.arange(9.0).reshape(1, 1, 3, 3), np.ones((1, 1, 2, 2))
@@ -99,18 +89,15 @@ assert got == np.float32, f"expected x's dtype float32, got {got}"
 
 # %% [markdown]
 # ## im2col: the convolution as one matrix product
-#
 # Each output pixel is a dot product of the flattened filter (length $Ck_hk_w$) with the flattened
-# window under it. Copy every window of image $n$ into a **column** of a matrix $X_{col}^{(n)}$ of
-# shape $(Ck_hk_w,\; H_{out} W_{out})$, and all dot products of that image become one matrix
-# product $Y^{(n)} = W_{mat} X_{col}^{(n)}$ with $W_{mat}$ = `weight.reshape(O, -1)`; `np.matmul`
-# does the $N$ products in one call on the stack `cols` of shape $(N,\; Ck_hk_w,\; H_{out}W_{out})$,
-# and $Y$ comes out as $(N, O, H_{out}W_{out})$, already in NCHW order.
+# window under it. Copy every window of image $n$ into a **column** of $X_{col}^{(n)}$, shape
+# $(Ck_hk_w,\; H_{out} W_{out})$, and all its dot products become one matrix product
+# $Y^{(n)} = W_{mat} X_{col}^{(n)}$ with $W_{mat}$ = `weight.reshape(O, -1)`; `np.matmul` does all
+# $N$ at once on the stack `cols` $(N,\; Ck_hk_w,\; H_{out}W_{out})$, giving $(N, O, H_{out}W_{out})$.
 #
-# Row order of $X_{col}$ is $(c, u, v)$, the order of `weight.reshape(O, -1)`; column order is
-# $(i, j)$. Build it without a loop over output pixels: for each of the $k_h k_w$ filter offsets
-# $(u, v)$ the pixels $x^{pad}_{:, :, is+u, js+v}$ for **all** $i, j$ at once are one strided slice
-# `xp[:, :, u:u + s*H_out:s, v:v + s*W_out:s]`. That is $k_hk_w$ copies, not $N H_{out} W_{out}$.
+# Rows of $X_{col}$ are ordered $(c, u, v)$ like `weight.reshape(O, -1)`, columns $(i, j)$. For one
+# filter offset $(u, v)$ the pixels $x^{pad}_{:, :, is+u, js+v}$ for **all** $i, j$ are one strided
+# slice of the padded input: $k_hk_w$ copies, no loop over output pixels.
 #
 # **col2im** is the adjoint (the backward of im2col): it sends each column entry back to the input
 # pixel it was copied from, **adding** where windows overlap, then cuts the padding off.
@@ -122,7 +109,6 @@ def conv_output_size(size, kernel, stride, padding):
     ### BEGIN SOLUTION
     return (size + 2 * padding - kernel) // stride + 1
     ### END SOLUTION
-
 
 def im2col(x, kh, kw, stride=1, padding=0):
     """Column matrices of the (kh, kw) windows of the ndarray x (N, C, H, W), one per image.
@@ -143,7 +129,6 @@ def im2col(x, kh, kw, stride=1, padding=0):
             cols[:, :, u, v] = xp[:, :, u:u + stride * OH:stride, v:v + stride * OW:stride]
     return cols.reshape(N, C * kh * kw, OH * OW)
     ### END SOLUTION
-
 
 def col2im(cols, x_shape, kh, kw, stride=1, padding=0):
     """The adjoint of im2col: scatter-add the columns back into an array of shape x_shape (N, C, H, W).
@@ -189,19 +174,16 @@ assert got == np.float32, f"expected x's dtype float32, got {got}"
 
 # %% [markdown]
 # ## The conv2d op and its backward
-#
-# `conv2d(x, weight, bias, stride, padding)` computes $Y = W_{mat}X_{col}$ (reshaped to
-# $(N, O, H_{out}, W_{out})$: a free reshape) and records it as op `"conv2d"` with parents `(x, weight)` and ctx
+# `conv2d(x, weight, bias, stride, padding)` computes $Y = W_{mat}X_{col}$ (reshaped, for free, to
+# $(N, O, H_{out}, W_{out})$) and records it as op `"conv2d"` with parents `(x, weight)` and ctx
 # `stride`, `padding` and the column matrix `cols` (backward needs it). The bias is an ordinary
 # broadcast add of `bias.reshape(1, O, 1, 1)`, so module 05 differentiates it already.
 #
-# Backward of $Y = W_{mat}X_{col}$ is the matmul rule of module 05, $\bar W_{mat} = \bar Y X_{col}^\top$
-# and $\bar X_{col} = W_{mat}^\top \bar Y$ for every image, with $\bar Y$ = `grad` as $(N, O, H_{out}W_{out})$;
-# the weight is shared by all images, so its gradient is the **sum** over $n$. Then col2im. Like module 05's matmul rule, skip (return `None` for) a parent that does not
-# require grad: the input images of the first layer never do, and col2im is not free.
-#
-# The rule goes into module 05's table: `VJP["conv2d"] = _conv2d_vjp`. From then on `backward()`
-# knows the op; no class is modified.
+# Backward of $Y = W_{mat}X_{col}$ is module 05's matmul rule, $\bar W_{mat} = \bar Y X_{col}^\top$
+# and $\bar X_{col} = W_{mat}^\top \bar Y$ per image ($\bar Y$ = `grad` as $(N, O, H_{out}W_{out})$);
+# the weight is shared by all images, so its gradient is the **sum** over $n$; then col2im. Return
+# `None` for a parent that does not require grad (the first layer's images never do; col2im is not
+# free). The rule goes into module 05's table, `VJP["conv2d"]`: no class is modified.
 
 # %% solution id="conv2d-op"
 #| export
@@ -226,7 +208,6 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     return out if bias is None else out + as_tensor(bias).reshape(1, O, 1, 1)
     ### END SOLUTION
 
-
 def _conv2d_vjp(grad, out, x, weight, stride, padding, cols):
     """Gradients (grad_x, grad_weight) of conv2d; None for a parent that does not require grad."""
     ### BEGIN SOLUTION
@@ -238,7 +219,6 @@ def _conv2d_vjp(grad, out, x, weight, stride, padding, cols):
         grad_x = col2im(weight.data.reshape(O, -1).T @ G, x.shape, kh, kw, stride, padding)
     return grad_x, grad_w
     ### END SOLUTION
-
 
 VJP["conv2d"] = _conv2d_vjp
 
@@ -253,30 +233,21 @@ grad_check(lambda a, w: conv2d(a, w, stride=2, padding=1), rng.standard_normal((
 grad_check(lambda a, w: conv2d(a, w, stride=3, padding=2), rng.standard_normal((1, 2, 7, 4)), rng.standard_normal((2, 2, 2, 3)))
 wt = Tensor(wr, requires_grad=True)
 y2 = conv2d(Tensor(xr), wt, stride=2)
-ok = y2.shape == (2, 4, 2, 1) and np.allclose(y2.data, reference_conv(xr, wr, None, 2, 0)) and y2._op == "conv2d"
-assert ok, f"stride 2, no bias: expected shape (2, 4, 2, 1) recorded as 'conv2d', got {y2.shape}, {y2._op!r}"
-ok = y2.data.flags["C_CONTIGUOUS"] and np.allclose(y2._ctx["cols"], im2col(xr, 3, 3, 2, 0))
-assert ok, "expected a C-contiguous output and ctx['cols'] == im2col(x, 3, 3, 2, 0)"
+assert y2.shape == (2, 4, 2, 1) and np.allclose(y2.data, reference_conv(xr, wr, None, 2, 0)) and y2._op == "conv2d", f"stride 2, no bias: expected shape (2, 4, 2, 1) recorded as 'conv2d', got {y2.shape}, {y2._op!r}"
+assert y2.data.flags["C_CONTIGUOUS"] and np.allclose(y2._ctx["cols"], im2col(xr, 3, 3, 2, 0)), "expected a C-contiguous output and ctx['cols'] == im2col(x, 3, 3, 2, 0)"
 gx, gw = _conv2d_vjp(np.ones((2, 4, 2, 1)), y2, Tensor(xr), wt, 2, 0, im2col(xr, 3, 3, 2, 0))
 assert gx is None and gw.shape == wr.shape, f"expected None for x (no requires_grad) and a {wr.shape} weight gradient, got {type(gx).__name__}, {getattr(gw, 'shape', gw)}"
 f32 = conv2d(Tensor(xr.astype(np.float32)), Tensor(wr.astype(np.float32)), Tensor(br.astype(np.float32)), padding=1)
 assert f32.dtype == np.float32, f"float32 in: expected float32 out, got {f32.dtype}"
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# ## The layer
-#
-# `Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True)` holds
-# `weight` (out, in, kh, kw) and `bias` (out,) initialised like PyTorch: both uniform in
-# $\pm 1/\sqrt{\text{fan\_in}}$ with $\text{fan\_in} = C_{in} k_h k_w$, weight drawn first, from
-# `get_generator()`. `kernel_size` is an int or a pair.
-
 # %% solution id="conv2d-layer"
 #| export
 class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
-        """Store the arguments (kernel_size as a (kh, kw) pair) and create the parameters.
-
+        """Store the arguments (kernel_size as a (kh, kw) pair) and create the parameters as PyTorch:
+        float32 `weight` (out, in, kh, kw) and `bias` (out,) or None, both uniform in +-1/sqrt(fan_in),
+        fan_in = in_channels * kh * kw, drawn from get_generator(), the weight first.
         EXAMPLE: Conv2d(3, 16, 3).weight.shape -> (16, 3, 3, 3); Conv2d(3, 16, (1, 5), bias=False).bias -> None
         """
         ### BEGIN SOLUTION
@@ -303,23 +274,19 @@ class Conv2d(Module):
 
 # %% test id="test-conv2d-layer" points=2
 from tinytorch_lib.tensor import manual_seed
-
 manual_seed(0)
 conv = Conv2d(3, 16, 3, padding=1)
 assert conv.weight.shape == (16, 3, 3, 3) and conv.bias.shape == (16,), f"expected weight (16, 3, 3, 3), bias (16,), got {conv.weight.shape}"
 bound = 1 / np.sqrt(27)
-assert conv.weight.dtype == np.float32 and np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.9 * bound, \
-    f"weights uniform in +-1/sqrt(27) = +-{bound:.4f}, got max |w| {np.abs(conv.weight.data).max():.4f}"
+assert conv.weight.dtype == np.float32 and np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.9 * bound, f"weights uniform in +-1/sqrt(27) = +-{bound:.4f}, got max |w| {np.abs(conv.weight.data).max():.4f}"
 ### BEGIN HIDDEN TESTS
 manual_seed(0)
-w_ref = get_generator().uniform(-bound, bound, size=(16, 3, 3, 3))
-b_ref = get_generator().uniform(-bound, bound, size=(16,))
+w_ref, b_ref = get_generator().uniform(-bound, bound, size=(16, 3, 3, 3)), get_generator().uniform(-bound, bound, size=(16,))
 assert np.allclose(conv.weight.data, w_ref) and np.allclose(conv.bias.data, b_ref), "expected the weight drawn first, then the bias, from get_generator()"
 got = [p.shape for p in conv.parameters()]
 assert got == [(16, 3, 3, 3), (16,)], f"expected parameters [(16, 3, 3, 3), (16,)], got {got}"
 nb = Conv2d(2, 4, (1, 3), stride=2, bias=False)
-ok = nb.bias is None and nb.weight.shape == (4, 2, 1, 3) and np.abs(nb.weight.data).max() <= 1 / np.sqrt(6)
-assert ok, f"Conv2d(2, 4, (1, 3), bias=False): expected no bias, weight (4, 2, 1, 3) within 1/sqrt(6), got {nb.bias!r}, {nb.weight.shape}"
+assert nb.bias is None and nb.weight.shape == (4, 2, 1, 3) and np.abs(nb.weight.data).max() <= 1 / np.sqrt(6), f"Conv2d(2, 4, (1, 3), bias=False): expected no bias, weight (4, 2, 1, 3) within 1/sqrt(6), got {nb.bias!r}, {nb.weight.shape}"
 assert (nb.kernel_size, nb.stride, nb.padding) == ((1, 3), 2, 0), f"expected ((1, 3), 2, 0), got {(nb.kernel_size, nb.stride, nb.padding)}"
 xb = np.random.default_rng(4).standard_normal((2, 3, 6, 5)).astype(np.float32)
 got, exp = conv(Tensor(xb)).data, reference_conv(xb, conv.weight.data, conv.bias.data, 1, 1)
@@ -330,16 +297,12 @@ assert got == (2, 4, 3, 2), f"stride 2, kernel (1, 3) on (6, 5): expected (2, 4,
 
 # %% [markdown]
 # ## Pooling
-#
 # Pooling shrinks each channel: a $k \times k$ window (stride $k$ by default) becomes its maximum
-# (max pooling) or its mean (average pooling). Treat every channel as an image of its own
-# (`reshape(N*C, 1, H, W)`): then `im2col` puts each window in a column, and pooling is a reduction
-# over axis 1 (the $k_hk_w$ rows).
-#
-# Backward: the mean sends $\bar y / k^2$ to every pixel of its window; the max sends $\bar y$ only to
-# the **arg-max** of its window (the first one when several are equal, as PyTorch does), via col2im
-# of a column matrix that is zero except at those positions (`ctx` keeps the arg-max rows, shape
-# $(NC, 1, H_{out}W_{out})$; `np.take_along_axis` / `np.put_along_axis` read and write through it).
+# or its mean. With every channel an image of its own (`reshape(N*C, 1, H, W)`), `im2col` puts each
+# window in a column and pooling is a reduction over axis 1 (the $k_hk_w$ rows). Backward: the mean
+# sends $\bar y / k^2$ to every pixel of its window; the max sends $\bar y$ only to the **arg-max** of
+# its window (the first of equal ones, as PyTorch), via col2im of a column matrix that is zero except
+# there (`ctx` keeps the arg-max rows, $(NC, 1, H_{out}W_{out})$; see `np.take_along_axis`).
 
 # %% solution id="pooling"
 #| export
@@ -361,7 +324,6 @@ def max_pool2d(x, kernel_size, stride=None):
     return _make(y.reshape(N, C, OH, OW), (x,), "max_pool2d", kernel_size=(kh, kw), stride=(sh, sw), argmax=argmax)
     ### END SOLUTION
 
-
 def _max_pool2d_vjp(grad, out, x, kernel_size, stride, argmax):
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
@@ -369,7 +331,6 @@ def _max_pool2d_vjp(grad, out, x, kernel_size, stride, argmax):
     np.put_along_axis(dcols, argmax, np.asarray(grad).reshape(argmax.shape), axis=1)
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
     ### END SOLUTION
-
 
 def avg_pool2d(x, kernel_size, stride=None):
     """Mean over (kh, kw) windows, op "avg_pool2d" with ctx kernel_size and stride (pairs).
@@ -386,7 +347,6 @@ def avg_pool2d(x, kernel_size, stride=None):
     return _make(y.reshape(N, C, OH, OW), (x,), "avg_pool2d", kernel_size=(kh, kw), stride=(sh, sw))
     ### END SOLUTION
 
-
 def _avg_pool2d_vjp(grad, out, x, kernel_size, stride):
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
@@ -396,10 +356,8 @@ def _avg_pool2d_vjp(grad, out, x, kernel_size, stride):
     return (col2im(dcols, (N * C, 1, H, W), *kernel_size, stride[0]).reshape(x.shape),)
     ### END SOLUTION
 
-
 VJP["max_pool2d"] = _max_pool2d_vjp
 VJP["avg_pool2d"] = _avg_pool2d_vjp
-
 
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None):
@@ -414,7 +372,6 @@ class MaxPool2d(Module):
         ### BEGIN SOLUTION
         return max_pool2d(x, self.kernel_size, self.stride)
         ### END SOLUTION
-
 
 class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None):
@@ -465,36 +422,73 @@ assert got == np.float32, f"expected float32, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Receptive field
+# A unit deep in a conv/pool stack sees an input window that grows with depth: a layer of kernel $k$,
+# stride $s$ widens it by $k-1$ times the **jump** $J$ (input distance between neighbouring units
+# below it) and multiplies $J$ by $s$: $r_\ell = r_{\ell-1} + (k_\ell - 1)J_{\ell-1}$, $J_\ell = s_\ell J_{\ell-1}$,
+# $r_0 = J_0 = 1$. Padding does not change it; LeNet's last layer must see the whole 8x8 digit.
+
+# %% solution id="receptive-field"
+def receptive_field(layers):
+    """(size, jump) of one output unit of a stack of layers, along the rows (ints).
+
+    layers: in order, each a Conv2d, MaxPool2d or AvgPool2d module (kernel_size an int or a pair;
+    a pool's stride None means its kernel size) or a plain (kernel, stride) pair of ints.
+    size: how many input rows the unit sees; jump: input rows between neighbouring output units.
+    An empty list gives (1, 1).
+    EXAMPLE: receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)]) -> (10, 4)
+             (3x3 conv, 2x2 pool, 3x3 conv, 2x2 pool: sizes 3, 4, 8, 10; jumps 1, 2, 2, 4)
+    HINT: `_pair` turns an int or a pair into a pair; isinstance tells modules from tuples.
+    """
+    ### BEGIN SOLUTION
+    size, jump = 1, 1
+    for layer in layers:
+        if isinstance(layer, tuple):
+            k, s = layer
+        else:
+            k = _pair(layer.kernel_size)[0]
+            s = _pair(layer.kernel_size if layer.stride is None else layer.stride)[0]
+        size += (k - 1) * jump
+        jump *= s
+    return size, jump
+    ### END SOLUTION
+
+# %% test id="test-receptive-field" points=2
+got = receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)])
+assert got == (10, 4), f"conv3, pool2, conv3, pool2: expected (10, 4), got {got}"
+### BEGIN HIDDEN TESTS
+assert receptive_field([]) == (1, 1), f"no layer: expected (1, 1), got {receptive_field([])}"
+got = receptive_field([Conv2d(1, 2, 5, stride=2, padding=2), MaxPool2d(3), AvgPool2d(2, 1), Conv2d(2, 2, (3, 1))])
+assert got == (5 + 2 * 2 + 1 * 6 + 2 * 6, 6), f"conv5/2, maxpool3, avgpool2/1, conv(3, 1): expected (27, 6), got {got}"
+got = receptive_field([MaxPool2d((2, 4), stride=(3, 1)), (4, 1)])
+assert got == (2 + 3 * 3, 3), f"maxpool (2, 4) stride (3, 1), then (4, 1): expected (11, 3), got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## What the filters see
-#
-# Two hand-made 3x3 filters (vertical and horizontal edges, Sobel) as one `Conv2d(1, 2, 3, padding=1)`
-# on a few digits, then a 2x2 max pool: the feature maps keep *where* strokes of each orientation
-# are, at a quarter of the size.
+# Two hand-made 3x3 Sobel filters (vertical, horizontal edges) as one `Conv2d(1, 2, 3, padding=1)`,
+# then a 2x2 max pool: the maps keep *where* strokes of each orientation are, at a quarter the size.
 
 # %%
 import matplotlib.pyplot as plt
-
 from tinytorch_lib.data import load_digits
 
 images, labels = load_digits()
 edges = Conv2d(1, 2, 3, padding=1)
 sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
-edges.weight.data = np.stack([sobel, sobel.T])[:, None]
-edges.bias.data = np.zeros(2, dtype=np.float32)
+edges.weight.data, edges.bias.data = np.stack([sobel, sobel.T])[:, None], np.zeros(2, dtype=np.float32)
 maps = edges(images[:4])
 pooled = MaxPool2d(2)(maps)
 fig, axes = plt.subplots(4, 4, figsize=(7, 7))
 for r in range(4):
     panels = [images.data[r, 0], maps.data[r, 0], maps.data[r, 1], pooled.data[r, 0]]
     for ax, img, title in zip(axes[r], panels, ["digit", "vertical edges", "horizontal edges", "max-pooled (4x4)"]):
-        ax.imshow(img, cmap="gray_r" if title == "digit" else "RdBu")
+        ax.imshow(img, cmap="gray_r" if title == "digit" else "RdBu"), ax.axis("off")
         ax.set_title(title if r == 0 else "", fontsize=9)
-        ax.axis("off")
 plt.show()
 
 # %% [markdown]
 # ## Systems note: loops against one matrix product
-#
 # Both versions do the same arithmetic. The loops pay a Python iteration and a tiny NumPy call per
 # output value; im2col copies the input once per filter offset, then runs at BLAS speed. The price
 # is memory: the column matrix holds every input pixel about $k_hk_w/s^2$ times. Count both first.
@@ -532,25 +526,14 @@ assert got == exp, f"non-square kernel (1, 3) on (5, 4): expected {exp}, got {go
 ### END HIDDEN TESTS
 
 # %%
-import time
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
+from timeit import repeat
 
 rng = np.random.default_rng(0)
 xs, ws = rng.standard_normal((8, 3, 16, 16)).astype(np.float32), rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
 cost = conv_cost(xs.shape, ws.shape, padding=1)
-flops = cost["flops"]
-t_loop = best_of(lambda: conv2d_naive(xs, ws, padding=1), repeat=1)
-t_cols = best_of(lambda: conv2d(Tensor(xs), Tensor(ws), padding=1))
-cols_bytes = cost["cols_bytes"]
+flops, cols_bytes = cost["flops"], cost["cols_bytes"]
+t_loop = min(repeat(lambda: conv2d_naive(xs, ws, padding=1), number=1, repeat=1))
+t_cols = min(repeat(lambda: conv2d(Tensor(xs), Tensor(ws), padding=1), number=1, repeat=3))
 print(f"x (8, 3, 16, 16), 8 filters 3x3: {flops / 1e6:.1f} MFLOP")
 print(f"direct loops {t_loop * 1e3:8.1f} ms  ({flops / t_loop / 1e9:.3f} GFLOP/s)")
 print(f"im2col       {t_cols * 1e3:8.2f} ms  ({flops / t_cols / 1e9:.3f} GFLOP/s), {t_loop / t_cols:.0f}x faster")
