@@ -54,7 +54,9 @@ class Batches:
 
     def __iter__(self):
         n = len(self.x)
-        order = get_generator().permutation(n) if self.shuffle else np.arange(n)
+        order = np.arange(n)
+        if self.shuffle:
+            get_generator().shuffle(order)
         for i in range(0, n, self.batch_size):
             idx = order[i:i + self.batch_size]
             yield Tensor(self.x[idx]), Tensor(self.y[idx])

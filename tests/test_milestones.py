@@ -96,7 +96,11 @@ def test_stubbed_prerequisite_is_refused_naming_the_module(tmp_path):
 
 def test_missing_prerequisite_is_refused_naming_the_module(tmp_path):
     lib = package_copy(tmp_path / "pkg")
-    (lib / LIB_NAME / "training.py").unlink()
+    # A student who has exported up to 06: 07 is missing, and so are the later modules built on it.
+    for path in (lib / LIB_NAME).glob("*.py"):
+        owner = milestones.module_of_file(path)
+        if owner and owner >= "07_training":
+            path.unlink()
     # the package's __init__.py still imports it: nothing can run
     run = tito("milestone", "perceptron", "--quick", "--lib", str(lib), cwd=tmp_path, check=False)
     assert run.returncode != 0
