@@ -56,7 +56,7 @@ def test_check_build_export_status_and_milestones_read_lessons_through_the_model
     from autograder.build import export
     from autograder.check import rules
     from autograder.course import lesson
-    from autograder.student import milestones, workspace
+    from autograder.student import milestones, modules
     from helpers import COURSE
 
     calls = []
@@ -75,4 +75,4 @@ def test_check_build_export_status_and_milestones_read_lessons_through_the_model
     nb = nbformat.read(release, as_version=4)
     assert export.render(nb, COURSE.modules()[0].name, "x").target == target and calls == ["notebook_cells"]
     calls.clear()
-    assert workspace.module_state(tmp_path, release, nb) == "not exported" and calls == ["notebook_cells"]
+    assert modules.module_from_notebook(nb, release).target == target and calls == ["notebook_cells"]

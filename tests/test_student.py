@@ -122,10 +122,11 @@ def test_student_chain_uses_the_students_own_export(workspace):
     assert SIGNATURE in printed
 
 
-def test_export_of_unfinished_notebook_warns_with_function_names(workspace):
-    proc = tito("export", "02_activations", cwd=workspace)
-    assert "warning: 02_activations still has unfinished functions" in proc.stderr
-    assert "ReLU.forward" in proc.stderr
+def test_export_of_unfinished_notebook_names_the_functions_and_fails_its_tests(workspace):
+    proc = tito("export", "02_activations", cwd=workspace, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr        # exported, but its tests fail
+    assert "still unfinished in 02_activations" in proc.stdout and "ReLU.forward" in proc.stdout
+    assert "tests pass on the exported package; first failure:" in proc.stdout
 
 
 def test_export_that_would_not_import_keeps_the_previous_file(workspace):
@@ -140,21 +141,113 @@ def test_export_that_would_not_import_keeps_the_previous_file(workspace):
     proc = tito("export", "01_tensor", cwd=workspace, check=False)
     assert proc.returncode == 2
     assert "does not import" in proc.stderr and "boom at import" in proc.stderr
+    assert "kept the previous tensor.py" in proc.stderr
     assert lib_file.read_bytes() == before
 
 
-def test_status_reports_export_and_tests(workspace):
-    nbformat.write(fill(release_nb("01_tensor"), source_nb("01_tensor")), workspace / "01_tensor.ipynb")
-    tito("export", "01_tensor", cwd=workspace)
-    for extra in list(workspace.glob("*.ipynb")):
-        if not extra.name.startswith(("01_", "02_")):
-            extra.unlink()
-    out = tito("status", cwd=workspace).stdout
-    line01 = next(l for l in out.splitlines() if l.startswith("01_tensor"))
-    line02 = next(l for l in out.splitlines() if l.startswith("02_activations"))
-    n01 = len([c for c in release_nb("01_tensor").cells if c.metadata.get("nbgrader", {}).get("grade")])
-    assert "exported" in line01 and "stub" not in line01 and f"{n01}/{n01} passing" in line01
-    assert "stub(s) left" in line02 and " 0/" in line02
+def answered(module: str, edit=None) -> nbformat.NotebookNode:
+    return fill(release_nb(module), source_nb(module), edit=edit)
+
+
+def status_block(out: str, module: str) -> str:
+    """The two lines `tito status` prints for one module."""
+    lines = out.splitlines()
+    i = next(i for i, l in enumerate(lines) if l.startswith(module))
+    return "\n".join(lines[i:i + 2])
+
+
+def test_export_runs_the_tests_on_the_export_and_status_says_current(workspace):
+    nbformat.write(answered("01_tensor"), workspace / "01_tensor.ipynb")
+    proc = tito("export", "01", cwd=workspace)
+    n01 = len(release_graded_ids("01_tensor"))
+    assert f"{n01}/{n01} tests pass on the exported package" in proc.stdout
+    again = tito("export", "tensor", cwd=workspace)          # unchanged output: a second export is a no-op
+    assert again.returncode == 0
+    status = tito("status", "01_tensor.ipynb", cwd=workspace)
+    block = status_block(status.stdout, "01_tensor")
+    assert "export: current" in block and f"{n01}/{n01} tests pass" in block, block
+    assert status.returncode == 0
+    # A change to an exported cell makes the export out of date, by content (not by file time).
+    nb = nbformat.read(workspace / "01_tensor.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and "#| export" in c.source)
+    cell.source += "\n# a comment"
+    nbformat.write(nb, workspace / "01_tensor.ipynb")
+    block = status_block(tito("status", "1", "--no-tests", cwd=workspace, check=False).stdout, "01_tensor")
+    assert "export: out of date" in block and "tito export 01" in block, block
+
+
+def release_graded_ids(module: str) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in release_nb(module).cells
+            if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def test_fresh_workspace_status_says_not_exported_and_names_the_first_failure(workspace):
+    proc = tito("status", "01", cwd=workspace, check=False)
+    block = status_block(proc.stdout, "01_tensor")
+    assert proc.returncode == 1
+    assert "export: not exported" in block, block
+    first = release_graded_ids("01_tensor")[0]
+    assert f"0/{len(release_graded_ids('01_tensor'))} tests pass" in block and f"first failure: {first}" in block
+
+
+def test_syntax_error_names_the_cell_and_the_students_line(workspace):
+    nb = release_nb("01_tensor")
+    index, cell = next((i, c) for i, c in enumerate(nb.cells, start=1)
+                       if c.metadata.get("nbgrader", {}).get("solution") and "#| export" in c.source)
+    cell.source = cell.source.replace("raise NotImplementedError()", "return 1 +")
+    nbformat.write(nb, workspace / "01_tensor.ipynb")
+    proc = tito("export", "01", cwd=workspace, check=False)
+    assert proc.returncode == 2
+    assert f"01_tensor.ipynb: cell {index} (the one starting" in proc.stderr, proc.stderr
+    assert "`return 1 +`" in proc.stderr and "nothing was exported" in proc.stderr
+    assert '\\n' not in proc.stderr                                 # no line of the notebook's JSON
+
+
+def test_duplicates_and_backups_are_never_taken_for_the_module(workspace, tmp_path):
+    nbformat.write(answered("01_tensor"), workspace / "01_tensor.ipynb")
+    (workspace / "01_tensor-Copy1.ipynb").write_text("not even json")
+    (workspace / "01_tensor.old.ipynb").write_text("{}")
+    proc = tito("export", "01", cwd=workspace)
+    assert "exported 01_tensor.ipynb" in proc.stdout
+    status = tito("status", "--no-tests", cwd=workspace, check=False).stdout
+    assert "Copy1" not in status and ".old" not in status
+    # Outside a workspace, status refuses instead of running whatever notebooks lie around.
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "01_tensor.bak.ipynb").write_text("{}")
+    out = tito("status", cwd=stray, check=False)
+    assert out.returncode == 2 and "not a TinyTorch workspace" in out.stderr
+
+
+def test_a_deleted_test_cell_still_counts(workspace):
+    nb = answered("01_tensor")
+    graded = release_graded_ids("01_tensor")
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != graded[-1]]
+    nbformat.write(nb, workspace / "01_tensor.ipynb")
+    tito("export", "01", cwd=workspace)
+    block = status_block(tito("status", "01", cwd=workspace).stdout, "01_tensor")
+    assert f"{len(graded)}/{len(graded)} tests pass" in block
+    assert f"deleted from your notebook (still run here): {graded[-1]}" in block, block
+
+
+def test_status_tests_the_exported_package_not_the_notebook(workspace):
+    """A helper defined in a cell without `#| export` works in the notebook, not in the package."""
+    def use_private_helper(grade_id, code):
+        return code.replace("def _init_tensor", "def _init_tensor_real", 1) if "def _init_tensor" in code else code
+
+    nb = answered("01_tensor", edit=use_private_helper)
+    cell = next(c for c in nb.cells if "def _init_tensor_real" in c.source)
+    i = nb.cells.index(cell)
+    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(
+        "def _init_tensor(*args, **kwargs):\n    return _init_tensor_real(*args, **kwargs)"))
+    # the notebook itself passes: the helper exists in the kernel
+    ran = execute(nbformat.from_dict(nb), workspace)
+    assert all(r.error is None for r in graded_cell_results(ran))
+    nbformat.write(nb, workspace / "01_tensor.ipynb")
+    proc = tito("export", "01", cwd=workspace, check=False)
+    assert proc.returncode == 1 and "NameError" in proc.stdout, proc.stdout
+    block = status_block(tito("status", "01", cwd=workspace, check=False).stdout, "01_tensor")
+    assert "first failure:" in block and "NameError" in block and "_init_tensor" in block, block
 
 
 def test_init_again_keeps_the_students_work(workspace, tmp_path):
@@ -166,3 +259,76 @@ def test_init_again_keeps_the_students_work(workspace, tmp_path):
     proc = tito("student", "init", str(workspace), "--release", str(REPO / "release"), cwd=tmp_path)
     assert "kept 01_tensor.ipynb" in proc.stdout
     assert mine.read_bytes() == before
+
+
+def test_init_again_restores_a_deleted_package(workspace, tmp_path):
+    import shutil
+
+    nbformat.write(answered("01_tensor", edit=sign_tensor), workspace / "01_tensor.ipynb")
+    shutil.rmtree(workspace / "tinytorch_lib")
+    proc = tito("student", "init", str(workspace), "--release", str(REPO / "release"), cwd=tmp_path)
+    assert "restored tinytorch_lib/tensor.py from your 01_tensor.ipynb" in proc.stdout
+    lib = workspace / "tinytorch_lib"
+    assert len(list(lib.glob("*.py"))) == len(COURSE.modules()) + 1
+    assert SIGNATURE in (lib / "tensor.py").read_text()
+    assert run_python("import tinytorch_lib", workspace).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["optim", "6", "06", "06_optimizers", "optimizers", "06_optimizers.ipynb",
+                                  "./06_optimizers.ipynb"])
+def test_every_name_a_student_types_finds_the_module(workspace, name):
+    proc = tito("export", name, "--no-tests", cwd=workspace)
+    assert "exported 06_optimizers.ipynb -> tinytorch_lib/optim.py" in proc.stdout
+
+
+def test_an_unknown_module_lists_the_valid_names(workspace):
+    proc = tito("export", "optimiser", cwd=workspace, check=False)
+    assert proc.returncode == 2
+    assert "unknown module 'optimiser'" in proc.stderr and "06_optimizers (06, optimizers, optim)" in proc.stderr
+
+
+@pytest.mark.parametrize("layout", ["flat", "one module"])
+def test_init_from_a_flat_folder_or_one_module(tmp_path, layout):
+    import shutil
+
+    handed_out = tmp_path / "handed_out"
+    handed_out.mkdir()
+    modules = [m.name for m in COURSE.modules()] if layout == "flat" else ["01_tensor"]
+    for m in modules:
+        shutil.copy(REPO / "release" / m / f"{m}.ipynb", handed_out / f"{m}.ipynb")
+    release = handed_out if layout == "flat" else handed_out  # one module: the folder holds one notebook
+    proc = tito("student", "init", str(tmp_path / "ws"), "--release", str(release), cwd=tmp_path)
+    assert "workspace ready" in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "ws").glob("*.ipynb")) == [f"{m}.ipynb" for m in modules]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = tito("student", "init", str(tmp_path / "ws2"), "--release", str(empty), cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and "no module notebooks" in bad.stderr and "tito build" not in bad.stderr
+
+
+def test_student_commands_outside_a_course_speak_to_a_student(tmp_path):
+    proc = tito("student", "init", "ws", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "--release" in proc.stderr
+    assert "source/" not in proc.stderr and "nbgrader_config" not in proc.stderr
+    proc = tito("milestone", "perceptron", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "workspace" in proc.stderr
+    assert "source/" not in proc.stderr and "nbgrader_config" not in proc.stderr
+
+
+def test_help_lists_the_students_commands_first():
+    out = tito("--help", cwd=REPO).stdout
+    order = [out.index(f"    {c} ") for c in ("student", "lab", "export", "status", "check", "build", "grade")]
+    assert order == sorted(order), out
+
+
+def test_notebooks_say_what_next_and_confirm_passing_tests():
+    for module in COURSE.modules():
+        nb = release_nb(module.name)
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")   # the title first
+        assert nb.cells[1].metadata.get("jupyter", {}).get("source_hidden") is True          # setup, collapsed
+        last = nb.cells[-1].source
+        assert "What next" in last and f"tito export {module.name[:2]}" in last
+        assert "Restart" in last or module == COURSE.modules()[-1]
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                assert cell.source.rstrip().endswith(f"print('passed: {cell.metadata['nbgrader']['grade_id']}')")

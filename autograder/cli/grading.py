@@ -71,8 +71,10 @@ def add_commands(sub) -> None:
     s.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     s.set_defaults(func=cmd_demo)
 
+
+def add_milestone_command(sub) -> None:
     s = sub.add_parser("milestone", help="run a milestone on your package (or the course's reference)")
-    s.add_argument("name", help="milestone name, e.g. perceptron or xor_mlp")
-    s.add_argument("--lib", help="folder containing tinytorch_lib (default: ./tinytorch_lib, else the course's)")
+    s.add_argument("name", help="milestone name: perceptron, xor_mlp, cnn, gpt, optimize")
+    s.add_argument("--lib", help="folder containing tinytorch_lib (default: your workspace around the current folder)")
     s.add_argument("--quick", action="store_true", help="reduced run (what CI uses)")
     s.set_defaults(func=cmd_milestone)

@@ -41,10 +41,11 @@ def cmd_build(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from autograder.student.modules import find_workspace
     from autograder.student.workspace import export_module
 
-    export_module(args.module, notebook=args.notebook, lib=args.lib)
-    return 0
+    return export_module(args.module, workspace=find_workspace(Path(args.workspace) if args.workspace else None),
+                         run_tests=not args.no_tests)
 
 
 def cmd_student_init(args) -> int:
@@ -55,15 +56,80 @@ def cmd_student_init(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from autograder.student.workspace import print_status
+    from autograder.student.modules import find_workspace
+    from autograder.student.status import print_status
 
-    return print_status(Path(args.dir), run_tests=not args.no_tests)
+    workspace = find_workspace(Path(args.workspace) if args.workspace else None)
+    return print_status(workspace, args.module, run_tests=not args.no_tests)
+
+
+def cmd_lab(args) -> int:
+    from autograder.student.lab import run_lab
+
+    return run_lab(Path(args.dir), port=args.port, open_browser=not args.no_browser)
+
+
+STUDENT_HELP = """student commands (in your workspace):
+  student init DIR --release FOLDER   make a workspace from the notebooks your course gave you
+  lab [DIR]                           open the workspace in JupyterLab
+  export MODULE                       notebook -> tinytorch_lib/, then run its tests on the export
+  status [MODULE]                     is each export current, and do its tests pass?
+  milestone NAME                      run a milestone on your own package
+
+course commands (instructors): check, build, grade, demo"""
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tito", description="Build, check, export and grade the TinyTorch course.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="tito", description="The TinyTorch course tool.",
+                                usage="tito COMMAND ...", epilog=STUDENT_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_student_commands(sub)
+    from autograder.cli import grading as cli_grading
+    cli_grading.add_milestone_command(sub)
+    add_course_commands(sub)
+    cli_grading.add_commands(sub)
+    return p
 
+
+MODULE_NAMES = "a module by number, name, export target or notebook file: 6, 06, 06_optimizers, optimizers, optim"
+
+
+def add_student_commands(sub) -> None:
+    s = sub.add_parser("student", help="make a workspace: `tito student init DIR --release FOLDER`")
+    ss = s.add_subparsers(dest="student_command", required=True)
+    si = ss.add_parser("init", help="create a workspace with the course's notebooks and a stub package",
+                       description="Create (or repair) a workspace: the module notebooks, a tinytorch_lib "
+                                   "with a stub of every module, and .tito/ (what status checks against). "
+                                   "Your notebooks are never overwritten; a deleted package module is restored.")
+    si.add_argument("dir")
+    si.add_argument("--release", help="the folder of notebooks your course handed out (flat, or one folder "
+                                      "per module)")
+    si.set_defaults(func=cmd_student_init)
+
+    s = sub.add_parser("lab", help="open the workspace in JupyterLab (the student's view)")
+    s.add_argument("dir", nargs="?", default=".")
+    s.add_argument("--port", type=int, default=8888)
+    s.add_argument("--no-browser", action="store_true")
+    s.set_defaults(func=cmd_lab)
+
+    s = sub.add_parser("export", help="export a notebook into tinytorch_lib/ and run its tests on the export",
+                       epilog="exit status: 0 exported and its tests pass; 1 exported, some test fails; "
+                              "2 nothing exported (the message says why)")
+    s.add_argument("module", help=MODULE_NAMES)
+    s.add_argument("--no-tests", action="store_true", help="export only, do not run the tests")
+    s.add_argument("--workspace", help="the workspace folder (default: the one around the current folder)")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("status", help="per module: export current? tests passing on the exported package?",
+                       epilog="exit status: 0 everything shown is exported, current and passing; 1 otherwise")
+    s.add_argument("module", nargs="?", help=f"one module only ({MODULE_NAMES}); default: all")
+    s.add_argument("--no-tests", action="store_true", help="export state only, do not run the tests")
+    s.add_argument("--workspace", help="the workspace folder (default: the one around the current folder)")
+    s.set_defaults(func=cmd_status)
+
+
+def add_course_commands(sub) -> None:
     s = sub.add_parser(
         "check", help="lint lesson sources (file:line: message)",
         description="Lint lesson sources: every problem is printed as file:line: message; exit status 1 "
@@ -87,27 +153,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("modules", nargs="*")
     s.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("export", help="export a completed notebook into tinytorch_lib/<module>.py")
-    s.add_argument("module", help="module name, number or export target (01_tensor, 01, tensor)")
-    s.add_argument("--notebook", help="notebook to export (default: ./NN_name.ipynb)")
-    s.add_argument("--lib", help="package folder to write (default: ./tinytorch_lib)")
-    s.set_defaults(func=cmd_export)
-
-    s = sub.add_parser("student", help="student workspace commands")
-    ss = s.add_subparsers(dest="student_command", required=True)
-    si = ss.add_parser("init", help="create a workspace with the release notebooks and a stub package")
-    si.add_argument("dir")
-    si.add_argument("--release", help="release folder (default: the course's release/)")
-    si.set_defaults(func=cmd_student_init)
-
-    s = sub.add_parser("status", help="per module: exported? tests passing?")
-    s.add_argument("dir", nargs="?", default=".")
-    s.add_argument("--no-tests", action="store_true", help="do not run the notebooks' tests")
-    s.set_defaults(func=cmd_status)
-
-    from autograder.cli import grading as cli_grading
-    cli_grading.add_commands(sub)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

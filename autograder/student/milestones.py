@@ -82,9 +82,14 @@ def resolve_lib(lib: Path | None) -> Path:
         raise CourseError(f"--lib {lib}: no {LIB_NAME}/__init__.py there "
                           f"(give the folder that contains {LIB_NAME}/)")
     here = Path.cwd().resolve()
-    if (here / LIB_NAME / "__init__.py").is_file():                      # a student workspace
-        return here
-    course = find_course()                                                # the reference package
+    for folder in [here, *here.parents]:                                  # a student workspace
+        if (folder / LIB_NAME / "__init__.py").is_file() and not (folder / "source").is_dir():
+            return folder
+    try:
+        course = find_course()                                            # the reference package
+    except CourseError:
+        raise CourseError(f"no {LIB_NAME} here: run `tito milestone NAME` in your workspace (the folder "
+                          f"`tito student init` made) or pass --lib FOLDER") from None
     if not (course.lib_dir / "__init__.py").is_file():
         raise CourseError(f"{course.lib_dir}: no reference package (run `tito build` first)")
     return course.root
