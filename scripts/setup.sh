@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Install what the course needs: bubblewrap (grading sandbox) and the Python package with its test extra.
+# Install what the course needs: Debian's bubblewrap (the grading sandbox) and chromium (the browser
+# test of the student's journey), and the Python package with its test extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v bwrap >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
+missing=()
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "note: bubblewrap is not installed; grading will run with resource limits only (sandbox: none)" >&2
+    echo "note: not installed: ${missing[*]} (needs root and apt-get). Without bubblewrap grading runs with" \
+         "resource limits only (sandbox: none); without chromium the browser test skips." >&2
   fi
 fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'

@@ -42,6 +42,8 @@ def lab_command(workspace: Path, port: int, open_browser: bool = True,
     env.pop("PYTHONPATH", None)   # the workspace's own tinytorch_lib, not one on the path
     argv = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--ip=127.0.0.1",
             f"--ServerApp.root_dir={workspace}", f"--ServerApp.open_browser={open_browser}"]
+    if os.geteuid() == 0:         # containers and CI machines often run as root
+        argv.append("--allow-root")
     if token is not None:
         argv.append(f"--IdentityProvider.token={token}")
     return argv, env
