@@ -19,7 +19,7 @@ def cmd_grade(args) -> int:
         submissions=Path(args.submissions), out=Path(args.out),
         roster=read_roster(Path(args.roster)) if args.roster else None,
         workers=args.workers, sandbox=args.sandbox,
-        limits=Limits.from_options(args))
+        limits=Limits.from_options(args), due=args.due, late_policy=args.late_policy, student=args.student)
     try:
         results, healthy = grade(find_course(), args.module, opts)
     except GraderBroken as exc:
@@ -30,6 +30,16 @@ def cmd_grade(args) -> int:
     if not healthy:
         print("tito grade: the grading pipeline failed for some students (status pipeline_error)")
     return EXIT_GRADED if healthy else EXIT_PIPELINE_ERROR
+
+
+def cmd_report(args) -> int:
+    from autograder.course.layout import find_course
+    from autograder.grading.pipeline import rebuild_reports, summary
+
+    results = rebuild_reports(find_course(), args.module, Path(args.out), feedback=not args.no_feedback)
+    print(summary(results))
+    print(f"rebuilt from {Path(args.out) / 'gradebook.db'}: {Path(args.out) / 'reports' / args.module}")
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -63,8 +73,21 @@ def add_commands(sub) -> None:
                    help=f"students graded at once (default: cores + 1 = {DEFAULT_WORKERS}; a grading "
                         "run waits on kernel start-up, so one more than the cores keeps them busy)")
     s.add_argument("--sandbox", choices=["auto", "required", "off"], default="auto")
+    s.add_argument("--due", help="due date of the module, e.g. '2026-12-01 23:59:00 UTC' (submission times come "
+                                 "from each student's timestamp.txt, as an LMS export or nbgrader writes it, or "
+                                 "from a `timestamp` column of the roster)")
+    s.add_argument("--late-policy", default="none",
+                   help="none (default), zero, per-hour:POINTS or per-day:POINTS (per started hour/day late)")
+    s.add_argument("--student", help="regrade this student only (the class's reports are rebuilt)")
     add_limit_options(s)
     s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("report", help="rebuild grades.csv, results.json and feedback from the gradebook "
+                                      "(manual grades from formgrader included)")
+    s.add_argument("module")
+    s.add_argument("--out", default="grades", help="the grading folder of `tito grade` (default: grades)")
+    s.add_argument("--no-feedback", action="store_true", help="reports only, do not regenerate feedback")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("demo", help="build the course, grade a sample class, print the table")
     s.add_argument("--out", default="demo")

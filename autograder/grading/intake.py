@@ -33,6 +33,7 @@ class Student:
     first_name: str = ""
     last_name: str = ""
     email: str = ""
+    timestamp: str = ""     # submission time from the roster (an LMS export), if it has that column
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Submission:
     problem: str | None = None        # set when the submission cannot be graded
     notes: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)    # what review_flags found in the student's code
+    timestamp: str | None = None      # when it was submitted: its timestamp.txt, else the roster's column
 
 
 def read_roster(path: Path) -> list[Student]:
@@ -55,9 +57,33 @@ def read_roster(path: Path) -> list[Student]:
         sid = (row.get("id") or row.get("student_id") or "").strip()
         if not sid:
             raise CourseError(f"{path}:{line}: roster row without an `id` (or `student_id`) column value")
+        stamp = (row.get("timestamp") or "").strip()
+        if stamp and not readable_time(stamp):
+            raise CourseError(f"{path}:{line}: timestamp {stamp!r} is not a date and time (e.g. 2026-12-01 23:59:00 UTC)")
         students.append(Student(sid, (row.get("first_name") or "").strip(), (row.get("last_name") or "").strip(),
-                                (row.get("email") or "").strip()))
+                                (row.get("email") or "").strip(), stamp))
     return students
+
+
+def readable_time(text: str):
+    """The UTC datetime nbgrader reads from `text`, or None."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def submission_time(folder: Path, student: Student) -> tuple[str | None, str | None]:
+    """(timestamp, note): the folder's timestamp.txt (as nbgrader writes it), else the roster's."""
+    stamp = folder / "timestamp.txt"
+    if stamp.is_file():
+        text = stamp.read_text(encoding="utf-8", errors="replace").strip()[:100]
+        if readable_time(text):
+            return text, None
+        return student.timestamp or None, f"timestamp.txt unreadable ({text!r}), ignored"
+    return student.timestamp or None, None
 
 
 def load_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
@@ -194,7 +220,9 @@ def collect(submissions: Path, module: str, roster: list[Student] | None) -> lis
                     folder = Path(tmp) / student.id
                     sub.problem = safe_extract(entry, folder)
                 if not sub.problem:
+                    sub.timestamp, note = submission_time(folder, student)
                     path, sub.notes, sub.problem = choose_notebook(folder, module)
+                    sub.notes += [note] if note else []
                     if path:
                         sub.notebook, sub.problem = load_notebook(path)
             result.append(sub)

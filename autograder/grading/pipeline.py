@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -24,9 +24,10 @@ from autograder.build.export import copy_modules, module_of_file
 from autograder.course.constants import COURSE_ID
 from autograder.grading.reports import (GradeStatus, StudentResult, parse_status, summary,  # noqa: F401
                                         write_reports)
-from autograder.grading.intake import Student, Submission, collect
+from autograder.grading.intake import Student, Submission, collect, readable_time
 from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter, quiet_nbgrader
 from autograder.build.notebooks import build_notebook, dumps, write_if_changed
+from autograder.grading.late import parse_late_policy
 from autograder.grading.review_flags import review_flags
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.executor.report import ExecStatus
@@ -41,6 +42,9 @@ class GradeOptions:
     sandbox: str = "auto"
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
+    due: str | None = None            # the module's due date ("2026-12-01 23:59:00 UTC"); None keeps the gradebook's
+    late_policy: str = "none"         # late.py: none, zero, per-hour:N, per-day:N
+    student: str | None = None        # regrade this student only (the reports still cover the class)
 
 
 def db_url(out: Path) -> str:
@@ -144,6 +148,20 @@ def stage(sub: Submission, module: Module, out: Path, release: nbformat.Notebook
         sub.notes += notes
         sub.flags = review_flags(nb, release)
     (folder / module.notebook_name).write_text(nbformat.writes(nb), encoding="utf-8")
+    if sub.timestamp:      # nbgrader reads it from here and records it in the gradebook
+        (folder / "timestamp.txt").write_text(sub.timestamp + "\n", encoding="utf-8")
+
+
+def set_due_date(out: Path, module: Module, due: str | None) -> None:
+    from nbgrader.api import Gradebook
+
+    if due is None:
+        return
+    when = readable_time(due)
+    if when is None:
+        raise CourseError(f"--due {due!r}: not a date and time (e.g. '2026-12-01 23:59:00 UTC')")
+    with quiet_nbgrader(), Gradebook(db_url(out), course_id=COURSE_ID) as gb:
+        gb.update_or_create_assignment(module.name, duedate=when)
 
 
 def register_students(out: Path, students: list[Student]) -> None:
@@ -169,7 +187,8 @@ def read_reports(proc: subprocess.Popen, reports: queue.Queue, other: list[str])
 
 
 def run_workers(course: Course, module: Module, out: Path, students: list[str], settings: dict,
-                workers: int, progress: bool, rejected: dict[str, str] | None = None) -> dict[str, dict]:
+                workers: int, progress: bool, rejected: dict[str, str] | None = None,
+                late_policy: str = "none") -> dict[str, dict]:
     """Grade `students` in `workers` subprocesses; each student's report (status, reason, sandbox),
     by student id, as the workers sent them back (a student missing here was never reported)."""
     from tqdm import tqdm
@@ -181,7 +200,7 @@ def run_workers(course: Course, module: Module, out: Path, students: list[str], 
     for i, share in enumerate(shares):
         job = {"module": module.name, "root": str(out.resolve()), "config_file": str(course.config_file),
                "db_url": db_url(out), "students": share, "mode": settings["mode"], "settings": settings,
-               "rejected": {s: rejected[s] for s in share if s in rejected}}
+               "rejected": {s: rejected[s] for s in share if s in rejected}, "late_policy": late_policy}
         path = jobs_dir / f"job{i}.json"
         path.write_text(json.dumps(job))
         log = open(jobs_dir / f"job{i}.log", "w")
@@ -227,37 +246,102 @@ def cell_outputs(out: Path, student: str, module: Module) -> dict[str, str]:
     return texts
 
 
-def collect_results(out: Path, module: Module, subs: list[Submission], reports: dict[str, dict],
-                    source_nb: nbformat.NotebookNode) -> list[StudentResult]:
+def record_path(out: Path, module: Module, student: str) -> Path:
+    return out / "reports" / module.name / student / "grading.json"
+
+
+def write_records(out: Path, module: Module, subs: list[Submission], reports: dict[str, dict]) -> None:
+    """What the gradebook does not hold, per student: how the run ended, why, and each test's output."""
+    for sub in subs:
+        sid = sub.student.id
+        report = reports.get(sid) or {"status": GradeStatus.PIPELINE_ERROR.value, "reason": "worker did not report",
+                                      "sandbox": "?"}
+        status = ExecStatus.REJECTED if sub.problem else parse_status(report["status"])
+        flagged = f"flagged for review: the notebook's code touches {', '.join(sub.flags)}" if sub.flags else ""
+        if flagged and status is ExecStatus.OK:
+            status = GradeStatus.REVIEW
+        kept = (f"manual grades kept ({report['manual']})" if report.get("manual") else "")
+        changed = (f"autograded result changed under a manual grade: {', '.join(report['review_cells'])}"
+                   if report.get("review_cells") else "")
+        if changed and status is ExecStatus.OK:
+            status = GradeStatus.REVIEW
+        reason = "; ".join(dict.fromkeys(r for r in [sub.problem, flagged, *sub.notes, report.get("reason", ""),
+                                                      kept, changed] if r))
+        record = {"student": asdict(sub.student), "status": status.value, "reason": reason,
+                  "sandbox": report.get("sandbox", "?"), "outputs": cell_outputs(out, sid, module)}
+        path = record_path(out, module, sid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def results_from_gradebook(out: Path, module: Module, test_cells: list[tuple[str, float]],
+                           students: list[str] | None = None) -> list[StudentResult]:
+    """Every graded student's result as the gradebook stands now (manual grades and late penalties
+    included), with the grading records beside it. `students`: these only, in this order."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    test_cells = [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
-                  for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    folder = out / "reports" / module.name
+    ids = students if students is not None else sorted(p.parent.name for p in folder.glob("*/grading.json"))
     max_score = sum(p for _, p in test_cells)
     results = []
     with quiet_nbgrader(), Gradebook(db_url(out), course_id=COURSE_ID) as gb:
-        for sub in subs:
-            sid = sub.student.id
-            report = reports.get(sid) or {"status": GradeStatus.PIPELINE_ERROR.value, "reason": "worker did not report",
-                                          "sandbox": "?"}
-            scores = {}
+        for sid in ids:
+            record = json.loads(record_path(out, module, sid).read_text())
+            scores, timestamp, duedate, penalty = {}, None, None, 0.0
             try:
+                submission = gb.find_submission(module.name, sid)
                 nb = gb.find_submission_notebook(module.name, module.name, sid)
-                scores = {g.name: g.score for g in nb.grades}
+                scores = {g.name: (g.score or 0.0) + (g.extra_credit or 0.0) for g in nb.grades}
+                timestamp, duedate = submission.timestamp, submission.duedate
+                penalty = float(submission.late_submission_penalty or 0.0)
             except MissingEntry:
                 pass
-            outputs = cell_outputs(out, sid, module)
+            outputs = record["outputs"]
             tests = [{"name": gid, "score": float(scores.get(gid, 0.0)), "max_score": pts,
                       "status": "passed" if scores.get(gid, 0.0) >= pts else "failed",
                       "output": outputs.get(gid, ""), "visibility": "visible"} for gid, pts in test_cells]
-            status = ExecStatus.REJECTED if sub.problem else parse_status(report["status"])
-            flagged = f"flagged for review: the notebook's code touches {', '.join(sub.flags)}" if sub.flags else ""
-            if flagged and status is ExecStatus.OK:
-                status = GradeStatus.REVIEW
-            reason = "; ".join(dict.fromkeys(r for r in [sub.problem, flagged, *sub.notes, report.get("reason", "")] if r))
-            results.append(StudentResult(sub.student, sum(t["score"] for t in tests), max_score, status,
-                                         reason, report.get("sandbox", "?"), tests))
+            raw = sum(t["score"] for t in tests)
+            results.append(StudentResult(Student(**record["student"]), max(raw - penalty, 0.0), max_score,
+                                         parse_status(record["status"]), record["reason"], record["sandbox"],
+                                         tests, raw_score=raw, penalty=penalty,
+                                         timestamp=str(timestamp or ""), duedate=str(duedate or "")))
     return results
+
+
+def class_results(out: Path, module: Module) -> list[StudentResult]:
+    """Everyone graded so far in this grading folder, as the gradebook stands."""
+    source = nbformat.read(out / "source" / module.name / module.notebook_name, as_version=4)
+    return results_from_gradebook(out, module, test_cells_of(source))
+
+
+def rebuild_reports(course: Course, module_name: str, out: Path, feedback: bool = True) -> list[StudentResult]:
+    """`tito report`: grades.csv, results.json and (optionally) feedback from the gradebook as it stands,
+    manual grades included, without running anything."""
+    module = resolve_module(course.modules(), module_name)
+    out = out.resolve()
+    if not (out / "gradebook.db").is_file() or not (out / "reports" / module.name).is_dir():
+        raise CourseError(f"{out}: no grading of {module.name} here (run `tito grade {module.name} --out {out}` first)")
+    results = class_results(out, module)
+    write_reports(out, module, results)
+    if feedback:
+        api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
+        for r in results:
+            if (out / "autograded" / r.student.id / module.name).is_dir():
+                with quiet_nbgrader():
+                    checked(api.generate_feedback(module.name, r.student.id, force=True),
+                            f"feedback for {r.student.id}")
+    return results
+
+
+def test_cells_of(nb: nbformat.NotebookNode) -> list[tuple[str, float]]:
+    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def collect_results(out: Path, module: Module, subs: list[Submission], reports: dict[str, dict],
+                    source_nb: nbformat.NotebookNode) -> list[StudentResult]:
+    write_records(out, module, subs, reports)
+    return results_from_gradebook(out, module, test_cells_of(source_nb), [s.student.id for s in subs])
 
 
 class GraderBroken(Exception):
@@ -271,6 +355,7 @@ def grade_batch(course: Course, module: Module, subs: list[Submission], out: Pat
                 mode: str, hide: list[str]) -> list[StudentResult]:
     """Grade `subs` into the grading folder `out` (gradebook, reports, feedback)."""
     source_nb = prepare_assignment(course, module, out)
+    set_due_date(out, module, opts.due)
     release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
     pkg = reference_package(course, module, out)
     for sub in subs:
@@ -281,7 +366,7 @@ def grade_batch(course: Course, module: Module, subs: list[Submission], out: Pat
                 **opts.limits.to_job()}     # SandboxedExecute's traits: one per field of Limits
     rejected = {s.student.id: s.problem for s in subs if s.problem}
     reports = run_workers(course, module, out, [s.student.id for s in subs], settings, opts.workers, opts.progress,
-                          rejected)
+                          rejected, opts.late_policy)
     return collect_results(out, module, subs, reports, source_nb)
 
 
@@ -333,14 +418,21 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
     module = resolve_module(course.modules(), module_name)
     mode = resolve_mode(opts.sandbox)
     out = opts.out.resolve()
+    parse_late_policy(opts.late_policy)
+    if opts.due is not None and readable_time(opts.due) is None:
+        raise CourseError(f"--due {opts.due!r}: not a date and time (e.g. '2026-12-01 23:59:00 UTC')")
     subs = collect(opts.submissions, module.name, opts.roster)
     if not subs:
         raise CourseError(f"{opts.submissions}: no student submissions found")
+    if opts.student is not None:
+        subs = [s for s in subs if s.student.id == opts.student]
+        if not subs:
+            raise CourseError(f"--student {opts.student}: no such student in {opts.submissions}")
     hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
     run_canary(course, module, opts, mode, hide)
     out.mkdir(parents=True, exist_ok=True)
     results = grade_batch(course, module, subs, out, opts, mode, hide)
-    write_reports(out, module, results)
+    write_reports(out, module, class_results(out, module))
     broken = same_failure_everywhere(results)
     if broken:
         print(f"tito grade: every student failed the same way, so the grader is at fault: {broken}",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import enum
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +43,10 @@ class StudentResult:
     reason: str
     sandbox: str
     tests: list[dict]
+    raw_score: float | None = None      # before the late penalty (None: same as score)
+    penalty: float = 0.0
+    timestamp: str = ""                 # when the student submitted (from the LMS export), if known
+    duedate: str = ""
 
 
 CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
@@ -86,15 +89,15 @@ def validate_results(payload: dict) -> None:
 def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Path:
     folder = out / "reports" / module.name
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     with (folder / "grades.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, CSV_COLUMNS)
         writer.writeheader()
         for r in results:
-            writer.writerow({"assignment": module.name, "duedate": "", "timestamp": stamp,
+            writer.writerow({"assignment": module.name, "duedate": r.duedate, "timestamp": r.timestamp,
                              "student_id": r.student.id, "last_name": r.student.last_name,
                              "first_name": r.student.first_name, "email": r.student.email,
-                             "raw_score": r.score, "late_submission_penalty": 0.0, "score": r.score,
+                             "raw_score": r.score if r.raw_score is None else r.raw_score,
+                             "late_submission_penalty": r.penalty, "score": r.score,
                              "max_score": r.max_score, "status": r.status.value, "reason": r.reason,
                              "sandbox": r.sandbox})
     for r in results:

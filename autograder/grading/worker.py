@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 from autograder.course.constants import COURSE_ID
+from autograder.grading import overrides
+from autograder.grading.late import parse_late_policy
 from autograder.grading.nbgrader_glue import make_api, quiet_nbgrader
 from autograder.grading.reports import GradeStatus
 from autograder.sandbox.executor.report import ExecReport
@@ -39,7 +41,9 @@ def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, Exe
     from nbgrader.api import MissingEntry
 
     module, root = job["module"], Path(job["root"])
-    # A regrade starts from nothing, so a failure can never leave an old score looking current.
+    # A regrade starts from nothing, so a failure can never leave an old score looking current;
+    # manual grades are kept aside first and put back after (overrides.py).
+    manual = overrides.save(root, module, student, overrides.capture(gradebook, module, student))
     try:
         gradebook.remove_submission(module, student)
     except MissingEntry:
@@ -56,6 +60,10 @@ def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, Exe
     if student not in executions:
         return failure(job, "the notebook was not executed (SandboxedExecute did not report)")
     report = {**executions[student].to_json(), "sandbox": job["mode"]}
+    if manual:
+        review = overrides.restore(gradebook, module, student, manual)
+        report["manual"] = len(manual["grades"]) + len(manual["comments"])
+        report["review_cells"] = review
     feedback = api.generate_feedback(module, student, force=True)
     report["seconds"] = {"autograde": round(graded - started, 2), "feedback": round(time.perf_counter() - graded, 2)}
     if not feedback.get("success"):
@@ -77,6 +85,7 @@ def main(job_file: str) -> int:
             **{f"SandboxedExecute.{k}": v for k, v in job["settings"].items()},
             "SandboxedExecute.rejected": job["rejected"],
             "SandboxedExecute.on_report": on_report,
+            **parse_late_policy(job.get("late_policy", "none")).nbgrader_config(),
         })
         from nbgrader.api import Gradebook
 

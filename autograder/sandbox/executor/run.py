@@ -45,6 +45,19 @@ def error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
                                "traceback": [f"{ename}: {evalue}"]})
 
 
+def visible_text(source: str, line: int) -> str:
+    """`: <the line's code>` if that line of a test is a visible one; hidden tests stay unquoted."""
+    hidden = False
+    for number, text in enumerate(source.splitlines(), start=1):
+        if "BEGIN HIDDEN TESTS" in text:
+            hidden = True
+        elif "END HIDDEN TESTS" in text:
+            hidden = False
+        elif number == line:
+            return "" if hidden else f": {text.strip()[:160]}"
+    return ""
+
+
 def mark(cells, ename: str, reason: str) -> None:
     for cell in cells:
         if cell.cell_type == "code":
@@ -184,7 +197,7 @@ class Runner:
             verdict = error_output("HarnessError", str(exc))
         except BaseException as exc:   # the test failed: say how, and where
             line = failing_line(exc, label)
-            where = f" (test line {line})" if line else ""
+            where = f" (test line {line}{visible_text(source, line)})" if line else ""
             message = str(exc) or "(assert without a message)"
             verdict = error_output(type(exc).__name__, f"{message}{where}")
         finally:

@@ -1,0 +1,133 @@
+"""The instructor's workflow around `tito grade` (issue 14): manual grades from formgrader survive a
+regrade and appear in rebuilt reports, due dates and late penalties, one student regraded alone,
+failure messages that name the test's line."""
+import csv
+import json
+
+import nbformat
+import pytest
+
+from autograder.demo.sample_class import fill, graded_cell_ids, solution_ids
+from autograder.grading.pipeline import GradeOptions, grade
+from autograder.sandbox.limits import Limits
+from helpers import COURSE, REPO, tito
+from test_student import source_nb
+
+MODULE = "01_tensor"
+RELEASE = nbformat.read(REPO / "release" / MODULE / f"{MODULE}.ipynb", as_version=4)
+POINTS = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+          for c in RELEASE.cells if c.metadata["nbgrader"].get("grade")}
+MAX = sum(POINTS.values())
+DUE = "2026-12-01 12:00:00 UTC"
+
+
+def submit(folder, student, nb, timestamp=None):
+    (folder / student).mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / student / f"{MODULE}.ipynb")
+    if timestamp:
+        (folder / student / "timestamp.txt").write_text(timestamp)
+
+
+def rows(out):
+    with (out / "reports" / MODULE / "grades.csv").open() as f:
+        return {r["student_id"]: r for r in csv.DictReader(f)}
+
+
+def run(subs, out, **kw):
+    results, healthy = grade(COURSE, MODULE, GradeOptions(subs, out, workers=2, progress=False,
+                                                          limits=Limits(cell_timeout=60), **kw))
+    assert healthy
+    return {r.student.id: r for r in results}
+
+
+def set_manual(out, student, cell, score=None, comment=None):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course_id="tinytorch") as gb:
+        nb = gb.find_submission_notebook(MODULE, MODULE, student)
+        if score is not None:
+            next(g for g in nb.grades if g.name == cell).manual_score = score
+        if comment is not None:
+            next(c for c in nb.comments if c.name == cell).manual_comment = comment
+        gb.db.commit()
+
+
+def grade_row(out, student, cell):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course_id="tinytorch") as gb:
+        g = next(g for g in gb.find_submission_notebook(MODULE, MODULE, student).grades if g.name == cell)
+        return g.auto_score, g.manual_score, g.needs_manual_grade
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A class of three, due at noon: `late` submits 2 h 10 min late, `ontime` before, `blank` hands
+    in the release notebook."""
+    root = tmp_path_factory.mktemp("class")
+    subs, out = root / "subs", root / "out"
+    full = fill(RELEASE, source_nb(MODULE))
+    submit(subs, "late", full, "2026-12-01 14:10:00.000000 UTC")
+    submit(subs, "ontime", full, "2026-12-01 11:00:00.000000 UTC")
+    submit(subs, "blank", RELEASE, "2026-12-01 10:00:00.000000 UTC")
+    results = run(subs, out, due=DUE, late_policy="per-hour:1")
+    return subs, out, results
+
+
+def test_late_submissions_lose_the_configured_points(graded):
+    _, out, results = graded
+    table = rows(out)
+    assert results["late"].raw_score == MAX and results["late"].penalty == 3   # 3 started hours late
+    assert float(table["late"]["late_submission_penalty"]) == 3 and float(table["late"]["score"]) == MAX - 3
+    assert float(table["ontime"]["score"]) == MAX and float(table["ontime"]["late_submission_penalty"]) == 0
+    assert table["late"]["duedate"].startswith("2026-12-01 12:00") and table["late"]["timestamp"].startswith("2026-12-01 14:10")
+    payload = json.loads((out / "reports" / MODULE / "late" / "results.json").read_text())
+    assert payload["score"] == MAX - 3
+
+
+def test_failure_messages_name_the_visible_line(graded):
+    _, out, results = graded
+    failed = [t for t in results["blank"].tests if t["status"] == "failed"]
+    assert failed and all("(test line " in t["output"] for t in failed), [t["output"] for t in failed]
+    first_cell = graded_cell_ids(RELEASE)[0]
+    first_line = next(c for c in RELEASE.cells if c.metadata["nbgrader"].get("grade_id") == first_cell).source
+    quoted = next(t for t in failed if t["name"] == first_cell)["output"]
+    assert any(line.strip() and line.strip()[:40] in quoted for line in first_line.splitlines()), quoted
+
+
+def test_a_manual_grade_appears_in_rebuilt_reports_and_survives_a_regrade(graded):
+    subs, out, _ = graded
+    cell = graded_cell_ids(RELEASE)[0]
+    answer = solution_ids(RELEASE)[0]
+    set_manual(out, "blank", cell, score=POINTS[cell])          # the instructor gives the marks by hand
+    set_manual(out, "blank", answer, comment="see me about dtypes")
+    tito("report", MODULE, "--out", str(out), cwd=REPO)
+    assert float(rows(out)["blank"]["score"]) == POINTS[cell]
+    payload = json.loads((out / "reports" / MODULE / "blank" / "results.json").read_text())
+    assert payload["score"] == POINTS[cell]
+    feedback = (out / "feedback" / "blank" / MODULE / f"{MODULE}.html").read_text()
+    assert "see me about dtypes" in feedback
+
+    # Regrade that student alone: the manual grade and the comment stay, the class's rows stay.
+    results = run(subs, out, due=DUE, late_policy="per-hour:1", student="blank")
+    assert list(results) == ["blank"] and results["blank"].score == POINTS[cell]
+    table = rows(out)
+    assert set(table) == {"late", "ontime", "blank"} and float(table["late"]["score"]) == MAX - 3
+    assert grade_row(out, "blank", cell) == (0.0, POINTS[cell], False)       # unchanged result: no review
+
+    # The student's resubmission now passes that cell: the autograded result changed under the manual
+    # grade, so the cell is flagged for review and the student's status says so.
+    submit(subs, "blank", fill(RELEASE, source_nb(MODULE)), "2026-12-01 10:30:00.000000 UTC")
+    results = run(subs, out, due=DUE, late_policy="per-hour:1", student="blank")
+    auto, manual, review = grade_row(out, "blank", cell)
+    assert (auto, manual, review) == (POINTS[cell], POINTS[cell], True)
+    assert results["blank"].status.value == "review" and cell in results["blank"].reason
+
+
+def test_bad_deadline_options_are_refused(graded, tmp_path):
+    subs, _, _ = graded
+    for args, message in [(["--due", "next tuesday"], "not a date"), (["--late-policy", "per-week:3"], "per-hour"),
+                          (["--student", "nobody"], "no such student")]:
+        proc = tito("grade", MODULE, "--submissions", str(subs), "--out", str(tmp_path / "o"), *args,
+                    cwd=REPO, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
