@@ -5,6 +5,7 @@ works in); plain `nbgrader` commands run from the repository root use it too and
 build/nbgrader, never on the jupytext lesson sources in source/.
 """
 import importlib.util
+import sys
 import warnings
 from pathlib import Path
 
@@ -49,6 +50,16 @@ c.Execute.extra_arguments = list(tito.KERNEL_ARGS)
 
 # Deleted test cells come back when grading; edited ones are restored from the gradebook.
 c.OverwriteCells.add_missing_cells = True
+
+# nbgrader's own Autograde (formgrader's button, `nbgrader autograde`) and `nbgrader validate` would
+# grade outside the sandbox and without the reference package: refused, pointing to `tito grade`
+# (autograder/grading/refuse.py). tito sets its own autograde preprocessors.
+from autograder.grading.refuse import MESSAGE as REFUSAL, RefuseOutsideTito  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [RefuseOutsideTito]
+# Validator's preprocessors are not configurable: `nbgrader validate` is refused when it starts.
+if sys.argv[1:2] == ["validate"] and Path(sys.argv[0]).name in ("nbgrader", "__main__.py"):
+    sys.exit(f"nbgrader validate: refused here: {REFUSAL}")
 
 # Feedback never shows hidden tests (nbgrader keeps them in autograded notebooks by design).
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]

@@ -131,3 +131,56 @@ def test_bad_deadline_options_are_refused(graded, tmp_path):
         proc = tito("grade", MODULE, "--submissions", str(subs), "--out", str(tmp_path / "o"), *args,
                     cwd=REPO, check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_nbgraders_own_autograde_is_refused_and_changes_no_grade(graded):
+    """formgrader's Autograde button (its HTTP endpoint, on a jupyter server on loopback) and the
+    `nbgrader autograde` command, run in the grading folder, refuse and point to `tito grade`."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from test_browser import free_port
+
+    _, out, _ = graded
+    before = rows(out)["ontime"]["score"]
+    port, token = free_port(), "formgrader-test"
+    log = (out.parent / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "jupyter", "server", f"--port={port}", "--ip=127.0.0.1",
+                               f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False",
+                               "--allow-root"], cwd=out, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        headers = {"Authorization": f"token {token}"}
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/api/status", headers=headers))
+                break
+            except OSError:
+                time.sleep(0.5)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/formgrader/api/submission/{MODULE}/ontime/autograde",
+                                         data=b"", method="POST", headers=headers)
+        answer = json.loads(urllib.request.urlopen(request, timeout=300).read())
+    finally:
+        server.terminate()
+        server.wait(20)
+        log.close()
+    assert answer["success"] is False
+    assert "tito grade" in (answer.get("error") or "") + (answer.get("log") or ""), answer
+    cli = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", MODULE, "--student", "ontime", "--force"],
+                         cwd=out, capture_output=True, text=True, timeout=300)
+    assert cli.returncode != 0 and "tito grade" in cli.stdout + cli.stderr
+    tito("report", MODULE, "--out", str(out), "--no-feedback", cwd=REPO)
+    assert rows(out)["ontime"]["score"] == before
+
+
+def test_nbgrader_validate_in_the_course_is_refused(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    nb = tmp_path / f"{MODULE}.ipynb"
+    shutil.copy(REPO / "solutions" / f"{MODULE}.ipynb", nb)
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(nb)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert "tito grade" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

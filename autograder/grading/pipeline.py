@@ -164,6 +164,23 @@ def set_due_date(out: Path, module: Module, due: str | None) -> None:
         gb.update_or_create_assignment(module.name, duedate=when)
 
 
+GRADING_CONFIG = """\
+# Written by `tito grade`: formgrader and nbgrader commands run in this grading folder read it.
+# The course's configuration (markers, feedback without hidden tests, and nbgrader's own Autograde
+# and Validate refused in favour of `tito grade`), pointed at this folder and its gradebook.
+c = get_config()  # noqa: F821
+load_subconfig("nbgrader_config.py", path={course!r})  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.db_url = {db!r}
+"""
+
+
+def write_grading_config(course: Course, out: Path) -> None:
+    """So that formgrader opened on the grading folder grades manually, never by plain nbgrader."""
+    write_if_changed(out / "nbgrader_config.py", GRADING_CONFIG.format(
+        course=str(course.root.resolve()), root=str(out), db=db_url(out)))
+
+
 def register_students(out: Path, students: list[Student]) -> None:
     from nbgrader.api import Gradebook
 
@@ -431,6 +448,7 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
     hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
     run_canary(course, module, opts, mode, hide)
     out.mkdir(parents=True, exist_ok=True)
+    write_grading_config(course, out)
     results = grade_batch(course, module, subs, out, opts, mode, hide)
     write_reports(out, module, class_results(out, module))
     broken = same_failure_everywhere(results)
