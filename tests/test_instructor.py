@@ -85,6 +85,34 @@ def test_late_submissions_lose_the_configured_points(graded):
     assert payload["score"] == MAX - 3
 
 
+def test_class_report_numbers_for_a_class_with_known_answers(graded):
+    _, out, _ = graded
+    proc = tito("report", MODULE, "--out", str(out), "--html", "--no-feedback", cwd=REPO)
+    assert "similar answers: late and ontime (100%)" in proc.stdout, proc.stdout
+    page = (out / "reports" / MODULE / "class_report.html").read_text()
+    for cell in POINTS:                                   # two of three students pass every test cell
+        assert f"<td>{cell}</td><td>67%</td>" in page
+    assert page.count("<td>blank</td>") == 1 and "data:image/png;base64," in page
+    assert "<td>late</td><td>ontime</td><td>100%</td>" in page
+    assert "blank</td><td>ontime" not in page and "blank</td><td>late" not in page   # the untouched stub is no copy
+    slowest = page.split("<h2>Slowest cells</h2>")[1].split("<h2>")[0]
+    assert slowest.count("<tr>") > 3                        # cells were timed
+
+
+def test_similarity_flags_copies_not_independent_work():
+    from autograder.grading.class_report import similar_pairs
+
+    mine = ("def norm(v):\n    total = 0.0\n    for x in v:\n        total += x * x\n    return total ** 0.5\n\n"
+            "def mean(v):\n    return sum(v) / len(v)\n\ndef clip(v, lo, hi):\n"
+            "    return [min(max(x, lo), hi) for x in v]\n")
+    renamed = mine.replace("total", "acc").replace("v)", "values)").replace("in v", "in values")
+    other = ("import numpy as np\n\ndef norm(a):\n    return float(np.sqrt(np.dot(a, a)))\n\n"
+             "def mean(a):\n    return float(np.asarray(a).mean())\n\ndef clip(a, low, high):\n"
+             "    return np.clip(a, low, high).tolist()\n")
+    pairs = similar_pairs({"ann": mine, "bob": renamed, "cy": other, "dee": "# YOUR CODE HERE"}, "# YOUR CODE HERE")
+    assert [(p.first, p.second) for p in pairs] == [("ann", "bob")], pairs
+
+
 def test_failure_messages_name_the_visible_line(graded):
     _, out, results = graded
     failed = [t for t in results["blank"].tests if t["status"] == "failed"]

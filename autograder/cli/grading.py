@@ -36,7 +36,8 @@ def cmd_report(args) -> int:
     from autograder.course.layout import find_course
     from autograder.grading.pipeline import rebuild_reports, summary
 
-    results = rebuild_reports(find_course(), args.module, Path(args.out), feedback=not args.no_feedback)
+    results = rebuild_reports(find_course(), args.module, Path(args.out), feedback=not args.no_feedback,
+                              html=args.html)
     print(summary(results))
     print(f"rebuilt from {Path(args.out) / 'gradebook.db'}: {Path(args.out) / 'reports' / args.module}")
     return 0
@@ -87,6 +88,9 @@ def add_commands(sub) -> None:
     s.add_argument("module")
     s.add_argument("--out", default="grades", help="the grading folder of `tito grade` (default: grades)")
     s.add_argument("--no-feedback", action="store_true", help="reports only, do not regenerate feedback")
+    s.add_argument("--html", action="store_true",
+                   help="also write reports/MODULE/class_report.html: score histogram, pass rate per test cell, "
+                        "most common failures, slowest cells, similar answers (copydetect), per-student table")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("demo", help="build the course, grade a sample class, print the table")

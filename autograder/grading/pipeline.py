@@ -285,7 +285,8 @@ def write_records(out: Path, module: Module, subs: list[Submission], reports: di
         reason = "; ".join(dict.fromkeys(r for r in [sub.problem, flagged, *sub.notes, report.get("reason", ""),
                                                       kept, changed] if r))
         record = {"student": asdict(sub.student), "status": status.value, "reason": reason,
-                  "sandbox": report.get("sandbox", "?"), "outputs": cell_outputs(out, sid, module)}
+                  "sandbox": report.get("sandbox", "?"), "outputs": cell_outputs(out, sid, module),
+                  "cell_seconds": report.get("cell_seconds", {})}
         path = record_path(out, module, sid)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -331,7 +332,25 @@ def class_results(out: Path, module: Module) -> list[StudentResult]:
     return results_from_gradebook(out, module, test_cells_of(source))
 
 
-def rebuild_reports(course: Course, module_name: str, out: Path, feedback: bool = True) -> list[StudentResult]:
+def write_html_report(out: Path, module: Module, results: list[StudentResult]) -> Path:
+    """reports/<module>/class_report.html (class_report.py), similarity over the submitted answers."""
+    from autograder.grading.class_report import similar_pairs, solution_code, write_class_report
+
+    records = {r.student.id: json.loads(record_path(out, module, r.student.id).read_text()) for r in results}
+    answers = {}
+    for r in results:
+        path = out / "submitted" / r.student.id / module.name / module.notebook_name
+        if path.is_file() and r.status is not ExecStatus.REJECTED:
+            answers[r.student.id] = solution_code(path)
+    stub = solution_code(out / "release" / module.name / module.notebook_name)
+    pairs = similar_pairs(answers, stub)
+    for p in pairs:
+        print(f"similar answers: {p.first} and {p.second} ({p.similarity:.0%}): look at them")
+    return write_class_report(out / "reports" / module.name / "class_report.html", module.name, results, records, pairs)
+
+
+def rebuild_reports(course: Course, module_name: str, out: Path, feedback: bool = True,
+                    html: bool = False) -> list[StudentResult]:
     """`tito report`: grades.csv, results.json and (optionally) feedback from the gradebook as it stands,
     manual grades included, without running anything."""
     module = resolve_module(course.modules(), module_name)
@@ -340,6 +359,8 @@ def rebuild_reports(course: Course, module_name: str, out: Path, feedback: bool 
         raise CourseError(f"{out}: no grading of {module.name} here (run `tito grade {module.name} --out {out}` first)")
     results = class_results(out, module)
     write_reports(out, module, results)
+    if html:
+        print(f"class report: {write_html_report(out, module, results)}")
     if feedback:
         api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
         for r in results:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -138,6 +138,7 @@ class Execution:
     notebook: nbformat.NotebookNode
     status: ExecStatus
     reason: str
+    cell_seconds: dict = field(default_factory=dict)
 
 
 def failed_copy(nb: nbformat.NotebookNode, status: ExecStatus, reason: str) -> Execution:
@@ -206,4 +207,4 @@ def execute_untrusted(nb: nbformat.NotebookNode, trusted: TrustedCells, work: Pa
     except Exception:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
         return failed_copy(nb, ExecStatus.ERROR, f"executor failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
-    return Execution(executed, report.status, report.reason)
+    return Execution(executed, report.status, report.reason, report.cell_seconds)

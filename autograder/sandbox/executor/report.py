@@ -5,7 +5,9 @@ Standard library only: the executor imports it inside the sandbox, the launcher 
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+MAX_TIMED_CELLS = 1000
 
 
 class ExecStatus(str, enum.Enum):
@@ -28,6 +30,7 @@ class ExecStatus(str, enum.Enum):
 class ExecReport:
     status: ExecStatus = ExecStatus.OK
     reason: str = ""
+    cell_seconds: dict = field(default_factory=dict)    # cell name -> wall time (class report: slowest cells)
 
     def add(self, status: ExecStatus, reason: str) -> None:
         """Record a problem; the status becomes the worst seen, reasons accumulate in order."""
@@ -42,4 +45,7 @@ class ExecReport:
 
     @classmethod
     def from_json(cls, data: dict) -> "ExecReport":
-        return cls(ExecStatus(data.get("status", "error")), str(data.get("reason", "")))
+        seconds = data.get("cell_seconds") if isinstance(data.get("cell_seconds"), dict) else {}
+        timed = {str(k)[:200]: float(v) for k, v in list(seconds.items())[:MAX_TIMED_CELLS]
+                 if isinstance(v, (int, float))}
+        return cls(ExecStatus(data.get("status", "error")), str(data.get("reason", "")), timed)

@@ -120,9 +120,11 @@ class Runner:
                 mark(cells[index:], "NotebookTimeout", reason)
                 return
             role = self.trusted.get(name, {}).get("role")
+            started = time.monotonic()
             alive = self.run_in_kernel(cell, name) if role != "test" else True
             if alive and role in ("test", "helper"):
                 alive = self.run_trusted(cell, name, role)
+            self.report.cell_seconds[name] = round(time.monotonic() - started, 3)
             if not alive:
                 mark(cells[index + 1:], "NotRun", self.stop_reason)
                 return
