@@ -255,7 +255,17 @@ def test_csv_and_results_json(graded):
     for sid in results:
         payload = json.loads((out / "reports" / MODULE / sid / "results.json").read_text())
         jsonschema.validate(payload, RESULTS_SCHEMA)
-        assert len(payload["tests"]) == len(graded_cell_ids(RELEASE))
+        hidden = [c.metadata["nbgrader"]["grade_id"] for c in SOURCE.cells
+                  if c.metadata["nbgrader"].get("grade") and BEGIN_HIDDEN in c.source]
+        assert hidden, "the module has hidden tests"
+        assert len(payload["tests"]) == len(graded_cell_ids(RELEASE)) + len(hidden)
+        by_name = {t["name"]: t for t in payload["tests"]}
+        for gid in hidden:       # hidden tests: a separate entry with the points, shown after publishing
+            assert by_name[f"{gid} (hidden tests)"]["visibility"] == "after_published"
+            assert by_name[f"{gid} (visible tests)"]["visibility"] == "visible"
+            assert by_name[f"{gid} (visible tests)"]["max_score"] == 0
+        assert sum(t["max_score"] for t in payload["tests"]) == MAX
+        assert sum(t["score"] for t in payload["tests"]) == results[sid].score
 
 
 def test_gradebook_holds_the_scores(graded):
@@ -369,6 +379,6 @@ def test_stages_pass_state_without_side_files(graded):
     on the worker's stdout: nothing but nbgrader's own folders and tito's reports is written."""
     _, out, _ = graded
     assert not (out / ".status").exists()
-    strays = [p for p in out.rglob("*.json") if p.name != "results.json"]
+    strays = [p for p in out.rglob("*.json") if p.name not in ("results.json", "grading.json")]
     assert not strays, strays
     assert graded[0]["malformed"].status == "rejected" and graded[0]["complete"].status == "ok"

@@ -212,3 +212,39 @@ def test_nbgrader_validate_in_the_course_is_refused(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(nb)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert "tito grade" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_gradescope_autograder_zip_round_trip(tmp_path):
+    """`tito gradescope` writes the zip; its run_autograder, in a folder laid out like Gradescope's
+    container, scores a submission exactly as `tito grade` does."""
+    import os
+    import subprocess
+    import zipfile
+
+    zip_path = tmp_path / "autograder.zip"
+    tito("gradescope", MODULE, "--out", str(zip_path), cwd=REPO)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as z:
+        names = z.namelist()
+        z.extractall(root / "source")
+    assert {"setup.sh", "run_autograder", "gradescope.json"} <= set(names)
+    assert any(n.startswith("wheels/") and n.endswith(".whl") for n in names)
+    assert not [n for n in names if n.startswith("course/tinytorch_lib/") and "tensor" in n]   # no answer inside
+    assert subprocess.run(["bash", "-n", str(root / "source" / "setup.sh")]).returncode == 0
+    # A student who answered the first half of the cells.
+    answers = solution_ids(RELEASE)
+    partial = fill(RELEASE, source_nb(MODULE), only=set(answers[: len(answers) // 2]))
+    (root / "submission").mkdir()
+    nbformat.write(partial, root / "submission" / f"{MODULE}.ipynb")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"AUTOGRADER_ROOT": str(root),
+                                                                       "PYTHONPATH": str(REPO)}
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    payload = json.loads((root / "results" / "results.json").read_text())
+    subs = tmp_path / "subs"
+    submit(subs, "student", partial)
+    results, _ = grade(COURSE, MODULE, GradeOptions(subs, tmp_path / "out", workers=1, progress=False))
+    assert 0 < payload["score"] == results[0].score < MAX
+    assert [t["name"] for t in payload["tests"] if t["visibility"] == "after_published"] == \
+        [t["name"] for t in payload["tests"] if t["name"].endswith("(hidden tests)")]

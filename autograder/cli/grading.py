@@ -43,6 +43,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from autograder.course.layout import find_course
+    from autograder.grading.gradescope import write_autograder_zip
+
+    path = write_autograder_zip(find_course(), args.module, Path(args.out), args.hidden_visibility)
+    print(f"Gradescope autograder: {path} (upload it as the assignment's autograder; each submission's "
+          f"notebook is graded by tito in Gradescope's container)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from autograder.demo.command import run_demo
     from autograder.grading.pipeline import EXIT_GRADER_BROKEN, GraderBroken
@@ -92,6 +102,14 @@ def add_commands(sub) -> None:
                    help="also write reports/MODULE/class_report.html: score histogram, pass rate per test cell, "
                         "most common failures, slowest cells, similar answers (copydetect), per-student table")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("gradescope", help="write a Gradescope autograder zip for a module")
+    s.add_argument("module")
+    s.add_argument("--out", default="gradescope_autograder.zip", help="the zip to write")
+    s.add_argument("--hidden-visibility", default="after_published",
+                   help="when students see their hidden tests' results: visible, hidden, after_due_date or "
+                        "after_published (default)")
+    s.set_defaults(func=cmd_gradescope)
 
     s = sub.add_parser("demo", help="build the course, grade a sample class, print the table")
     s.add_argument("--out", default="demo")

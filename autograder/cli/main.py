@@ -76,7 +76,7 @@ STUDENT_HELP = """student commands (in your workspace):
   status [MODULE]                     is each export current, and do its tests pass?
   milestone NAME                      run a milestone on your own package
 
-course commands (instructors): check, build, grade, report, demo"""
+course commands (instructors): check, build, grade, report, gradescope, demo"""
 
 
 def parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ import nbformat
 from autograder.course.layout import Course, CourseError, Module, resolve_module
 from autograder.course.lesson import parse_module
 from autograder.build.export import copy_modules, module_of_file
-from autograder.course.constants import COURSE_ID
+from autograder.course.constants import BEGIN_HIDDEN, COURSE_ID
 from autograder.grading.reports import (GradeStatus, StudentResult, parse_status, summary,  # noqa: F401
                                         write_reports)
 from autograder.grading.intake import Student, Submission, collect, readable_time
@@ -286,13 +286,13 @@ def write_records(out: Path, module: Module, subs: list[Submission], reports: di
                                                       kept, changed] if r))
         record = {"student": asdict(sub.student), "status": status.value, "reason": reason,
                   "sandbox": report.get("sandbox", "?"), "outputs": cell_outputs(out, sid, module),
-                  "cell_seconds": report.get("cell_seconds", {})}
+                  "cell_seconds": report.get("cell_seconds", {}), "failed_part": report.get("failed_part", {})}
         path = record_path(out, module, sid)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
-def results_from_gradebook(out: Path, module: Module, test_cells: list[tuple[str, float]],
+def results_from_gradebook(out: Path, module: Module, test_cells: list[tuple[str, float, bool]],
                            students: list[str] | None = None) -> list[StudentResult]:
     """Every graded student's result as the gradebook stands now (manual grades and late penalties
     included), with the grading records beside it. `students`: these only, in this order."""
@@ -300,7 +300,7 @@ def results_from_gradebook(out: Path, module: Module, test_cells: list[tuple[str
 
     folder = out / "reports" / module.name
     ids = students if students is not None else sorted(p.parent.name for p in folder.glob("*/grading.json"))
-    max_score = sum(p for _, p in test_cells)
+    max_score = sum(p for _, p, _ in test_cells)
     results = []
     with quiet_nbgrader(), Gradebook(db_url(out), course_id=COURSE_ID) as gb:
         for sid in ids:
@@ -315,9 +315,11 @@ def results_from_gradebook(out: Path, module: Module, test_cells: list[tuple[str
             except MissingEntry:
                 pass
             outputs = record["outputs"]
+            failed_part = record.get("failed_part", {})
             tests = [{"name": gid, "score": float(scores.get(gid, 0.0)), "max_score": pts,
                       "status": "passed" if scores.get(gid, 0.0) >= pts else "failed",
-                      "output": outputs.get(gid, ""), "visibility": "visible"} for gid, pts in test_cells]
+                      "output": outputs.get(gid, ""), "visibility": "visible",
+                      "has_hidden": hidden, "failed_part": failed_part.get(gid)} for gid, pts, hidden in test_cells]
             raw = sum(t["score"] for t in tests)
             results.append(StudentResult(Student(**record["student"]), max(raw - penalty, 0.0), max_score,
                                          parse_status(record["status"]), record["reason"], record["sandbox"],
@@ -371,8 +373,9 @@ def rebuild_reports(course: Course, module_name: str, out: Path, feedback: bool 
     return results
 
 
-def test_cells_of(nb: nbformat.NotebookNode) -> list[tuple[str, float]]:
-    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
+def test_cells_of(nb: nbformat.NotebookNode) -> list[tuple[str, float, bool]]:
+    """(grade id, points, has hidden tests) of every test cell of the reference notebook."""
+    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]), BEGIN_HIDDEN in c.source)
             for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
 
 

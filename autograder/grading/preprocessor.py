@@ -48,7 +48,7 @@ class SandboxedExecute(LimitTraits):
             with tempfile.TemporaryDirectory(prefix=f"tito-grade-{student}-") as work:
                 execution = execute_untrusted(nb, trusted, Path(work) / "work", Path(self.package_dir), self.mode,
                                               self.limits(), [Path(h) for h in self.hide])
-        report = ExecReport(execution.status, execution.reason, execution.cell_seconds)
+        report = ExecReport(execution.status, execution.reason, execution.cell_seconds, execution.failed_part)
         resources.setdefault("tito", {})["execution"] = report
         if self.on_report is not None:
             self.on_report(student, report)

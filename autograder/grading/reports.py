@@ -86,7 +86,32 @@ def validate_results(payload: dict) -> None:
     jsonschema.validate(payload, RESULTS_SCHEMA)
 
 
-def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Path:
+HIDDEN_VISIBILITY = "after_published"
+
+
+def gradescope_tests(tests: list[dict], hidden_visibility: str = HIDDEN_VISIBILITY) -> list[dict]:
+    """results.json's test entries: a test cell with hidden tests becomes two entries, its visible
+    tests (shown at once, no points: the student already sees them in the notebook) and its hidden
+    tests (the cell's points, shown as `hidden_visibility` says). Failure output of a hidden part is
+    never shown with the visible entry."""
+    entries = []
+    for t in tests:
+        base = {"name": t["name"], "score": t["score"], "max_score": t["max_score"], "status": t["status"],
+                "output": t["output"], "visibility": "visible"}
+        if not t.get("has_hidden"):
+            entries.append(base)
+            continue
+        visible_failed = t["status"] == "failed" and t.get("failed_part") != "hidden"
+        entries.append({**base, "name": f"{t['name']} (visible tests)", "score": 0.0, "max_score": 0.0,
+                        "status": "failed" if visible_failed else "passed",
+                        "output": t["output"] if visible_failed else ""})
+        entries.append({**base, "name": f"{t['name']} (hidden tests)", "visibility": hidden_visibility,
+                        "output": "not run: the visible tests above them failed" if visible_failed else t["output"]})
+    return entries
+
+
+def write_reports(out: Path, module: Module, results: list[StudentResult],
+                  hidden_visibility: str = HIDDEN_VISIBILITY) -> Path:
     folder = out / "reports" / module.name
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "grades.csv").open("w", newline="", encoding="utf-8") as f:
@@ -101,7 +126,10 @@ def write_reports(out: Path, module: Module, results: list[StudentResult]) -> Pa
                              "max_score": r.max_score, "status": r.status.value, "reason": r.reason,
                              "sandbox": r.sandbox})
     for r in results:
-        payload = {"score": r.score, "output": r.reason or "graded", "tests": r.tests}
+        output = r.reason or "graded"
+        if r.penalty:
+            output += f"; late penalty: -{r.penalty:g} point(s)"
+        payload = {"score": r.score, "output": output, "tests": gradescope_tests(r.tests, hidden_visibility)}
         validate_results(payload)
         (folder / r.student.id).mkdir(exist_ok=True)
         (folder / r.student.id / "results.json").write_text(json.dumps(payload, indent=1) + "\n")

@@ -139,6 +139,7 @@ class Execution:
     status: ExecStatus
     reason: str
     cell_seconds: dict = field(default_factory=dict)
+    failed_part: dict = field(default_factory=dict)
 
 
 def failed_copy(nb: nbformat.NotebookNode, status: ExecStatus, reason: str) -> Execution:
@@ -207,4 +208,4 @@ def execute_untrusted(nb: nbformat.NotebookNode, trusted: TrustedCells, work: Pa
     except Exception:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
         return failed_copy(nb, ExecStatus.ERROR, f"executor failed (exit {proc.returncode}): {' | '.join(tail)[:400]}")
-    return Execution(executed, report.status, report.reason, report.cell_seconds)
+    return Execution(executed, report.status, report.reason, report.cell_seconds, report.failed_part)

@@ -31,6 +31,7 @@ class ExecReport:
     status: ExecStatus = ExecStatus.OK
     reason: str = ""
     cell_seconds: dict = field(default_factory=dict)    # cell name -> wall time (class report: slowest cells)
+    failed_part: dict = field(default_factory=dict)     # test cell -> "visible" or "hidden": where it failed
 
     def add(self, status: ExecStatus, reason: str) -> None:
         """Record a problem; the status becomes the worst seen, reasons accumulate in order."""
@@ -48,4 +49,6 @@ class ExecReport:
         seconds = data.get("cell_seconds") if isinstance(data.get("cell_seconds"), dict) else {}
         timed = {str(k)[:200]: float(v) for k, v in list(seconds.items())[:MAX_TIMED_CELLS]
                  if isinstance(v, (int, float))}
-        return cls(ExecStatus(data.get("status", "error")), str(data.get("reason", "")), timed)
+        parts = data.get("failed_part") if isinstance(data.get("failed_part"), dict) else {}
+        failed = {str(k)[:200]: v for k, v in list(parts.items())[:MAX_TIMED_CELLS] if v in ("visible", "hidden")}
+        return cls(ExecStatus(data.get("status", "error")), str(data.get("reason", "")), timed, failed)

@@ -45,8 +45,9 @@ def error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
                                "traceback": [f"{ename}: {evalue}"]})
 
 
-def visible_text(source: str, line: int) -> str:
-    """`: <the line's code>` if that line of a test is a visible one; hidden tests stay unquoted."""
+def line_is_hidden(source: str, line: int) -> bool:
+    """Whether line `line` of a test cell lies between the hidden-test markers (the markers of
+    autograder/course/constants.py, spelled out: this file runs without the tito package)."""
     hidden = False
     for number, text in enumerate(source.splitlines(), start=1):
         if "BEGIN HIDDEN TESTS" in text:
@@ -54,8 +55,16 @@ def visible_text(source: str, line: int) -> str:
         elif "END HIDDEN TESTS" in text:
             hidden = False
         elif number == line:
-            return "" if hidden else f": {text.strip()[:160]}"
-    return ""
+            return hidden
+    return False
+
+
+def visible_text(source: str, line: int) -> str:
+    """`: <the line's code>` if that line of a test is a visible one; hidden tests stay unquoted."""
+    lines = source.splitlines()
+    if line_is_hidden(source, line) or not 0 < line <= len(lines):
+        return ""
+    return f": {lines[line - 1].strip()[:160]}"
 
 
 def mark(cells, ename: str, reason: str) -> None:
@@ -173,7 +182,9 @@ class Runner:
             conn, verdict = None, error_output("HarnessError", "the notebook's kernel did not answer the grader "
                                                              "(was the kernel busy, or the harness removed?)")
         if conn is not None:
-            verdict, printed = self.judge(conn, source, label, deadline)
+            verdict, printed, line = self.judge(conn, source, label, deadline)
+            if verdict is not None:   # a failure at a hidden line means the visible tests above it passed
+                self.report.failed_part[name] = "hidden" if line and line_is_hidden(source, line) else "visible"
         student = self.kernel.wait(msg_id, max(deadline, time.monotonic() + 0.5))
         outputs = [o for o in student.outputs if o.get("output_type") != "error"]
         if printed:
@@ -189,7 +200,7 @@ class Runner:
     def judge(self, conn, source: str, label: str, deadline: float):
         channel = Channel(conn, deadline)
         Session.channel = channel
-        printed, verdict = "", None
+        printed, verdict, line = "", None, None
         try:
             with Alarm(deadline):
                 printed = run_cell(source, self.namespace, label)
@@ -210,7 +221,7 @@ class Runner:
             except Exception:
                 pass
             conn.close()
-        return verdict, printed
+        return verdict, printed, line
 
 
 def main() -> int:
