@@ -492,21 +492,96 @@ assert np.isclose(got[0], exp, rtol=1e-12), f"(f(x+h) - f(x-h)) / 2h with h=0.1:
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Backward rules
+#
+# Training needs, for a loss $L$, the gradient $\bar x = \partial L/\partial x$ from $\bar y = \partial L/\partial y$
+# (`grad`) of $y = f(x)$. For an elementwise $f$, $\bar x = \bar y \odot f'(x)$, and the slopes are
+# cheapest from the output: $\sigma' = \sigma(1-\sigma)$, $\tanh' = 1 - \tanh^2$, $\mathrm{relu}'(x) = [x > 0]$.
+# GELU is $\tfrac12 x(1 + \tanh u)$ with $u = c(x + 0.044715\,x^3)$, $c = \sqrt{2/\pi}$; by the product and
+# chain rules its slope is $\tfrac12(1 + \tanh u) + \tfrac12 x\,(1 - \tanh^2 u)\,c\,(1 + 3\cdot0.044715\,x^2)$.
+# **Softmax** mixes a slice: $\partial s_i/\partial x_j = s_i(\delta_{ij} - s_j)$, so
+# $\bar x_j = \sum_i \bar s_i s_i(\delta_{ij} - s_j) = s_j\bigl(\bar s_j - \sum_i \bar s_i s_i\bigr)$, summed along `dim`:
+# the Jacobian ($C^2$ numbers per slice) is never built. Module 05 wires such rules into `backward()`.
+
+# %% solution id="activation-backward"
+def activation_backward(act, x, grad):
+    """The gradient with respect to x, given `grad`, the gradient with respect to act(x).
+
+    act: a ReLU(), Sigmoid(), Tanh(), GELU() or Softmax(dim); x, grad: float64 ndarrays of one shape
+    (not modified). Returns a new float64 ndarray of x's shape: grad * f'(x) for the elementwise
+    activations (ReLU's slope at 0 is 0, as in PyTorch), the vector-Jacobian product along act.dim
+    for Softmax. TypeError naming `act` for anything else.
+    EXAMPLE: activation_backward(Sigmoid(), np.array([0.]), np.array([2.])) -> array([0.5])
+    HINT: isinstance; reductions with keepdims=True broadcast back along any dim.
+    """
+    ### BEGIN SOLUTION
+    if isinstance(act, ReLU):
+        return grad * (x > 0)
+    if isinstance(act, GELU):
+        c = math.sqrt(2 / math.pi)
+        t = np.tanh(c * (x + 0.044715 * x ** 3))
+        return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x))
+    if not isinstance(act, (Sigmoid, Tanh, Softmax)):
+        raise TypeError(f"no backward rule for {act!r}")
+    y = np.asarray(act(Tensor(x)).data)
+    if isinstance(act, Sigmoid):
+        return grad * y * (1 - y)
+    if isinstance(act, Tanh):
+        return grad * (1 - y * y)
+    return y * (grad - np.sum(grad * y, axis=act.dim, keepdims=True))
+    ### END SOLUTION
+
+# %% helper
+def numerical_vjp(f, x, grad, eps=1e-6):
+    """Central differences of sum(grad * f(x)) with respect to every entry of the float64 ndarray x."""
+    out = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        out[i] = (np.sum(grad * f(up)) - np.sum(grad * f(down))) / (2 * eps)
+    return out
+
+# %% test id="test-activation-backward" points=3
+got = [np.asarray(activation_backward(act, np.array(v), np.array(g))).tolist() for act, v, g in
+       [(Sigmoid(), [0.0], [2.0]), (ReLU(), [-1.0, 0.0, 2.0], [3.0, 3.0, 3.0]), (Softmax(), [0.0, 0.0], [1.0, 0.0])]]
+exp = [[0.5], [0.0, 0.0, 3.0], [0.25, -0.25]]
+assert np.allclose(got[0], exp[0]) and got[1] == exp[1] and np.allclose(got[2], exp[2]), f"expected {exp}, got {got}"
+### BEGIN HIDDEN TESTS
+x = np.random.default_rng(6).standard_normal((3, 4)) * 2
+x[np.abs(x) < 0.05] = 0.5                       # keep ReLU's kink away from the finite differences
+g = np.random.default_rng(7).standard_normal((3, 4))
+keep = (x.copy(), g.copy())
+refs = [(ReLU(), lambda v: np.maximum(v, 0)), (Sigmoid(), lambda v: 0.5 * (1 + np.tanh(0.5 * v))), (Tanh(), np.tanh),
+        (GELU(), lambda v: 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v ** 3)))),
+        (Softmax(), lambda v: np.exp(v) / np.exp(v).sum(axis=-1, keepdims=True)),
+        (Softmax(dim=0), lambda v: np.exp(v) / np.exp(v).sum(axis=0, keepdims=True))]
+for act, f in refs:
+    got, exp = np.asarray(activation_backward(act, x, g)), numerical_vjp(f, x, g)
+    assert got.shape == x.shape and np.allclose(got, exp, rtol=1e-6, atol=1e-8), f"{act!r}: expected (central differences)\n{exp}\ngot\n{got}"
+assert np.array_equal(x, keep[0]) and np.array_equal(g, keep[1]), "x and grad must not be modified"
+try:
+    activation_backward(lambda v: v, x, g)
+    raise AssertionError("a function that is not one of the five activations: expected TypeError, nothing raised")
+except TypeError:
+    pass
+### END HIDDEN TESTS
+
+# %% [markdown]
 # Each activation (solid) and its slope (dashed). Sigmoid and tanh saturate (slope near 0) for large
-# $|x|$; ReLU is flat for every $x<0$; GELU dips slightly below zero. The check against the exact slopes
-# $\sigma' = \sigma(1-\sigma)$ and $\tanh' = 1 - \tanh^2$ is printed in each title.
+# $|x|$; ReLU is flat for every $x<0$; GELU dips slightly below zero. Each title compares the central
+# difference with the backward rule.
 
 # %%
 import matplotlib.pyplot as plt
 
 xs = np.linspace(-5, 5, 401)
-exact = {"Sigmoid()": lambda s: s * (1 - s), "Tanh()": lambda t: 1 - t * t}
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), sharex=True)
 for ax, act in zip(axes, [ReLU(), Sigmoid(), Tanh(), GELU()]):
     y, slope = act(Tensor(xs)).data, central_slope(act, xs)
     ax.plot(xs, y, label="f(x)"); ax.plot(xs, slope, "--", label="f'(x)")
-    err = f", max error {np.abs(slope - exact[repr(act)](y)).max():.0e}" if repr(act) in exact else ""
-    ax.set_title(repr(act) + err); ax.axhline(0, color="gray", lw=0.5); ax.grid(alpha=0.3)
+    err = np.abs(slope - activation_backward(act, xs, np.ones_like(xs)))[xs != 0].max()   # ReLU has a kink at 0
+    ax.set_title(f"{act!r}, max error {err:.0e}"); ax.axhline(0, color="gray", lw=0.5); ax.grid(alpha=0.3)
 axes[0].legend()
 plt.tight_layout()
 plt.show()
