@@ -507,7 +507,8 @@ got = arr(Dropout(1.0)(Tensor(np.ones(5))))
 assert np.array_equal(got, np.zeros(5)), f"p=1 drops everything, got {got}"
 for p in (1.5, -0.1):
     assert isinstance(raised(lambda: Dropout(p)), ValueError), f"Dropout({p}): expected ValueError"
-assert float(Dropout(1).p) == 1.0 and float(Dropout(0).p) == 0.0, "p = 0 and p = 1 are allowed"
+got = [float(Dropout(1).p), float(Dropout(0).p), float(Dropout().p)]
+assert got == [1.0, 0.0, 0.5], f"p = 0 and p = 1 are allowed, the default is 0.5: expected [1, 0, 0.5], got {got}"
 got = [repr(Sequential(Sequential(Flatten()), Dropout(0.2))), repr(Dropout(0.3)), repr(Sequential())]
 exp = ["Sequential(\n  (0): Sequential(\n    (0): Flatten(start_dim=1, end_dim=-1)\n  )\n  (1): Dropout(p=0.2)\n)",
        "Dropout(p=0.3)", "Sequential()"]
