@@ -405,9 +405,12 @@ for chunk in (1, 2, 5, 100):
     assert np.isclose(float(loss), np_cross_entropy(z, t), rtol=1e-12), f"chunk={chunk}: expected loss {np_cross_entropy(z, t)}, got {loss}"
     assert grad.shape == (5, 4) and np.allclose(grad, num, rtol=1e-6, atol=1e-8), f"chunk={chunk}: expected (central differences)\n{num}\ngot\n{grad}"
 assert np.array_equal(z, keep), "fused_cross_entropy must not modify the logits"
-loss, grad = fused_cross_entropy(np.array([[1e4, 0.0], [0.0, 1e4], [-1e4, 1e4]], dtype=np.float32), np.array([0, 0, 1]), 2)
-exp = [[0.0, 0.0], [-1 / 3, 1 / 3], [0.0, 0.0]]
-assert np.isclose(float(loss), 1e4 / 3) and np.allclose(np.asarray(grad), exp), f"|z| = 1e4: expected 3333.33 and {exp}, got {loss}, {np.asarray(grad)}"
+big = np.array([[1e4, 0.0], [0.0, 1e4], [-1e4, 1e4], [-1e4, -1e4 - 1.0]], dtype=np.float32)
+loss, grad = fused_cross_entropy(big, np.array([0, 0, 1, 0]), 2)        # each row needs its own maximum
+q = 1 / (1 + np.e)
+exp = [[0.0, 0.0], [-0.25, 0.25], [0.0, 0.0], [-q / 4, q / 4]]
+assert np.isclose(float(loss), (1e4 + np.log1p(np.exp(-1.0))) / 4) and np.allclose(np.asarray(grad), exp, atol=1e-6), \
+    f"|z| = 1e4: expected {(1e4 + np.log1p(np.exp(-1.0))) / 4} and {exp}, got {loss}, {np.asarray(grad)}"
 assert np.asarray(grad).dtype == np.float32, f"float32 logits give a float32 gradient, got {np.asarray(grad).dtype}"
 ### END HIDDEN TESTS
 
