@@ -9,48 +9,40 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 
 class Activation:
-    """Base class of the parameter-free activations."""
+    """Base class of the parameter-free activations: act = ReLU(), then act(x) runs act.forward.
 
+    Write act(x) (convert x, a Tensor, ndarray, list or number, with `as_tensor`; return
+    self.forward of it), forward(x) (raise NotImplementedError naming the class: every subclass
+    overrides it) and the repr: the class name and empty parentheses, e.g. "ReLU()", for any subclass.
+    """
     def __call__(self, x):
-        """act(x): convert x (Tensor, ndarray, list or number) with `as_tensor`, return self.forward of it."""
         return self.forward(as_tensor(x))
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
     def __repr__(self):
-        """The class name and empty parentheses, e.g. "ReLU()" (for any subclass)."""
         return f"{type(self).__name__}()"
 
 
+# Write ReLU, Tanh and GELU: subclasses of Activation whose forward(x) computes on x.data and records the
+# result as op "relu", "tanh" or "gelu"; same shape and dtype as x; x.data is never modified.
+#   ReLU()(Tensor([-1., 0., 2.])) -> Tensor([0., 0., 2.])    Tanh()(Tensor([0., 1.])) -> Tensor([0., 0.7616])
+#   GELU()(Tensor([-1., 0., 1.])) -> Tensor([-0.1588, 0., 0.8412])   (the table's tanh approximation)
+# Hints: an elementwise maximum against a scalar; NumPy's tanh is stable for any input; sqrt(2/pi) must be
+# a Python float (`math`), or float32 inputs come back as float64.
 class ReLU(Activation):
     def forward(self, x):
-        """max(0, x) elementwise, recorded as op "relu". Same shape and dtype as `x`.
-
-        EXAMPLE: ReLU()(Tensor([-1., 0., 2.])) -> Tensor([0., 0., 2.])
-        HINT: an elementwise maximum against a scalar; never modify `x.data` in place.
-        """
         return _make(np.maximum(x.data, 0), (x,), "relu")
 
 
 class Tanh(Activation):
     def forward(self, x):
-        """tanh(x) elementwise, recorded as op "tanh".
-
-        EXAMPLE: Tanh()(Tensor([0., 1.])) -> Tensor([0., 0.7616])
-        HINT: NumPy's own tanh is already stable for any input.
-        """
         return _make(np.tanh(x.data), (x,), "tanh")
 
 
 class GELU(Activation):
     def forward(self, x):
-        """GELU, tanh approximation (torch.nn.GELU(approximate="tanh")), recorded as op "gelu".
-
-        EXAMPLE: GELU()(Tensor([-1., 0., 1.])) -> Tensor([-0.1588, 0., 0.8412])
-        HINT: build it from the table's formula; the constant sqrt(2/pi) must be a Python float
-              (`math`), or float32 inputs come back as float64.
-        """
         a = x.data
         inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
         out = 0.5 * a * (1 + np.tanh(inner))
@@ -58,13 +50,13 @@ class GELU(Activation):
 
 
 class Sigmoid(Activation):
-    def forward(self, x):
-        """Logistic sigmoid elementwise, recorded as op "sigmoid"; never overflows.
+    """Logistic sigmoid elementwise: forward(x) records op "sigmoid" and never overflows.
 
-        Same shape and dtype as `x`. Exact in the tails: sigmoid(-740.) is about 4.2e-322, not 0.
-        EXAMPLE: Sigmoid()(Tensor([0., -1e4, 1e4])) -> Tensor([0.5, 0., 1.])
-        HINT: boolean masks (or np.where) pick, per element, the branch whose exponent is <= 0.
-        """
+    Same shape and dtype as `x`. Exact in the tails: sigmoid(-740.) is about 4.2e-322, not 0.
+    EXAMPLE: Sigmoid()(Tensor([0., -1e4, 1e4])) -> Tensor([0.5, 0., 1.])
+    HINT: boolean masks (or np.where) pick, per element, the branch whose exponent is <= 0.
+    """
+    def forward(self, x):
         a = x.data
         z = np.exp(-np.abs(a))          # in (0, 1]: cannot overflow
         out = np.empty_like(z)
@@ -75,36 +67,30 @@ class Sigmoid(Activation):
         return _make(out, (x,), "sigmoid")
 
 
+# Write the class Softmax(dim=-1), an Activation: keep dim (an int, negative counts from the end) as the
+# attribute `dim`; forward(x) records op "softmax" with ctx dim=self.dim; same shape and dtype as x; every
+# slice along dim sums to 1; no overflow up to |x| = 1e4; repr "Softmax(dim=-1)".
+#   Softmax()(Tensor([[0., 0.], [1e4, 0.]])) -> Tensor([[0.5, 0.5], [1., 0.]])
+# And the function log_softmax(x, dim=-1): log(softmax(x)) along dim, computed stably, recorded as op
+# "log_softmax" with ctx dim=dim; x a Tensor or anything `as_tensor` accepts; finite wherever x is finite.
+#   log_softmax(Tensor([0., 0.])) -> Tensor([-0.6931, -0.6931]);  log_softmax(Tensor([0., -1e4])) -> Tensor([0., -1e4])
+# Hints: reductions with keepdims=True keep the reduced axis, so they broadcast back for any dim; take
+# np.log of the shifted sum, never of a probability.
 class Softmax(Activation):
     def __init__(self, dim=-1):
-        """Remember the axis `dim` (an int, negative counts from the end) along which to normalise."""
         self.dim = dim
 
     def forward(self, x):
-        """Softmax along `self.dim`, recorded as op "softmax" with ctx dim=self.dim.
-
-        Same shape and dtype as `x`; every slice along dim sums to 1; no overflow up to |x| = 1e4.
-        EXAMPLE: Softmax()(Tensor([[0., 0.], [1e4, 0.]])) -> Tensor([[0.5, 0.5], [1., 0.]])
-        HINT: reductions with keepdims=True keep the reduced axis, so they broadcast back for any dim.
-        """
         a = x.data
         shifted = a - a.max(axis=self.dim, keepdims=True)
         e = np.exp(shifted)
         return _make(e / e.sum(axis=self.dim, keepdims=True), (x,), "softmax", dim=self.dim)
 
     def __repr__(self):
-        """"Softmax(dim=<dim>)", e.g. "Softmax(dim=-1)"."""
         return f"Softmax(dim={self.dim})"
 
 
 def log_softmax(x, dim=-1):
-    """log(softmax(x)) along `dim`, computed stably; recorded as op "log_softmax" with ctx dim=dim.
-
-    `x` may be a Tensor or anything `as_tensor` accepts. Finite wherever x is finite.
-    EXAMPLE: log_softmax(Tensor([0., 0.])) -> Tensor([-0.6931, -0.6931]);
-             log_softmax(Tensor([0., -1e4])) -> Tensor([0., -10000.])
-    HINT: the log-sum-exp trick above; np.log of the shifted sum, never of a probability.
-    """
     x = as_tensor(x)
     a = x.data
     shifted = a - a.max(axis=dim, keepdims=True)

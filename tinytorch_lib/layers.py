@@ -7,27 +7,60 @@ from tinytorch_lib.tensor import Tensor, get_generator
 
 
 class Module:
-    """Base class of every layer and model: `m(x)` runs `m.forward(x)`."""
+    """Base class of every layer and model. Besides the walks below, write the short methods:
+    __init__() puts a new module in training mode (`.training = True`);
+    m(*args, **kwargs) passes every argument on to m.forward and returns its result;
+    modules() yields every module of named_modules() without the names; parameters() yields every
+    parameter Tensor in the order of named_parameters(); eval() is train(False) and returns self;
+    zero_grad() sets the .grad of every parameter to None (PyTorch's default); train(mode=True)
+    sets `.training = mode` on this module and every module below it and returns self (so
+    `model = Net().train()` works); state_dict() returns {name: ndarray} for every parameter in
+    named_parameters() order, each value a copy (changing it must not change the model, nor the reverse).
+    """
 
     training = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def extra_repr(self):
+        return ""
 
     def __init__(self):
         self.training = True
 
     def __call__(self, *args, **kwargs):
-        """m(...) passes every positional and keyword argument on to m.forward and returns its result."""
         return self.forward(*args, **kwargs)
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def parameters(self):
+        for _, p in self.named_parameters():
+            yield p
+
+    def train(self, mode=True):
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def state_dict(self):
+        return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def named_children(self):
         """Yield (name, module) for each direct sub-module, in attribute order.
 
         A Module attribute yields (attribute name, it); a list or tuple attribute yields ("<name>.<index>",
         item) for each item that is a Module. Everything else (tensors, numbers, activations) is skipped.
-        EXAMPLE: a module with .body = Linear(..) and .blocks = [A(), 3, B()]
-                 -> ("body", <Linear>), ("blocks.0", <A>), ("blocks.2", <B>)
+        EXAMPLE: .body = Linear(..), .blocks = [A(), 3, B()] -> ("body", ..), ("blocks.0", ..), ("blocks.2", ..)
         HINT: isinstance accepts a tuple of types; enumerate gives the index.
         """
         for name, value in vars(self).items():
@@ -45,8 +78,7 @@ class Module:
         under "<prefix>.<child name>" (just "<child name>" when prefix is ""). `memo` is a set of
         id()s of modules already reported (None: a fresh set); a module met again is skipped with its
         whole subtree, which also makes the walk safe for a module that contains itself.
-        EXAMPLE: Sequential(Sequential(Linear(1, 1)), Linear(1, 1)).named_modules()
-                 -> "", "0", "0.0", "1"   (with the module objects)
+        EXAMPLE: Sequential(Sequential(Linear(1, 1)), Linear(1, 1)) -> paths "", "0", "0.0", "1"
         HINT: a generator may `yield from` a recursive call.
         """
         memo = set() if memo is None else memo
@@ -57,19 +89,13 @@ class Module:
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
 
-    def modules(self):
-        """Every module of named_modules(), without the names."""
-        for _, module in self.named_modules():
-            yield module
-
     def named_parameters(self):
         """Yield (name, tensor) for every parameter of this module and its sub-modules.
 
         Modules in `named_modules()` order; within a module its own attributes in order that are a
         Tensor with requires_grad=True, named "<module path>.<attribute>" ("<attribute>" for the
         root). The very Tensor objects, not copies; a tensor met a second time is skipped.
-        EXAMPLE: Sequential(Linear(2, 3), ReLU(), Linear(3, 1)).named_parameters()
-                 -> ("0.weight", W0), ("0.bias", b0), ("2.weight", W2), ("2.bias", b2)
+        EXAMPLE: Sequential(Linear(2, 3), ReLU(), Linear(3, 1)) -> "0.weight", "0.bias", "2.weight", "2.bias"
         HINT: remember the id() of every tensor already yielded.
         """
         seen = set()
@@ -79,38 +105,6 @@ class Module:
                     seen.add(id(value))
                     yield (f"{path}.{attr}" if path else attr), value
 
-    def parameters(self):
-        """Every parameter Tensor, in the order of `named_parameters()`."""
-        for _, p in self.named_parameters():
-            yield p
-
-    def train(self, mode=True):
-        """Set `.training = mode` on this module and on every module below it; return self.
-
-        EXAMPLE: net.train(False); net.body.training -> False.   `model = Net().train()` works.
-        HINT: one of the walks above visits exactly the right modules.
-        """
-        for module in self.modules():
-            module.training = mode
-        return self
-
-    def eval(self):
-        """Evaluation mode for the whole tree: train(False); returns self."""
-        return self.train(False)
-
-    def zero_grad(self):
-        """Forget the gradient of every parameter: set its `.grad` to None (PyTorch's default)."""
-        for p in self.parameters():
-            p.grad = None
-
-    def state_dict(self):
-        """{name: ndarray} for every parameter, in named_parameters() order.
-
-        Each value is a copy: changing it later must not change the model (nor the reverse).
-        EXAMPLE: Linear(3, 2).state_dict() -> {"weight": array (2, 3), "bias": array (2,)}
-        """
-        return {name: p.data.copy() for name, p in self.named_parameters()}
-
     def load_state_dict(self, state_dict):
         """Copy the arrays of `state_dict` (name -> array-like) into the parameters.
 
@@ -118,7 +112,7 @@ class Module:
         unexpected names (sorted); each value must have its parameter's shape, else ValueError naming
         the parameter and both shapes; check everything before changing anything. Each parameter gets
         a fresh array (never the caller's) in its own dtype; the Tensor objects stay the same.
-        EXAMPLE: lin.load_state_dict({"weight": np.zeros((2, 3))}) -> KeyError: missing ['bias'] ...
+        EXAMPLE: Linear(3, 2).load_state_dict({"weight": np.zeros((2, 3))}) -> KeyError: missing ['bias']
         HINT: set differences of the two key sets; `astype(..., copy=True)`.
         """
         params = dict(self.named_parameters())
@@ -134,20 +128,11 @@ class Module:
         for name, p in params.items():
             p.data = values[name].astype(p.data.dtype, copy=True)
 
-    def extra_repr(self):
-        return ""
-
     def __repr__(self):
-        """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else
-
-        "Name(" on the first line, then one line "  (<attribute>): <repr of it>" per attribute that has
-        a `forward` (modules and activations) in attribute order, then ")". A child's own multi-line
-        repr is indented by two more spaces on each of its following lines.
-        EXAMPLE: repr(Sequential(Linear(2, 3), ReLU())) ->
-            Sequential(
-              (0): Linear(in_features=2, out_features=3, bias=True)
-              (1): ReLU()
-            )
+        """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else "Name(" on the
+        first line, then one line "  (<attribute>): <repr of it>" per attribute that has a `forward`
+        (modules and activations) in attribute order, then ")"; a child's own multi-line repr is
+        indented by two more spaces on each of its following lines. EXAMPLE: see the test below.
         HINT: recursion happens by itself: repr() of a child calls the child's __repr__.
         """
         lines = [f"  ({name}): " + repr(value).replace("\n", "\n  ")
@@ -158,16 +143,20 @@ class Module:
 
 
 class Linear(Module):
-    def __init__(self, in_features, out_features, bias=True):
-        """A fully connected layer with PyTorch's default initialisation.
+    """Linear(in_features, out_features, bias=True): y = x @ W.T + b, PyTorch's default init.
 
-        Sets self.weight, shape (out_features, in_features), and self.bias, shape (out_features,)
-        (None when bias=False): float32 Tensors with requires_grad=True, every entry drawn
-        independently from U(-1/sqrt(in_features), 1/sqrt(in_features)) by the course generator,
-        the whole weight matrix first, then the bias vector (so manual_seed(s) fixes both).
-        EXAMPLE: Linear(4, 2).weight.shape -> (2, 4);  Linear(4, 2, bias=False).bias -> None
-        HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards.
-        """
+    __init__ calls Module's, keeps in_features and out_features, and sets self.weight, shape
+    (out_features, in_features), and self.bias, shape (out_features,) (None when bias=False):
+    float32 Tensors with requires_grad=True, every entry drawn independently from
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) by the course generator, the whole weight matrix
+    first, then the bias vector (so manual_seed(s) fixes both).
+    forward(x): x of shape (..., in) -> (..., out), from Tensor operations only.
+    EXAMPLE: Linear(4, 2).weight.shape -> (2, 4); Linear(4, 2, bias=False).bias -> None;
+             an x of shape (5, 4) through Linear(4, 2) -> shape (5, 2)
+    HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards. Tensor has
+          a transpose property; broadcasting adds the (out,) bias to every row.
+    """
+    def __init__(self, in_features, out_features, bias=True):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -181,11 +170,6 @@ class Linear(Module):
             self.bias = Tensor(b.astype(np.float32), requires_grad=True)
 
     def forward(self, x):
-        """x @ W.T (+ b): x of shape (..., in) -> (..., out), built from Tensor operations only.
-
-        EXAMPLE: x of shape (5, 4) through Linear(4, 2) -> shape (5, 2)
-        HINT: Tensor has a transpose property; broadcasting adds the (out,) bias to every row.
-        """
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias
@@ -196,47 +180,51 @@ class Linear(Module):
 
 
 class Sequential(Module):
+    """Sequential(*layers): a chain, Sequential(l1, l2, l3)(x) = l3(l2(l1(x))).
+
+    Write __init__(self, *modules) (call Module's __init__, store the layers as attributes "0", "1",
+    ... and remember their number), __len__, __getitem__(i) (the i-th layer; negative i counts from
+    the end; IndexError naming i when out of range), __iter__ (the layers in order) and forward(x)
+    (an empty Sequential returns x itself).
+    EXAMPLE: seq = Sequential(Linear(2, 3), ReLU()); len(seq) -> 2; seq[-1] -> ReLU()
+    HINT: setattr and getattr take any string as the attribute name.
+    """
     def __init__(self, *modules):
-        """Store the layers as attributes "0", "1", ... in order, and remember how many there are."""
         super().__init__()
         for i, layer in enumerate(modules):
             setattr(self, str(i), layer)
         self._len = len(modules)
 
     def __len__(self):
-        """The number of layers."""
         return self._len
 
     def __getitem__(self, i):
-        """The i-th layer; negative i counts from the end; IndexError naming i when out of range."""
         if not -self._len <= i < self._len:
             raise IndexError(f"index {i} is out of range for a Sequential of {self._len} layers")
         return getattr(self, str(i % self._len))
 
     def __iter__(self):
-        """The layers in order (a generator or an iterator)."""
         return (self[i] for i in range(self._len))
 
     def forward(self, x):
-        """Feed x through every layer in order; an empty Sequential returns x itself."""
         for layer in self:
             x = layer(x)
         return x
 
+
 class Flatten(Module):
+    """Flatten(start_dim=1, end_dim=-1): merge the dims start_dim..end_dim (inclusive; negative counts
+    from the end) with one reshape (a Tensor op, same element order); keep both dims as attributes
+    of those names (extra_repr reads them).
+    EXAMPLES: shape (2, 3, 4, 5) -> Flatten(): (2, 60);  Flatten(1, 2): (2, 12, 5);  Flatten(0): (120,)
+    HINT: normalise both dims to non-negative indices first; `x.reshape(*shape)`.
+    """
     def __init__(self, start_dim=1, end_dim=-1):
-        """Keep both dims as given (start_dim, end_dim), for forward and for the repr."""
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
 
     def forward(self, x):
-        """Merge the dimensions start_dim..end_dim (inclusive; negative counts from the end).
-
-        Returns x reshaped (a Tensor op, same element order). EXAMPLES: shape (2, 3, 4, 5) ->
-        Flatten(): (2, 60);  Flatten(1, 2): (2, 12, 5);  Flatten(0): (120,);  (7,) -> Flatten(0): (7,)
-        HINT: normalise both dims to non-negative indices first; `x.reshape(*shape)`.
-        """
         s, e = self.start_dim % x.ndim, self.end_dim % x.ndim
         merged = int(np.prod(x.shape[s:e + 1]))
         return x.reshape(*x.shape[:s], merged, *x.shape[e + 1:])
@@ -244,24 +232,25 @@ class Flatten(Module):
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
+
 class Dropout(Module):
+    """Dropout(p=0.5): inverted dropout; p, kept as attribute `p`, is the probability to DROP an
+    element (ValueError unless 0 <= p <= 1).
+
+    forward(x) in training mode: x * mask, a Tensor op, where mask has x's shape and dtype and each
+    entry is independently 0 with probability p, else 1/(1-p) (all 0 when p == 1, without dividing
+    by zero); the uniform numbers come from the course generator, one per element, in x's shape.
+    In eval mode, or when p == 0: return x itself and draw no random numbers.
+    EXAMPLE: Dropout(0.5) on a float32 Tensor of ones -> about half 0., the rest 2., float32
+    HINT: compare uniform [0, 1) numbers with p to decide which elements survive.
+    """
     def __init__(self, p=0.5):
-        """Keep p, the probability to DROP an element; ValueError unless 0 <= p <= 1."""
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
 
     def forward(self, x):
-        """Inverted dropout.
-
-        Training mode: x * mask, a Tensor op, where mask has x's shape and dtype and each entry is
-        independently 0 with probability p, else 1/(1-p) (all 0 when p == 1, without dividing by
-        zero); the uniform numbers come from the course generator, one per element, in x's shape.
-        Eval mode, or p == 0: return x itself and draw no random numbers.
-        EXAMPLE: Dropout(0.5) on a float32 Tensor of ones -> about half 0., the rest 2., float32
-        HINT: compare uniform [0, 1) numbers with p to decide which elements survive.
-        """
         if not self.training or self.p == 0:
             return x
         keep = get_generator().random(x.shape) >= self.p

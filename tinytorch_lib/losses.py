@@ -39,15 +39,15 @@ def _reduce(loss, reduction="mean"):
 
 
 class MSELoss(Module):
-    def forward(self, input, target):
-        """Mean of the squared differences over every element, as a 0-d Tensor.
+    """Mean of the squared differences over every element, as a 0-d Tensor.
 
-        input: a Tensor; target: a Tensor or array-like. Built from Tensor operations (so it is
-        differentiable); the dtype follows NumPy's promotion of the two. When the shapes differ,
-        warn (`warnings.warn`, message naming both shapes) and broadcast anyway, as PyTorch does.
-        EXAMPLE: MSELoss()(Tensor([1., 2., 3.]), Tensor([1., 0., 0.])) -> Tensor(4.3333)  (= 13/3)
-        HINT: `as_tensor` turns the target into a Tensor; squaring by a product keeps float32 float32.
-        """
+    input: a Tensor; target: a Tensor or array-like. Built from Tensor operations (so it is
+    differentiable); the dtype follows NumPy's promotion of the two. When the shapes differ,
+    warn (`warnings.warn`, message naming both shapes) and broadcast anyway, as PyTorch does.
+    EXAMPLE: MSELoss()(Tensor([1., 2., 3.]), Tensor([1., 0., 0.])) -> Tensor(4.3333)  (= 13/3)
+    HINT: `as_tensor` turns the target into a Tensor; squaring by a product keeps float32 float32.
+    """
+    def forward(self, input, target):
         target = as_tensor(target)
         if target.shape != input.shape:
             warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
@@ -57,20 +57,20 @@ class MSELoss(Module):
 
 
 class CrossEntropyLoss(Module):
-    def forward(self, input, target):
-        """Mean over the batch of -log softmax(input)[n, target[n]], as a 0-d Tensor.
+    """Mean over the batch of -log softmax(input)[n, target[n]], as a 0-d Tensor.
 
-        input: logits, a Tensor (N, C), or (C,) for one example (then target is a single index).
-        target: class indices as an ndarray, Tensor or list, shape (N,) (or 0-d for a (C,) input);
-        float values are accepted if they are whole numbers. Errors:
-          ValueError naming both shapes when input is not (N, C) with target (N,);
-          ValueError when a target is not a whole number;
-          IndexError naming the offending index and C ("... 3 ... 3 classes") when a target is
-          < 0 or >= C (the largest offender when one is >= C, else the smallest).
-        Keeps the dtype of the logits; stable for logits up to |z| = 1e4.
-        EXAMPLE: CrossEntropyLoss()(Tensor([[0., 0., 0.]]), np.array([1])) -> Tensor(1.0986)  (= log 3)
-        HINT: reshape a single example to a batch of one; np.round tells whole numbers apart.
-        """
+    input: logits, a Tensor (N, C), or (C,) for one example (then target is a single index).
+    target: class indices as an ndarray, Tensor or list, shape (N,) (or 0-d for a (C,) input);
+    float values are accepted if they are whole numbers. Errors:
+      ValueError naming both shapes when input is not (N, C) with target (N,);
+      ValueError when a target is not a whole number;
+      IndexError naming the offending index and C ("... 3 ... 3 classes") when a target is
+      < 0 or >= C (the largest offender when one is >= C, else the smallest).
+    Keeps the dtype of the logits; stable for logits up to |z| = 1e4.
+    EXAMPLE: CrossEntropyLoss()(Tensor([[0., 0., 0.]]), np.array([1])) -> Tensor(1.0986)  (= log 3)
+    HINT: reshape a single example to a batch of one; np.round tells whole numbers apart.
+    """
+    def forward(self, input, target):
         if input.ndim == 1:
             input = input.reshape(1, -1)
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
@@ -92,16 +92,16 @@ class CrossEntropyLoss(Module):
 
 
 class BCELoss(Module):
-    def forward(self, input, target):
-        """Mean binary cross-entropy of probabilities `input` against targets in [0, 1].
+    """Mean binary cross-entropy of probabilities `input` against targets in [0, 1].
 
-        input: a Tensor of probabilities; target: same shape, Tensor or array-like (soft targets
-        allowed). ValueError ("... between 0 and 1 ...") if any input is outside [0, 1]. Each log is
-        clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
-        ctx target=t) and returns their Tensor mean; keeps the input's dtype.
-        EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
-        HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
-        """
+    input: a Tensor of probabilities; target: same shape, Tensor or array-like (soft targets
+    allowed). ValueError ("... between 0 and 1 ...") if any input is outside [0, 1]. Each log is
+    clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
+    ctx target=t) and returns their Tensor mean; keeps the input's dtype.
+    EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
+    HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
+    """
+    def forward(self, input, target):
         t = _target_array(target, input)
         p = input.data
         if np.any((p < 0) | (p > 1)):
@@ -115,15 +115,15 @@ class BCELoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
-    def forward(self, input, target):
-        """Mean binary cross-entropy of sigmoid(input) against targets, computed from the logits.
+    """Mean binary cross-entropy of sigmoid(input) against targets, computed from the logits.
 
-        Same inputs as BCELoss but `input` holds logits (any real number). No overflow and no clamp:
-        a logit of 1e4 with target 0 costs exactly 1e4. Records the per-element losses as op
-        "bce_with_logits" (ctx target=t) and returns their Tensor mean; keeps the input's dtype.
-        EXAMPLE: BCEWithLogitsLoss()(Tensor([0.]), Tensor([1.])) -> Tensor(0.6931)  (= log 2)
-        HINT: the last formula above; np.log1p is accurate where its argument is tiny.
-        """
+    Same inputs as BCELoss but `input` holds logits (any real number). No overflow and no clamp:
+    a logit of 1e4 with target 0 costs exactly 1e4. Records the per-element losses as op
+    "bce_with_logits" (ctx target=t) and returns their Tensor mean; keeps the input's dtype.
+    EXAMPLE: BCEWithLogitsLoss()(Tensor([0.]), Tensor([1.])) -> Tensor(0.6931)  (= log 2)
+    HINT: the last formula above; np.log1p is accurate where its argument is tiny.
+    """
+    def forward(self, input, target):
         t = _target_array(target, input)
         x = input.data
         loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))

@@ -22,6 +22,13 @@ def names_of(pairs):
     """The names of an iterable of (name, object) pairs, as a plain list of str."""
     return [str(name) for name, _ in pairs]
 
+def raised(call):
+    """The exception call() raises (None if it returns)."""
+    try:
+        call()
+    except Exception as e:
+        return e
+
 # %% [markdown]
 # ## Module: a tree of layers
 #
@@ -37,29 +44,62 @@ def names_of(pairs):
 # %% solution id="module"
 #| export
 class Module:
-    """Base class of every layer and model: `m(x)` runs `m.forward(x)`."""
+    """Base class of every layer and model. Besides the walks below, write the short methods:
+    __init__() puts a new module in training mode (`.training = True`);
+    m(*args, **kwargs) passes every argument on to m.forward and returns its result;
+    modules() yields every module of named_modules() without the names; parameters() yields every
+    parameter Tensor in the order of named_parameters(); eval() is train(False) and returns self;
+    zero_grad() sets the .grad of every parameter to None (PyTorch's default); train(mode=True)
+    sets `.training = mode` on this module and every module below it and returns self (so
+    `model = Net().train()` works); state_dict() returns {name: ndarray} for every parameter in
+    named_parameters() order, each value a copy (changing it must not change the model, nor the reverse).
+    """
 
     training = True
 
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def extra_repr(self):
+        return ""
+
+    ### BEGIN SOLUTION
     def __init__(self):
         self.training = True
 
     def __call__(self, *args, **kwargs):
-        """m(...) passes every positional and keyword argument on to m.forward and returns its result."""
-        ### BEGIN SOLUTION
         return self.forward(*args, **kwargs)
-        ### END SOLUTION
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def parameters(self):
+        for _, p in self.named_parameters():
+            yield p
+
+    def train(self, mode=True):
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def state_dict(self):
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+    ### END SOLUTION
 
     def named_children(self):
         """Yield (name, module) for each direct sub-module, in attribute order.
 
         A Module attribute yields (attribute name, it); a list or tuple attribute yields ("<name>.<index>",
         item) for each item that is a Module. Everything else (tensors, numbers, activations) is skipped.
-        EXAMPLE: a module with .body = Linear(..) and .blocks = [A(), 3, B()]
-                 -> ("body", <Linear>), ("blocks.0", <A>), ("blocks.2", <B>)
+        EXAMPLE: .body = Linear(..), .blocks = [A(), 3, B()] -> ("body", ..), ("blocks.0", ..), ("blocks.2", ..)
         HINT: isinstance accepts a tuple of types; enumerate gives the index.
         """
         ### BEGIN SOLUTION
@@ -79,8 +119,7 @@ class Module:
         under "<prefix>.<child name>" (just "<child name>" when prefix is ""). `memo` is a set of
         id()s of modules already reported (None: a fresh set); a module met again is skipped with its
         whole subtree, which also makes the walk safe for a module that contains itself.
-        EXAMPLE: Sequential(Sequential(Linear(1, 1)), Linear(1, 1)).named_modules()
-                 -> "", "0", "0.0", "1"   (with the module objects)
+        EXAMPLE: Sequential(Sequential(Linear(1, 1)), Linear(1, 1)) -> paths "", "0", "0.0", "1"
         HINT: a generator may `yield from` a recursive call.
         """
         ### BEGIN SOLUTION
@@ -93,21 +132,13 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
         ### END SOLUTION
 
-    def modules(self):
-        """Every module of named_modules(), without the names."""
-        ### BEGIN SOLUTION
-        for _, module in self.named_modules():
-            yield module
-        ### END SOLUTION
-
     def named_parameters(self):
         """Yield (name, tensor) for every parameter of this module and its sub-modules.
 
         Modules in `named_modules()` order; within a module its own attributes in order that are a
         Tensor with requires_grad=True, named "<module path>.<attribute>" ("<attribute>" for the
         root). The very Tensor objects, not copies; a tensor met a second time is skipped.
-        EXAMPLE: Sequential(Linear(2, 3), ReLU(), Linear(3, 1)).named_parameters()
-                 -> ("0.weight", W0), ("0.bias", b0), ("2.weight", W2), ("2.bias", b2)
+        EXAMPLE: Sequential(Linear(2, 3), ReLU(), Linear(3, 1)) -> "0.weight", "0.bias", "2.weight", "2.bias"
         HINT: remember the id() of every tensor already yielded.
         """
         ### BEGIN SOLUTION
@@ -119,48 +150,6 @@ class Module:
                     yield (f"{path}.{attr}" if path else attr), value
         ### END SOLUTION
 
-    def parameters(self):
-        """Every parameter Tensor, in the order of `named_parameters()`."""
-        ### BEGIN SOLUTION
-        for _, p in self.named_parameters():
-            yield p
-        ### END SOLUTION
-
-    def train(self, mode=True):
-        """Set `.training = mode` on this module and on every module below it; return self.
-
-        EXAMPLE: net.train(False); net.body.training -> False.   `model = Net().train()` works.
-        HINT: one of the walks above visits exactly the right modules.
-        """
-        ### BEGIN SOLUTION
-        for module in self.modules():
-            module.training = mode
-        return self
-        ### END SOLUTION
-
-    def eval(self):
-        """Evaluation mode for the whole tree: train(False); returns self."""
-        ### BEGIN SOLUTION
-        return self.train(False)
-        ### END SOLUTION
-
-    def zero_grad(self):
-        """Forget the gradient of every parameter: set its `.grad` to None (PyTorch's default)."""
-        ### BEGIN SOLUTION
-        for p in self.parameters():
-            p.grad = None
-        ### END SOLUTION
-
-    def state_dict(self):
-        """{name: ndarray} for every parameter, in named_parameters() order.
-
-        Each value is a copy: changing it later must not change the model (nor the reverse).
-        EXAMPLE: Linear(3, 2).state_dict() -> {"weight": array (2, 3), "bias": array (2,)}
-        """
-        ### BEGIN SOLUTION
-        return {name: p.data.copy() for name, p in self.named_parameters()}
-        ### END SOLUTION
-
     def load_state_dict(self, state_dict):
         """Copy the arrays of `state_dict` (name -> array-like) into the parameters.
 
@@ -168,7 +157,7 @@ class Module:
         unexpected names (sorted); each value must have its parameter's shape, else ValueError naming
         the parameter and both shapes; check everything before changing anything. Each parameter gets
         a fresh array (never the caller's) in its own dtype; the Tensor objects stay the same.
-        EXAMPLE: lin.load_state_dict({"weight": np.zeros((2, 3))}) -> KeyError: missing ['bias'] ...
+        EXAMPLE: Linear(3, 2).load_state_dict({"weight": np.zeros((2, 3))}) -> KeyError: missing ['bias']
         HINT: set differences of the two key sets; `astype(..., copy=True)`.
         """
         ### BEGIN SOLUTION
@@ -186,20 +175,11 @@ class Module:
             p.data = values[name].astype(p.data.dtype, copy=True)
         ### END SOLUTION
 
-    def extra_repr(self):
-        return ""
-
     def __repr__(self):
-        """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else
-
-        "Name(" on the first line, then one line "  (<attribute>): <repr of it>" per attribute that has
-        a `forward` (modules and activations) in attribute order, then ")". A child's own multi-line
-        repr is indented by two more spaces on each of its following lines.
-        EXAMPLE: repr(Sequential(Linear(2, 3), ReLU())) ->
-            Sequential(
-              (0): Linear(in_features=2, out_features=3, bias=True)
-              (1): ReLU()
-            )
+        """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else "Name(" on the
+        first line, then one line "  (<attribute>): <repr of it>" per attribute that has a `forward`
+        (modules and activations) in attribute order, then ")"; a child's own multi-line repr is
+        indented by two more spaces on each of its following lines. EXAMPLE: see the test below.
         HINT: recursion happens by itself: repr() of a child calls the child's __repr__.
         """
         ### BEGIN SOLUTION
@@ -213,18 +193,18 @@ class Module:
 # %% test id="test-module" points=4
 class Scale(Module):
     def __init__(self, value=1.0):
-        super().__init__()
+        Module.__init__(self)
         self.w = Tensor(np.full(3, value), requires_grad=True)
         self.offset = Tensor(np.zeros(3))            # requires_grad=False: a constant, not a parameter
 
-    def forward(self, x):
-        return x * self.w
+    def forward(self, t):
+        return t * self.w
 
 class Pair(Module):
-    def __init__(self):
-        super().__init__()
-        self.first = Scale(1.0)
-        self.second = Scale(2.0)
+    def __init__(self, first=1.0, second=2.0):
+        Module.__init__(self)
+        self.first = Scale(first)
+        self.second = Scale(second)
 
 net = Pair()
 got = names_of(net.named_parameters())
@@ -233,12 +213,9 @@ got = [arr(p)[0] for p in net.parameters()]
 assert got == [1.0, 2.0], f"parameters() must yield first.w (all 1) then second.w (all 2); got values {got}"
 got = names_of(net.named_modules())
 assert got == ["", "first", "second"], f"expected named_modules ['', 'first', 'second'], got {got}"
-assert bool(net.training) and bool(net.first.training), "a new module is in training mode"
-assert isinstance(net.eval(), Pair), "eval() must return the module itself"
-got = [bool(net.training), bool(net.first.training), bool(net.second.training)]
-assert got == [False] * 3, f"eval() must switch the module and every sub-module off; .training = {got}"
-net.train()
-assert bool(net.second.training), "train() must switch every sub-module back on"
+got = [isinstance(net.eval(), Pair)] + [bool(m.training) for m in (net, net.first, net.second)]
+assert got == [True, False, False, False], f"eval() returns the module and switches it and every sub-module off; got {got}"
+assert bool(net.train().second.training), "train() must switch every sub-module back on"
 got = arr(net.first(Tensor([1.0, 2.0, 3.0])))
 assert np.allclose(got, [1.0, 2.0, 3.0]), f"calling a module runs forward: expected x * 1 = [1, 2, 3], got {got}"
 got = {k: np.asarray(v).tolist() for k, v in net.state_dict().items()}
@@ -254,18 +231,14 @@ class Deep(Module):
         self.pair = (Scale(6.0),)                                 # ... and a tuple
 
 deep = Deep()
-got = names_of(deep.named_children())
-assert got == ["a", "shared", "blocks.0", "blocks.2", "pair.0"], f"children: got {got}"
-got = names_of(deep.named_modules())
-exp = ["", "a", "a.first", "a.second", "blocks.0", "blocks.2", "pair.0"]
-assert got == exp, f"named_modules: expected {exp} (shared module once), got {got}"
-got = names_of(deep.named_parameters())
-exp = ["bias", "a.first.w", "a.second.w", "blocks.0.w", "blocks.2.w", "pair.0.w"]
-assert got == exp, f"own parameters first, then sub-modules depth first; expected {exp}, got {got}"
-got = [arr(p)[0] for p in deep.parameters()]
-assert got == [5.0, 1.0, 2.0, 3.0, 4.0, 6.0], f"parameter values in order: got {got}"
-got = names_of(deep.a.named_modules(prefix="x"))
-assert got == ["x", "x.first", "x.second"], f"named_modules(prefix='x'): got {got}"
+for what, got, exp in [("named_children", names_of(deep.named_children()), ["a", "shared", "blocks.0", "blocks.2", "pair.0"]),
+                       ("named_modules (shared module once)", names_of(deep.named_modules()),
+                        ["", "a", "a.first", "a.second", "blocks.0", "blocks.2", "pair.0"]),
+                       ("named_parameters (own first, then depth first)", names_of(deep.named_parameters()),
+                        ["bias", "a.first.w", "a.second.w", "blocks.0.w", "blocks.2.w", "pair.0.w"]),
+                       ("parameters() values", [arr(p)[0] for p in deep.parameters()], [5.0, 1.0, 2.0, 3.0, 4.0, 6.0]),
+                       ("named_modules(prefix='x')", names_of(deep.a.named_modules(prefix="x")), ["x", "x.first", "x.second"])]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 assert not bool(deep.train(False).a.second.training) and not bool(deep.blocks[2].training), "train(False) reaches every depth"
 assert all(bool(m.training) for m in deep.train(True).modules()), "train(True) must switch every module back on"
 tied = Pair()
@@ -291,11 +264,8 @@ assert np.allclose(arr(deep.bias), 8.0), "state_dict must hold copies, not the p
 for bad, err, word in [({k: v for k, v in sd.items() if k != "a.second.w"}, KeyError, "a.second.w"),
                        (dict(sd, extra=np.zeros(1)), KeyError, "extra"),
                        (dict(sd, bias=np.zeros(3), **{"pair.0.w": np.zeros(4)}), ValueError, "(4,)")]:
-    try:
-        deep.load_state_dict(bad)
-        raise AssertionError(f"expected {err.__name__} mentioning {word!r}, nothing raised")
-    except err as e:
-        assert word in str(e), f"the {err.__name__} must mention {word!r}, got {e}"
+    e = raised(lambda: deep.load_state_dict(bad))
+    assert isinstance(e, err) and word in str(e), f"expected {err.__name__} mentioning {word!r}, got {e!r}"
 assert np.allclose(arr(deep.bias), 8.0), "a failed load must not change any parameter"
 ### END HIDDEN TESTS
 
@@ -310,26 +280,29 @@ from tinytorch_lib.tensor import manual_seed  # for the tests and demos below
 #
 # for $x$ of shape (…, in). Each output sums `in` products, so its variance grows with `in`; PyTorch
 # draws weights and bias from $\mathcal U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})$, which keeps the
-# output scale independent of the width. Use the course generator (`get_generator()`), so that
-# `manual_seed` makes runs reproducible.
+# output scale independent of the width.
 
 # %% solution id="linear"
 #| export
 class Linear(Module):
-    def __init__(self, in_features, out_features, bias=True):
-        """A fully connected layer with PyTorch's default initialisation.
+    """Linear(in_features, out_features, bias=True): y = x @ W.T + b, PyTorch's default init.
 
-        Sets self.weight, shape (out_features, in_features), and self.bias, shape (out_features,)
-        (None when bias=False): float32 Tensors with requires_grad=True, every entry drawn
-        independently from U(-1/sqrt(in_features), 1/sqrt(in_features)) by the course generator,
-        the whole weight matrix first, then the bias vector (so manual_seed(s) fixes both).
-        EXAMPLE: Linear(4, 2).weight.shape -> (2, 4);  Linear(4, 2, bias=False).bias -> None
-        HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards.
-        """
+    __init__ calls Module's, keeps in_features and out_features, and sets self.weight, shape
+    (out_features, in_features), and self.bias, shape (out_features,) (None when bias=False):
+    float32 Tensors with requires_grad=True, every entry drawn independently from
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) by the course generator, the whole weight matrix
+    first, then the bias vector (so manual_seed(s) fixes both).
+    forward(x): x of shape (..., in) -> (..., out), from Tensor operations only.
+    EXAMPLE: Linear(4, 2).weight.shape -> (2, 4); Linear(4, 2, bias=False).bias -> None;
+             an x of shape (5, 4) through Linear(4, 2) -> shape (5, 2)
+    HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards. Tensor has
+          a transpose property; broadcasting adds the (out,) bias to every row.
+    """
+    ### BEGIN SOLUTION
+    def __init__(self, in_features, out_features, bias=True):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        ### BEGIN SOLUTION
         bound = 1.0 / np.sqrt(in_features)
         gen = get_generator()
         w = gen.uniform(-bound, bound, size=(out_features, in_features))
@@ -338,20 +311,13 @@ class Linear(Module):
         if bias:
             b = gen.uniform(-bound, bound, size=(out_features,))
             self.bias = Tensor(b.astype(np.float32), requires_grad=True)
-        ### END SOLUTION
 
     def forward(self, x):
-        """x @ W.T (+ b): x of shape (..., in) -> (..., out), built from Tensor operations only.
-
-        EXAMPLE: x of shape (5, 4) through Linear(4, 2) -> shape (5, 2)
-        HINT: Tensor has a transpose property; broadcasting adds the (out,) bias to every row.
-        """
-        ### BEGIN SOLUTION
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias
         return y
-        ### END SOLUTION
+    ### END SOLUTION
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -373,8 +339,8 @@ w = gen.uniform(-1 / np.sqrt(5), 1 / np.sqrt(5), size=(3, 5)).astype(np.float32)
 b = gen.uniform(-1 / np.sqrt(5), 1 / np.sqrt(5), size=(3,)).astype(np.float32)
 assert np.array_equal(arr(lin.weight), w), f"weight: draw U(-1/sqrt(in), 1/sqrt(in)), shape (out, in), first: expected {w}, got {arr(lin.weight)}"
 assert np.array_equal(arr(lin.bias), b), f"bias: drawn right after the weight: expected {b}, got {arr(lin.bias)}"
-assert arr(lin.weight).dtype == np.float32 and arr(lin.bias).dtype == np.float32, "parameters are float32"
-assert bool(lin.weight.requires_grad) and bool(lin.bias.requires_grad), "parameters need requires_grad=True"
+got = [arr(lin.weight).dtype, arr(lin.bias).dtype, bool(lin.weight.requires_grad), bool(lin.bias.requires_grad)]
+assert got == [np.float32, np.float32, True, True], f"parameters: float32 with requires_grad=True, got {got}"
 assert not np.array_equal(arr(Linear(5, 3).weight), w), "a second layer must get fresh weights"
 nb = Linear(3, 2, bias=False)
 assert nb.bias is None and names_of(nb.named_parameters()) == ["weight"], "bias=False: no bias parameter"
@@ -388,9 +354,8 @@ assert got == (7, 5, 2), f"Linear must work on (..., in) inputs: expected (7, 5,
 # %% [markdown]
 # ## Sequential, Flatten and Dropout
 #
-# `Sequential(l1, l2, l3)(x)` is `l3(l2(l1(x)))`; its layers are attributes `"0"`, `"1"`, … (`setattr`
-# takes any string), so parameter names match PyTorch's (`"0.weight"`). `Flatten` merges the dims
-# `start_dim … end_dim` with one `reshape`: (N, C, H, W) becomes (N, C·H·W). **Dropout** zeroes each
+# A `Sequential`'s layers are attributes `"0"`, `"1"`, …, so parameter names match PyTorch's
+# (`"0.weight"`). `Flatten` turns (N, C, H, W) into (N, C·H·W). **Dropout** zeroes each
 # activation with probability $p$ in training and scales the kept ones up, so the expectation is kept;
 # in evaluation mode it is the identity:
 #
@@ -400,95 +365,88 @@ assert got == (7, 5, 2), f"Linear must work on (..., in) inputs: expected (7, 5,
 # %% solution id="sequential-flatten-dropout"
 #| export
 class Sequential(Module):
+    """Sequential(*layers): a chain, Sequential(l1, l2, l3)(x) = l3(l2(l1(x))).
+
+    Write __init__(self, *modules) (call Module's __init__, store the layers as attributes "0", "1",
+    ... and remember their number), __len__, __getitem__(i) (the i-th layer; negative i counts from
+    the end; IndexError naming i when out of range), __iter__ (the layers in order) and forward(x)
+    (an empty Sequential returns x itself).
+    EXAMPLE: seq = Sequential(Linear(2, 3), ReLU()); len(seq) -> 2; seq[-1] -> ReLU()
+    HINT: setattr and getattr take any string as the attribute name.
+    """
+    ### BEGIN SOLUTION
     def __init__(self, *modules):
-        """Store the layers as attributes "0", "1", ... in order, and remember how many there are."""
         super().__init__()
-        ### BEGIN SOLUTION
         for i, layer in enumerate(modules):
             setattr(self, str(i), layer)
         self._len = len(modules)
-        ### END SOLUTION
 
     def __len__(self):
-        """The number of layers."""
-        ### BEGIN SOLUTION
         return self._len
-        ### END SOLUTION
 
     def __getitem__(self, i):
-        """The i-th layer; negative i counts from the end; IndexError naming i when out of range."""
-        ### BEGIN SOLUTION
         if not -self._len <= i < self._len:
             raise IndexError(f"index {i} is out of range for a Sequential of {self._len} layers")
         return getattr(self, str(i % self._len))
-        ### END SOLUTION
 
     def __iter__(self):
-        """The layers in order (a generator or an iterator)."""
-        ### BEGIN SOLUTION
         return (self[i] for i in range(self._len))
-        ### END SOLUTION
 
     def forward(self, x):
-        """Feed x through every layer in order; an empty Sequential returns x itself."""
-        ### BEGIN SOLUTION
         for layer in self:
             x = layer(x)
         return x
-        ### END SOLUTION
+    ### END SOLUTION
+
 
 class Flatten(Module):
+    """Flatten(start_dim=1, end_dim=-1): merge the dims start_dim..end_dim (inclusive; negative counts
+    from the end) with one reshape (a Tensor op, same element order); keep both dims as attributes
+    of those names (extra_repr reads them).
+    EXAMPLES: shape (2, 3, 4, 5) -> Flatten(): (2, 60);  Flatten(1, 2): (2, 12, 5);  Flatten(0): (120,)
+    HINT: normalise both dims to non-negative indices first; `x.reshape(*shape)`.
+    """
+    ### BEGIN SOLUTION
     def __init__(self, start_dim=1, end_dim=-1):
-        """Keep both dims as given (start_dim, end_dim), for forward and for the repr."""
         super().__init__()
-        ### BEGIN SOLUTION
         self.start_dim = start_dim
         self.end_dim = end_dim
-        ### END SOLUTION
 
     def forward(self, x):
-        """Merge the dimensions start_dim..end_dim (inclusive; negative counts from the end).
-
-        Returns x reshaped (a Tensor op, same element order). EXAMPLES: shape (2, 3, 4, 5) ->
-        Flatten(): (2, 60);  Flatten(1, 2): (2, 12, 5);  Flatten(0): (120,);  (7,) -> Flatten(0): (7,)
-        HINT: normalise both dims to non-negative indices first; `x.reshape(*shape)`.
-        """
-        ### BEGIN SOLUTION
         s, e = self.start_dim % x.ndim, self.end_dim % x.ndim
         merged = int(np.prod(x.shape[s:e + 1]))
         return x.reshape(*x.shape[:s], merged, *x.shape[e + 1:])
-        ### END SOLUTION
+    ### END SOLUTION
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
+
 class Dropout(Module):
+    """Dropout(p=0.5): inverted dropout; p, kept as attribute `p`, is the probability to DROP an
+    element (ValueError unless 0 <= p <= 1).
+
+    forward(x) in training mode: x * mask, a Tensor op, where mask has x's shape and dtype and each
+    entry is independently 0 with probability p, else 1/(1-p) (all 0 when p == 1, without dividing
+    by zero); the uniform numbers come from the course generator, one per element, in x's shape.
+    In eval mode, or when p == 0: return x itself and draw no random numbers.
+    EXAMPLE: Dropout(0.5) on a float32 Tensor of ones -> about half 0., the rest 2., float32
+    HINT: compare uniform [0, 1) numbers with p to decide which elements survive.
+    """
+    ### BEGIN SOLUTION
     def __init__(self, p=0.5):
-        """Keep p, the probability to DROP an element; ValueError unless 0 <= p <= 1."""
         super().__init__()
-        ### BEGIN SOLUTION
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
-        ### END SOLUTION
 
     def forward(self, x):
-        """Inverted dropout.
-
-        Training mode: x * mask, a Tensor op, where mask has x's shape and dtype and each entry is
-        independently 0 with probability p, else 1/(1-p) (all 0 when p == 1, without dividing by
-        zero); the uniform numbers come from the course generator, one per element, in x's shape.
-        Eval mode, or p == 0: return x itself and draw no random numbers.
-        EXAMPLE: Dropout(0.5) on a float32 Tensor of ones -> about half 0., the rest 2., float32
-        HINT: compare uniform [0, 1) numbers with p to decide which elements survive.
-        """
-        ### BEGIN SOLUTION
         if not self.training or self.p == 0:
             return x
         keep = get_generator().random(x.shape) >= self.p
         scale = 1.0 / (1.0 - self.p) if self.p < 1 else 0.0
         return x * (keep * scale).astype(x.data.dtype)
-        ### END SOLUTION
+    ### END SOLUTION
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -517,11 +475,7 @@ assert len(net) == 3 and isinstance(net[1], ReLU) and isinstance(net[-2], ReLU),
 assert np.array_equal(arr(net[-1].weight), arr(net[2].weight)), "net[-1] is the last layer"
 assert isinstance(net[-3], Linear), "net[-3] of 3 layers is the first layer"
 for i in (3, -4):
-    try:
-        net[i]
-        raise AssertionError(f"net[{i}] of 3 layers: expected IndexError, nothing raised")
-    except IndexError:
-        pass
+    assert isinstance(raised(lambda: net[i]), IndexError), f"net[{i}] of 3 layers: expected IndexError"
 got = [(isinstance(layer, Linear), isinstance(layer, ReLU)) for layer in net]
 exp = [(True, False), (False, True), (True, False)]
 assert got == exp, f"iterating must give Linear, ReLU, Linear: expected (is Linear, is ReLU) = {exp}, got {got}"
@@ -552,12 +506,9 @@ assert got.dtype == np.float32 and got.shape == (4, 4), f"Dropout keeps dtype an
 got = arr(Dropout(1.0)(Tensor(np.ones(5))))
 assert np.array_equal(got, np.zeros(5)), f"p=1 drops everything, got {got}"
 for p in (1.5, -0.1):
-    try:
-        Dropout(p)
-        raise AssertionError(f"Dropout({p}): expected ValueError, nothing raised")
-    except ValueError:
-        pass
-assert float(Dropout(1).p) == 1.0 and float(Dropout(0).p) == 0.0, "p = 0 and p = 1 are allowed"
+    assert isinstance(raised(lambda: Dropout(p)), ValueError), f"Dropout({p}): expected ValueError"
+got = [float(Dropout(1).p), float(Dropout(0).p), float(Dropout().p)]
+assert got == [1.0, 0.0, 0.5], f"p = 0 and p = 1 are allowed, the default is 0.5: expected [1, 0, 0.5], got {got}"
 got = [repr(Sequential(Sequential(Flatten()), Dropout(0.2))), repr(Dropout(0.3)), repr(Sequential())]
 exp = ["Sequential(\n  (0): Sequential(\n    (0): Flatten(start_dim=1, end_dim=-1)\n  )\n  (1): Dropout(p=0.2)\n)",
        "Dropout(p=0.3)", "Sequential()"]
@@ -568,69 +519,114 @@ assert got == exp, f"nested reprs indent by two more spaces: expected {exp}, got
 # ## Why $1/\sqrt{\text{in}}$: a signal through ten layers
 #
 # Ten `Linear(256, 256)` + ReLU layers: with PyTorch's bound each layer scales the signal by a
-# constant independent of the width; with $\mathcal N(0, 1)$ weights by about $\sqrt{256/2} \approx 11$.
+# constant independent of the width (it *shrinks* it by $\sqrt{1/6}$ per layer); with $\mathcal N(0, 1)$
+# weights it grows by about $\sqrt{256/2} \approx 11$. **Kaiming** init, $W \sim \mathcal N(0, 2/\text{in})$,
+# bias 0, keeps it constant: ReLU zeroes half of a symmetric input, which halves its second moment,
+# and the factor 2 gives it back. Re-initialising a model means finding every `Linear` in its tree.
+
+# %% solution id="kaiming"
+def kaiming_normal_(model):
+    """Re-initialise in place every Linear of `model` (the model itself or any module below it).
+
+    Each Linear's weight gets new N(0, 2/in_features) entries from the course generator, drawn in
+    the weight's shape and cast to its dtype (the same Tensor object keeps requires_grad); its bias,
+    if any, becomes zeros. Linears are visited in modules() order; nothing else changes. Returns model.
+    EXAMPLE: kaiming_normal_(Sequential(Linear(200, 300))) -> its weight has std about 0.1, bias all 0
+    HINT: the generator's `normal(loc, scale, size)`; scale is a standard deviation.
+    """
+    ### BEGIN SOLUTION
+    for module in model.modules():
+        if isinstance(module, Linear):
+            std = np.sqrt(2.0 / module.in_features)
+            w = get_generator().normal(0.0, std, size=module.weight.shape)
+            module.weight.data = w.astype(module.weight.data.dtype)
+            if module.bias is not None:
+                module.bias.data = np.zeros_like(module.bias.data)
+    return model
+    ### END SOLUTION
+
+# %% test id="test-kaiming" points=2
+net = Sequential(Linear(400, 300), ReLU(), Linear(300, 2))
+weight = net[0].weight
+got = [kaiming_normal_(net) is net, net[0].weight is weight, float(np.std(arr(weight))), float(np.abs(arr(net[2].bias)).max())]
+assert got[:2] == [True, True] and abs(got[2] - np.sqrt(2 / 400)) < 0.003 and got[3] == 0, \
+    f"expected the model back, the same weight Tensor with std {np.sqrt(2 / 400):.4f}, zero biases; got {got}"
+### BEGIN HIDDEN TESTS
+nested = Sequential(Flatten(), Sequential(Linear(5, 4, bias=False), Dropout(0.2)), Linear(4, 3))
+manual_seed(3)
+kaiming_normal_(nested)
+gen = np.random.default_rng(3)
+w1, w2 = gen.normal(0, np.sqrt(2 / 5), (4, 5)), gen.normal(0, np.sqrt(2 / 4), (3, 4))
+got = [arr(nested[1][0].weight), arr(nested[2].weight), arr(nested[2].bias)]
+assert np.allclose(got[0], w1) and np.allclose(got[1], w2), f"N(0, 2/in) in modules() order: expected {w1}, {w2}, got {got[:2]}"
+assert got[1].dtype == np.float32 and got[2].dtype == np.float32 and not got[2].any(), f"float32 weights, zero bias: got {got}"
+assert bool(nested[2].weight.requires_grad) and nested[1][0].bias is None, "the parameters stay parameters"
+### END HIDDEN TESTS
 
 # %%
 import matplotlib.pyplot as plt
 
 manual_seed(0)
-layers = [Linear(256, 256) for _ in range(10)]
-relu = ReLU()
-stds = {"PyTorch init U(±1/√in)": [], "N(0, 1) init": []}
-for label, scale in [("PyTorch init U(±1/√in)", None), ("N(0, 1) init", 1.0)]:
-    h = Tensor(get_generator().standard_normal((512, 256)).astype(np.float32))
-    for lin in layers:
-        w = lin.weight if scale is None else Tensor(get_generator().standard_normal((256, 256)).astype(np.float32))
-        h = relu(h @ w.T)
-        stds[label].append(float(h.data.std()))
+x = Tensor(get_generator().standard_normal((512, 256)).astype(np.float32))
+stack = lambda: Sequential(*[layer for _ in range(10) for layer in (Linear(256, 256), ReLU())])
+unit = stack()
+for i in range(0, 20, 2):
+    unit[i].weight.data = get_generator().standard_normal((256, 256)).astype(np.float32)
 plt.figure(figsize=(5, 3.2))
-for label, s in stds.items():
-    plt.semilogy(range(1, 11), s, "o-", label=label)
+for label, model in [("PyTorch U(±1/√in)", stack()), ("N(0, 1)", unit), ("Kaiming N(0, 2/in)", kaiming_normal_(stack()))]:
+    h, stds = x, []
+    for lay in model:
+        h = lay(h)
+        stds.append(float(h.data.std()))
+    plt.semilogy(range(1, 11), stds[1::2], "o-", label=label)
 plt.xlabel("layer"); plt.ylabel("std of activations"); plt.legend(); plt.grid(alpha=0.3)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# (PyTorch's default actually *shrinks* the signal by $\sqrt{1/6}$ per ReLU layer; Kaiming init,
-# $\mathcal N(0, 2/\text{in})$, keeps it constant.)
-#
 # ## Systems note: how big is an MLP?
 #
-# A `Linear(in, out)` has $\text{in}\cdot\text{out} + \text{out}$ parameters. Training must also keep
-# the output of every layer until the backward pass. Count both.
+# A `Linear(in, out)` has $\text{in}\cdot\text{out} + \text{out}$ parameters and costs
+# $2\cdot\text{in}\cdot\text{out}$ FLOPs per input row (a multiply and an add). Training must also
+# keep the output of every layer until the backward pass. Count all three.
 
 # %% solution id="footprint"
 def footprint(model, x):
-    """(n_params, param_bytes, activation_bytes) of a Sequential `model` run on the Tensor `x`.
+    """(n_params, param_bytes, activation_bytes, flops) of a Sequential `model` run on the Tensor `x`.
 
     n_params: int, the number of scalars over model.parameters() (a shared tensor once);
     param_bytes: int, their bytes; activation_bytes: int, the bytes of every layer's output when x
-    is fed through the layers one by one (the input itself not counted).
+    is fed through the layers one by one (the input itself not counted); flops: int, 2 * in * out
+    per input row of every Linear (its bias and every other layer cost 0).
     EXAMPLE: footprint(Sequential(Linear(3, 4), ReLU()), Tensor(np.zeros((5, 3), np.float32)))
-             -> (16, 64, 160)   (two (5, 4) float32 outputs)
+             -> (16, 64, 160, 120)   (two (5, 4) float32 outputs; 5 rows of 2 * 3 * 4)
     HINT: a Sequential is iterable; `numel()` and `.data.nbytes`.
     """
     ### BEGIN SOLUTION
     params = list(model.parameters())
     n_params = sum(p.numel() for p in params)
     param_bytes = sum(p.data.nbytes for p in params)
-    act_bytes = 0
+    act_bytes = flops = 0
     for layer in model:
+        if isinstance(layer, Linear):
+            flops += 2 * x.numel() * layer.out_features
         x = layer(x)
         act_bytes += x.data.nbytes
-    return n_params, param_bytes, act_bytes
+    return n_params, param_bytes, act_bytes, flops
     ### END SOLUTION
 
 # %% test id="test-footprint" points=2
 got = tuple(int(v) for v in footprint(Sequential(Linear(3, 4), ReLU(), Linear(4, 2)), Tensor(np.zeros((5, 3), np.float32))))
-assert got == (26, 104, 200), f"expected 26 parameters, 104 bytes, 80 + 80 + 40 = 200 activation bytes; got {got}"
+assert got == (26, 104, 200, 200), f"expected 26 parameters, 104 bytes, 80 + 80 + 40 = 200 activation bytes, 120 + 80 FLOPs; got {got}"
 ### BEGIN HIDDEN TESTS
 tied = Sequential(Flatten(), Linear(6, 6, bias=False), Linear(6, 6, bias=False))
 tied[2].weight = tied[1].weight
 got = tuple(int(v) for v in footprint(tied, Tensor(np.zeros((2, 3, 2)))))
-assert got == (36, 144, 3 * 96), f"shared weight counted once, float64 outputs (2, 6): expected (36, 144, 288), got {got}"
+assert got == (36, 144, 3 * 96, 288), f"shared weight once, float64 outputs (2, 6), 2 * 2 * 72 FLOPs: expected (36, 144, 288, 288), got {got}"
+got = tuple(int(v) for v in footprint(Sequential(Linear(2, 3)), Tensor(np.zeros((4, 5, 2)))))
+assert got == (9, 36, 480, 240), f"(4, 5, 2) float64 input = 20 rows: expected (9, 36, 480, 240), got {got}"
 got = tuple(int(v) for v in footprint(Sequential(), Tensor(np.zeros(4))))
-assert got == (0, 0, 0), f"an empty model: expected (0, 0, 0), got {got}"
+assert got == (0, 0, 0, 0), f"an empty model: expected (0, 0, 0, 0), got {got}"
 ### END HIDDEN TESTS
 
 # %%
@@ -639,11 +635,11 @@ import time
 mlp = Sequential(Flatten(), Linear(784, 256), ReLU(), Dropout(0.1), Linear(256, 128), ReLU(), Linear(128, 10))
 batch = Tensor(np.zeros((64, 1, 28, 28), dtype=np.float32))
 t0 = time.perf_counter()
-n_params, param_bytes, act_bytes = footprint(mlp, batch)
+n_params, param_bytes, act_bytes, flops = footprint(mlp, batch)
 ms = (time.perf_counter() - t0) * 1e3
 print(f"parameters: {n_params:,} = {param_bytes / 2**20:.2f} MiB in float32")
-print(f"activations kept for backward, batch of 64: {act_bytes / 2**20:.2f} MiB; forward {ms:.2f} ms, "
-      f"{2 * 64 * (784 * 256 + 256 * 128 + 128 * 10) / ms / 1e6:.2f} GFLOP/s")
+print(f"activations kept for backward, batch of 64: {act_bytes / 2**20:.2f} MiB; "
+      f"forward {flops / 1e6:.1f} MFLOP in {ms:.2f} ms = {flops / ms / 1e6:.2f} GFLOP/s")
 
 # %% [markdown]
 # The weights dominate for a small batch; activations grow with batch size and depth, and Adam keeps

@@ -100,23 +100,23 @@ for bad, call in [("(3,)", lambda: _target_array(np.ones(3), Tensor([0.5, 0.5]))
 # %% solution id="mse"
 #| export
 class MSELoss(Module):
-    def forward(self, input, target):
-        """Mean of the squared differences over every element, as a 0-d Tensor.
+    """Mean of the squared differences over every element, as a 0-d Tensor.
 
-        input: a Tensor; target: a Tensor or array-like. Built from Tensor operations (so it is
-        differentiable); the dtype follows NumPy's promotion of the two. When the shapes differ,
-        warn (`warnings.warn`, message naming both shapes) and broadcast anyway, as PyTorch does.
-        EXAMPLE: MSELoss()(Tensor([1., 2., 3.]), Tensor([1., 0., 0.])) -> Tensor(4.3333)  (= 13/3)
-        HINT: `as_tensor` turns the target into a Tensor; squaring by a product keeps float32 float32.
-        """
-        ### BEGIN SOLUTION
+    input: a Tensor; target: a Tensor or array-like. Built from Tensor operations (so it is
+    differentiable); the dtype follows NumPy's promotion of the two. When the shapes differ,
+    warn (`warnings.warn`, message naming both shapes) and broadcast anyway, as PyTorch does.
+    EXAMPLE: MSELoss()(Tensor([1., 2., 3.]), Tensor([1., 0., 0.])) -> Tensor(4.3333)  (= 13/3)
+    HINT: `as_tensor` turns the target into a Tensor; squaring by a product keeps float32 float32.
+    """
+    ### BEGIN SOLUTION
+    def forward(self, input, target):
         target = as_tensor(target)
         if target.shape != input.shape:
             warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
                           "they will be broadcast, which is probably not what you want", stacklevel=2)
         diff = input - target
         return _reduce(diff * diff)
-        ### END SOLUTION
+    ### END SOLUTION
 
 # %% test id="test-mse" points=1
 loss = MSELoss()(Tensor([1.0, 2.0, 3.0]), Tensor([1.0, 0.0, 0.0]))
@@ -144,32 +144,29 @@ assert arr(MSELoss()(Tensor([2.0]), Tensor([1.0]))).dtype == np.float32, "float3
 #             = \frac1N\sum_{n} \Bigl(\log\sum_j e^{z_{nj}} - z_{n c_n}\Bigr).$$
 #
 # `log_softmax` from module 02 is stable for any logit. Picking one entry per row is
-# **integer-array indexing**: indexing with two index arrays `rows` and `cols` of length $N$ gives the
-# $N$ entries at $(\text{rows}_n, \text{cols}_n)$; indexing with a slice and one array gives an
-# $N\times N$ matrix instead, a classic bug. Both steps are recorded Tensor operations, so module 05
-# can differentiate.
-#
-# The targets arrive in many forms (an int ndarray, an int Tensor, a list, a 0-d index for a single
-# unbatched example of shape (C,)), and a wrong target must fail loudly, not index the wrong class.
+# **integer-array indexing**: two index arrays `rows` and `cols` of length $N$ give the $N$ entries at
+# $(\text{rows}_n, \text{cols}_n)$; a slice and one array give an $N\times N$ matrix, a classic bug.
+# Both steps are recorded Tensor operations, so module 05 can differentiate. The targets arrive in
+# many forms, and a wrong target must fail loudly, not index the wrong class.
 
 # %% solution id="cross-entropy"
 #| export
 class CrossEntropyLoss(Module):
-    def forward(self, input, target):
-        """Mean over the batch of -log softmax(input)[n, target[n]], as a 0-d Tensor.
+    """Mean over the batch of -log softmax(input)[n, target[n]], as a 0-d Tensor.
 
-        input: logits, a Tensor (N, C), or (C,) for one example (then target is a single index).
-        target: class indices as an ndarray, Tensor or list, shape (N,) (or 0-d for a (C,) input);
-        float values are accepted if they are whole numbers. Errors:
-          ValueError naming both shapes when input is not (N, C) with target (N,);
-          ValueError when a target is not a whole number;
-          IndexError naming the offending index and C ("... 3 ... 3 classes") when a target is
-          < 0 or >= C (the largest offender when one is >= C, else the smallest).
-        Keeps the dtype of the logits; stable for logits up to |z| = 1e4.
-        EXAMPLE: CrossEntropyLoss()(Tensor([[0., 0., 0.]]), np.array([1])) -> Tensor(1.0986)  (= log 3)
-        HINT: reshape a single example to a batch of one; np.round tells whole numbers apart.
-        """
-        ### BEGIN SOLUTION
+    input: logits, a Tensor (N, C), or (C,) for one example (then target is a single index).
+    target: class indices as an ndarray, Tensor or list, shape (N,) (or 0-d for a (C,) input);
+    float values are accepted if they are whole numbers. Errors:
+      ValueError naming both shapes when input is not (N, C) with target (N,);
+      ValueError when a target is not a whole number;
+      IndexError naming the offending index and C ("... 3 ... 3 classes") when a target is
+      < 0 or >= C (the largest offender when one is >= C, else the smallest).
+    Keeps the dtype of the logits; stable for logits up to |z| = 1e4.
+    EXAMPLE: CrossEntropyLoss()(Tensor([[0., 0., 0.]]), np.array([1])) -> Tensor(1.0986)  (= log 3)
+    HINT: reshape a single example to a batch of one; np.round tells whole numbers apart.
+    """
+    ### BEGIN SOLUTION
+    def forward(self, input, target):
         if input.ndim == 1:
             input = input.reshape(1, -1)
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
@@ -188,7 +185,7 @@ class CrossEntropyLoss(Module):
             raise IndexError(f"target {t.min()} is out of bounds for {input.shape[1]} classes")
         logp = log_softmax(input, dim=-1)
         return _reduce(-logp[np.arange(len(t)), t])
-        ### END SOLUTION
+    ### END SOLUTION
 
 # %% test id="test-cross-entropy" points=3
 loss = CrossEntropyLoss()(Tensor([[0.0, 0.0, 0.0]]), np.array([1]))
@@ -249,18 +246,18 @@ for bad, err, word in [((Tensor(np.zeros((2, 3))), np.array([0, 1, 2])), ValueEr
 # %% solution id="bce"
 #| export
 class BCELoss(Module):
-    def forward(self, input, target):
-        """Mean binary cross-entropy of probabilities `input` against targets in [0, 1].
+    """Mean binary cross-entropy of probabilities `input` against targets in [0, 1].
 
-        input: a Tensor of probabilities; target: same shape, Tensor or array-like (soft targets
-        allowed). ValueError ("... between 0 and 1 ...") if any input is outside [0, 1]. Each log is
-        clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
-        ctx target=t) and returns their Tensor mean; keeps the input's dtype.
-        EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
-        HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
-        """
+    input: a Tensor of probabilities; target: same shape, Tensor or array-like (soft targets
+    allowed). ValueError ("... between 0 and 1 ...") if any input is outside [0, 1]. Each log is
+    clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
+    ctx target=t) and returns their Tensor mean; keeps the input's dtype.
+    EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
+    HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
+    """
+    ### BEGIN SOLUTION
+    def forward(self, input, target):
         t = _target_array(target, input)
-        ### BEGIN SOLUTION
         p = input.data
         if np.any((p < 0) | (p > 1)):
             raise ValueError("BCELoss: all elements of input should be between 0 and 1 "
@@ -270,25 +267,25 @@ class BCELoss(Module):
             log_1mp = np.maximum(np.log1p(-p), -100)
         loss = -(t * log_p + (1 - t) * log_1mp)
         return _reduce(_make(loss, (input,), "bce", target=t))
-        ### END SOLUTION
+    ### END SOLUTION
 
 
 class BCEWithLogitsLoss(Module):
-    def forward(self, input, target):
-        """Mean binary cross-entropy of sigmoid(input) against targets, computed from the logits.
+    """Mean binary cross-entropy of sigmoid(input) against targets, computed from the logits.
 
-        Same inputs as BCELoss but `input` holds logits (any real number). No overflow and no clamp:
-        a logit of 1e4 with target 0 costs exactly 1e4. Records the per-element losses as op
-        "bce_with_logits" (ctx target=t) and returns their Tensor mean; keeps the input's dtype.
-        EXAMPLE: BCEWithLogitsLoss()(Tensor([0.]), Tensor([1.])) -> Tensor(0.6931)  (= log 2)
-        HINT: the last formula above; np.log1p is accurate where its argument is tiny.
-        """
+    Same inputs as BCELoss but `input` holds logits (any real number). No overflow and no clamp:
+    a logit of 1e4 with target 0 costs exactly 1e4. Records the per-element losses as op
+    "bce_with_logits" (ctx target=t) and returns their Tensor mean; keeps the input's dtype.
+    EXAMPLE: BCEWithLogitsLoss()(Tensor([0.]), Tensor([1.])) -> Tensor(0.6931)  (= log 2)
+    HINT: the last formula above; np.log1p is accurate where its argument is tiny.
+    """
+    ### BEGIN SOLUTION
+    def forward(self, input, target):
         t = _target_array(target, input)
-        ### BEGIN SOLUTION
         x = input.data
         loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
         return _reduce(_make(loss, (input,), "bce_with_logits", target=t))
-        ### END SOLUTION
+    ### END SOLUTION
 
 # %% test id="test-bce" points=3
 loss = BCELoss()(Tensor([0.5, 0.8]), Tensor([1.0, 0.0]))
@@ -298,18 +295,15 @@ loss = BCEWithLogitsLoss()(Tensor([0.0, 2.0]), Tensor([1.0, 0.0]))
 exp = (np.log(2) + 2 + np.log1p(np.exp(-2))) / 2
 assert np.isclose(float(loss.item()), exp), f"expected {exp:.6f}, got {loss.item()}"
 ### BEGIN HIDDEN TESTS
-worst = float(BCELoss()(Tensor([0.0, 1.0]), Tensor([1.0, 0.0])).item())
-assert np.isclose(worst, 100.0), f"log clamped at -100: a certain wrong answer costs 100, got {worst}"
-best = float(BCELoss()(Tensor([0.0, 1.0]), Tensor([0.0, 1.0])).item())
-assert best == 0.0, f"a certain right answer costs 0, got {best}"
-half = float(BCELoss()(Tensor(np.array([0.0])), np.array([0.5])).item())
-assert np.isclose(half, 50.0), f"0.5 * 100 + 0.5 * log(1) = 50, got {half}"
-got = float(BCELoss()(Tensor(np.array([1e-50])), np.array([1.0])).item())
-assert np.isclose(got, 100.0), f"log(1e-50) = -115 is clamped to -100: expected 100, got {got}"
-wl = float(BCEWithLogitsLoss()(Tensor([1e4, -1e4, 40.0]), Tensor([0.0, 1.0, 0.0])).item())
-assert np.isclose(wl, (1e4 + 1e4 + 40) / 3, rtol=1e-6), f"expected 6680 (no clamp for logits), got {wl}"
-bl = float(BCEWithLogitsLoss()(Tensor(np.array([1e4, -1e4])), np.array([1.0, 0.0])).item())
-assert bl == 0.0, f"confidently right logits cost 0, got {bl}"
+for what, p_in, y_in, exp in [("a certain wrong answer (log clamped at -100)", [0.0, 1.0], [1.0, 0.0], 100.0),
+                              ("a certain right answer", [0.0, 1.0], [0.0, 1.0], 0.0),
+                              ("0.5 * 100 + 0.5 * log(1)", np.array([0.0]), np.array([0.5]), 50.0),
+                              ("log(1e-50) = -115 clamped to -100", np.array([1e-50]), np.array([1.0]), 100.0)]:
+    got = float(BCELoss()(Tensor(p_in), Tensor(y_in)).item())
+    assert np.isclose(got, exp, atol=0), f"{what}: expected {exp}, got {got}"
+got = [float(BCEWithLogitsLoss()(Tensor([1e4, -1e4, 40.0]), Tensor([0.0, 1.0, 0.0])).item()),
+       float(BCEWithLogitsLoss()(Tensor(np.array([1e4, -1e4])), np.array([1.0, 0.0])).item())]
+assert np.isclose(got[0], (1e4 + 1e4 + 40) / 3, rtol=1e-6) and got[1] == 0.0, f"logits, no clamp: expected [6680, 0], got {got}"
 pv = np.array([[0.1, 0.9], [0.3, 1e-30]])
 y = np.array([[0.0, 1.0], [0.25, 1.0]])
 p = Tensor(pv, requires_grad=True)
@@ -328,8 +322,8 @@ assert np.isclose(float(loss.item()), ref, rtol=1e-12), f"expected {ref}, got {l
 per = loss._parents[0]
 assert str(per._op) == "bce_with_logits" and np.array_equal(np.asarray(per._ctx["target"]), yt), "record op and target"
 assert np.allclose(arr(per), np.log1p(np.exp(-np.abs(xv))) + np.maximum(xv, 0) - xv * yt), "per-element losses"
-assert arr(BCELoss()(Tensor([0.5]), np.array([1.0]))).dtype == np.float32, "BCELoss keeps float32"
-assert arr(BCEWithLogitsLoss()(Tensor([0.5]), np.array([1]))).dtype == np.float32, "BCEWithLogitsLoss keeps float32"
+got = [arr(loss_fn()(Tensor([0.5]), np.array([1]))).dtype for loss_fn in (BCELoss, BCEWithLogitsLoss)]
+assert got == [np.float32, np.float32], f"both keep float32, got {got}"
 for bad in ([1.5], [-0.1]):
     try:
         BCELoss()(Tensor(bad), Tensor([1.0]))
@@ -339,13 +333,132 @@ for bad in ([1.5], [-0.1]):
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## The gradient of cross-entropy, fused with the loss
+#
+# With $s = \mathrm{softmax}(z_n)$, $\partial/\partial z_{nj}$ of $\log\sum_k e^{z_{nk}} - z_{n c_n}$ is
+# $s_j - [j = c_n]$: the predicted distribution minus the one-hot target, divided by $N$ for the mean.
+# The gradient is largest for the most wrong prediction and never needs a log. Module 05 will get it
+# from the graph (log-softmax, indexing, mean); a **fused** kernel computes loss and gradient in one
+# pass over the logits, a block of rows at a time, with no graph at all (production frameworks do this
+# for large vocabularies).
+
+# %% solution id="fused-cross-entropy"
+def fused_cross_entropy(logits, targets, chunk=1024):
+    """The mean cross-entropy of `logits` (N, C) against class indices `targets` (N,) AND its gradient.
+
+    logits: float ndarray, not modified; targets: int ndarray of values in 0..C-1; chunk: int >= 1,
+    rows processed at a time (need not divide N). Returns (loss, grad): loss a Python float, equal to
+    CrossEntropyLoss()(Tensor(logits), targets); grad a new ndarray (N, C) in the logits' dtype,
+    d loss / d logits. Work in float64 inside; no overflow for |logits| up to 1e4; apart from grad,
+    no temporary larger than (chunk, C).
+    EXAMPLE: fused_cross_entropy(np.array([[0., 0., 0.]]), np.array([1]))
+             -> (1.0986, array([[ 0.3333, -0.6667,  0.3333]]))
+    HINT: the log-sum-exp trick per row; np.arange(len(t)) with t picks one entry per row.
+    """
+    ### BEGIN SOLUTION
+    n = len(targets)
+    grad = np.empty(logits.shape, dtype=logits.dtype)
+    total = 0.0
+    for start in range(0, n, chunk):
+        z = logits[start:start + chunk].astype(np.float64)
+        t = targets[start:start + chunk]
+        rows = np.arange(len(t))
+        m = z.max(axis=1, keepdims=True)
+        e = np.exp(z - m)
+        s = e.sum(axis=1, keepdims=True)
+        total += float(np.sum(np.log(s[:, 0]) + m[:, 0] - z[rows, t]))
+        e /= s
+        e[rows, t] -= 1.0
+        grad[start:start + chunk] = e / n
+    return total / n, grad
+    ### END SOLUTION
+
+# %% helper
+def numerical_grad(f, x, eps=1e-6):
+    """Central differences of the scalar f(x) with respect to every entry of the float64 ndarray x."""
+    grad = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        grad[i] = (f(up) - f(down)) / (2 * eps)
+    return grad
+
+def np_cross_entropy(z, t):
+    """Reference mean cross-entropy of logits z (N, C) against class indices t, in NumPy."""
+    top = np.max(z, axis=1)
+    return float(np.mean(np.log(np.exp(z - top[:, None]).sum(axis=1)) + top - z[np.arange(len(t)), t]))
+
+# %% test id="test-fused-cross-entropy" points=3
+loss, grad = fused_cross_entropy(np.array([[0.0, 0.0, 0.0]]), np.array([1]))
+exp = [[1 / 3, -2 / 3, 1 / 3]]
+assert np.isclose(float(loss), np.log(3)), f"uniform logits: expected loss log 3 = 1.0986, got {loss}"
+assert np.allclose(np.asarray(grad), exp), f"softmax minus one-hot: expected {exp}, got {np.asarray(grad)}"
+### BEGIN HIDDEN TESTS
+z = np.random.default_rng(4).standard_normal((5, 4)) * 3
+t = np.array([3, 0, 1, 1, 2])
+keep = z.copy()
+num = numerical_grad(lambda v: np_cross_entropy(v, t), z)
+for chunk in (1, 2, 5, 100):
+    loss, grad = fused_cross_entropy(z, t, chunk)
+    grad = np.asarray(grad)
+    assert np.isclose(float(loss), np_cross_entropy(z, t), rtol=1e-12), f"chunk={chunk}: expected loss {np_cross_entropy(z, t)}, got {loss}"
+    assert grad.shape == (5, 4) and np.allclose(grad, num, rtol=1e-6, atol=1e-8), f"chunk={chunk}: expected (central differences)\n{num}\ngot\n{grad}"
+assert np.array_equal(z, keep), "fused_cross_entropy must not modify the logits"
+big = np.array([[1e4, 0.0], [0.0, 1e4], [-1e4, 1e4], [-1e4, -1e4 - 1.0]], dtype=np.float32)
+loss, grad = fused_cross_entropy(big, np.array([0, 0, 1, 0]), 2)        # each row needs its own maximum
+q = 1 / (1 + np.e)
+exp = [[0.0, 0.0], [-0.25, 0.25], [0.0, 0.0], [-q / 4, q / 4]]
+assert np.isclose(float(loss), (1e4 + np.log1p(np.exp(-1.0))) / 4) and np.allclose(np.asarray(grad), exp, atol=1e-6), \
+    f"|z| = 1e4: expected {(1e4 + np.log1p(np.exp(-1.0))) / 4} and {exp}, got {loss}, {np.asarray(grad)}"
+assert np.asarray(grad).dtype == np.float32, f"float32 logits give a float32 gradient, got {np.asarray(grad).dtype}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## The picture: how hard each loss pushes
 #
 # For a positive example ($y = 1$) as a function of the predicted probability $p$: cross-entropy
 # $-\log p$ grows without bound as the prediction becomes confidently wrong, while the squared error
-# $(1-p)^2$ never exceeds 1. The right panel shows the gradient with respect to the *logit* $x$
-# ($p = \sigma(x)$), computed by finite differences of your losses: for cross-entropy it is
-# $\sigma(x) - 1$, largest when most wrong; for MSE on a sigmoid it vanishes exactly there.
+# $(1-p)^2$ never exceeds 1. What training feels is the gradient with respect to the *logit* $x$,
+# $p = \sigma(x)$: by the chain rule through $\sigma' = \sigma(1 - \sigma)$, BCE's is $\sigma(x) - y$,
+# largest when most wrong, while MSE's, $2(\sigma(x) - y)\,\sigma(x)(1 - \sigma(x))$, vanishes exactly there.
+
+# %% solution id="logit-gradients"
+def logit_gradients(x, y):
+    """Per element, d/dx of BCE-with-logits and of the squared error of a sigmoid, at logits x.
+
+    x: float ndarray of logits, any shape; y: targets in [0, 1], x's shape. Returns (g_bce, g_mse),
+    float64 ndarrays of x's shape: the derivatives of BCEWithLogits(x, y) and of (sigmoid(x) - y)^2
+    with respect to each x. No overflow warning and no nan for |x| up to 1e4.
+    EXAMPLE: logit_gradients(np.array([0.]), np.array([1.])) -> (array([-0.5]), array([-0.25]))
+    HINT: compute sigmoid without ever exponentiating a positive number (module 02).
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    p = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    g_bce = p - y
+    g_mse = 2 * (p - y) * p * (1 - p)
+    return g_bce, g_mse
+    ### END SOLUTION
+
+# %% test id="test-logit-gradients" points=2
+g_bce, g_mse = logit_gradients(np.array([0.0, 2.0]), np.array([1.0, 0.0]))
+s2 = 1 / (1 + np.exp(-2.0))
+exp = [[-0.5, s2], [-0.25, 2 * s2 * s2 * (1 - s2)]]
+assert np.allclose([np.asarray(g_bce), np.asarray(g_mse)], exp), f"expected {exp}, got {[g_bce, g_mse]}"
+### BEGIN HIDDEN TESTS
+xv, yv = np.array([[-3.0, -0.5], [0.7, 5.0]]), np.array([[1.0, 0.25], [1.0, 0.0]])
+sig = lambda v: 0.5 * (1 + np.tanh(0.5 * v))
+for k, f in enumerate([lambda v: float(np.sum(np.maximum(v, 0) - v * yv + np.log1p(np.exp(-np.abs(v))))),
+                       lambda v: float(np.sum((sig(v) - yv) ** 2))]):
+    got, num = np.asarray(logit_gradients(xv, yv)[k]), numerical_grad(f, xv.copy())
+    assert got.shape == (2, 2) and np.allclose(got, num, rtol=1e-6, atol=1e-9), f"{['g_bce', 'g_mse'][k]}: expected {num}, got {got}"
+g_bce, g_mse = logit_gradients(np.array([-1e4, 1e4, -40.0]), np.array([1.0, 1.0, 0.0]))
+exp = [[-1.0, 0.0, 1 / (1 + np.exp(40.0))], [0.0, 0.0, 2 * np.exp(-80.0)]]
+assert np.allclose([np.asarray(g_bce), np.asarray(g_mse)], exp, rtol=1e-6, atol=0), f"|x| = 1e4: expected {exp}, got {[g_bce, g_mse]}"
+assert np.asarray(logit_gradients(np.array([1.0], dtype=np.float32), np.array([1.0]))[1]).dtype == np.float64, "float64 results"
+### END HIDDEN TESTS
 
 # %%
 import matplotlib.pyplot as plt
@@ -354,12 +467,8 @@ ps = np.linspace(1e-3, 1 - 1e-3, 400)
 ones = np.ones(1)
 bce = [BCELoss()(Tensor(np.array([p])), ones).item() for p in ps]
 mse = [MSELoss()(Tensor(np.array([p])), ones).item() for p in ps]
-xs, h = np.linspace(-8, 8, 161), 1e-5
-sig = lambda x: 1 / (1 + np.exp(-x))
-d_bce = [(BCEWithLogitsLoss()(Tensor(np.array([x + h])), ones).item()
-          - BCEWithLogitsLoss()(Tensor(np.array([x - h])), ones).item()) / (2 * h) for x in xs]
-d_mse = [(MSELoss()(Tensor(sig(np.array([x + h]))), ones).item()
-          - MSELoss()(Tensor(sig(np.array([x - h]))), ones).item()) / (2 * h) for x in xs]
+xs = np.linspace(-8, 8, 161)
+d_bce, d_mse = logit_gradients(xs, np.ones_like(xs))
 fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
 a.plot(ps, bce, label="BCE  $-\\log p$"); a.plot(ps, mse, label="MSE  $(1-p)^2$")
 a.set_xlabel("predicted probability p (target y = 1)"); a.set_ylabel("loss"); a.set_ylim(0, 5); a.legend()
@@ -374,24 +483,29 @@ plt.show()
 # ## Systems note: the cost of a large vocabulary
 #
 # A language model's cross-entropy has one class per token of its vocabulary. The logits alone are
-# $N \times C$ numbers, and `log_softmax` makes a few more arrays of that size (the shifted logits,
-# their exponentials, the result). Measured for 512 tokens and a 32 000-token vocabulary:
+# $N \times C$ numbers; the Tensor path makes a few more arrays of that size (shifted logits, their
+# exponentials, the log-probabilities) and keeps them for backward. Measured for 512 tokens and a
+# 32 000-token vocabulary, against the fused kernel (which also returns the gradient):
 
 # %%
 import time
+import tracemalloc
 
 N, C = 512, 32_000
 logits = Tensor(np.random.default_rng(0).standard_normal((N, C)).astype(np.float32))
 targets = np.random.default_rng(1).integers(0, C, size=N)
-loss_fn = CrossEntropyLoss()
-loss_fn(logits, targets)                           # warm-up
-t0 = time.perf_counter()
-loss = loss_fn(logits, targets)
-ms = (time.perf_counter() - t0) * 1e3
-print(f"logits: {logits.data.nbytes / 2**20:.1f} MiB, loss {loss.item():.3f} (log C = {np.log(C):.3f})")
-print(f"cross-entropy forward: {ms:.1f} ms, {N * C / ms / 1e6:.2f} G logits/s")
-print(f"GPT-2 sized batch (8 x 1024 tokens, 50 257 classes): "
-      f"{8 * 1024 * 50257 * 4 / 2**30:.2f} GiB per float32 copy of the logits")
+for name, run in [("Tensor path (loss only)", lambda: CrossEntropyLoss()(logits, targets).item()),
+                  ("fused, chunk 32 (+ gradient)", lambda: fused_cross_entropy(logits.data, targets, 32)[0])]:
+    run()                                          # warm-up
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    loss = run()
+    ms = (time.perf_counter() - t0) * 1e3
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"{name:29s} loss {loss:.4f}  {ms:6.1f} ms  peak {peak / 2**20:6.1f} MiB")
+print(f"logits: {logits.data.nbytes / 2**20:.1f} MiB (log C = {np.log(C):.3f}); GPT-2 sized batch (8 x 1024 tokens, "
+      f"50 257 classes): {8 * 1024 * 50257 * 4 / 2**30:.2f} GiB per float32 copy of the logits")
 
 # %% [markdown]
 # A uniform guess would cost exactly $\log C$; random logits cost a little more. For big
