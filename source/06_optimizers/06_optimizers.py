@@ -96,10 +96,9 @@ assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
 #   gradient itself (not zero, and not damped):
 # $$b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + g_t, \qquad \theta \leftarrow \theta - \eta\, b_t .$$
 #
-# Across a narrow valley the gradient flips sign (cancels in $b$), along it it keeps its sign (adds
-# up): with a constant gradient $b_t \to g/(1-\mu)$, 10 times longer steps for $\mu = 0.9$.
-# **Nesterov** momentum (Sutskever et al., 2013) looks one step ahead: it moves along $g_t + \mu b_t$
-# instead of $b_t$ (PyTorch's form; it needs $\mu > 0$).
+# Across a narrow valley the gradient flips sign (cancels in $b$), along it it keeps its sign (adds up):
+# with a constant gradient $b_t \to g/(1-\mu)$, 10 times longer steps for $\mu = 0.9$. **Nesterov**
+# momentum (Sutskever et al., 2013) looks ahead: it moves along $g_t + \mu b_t$ ($\mu > 0$ required).
 
 # %% solution id="sgd"
 #| export
@@ -159,16 +158,12 @@ class SGD(Optimizer):
 p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
 p.grad = Tensor(np.array([0.5, 1.0])); SGD([p], lr=0.1).step()
 assert np.allclose(p.data, [0.95, -2.1]), f"plain SGD: expected [0.95, -2.1], got {p.data}"
-p, got = Tensor(np.array([0.0]), requires_grad=True), []
-opt = SGD([p], lr=0.1, momentum=0.9)
-for _ in range(3):
-    p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
-assert np.allclose(got, [-0.1, -0.29, -0.561]), f"momentum 0.9, grad 1: expected p = -0.1, -0.29, -0.561, got {got}"
-p, got = Tensor(np.array([0.0]), requires_grad=True), []
-opt = SGD([p], lr=0.1, momentum=0.9, nesterov=True)
-for _ in range(3):
-    p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
-assert np.allclose(got, [-0.19, -0.461, -0.8049]), f"nesterov: steps along g + 0.9 b = 1.9, 2.71, 3.439: expected p = -0.19, -0.461, -0.8049, got {got}"
+for nesterov, expected in [(False, [-0.1, -0.29, -0.561]), (True, [-0.19, -0.461, -0.8049])]:
+    p, got = Tensor(np.array([0.0]), requires_grad=True), []
+    opt = SGD([p], lr=0.1, momentum=0.9, nesterov=nesterov)
+    for _ in range(3):
+        p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
+    assert np.allclose(got, expected), f"momentum 0.9, nesterov {nesterov}, grad 1 (buffer 1, 1.9, 2.71): expected p = {expected}, got {got}"
 p = Tensor(np.array([2.0]), requires_grad=True); opt = SGD([p], lr=0.1, weight_decay=0.5)
 p.grad = Tensor(np.array([0.0])); opt.step()
 assert np.allclose(p.data, [1.9]), f"weight decay 0.5, p=2, grad 0: g = 1, expected [1.9], got {p.data}"
@@ -197,6 +192,12 @@ p.grad = Tensor(np.ones(4, dtype=np.float32)); opt.step(); opt.step()
 assert p.data.dtype == np.float32 and np.allclose(p.data, 1 - 0.1 - 0.19), f"float32 momentum: got {p.data}"
 expect_error(ValueError, SGD, [p], lr=0.1, momentum=-0.1); expect_error(ValueError, SGD, [p], lr=0.1, weight_decay=-1.0)
 expect_error(ValueError, SGD, [p], lr=0.1, nesterov=True); assert SGD([p], lr=0.1).nesterov is False, "nesterov defaults to False"
+class InPlace:  # lives in the student's kernel: is p.data still the same array object?
+    def __init__(self, p): self.p, self.array = p, p.data
+    def same(self): return self.p.data is self.array
+p = Tensor(np.zeros(2), requires_grad=True); opt, watch = SGD([p], lr=0.5, momentum=0.9, nesterov=True), InPlace(p)
+first = Tensor(np.array([1.0, -1.0])); p.grad = first; opt.step(); opt.step()
+assert np.array_equal(first.data, [1.0, -1.0]) and watch.same(), f"nesterov without decay: p.grad untouched ({first.data}), p.data updated in place ({watch.same()})"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -258,6 +259,8 @@ opt = RMSprop([p, q], lr=0.1)
 first = Tensor(np.array([2.0, -1.0], dtype=np.float32)); p.grad = first; opt.step()
 assert np.array_equal(first.data, [2.0, -1.0]) and q.data[0] == 5.0, f"grad untouched, None grad skipped: got {first.data}, {q.data}"
 assert p.data.dtype == np.float32, f"expected float32 parameters to stay float32, got {p.data.dtype}"
+watch = InPlace(p); opt.step()
+assert watch.same(), "RMSprop must update p.data in place (the same array)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -444,12 +447,14 @@ p = Tensor(np.array([0.0]), requires_grad=True); opt = AdamW([p], lr=1.0, eps=1.
 p.grad = Tensor(np.array([1e-4])); opt.step(); opt.step()
 assert opt.state[0]["step"] == 2 and np.allclose(opt.state[0]["exp_avg"], 0.19e-4), f"state: expected step 2, exp_avg 1.9e-5, got {opt.state[0]}"
 assert np.allclose(p.data, [-2e-4 / (1e-4 + 1.0)], rtol=1e-9), f"eps after the sqrt: expected {-2e-4 / (1e-4 + 1.0)}, got {p.data}"
+opt.weight_decay, watch = 0.1, InPlace(p); opt.step()
+assert watch.same(), "AdamW must shrink and update p.data in place (the same array)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## The optimization loop
-# Every use of an optimizer repeats four lines: clear the gradients, compute the loss,
-# backpropagate, step. Write them once, recording where the parameter goes.
+# Every use of an optimizer repeats four lines: clear the gradients, compute the loss, backpropagate,
+# step. Write them once, recording where the parameter goes.
 
 # %%
 import time
@@ -531,6 +536,8 @@ got = largest_stable_lr(quad, [1.0], lambda ps, lr: SGD(ps, lr=lr), [0.2, 0.3])
 assert got is None, f"lr 0.2 only oscillates (f unchanged) and 0.3 diverges: expected None, got {got}"
 got = largest_stable_lr(quad, [2.0], lambda ps, lr: SGD(ps, lr=lr), [0.1], steps=1)
 assert got == 0.1, f"one step of lr 0.1 lands at w = 0: expected 0.1, got {got}"
+got = largest_stable_lr(lambda w: 5.0 * w[0] ** 2 + 0.5 * w[1] ** 2, [0.1, 3.0], lambda ps, lr: SGD(ps, lr=lr), [0.1, 0.21])
+assert got == 0.1, f"lr 0.21 lowers f at first (y shrinks) but x grows 1.1x per step: judge by the LAST point: expected 0.1, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]

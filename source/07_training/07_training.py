@@ -12,10 +12,8 @@
 #| default_exp training
 #| export
 import math
-
 import numpy as np
 from tqdm import tqdm
-
 from tinytorch_lib.tensor import Tensor
 from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.losses import BCEWithLogitsLoss
@@ -34,8 +32,6 @@ def toy_batches(n=64, batch_size=16, seed=0):
     x = rng.normal(size=(n, 2)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
     return [(Tensor(x[i:i + batch_size]), Tensor(y[i:i + batch_size])) for i in range(0, n, batch_size)]
-
-
 def with_grad(values, dtype=np.float64):
     """Test data: a parameter of zeros whose .grad holds `values`."""
     p = Tensor(np.zeros(np.shape(values), dtype=dtype), requires_grad=True)
@@ -80,7 +76,6 @@ def clip_grad_norm_(parameters, max_norm):
     return np.float64(total)
     ### END SOLUTION
 
-
 # %% test id="test-clip-grad-norm" points=2
 a, b = with_grad([3.0, 0.0]), with_grad([[0.0], [4.0]])
 norm = clip_grad_norm_([a, b], max_norm=1.0)
@@ -91,7 +86,6 @@ a, b = with_grad([3.0, 0.0]), with_grad([0.0, 4.0])
 norm = clip_grad_norm_([a, b], max_norm=10.0)
 assert np.isclose(float(norm), 5.0) and np.array_equal(a.grad.data, [3.0, 0.0]), \
     f"below max_norm: expected norm 5.0 and untouched grads, got {norm} and {a.grad.data}"
-
 ### BEGIN HIDDEN TESTS
 a, b = with_grad([10.0]), with_grad([0.1])
 clip_grad_norm_([a, b], max_norm=1.0)
@@ -168,7 +162,6 @@ class CosineAnnealingLR:
         return list(self._last_lr)
         ### END SOLUTION
 
-
 # %% test id="test-cosine-lr" points=2
 opt = SGD([Tensor(np.zeros(1), requires_grad=True)], lr=1.0)
 sched = CosineAnnealingLR(opt, T_max=4)
@@ -180,7 +173,6 @@ for _ in range(4):
 expected = [(1 + np.cos(np.pi / 4)) / 2, 0.5, (1 - np.cos(np.pi / 4)) / 2, 0.0]  # 0.8536, 0.5, 0.1464, 0
 assert np.allclose(got, expected), f"optimizer.lr after each step: expected {np.round(expected, 4)}, got {np.round(got, 4)}"
 assert sched.get_last_lr() == [opt.lr], f"get_last_lr() should be [optimizer.lr], got {sched.get_last_lr()}"
-
 ### BEGIN HIDDEN TESTS
 opt = SGD([Tensor(np.zeros(1), requires_grad=True)], lr=0.1)
 sched = CosineAnnealingLR(opt, T_max=10, eta_min=0.01)
@@ -230,7 +222,6 @@ def _count_correct(out, target, threshold):
     return int(np.sum(pred == target.reshape(pred.shape))), int(pred.size)
     ### END SOLUTION
 
-
 # %% test id="test-count-correct" points=2
 got = _count_correct(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]), 0.5)
 assert got == (1, 2), f"class scores: expected (1, 2), got {got}"
@@ -263,11 +254,9 @@ assert _count_correct([[0.3, 0.2, 0.9]], [2], 0.5) == (1, 1), "lists work too: e
 #| export
 def _as_tensor(v):
     return v if isinstance(v, Tensor) else Tensor(np.asarray(v))
-
 def _progress(epochs, progress):
     """An iterable over range(epochs) drawing a tqdm bar on stderr (none when progress is False)."""
     return tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
-
 def _report(bar, history):
     """Show the last train loss and accuracy of `history` on the bar."""
     bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", acc=f"{history['train_acc'][-1]:.3f}")
@@ -421,7 +410,6 @@ class Trainer:
                 self.scheduler._last_lr = [self.optimizer.lr]
         ### END SOLUTION
 
-
 # %% test id="test-trainer-train-step" points=2
 manual_seed(0)
 model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
@@ -440,7 +428,6 @@ for x, y in toy_batches()[:3]:
 for p, q in zip(model.parameters(), twin.parameters()):
     assert np.array_equal(p.data, q.data), \
         f"after three train_steps the weights differ from zero_grad/forward/backward/step by hand: {p.data.ravel()[:3]} vs {q.data.ravel()[:3]}"
-
 ### BEGIN HIDDEN TESTS
 x, y = toy_batches()[0]
 manual_seed(1); m1 = Linear(2, 2)
@@ -464,7 +451,6 @@ loss, out = trainer.eval_step(x, y)
 expected = CrossEntropyLoss()(model(x), y).item()
 assert isinstance(loss, float) and np.isclose(loss, expected), f"eval_step loss: expected {expected:.4f}, got {loss}"
 assert all(np.array_equal(b, p.data) for b, p in zip(before, model.parameters())), "eval_step must not update the weights"
-
 ### BEGIN HIDDEN TESTS
 assert all(p.grad is None for p in model.parameters()), "eval_step must not compute gradients"
 assert np.allclose(out, model(x).data), "eval_step returns the model's output array"
@@ -488,7 +474,6 @@ assert history["val_acc"][-1] >= 0.9, f"validation accuracy: expected >= 0.9, go
 val_loss, val_acc = trainer.evaluate(toy_batches(32, seed=1))
 assert np.isclose(val_loss, history["val_loss"][-1]) and model.training is False, \
     f"evaluate returns (loss, acc) = ({history['val_loss'][-1]:.4f}, ...) in eval mode, got ({val_loss}, {val_acc}), training={model.training}"
-
 ### BEGIN HIDDEN TESTS
 assert trainer.epoch == 15 and history["lr"] == [0.05] * 15, f"expected epoch 15 and lr [0.05]*15, got {trainer.epoch}, {history['lr']}"
 again = trainer.fit(toy_batches(), 1, progress=False)
@@ -536,7 +521,6 @@ assert Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb[:1],
 # %% test id="test-trainer-checkpoint" points=2
 import os
 import tempfile
-
 manual_seed(3)
 model = Sequential(Linear(2, 4), ReLU(), Linear(4, 2))
 opt = SGD(model.parameters(), lr=0.25)
@@ -575,9 +559,7 @@ assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {p
 # %%
 import time
 import matplotlib.pyplot as plt
-
 from tinytorch_lib.tensor import get_generator
-
 
 def two_moons(n, noise=0.15, seed=0):
     rng = np.random.default_rng(seed)
@@ -586,19 +568,16 @@ def two_moons(n, noise=0.15, seed=0):
     x = np.where(label[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
     return (x + rng.normal(scale=noise, size=x.shape)).astype(np.float32), label.astype(np.int64)
 
-
 class Batches:
     """Re-iterable mini-batches over arrays, reshuffled on every pass."""
 
     def __init__(self, x, y, batch_size, shuffle=True):
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
-
     def __iter__(self):
         order = get_generator().permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
         for i in range(0, len(order), self.batch_size):
             idx = order[i:i + self.batch_size]
             yield Tensor(self.x[idx]), Tensor(self.y[idx])
-
 
 x_train, y_train = two_moons(512, seed=0)
 x_val, y_val = two_moons(256, seed=1)
@@ -634,17 +613,37 @@ plt.show()
 # Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise
 # it, at the price of fewer updates per epoch. Measured on 2048 moons:
 
+# %% solution id="epoch-time"
+def epoch_time(trainer, loader, repeats=2):
+    """Seconds per training epoch of `trainer` on `loader`: the best (smallest) of `repeats` timed
+    one-epoch `fit` calls (time.perf_counter around each; no progress bar). Trains as it measures.
+
+    Returns a float. EXAMPLE: a loss that sleeps 10 ms, 3 batches -> a little over 0.03
+    HINT: the minimum of several runs is the least disturbed by other programs.
+    """
+    ### BEGIN SOLUTION
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trainer.fit(loader, epochs=1, progress=False)
+        times.append(time.perf_counter() - start)
+    return min(times)
+    ### END SOLUTION
+
+# %% test id="test-epoch-time" points=1
+sleepy = lambda out, target: (time.sleep(0.01), CrossEntropyLoss()(out, target))[1]
+lin = Linear(2, 2)
+tr = Trainer(lin, sleepy, SGD(lin.parameters(), lr=0.1))
+sec = epoch_time(tr, toy_batches(48), repeats=3)
+assert 0.03 <= sec < 0.5, f"3 batches, each loss sleeping 10 ms: expected a little over 0.03 s, got {sec}"
+assert tr.epoch == 3 and len(tr.history["train_loss"]) == 3, f"3 repeats train 3 epochs: got {tr.epoch}"
+
 # %%
 x_big, y_big = two_moons(2048, seed=2)
 for batch_size in [8, 32, 128, 512]:
     manual_seed(0)
     m = Sequential(Linear(2, 32), ReLU(), Linear(32, 32), ReLU(), Linear(32, 2))
     t = Trainer(m, CrossEntropyLoss(), Adam(m.parameters(), lr=0.01))
-    times = []
-    for _ in range(2):  # best of 2 epochs
-        start = time.perf_counter()
-        t.fit(Batches(x_big, y_big, batch_size), epochs=1, progress=False)
-        times.append(time.perf_counter() - start)
-    sec = min(times)
+    sec = epoch_time(t, Batches(x_big, y_big, batch_size))
     print(f"batch {batch_size:4d}: {len(x_big) // batch_size:4d} steps, {sec * 1000:7.1f} ms/epoch, "
           f"{len(x_big) / sec:9.0f} samples/s, loss after 1 epoch {t.history['train_loss'][0]:.3f}")
