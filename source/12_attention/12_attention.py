@@ -289,15 +289,14 @@ def head_weights(mha, x):
     mha: a MultiHeadAttention; x: a (B, T, E) Tensor. Row i of head h holds how much query i draws
     from each key j: rows sum to 1, and with mha.causal the entries above the diagonal are 0.
     EXAMPLE: head_weights(MultiHeadAttention(8, 2, causal=True), x of (1, 3, 8))[0, 1, 0] -> [1., 0., 0.]
+    HINT: attention averages the value vectors with these weights; which values give the weights back?
     """
     ### BEGIN SOLUTION
     q = mha.split_heads(mha.q_proj(x))
     k = mha.split_heads(mha.k_proj(x))
-    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(mha.head_dim))
-    if mha.causal:
-        T = x.shape[1]
-        scores = scores + Tensor(np.where(np.tril(np.ones((T, T), dtype=bool)), 0.0, -np.inf).astype(scores.dtype))
-    return masked_softmax(scores).data
+    one_hot = Tensor(np.eye(x.shape[1], dtype=q.dtype))
+    out = scaled_dot_product_attention(q, k, one_hot, is_causal=mha.causal)
+    return out.data
     ### END SOLUTION
 
 # %% test id="test-head-weights" points=2
