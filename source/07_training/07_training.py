@@ -40,7 +40,6 @@ def with_grad(values, dtype=np.float64):
 
 # %% [markdown]
 # ## Gradient clipping
-#
 # Clipping by the **global norm** caps the length of all gradients, as one vector, at $c$:
 #
 # $$\lVert g\rVert = \sqrt{\textstyle\sum_{p}\sum_i g_{p,i}^2}, \qquad
@@ -111,7 +110,6 @@ assert np.allclose(e.grad.data, np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
 
 # %% [markdown]
 # ## Cosine learning-rate schedule
-#
 # A large learning rate makes fast progress early; a small one settles into a minimum late. Cosine
 # annealing (Loshchilov & Hutter, 2017) glides from $\eta_{\max}$ to $\eta_{\min}$ over $T_{\max}$ epochs:
 #
@@ -195,7 +193,6 @@ assert CosineAnnealingLR(opt, T_max=1).T_max == 1, "T_max=1 is allowed: expected
 
 # %% [markdown]
 # ## Counting correct predictions
-#
 # With class scores (N, C), C > 1, the prediction is the arg-max over the last axis (one-hot targets
 # likewise); a single output (N,) or (N, 1) predicts class 1 above a threshold (0.5, or 0 for logits).
 
@@ -244,7 +241,6 @@ assert _count_correct([[0.3, 0.2, 0.9]], [2], 0.5) == (1, 1), "lists work too: e
 
 # %% [markdown]
 # ## The Trainer
-#
 # A *loader* is anything re-iterable that yields `(x, y)` batches (a list, module 08's `DataLoader`).
 # `train_step` is the loop body above; `eval_step` runs under `no_grad()`; `_run` averages losses
 # over *samples*, not batches; `save`/`load` checkpoint the weights (not Adam's moments). The progress
@@ -516,6 +512,11 @@ assert np.isclose(acc, 0.75), f"MSE outputs compared with 0.5: expected 0.75, go
 acc = Trainer(lin, BCEWithLogitsLoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1]
 assert np.isclose(acc, 1.0), f"BCEWithLogits logits compared with 0: expected 1.0, got {acc}"
 assert Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb[:1], yb[:1])])[1] == 1.0, "one sample, right"
+class Echo(Module):
+    forward = lambda self, x: x * 1.0
+batches = [(Tensor(np.array(1.0)), Tensor(np.array(0.0))), (Tensor(np.zeros(2)), Tensor(np.zeros(2)))]
+loss = Trainer(Echo(), MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate(batches)[0]
+assert np.isclose(loss, 1 / 3), f"a 0-d batch is one sample (loss 1), then 2 samples with loss 0: expected mean 1/3, got {loss}"
 ### END HIDDEN TESTS
 
 # %% test id="test-trainer-checkpoint" points=2
@@ -553,7 +554,6 @@ assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {p
 
 # %% [markdown]
 # ## Training a classifier on two moons
-#
 # Two interleaved half-circles; Adam with a cosine schedule for 60 epochs.
 
 # %%
@@ -609,7 +609,6 @@ plt.show()
 
 # %% [markdown]
 # ## Systems note: batch size and time per epoch
-#
 # Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise
 # it, at the price of fewer updates per epoch. Measured on 2048 moons:
 
