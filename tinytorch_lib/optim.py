@@ -41,28 +41,33 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay (= torch.optim.SGD)."""
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         """Store the parameters (base class) and the hyperparameters as attributes of the same names.
 
-        Raises ValueError, naming the value, if momentum < 0 or weight_decay < 0 (as PyTorch does).
+        Raises ValueError, naming the value, if momentum < 0 or weight_decay < 0, and if nesterov
+        is asked for without momentum (as PyTorch does).
         """
         super().__init__(params, lr)
         if momentum < 0:
             raise ValueError(f"invalid momentum value: {momentum}")
         if weight_decay < 0:
             raise ValueError(f"invalid weight_decay value: {weight_decay}")
+        if nesterov and momentum <= 0:
+            raise ValueError(f"nesterov momentum requires a momentum > 0, got {momentum}")
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.nesterov = nesterov
 
     def step(self):
         """Apply one SGD update, in place, to every parameter whose `.grad` is not None.
 
         Per parameter p: g is p's gradient, plus weight_decay * p when weight_decay != 0. With
         momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1, then
-        b_t = momentum * b_{t-1} + g_t), the step direction; p.data moves by -lr * direction. Never
-        modify `p.grad` (the buffer must not be its array: copy), keep p.data's dtype, read `self.lr`.
+        b_t = momentum * b_{t-1} + g_t), the step direction (with nesterov: g_t + momentum * b_t);
+        p.data moves by -lr * direction. Never modify `p.grad` (the buffer must not be its array:
+        copy), keep p.data's dtype, read `self.lr`.
         EXAMPLE: lr=0.1, momentum=0.9, p = 0, gradient 1.0 at every step:
-                 p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71)
+                 p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71); nesterov: p -> -0.19, -0.461, -0.8049
         HINT: `a -= x` writes into a's own array; `a = a - x` makes a new one.
         """
         for p, state in zip(self.params, self.state):
@@ -76,13 +81,16 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = np.array(g, copy=True)
                 else:
                     state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + g
-                g = state["momentum_buffer"]
+                if self.nesterov:
+                    g = g + self.momentum * state["momentum_buffer"]
+                else:
+                    g = state["momentum_buffer"]
             p.data -= self.lr * g
 
 
 class Adam(Optimizer):
-    """Adam with bias correction and L2 weight decay (= torch.optim.Adam); the decay is in its own
-    method so that AdamW can change only that. Each parameter counts its own steps."""
+    """Adam with bias correction and L2 weight decay (= torch.optim.Adam). Each parameter counts its
+    own steps."""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         """Store the parameters (base class) and the hyperparameters; `self.betas` is a tuple.
 
@@ -101,20 +109,10 @@ class Adam(Optimizer):
         self.eps = eps
         self.weight_decay = weight_decay
 
-    def apply_weight_decay(self, p, g):
-        """The gradient that enters the moments: g + weight_decay * p.data (L2), or g when it is 0.
-
-        p: the parameter Tensor; g: its gradient array. Modifies neither.
-        EXAMPLE: weight_decay=0.5, p.data=[2.], g=[1.]  ->  array([2.])
-        """
-        if self.weight_decay != 0:
-            return g + self.weight_decay * p.data
-        return g
-
     def step(self):
         """Apply one Adam update, in place, to every parameter whose `.grad` is not None.
 
-        Per parameter: g = self.apply_weight_decay(p, gradient array). The parameter's state dict
+        Per parameter: g is p's gradient, plus weight_decay * p.data (L2) when weight_decay != 0; the state dict
         holds "step" (updates so far, an int), "exp_avg" (m) and "exp_avg_sq" (v), created at its
         first update (zeros shaped like p); the first update uses t = 1. Then as the formulas above.
         Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
@@ -126,7 +124,9 @@ class Adam(Optimizer):
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            g = self.apply_weight_decay(p, p.grad.data)
+            g = p.grad.data
+            if self.weight_decay != 0:
+                g = g + self.weight_decay * p.data
             if not state:
                 state["step"] = 0
                 state["exp_avg"] = np.zeros_like(p.data)
@@ -146,12 +146,29 @@ class AdamW(Adam):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr, betas, eps, weight_decay)
 
-    def apply_weight_decay(self, p, g):
-        """Decoupled decay: shrink p.data in place by the factor (1 - lr * weight_decay); return g as is.
-
-        EXAMPLE: lr=0.1, weight_decay=0.5, p.data=[2.]  ->  p.data becomes [1.9]; returns g
+    def step(self):
+        """Apply one AdamW update, in place, to every parameter whose `.grad` is not None: first
+        shrink p.data by the factor (1 - lr * weight_decay), then the Adam update (same state keys)
+        on the gradient itself, with no L2 term. Never modify `p.grad`; keep p.data's dtype.
+        EXAMPLE: lr=0.1, weight_decay=0.5, p = [2.], gradient [0.]  ->  p = [1.9] (m = 0: shrink only)
         """
-        p.data *= 1 - self.lr * self.weight_decay
-        return g
+        beta1, beta2 = self.betas
+        for p, state in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            p.data *= 1 - self.lr * self.weight_decay
+            g = p.grad.data
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = np.zeros_like(p.data)
+                state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["step"] += 1
+            t = state["step"]
+            m = beta1 * state["exp_avg"] + (1 - beta1) * g
+            v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+            state["exp_avg"], state["exp_avg_sq"] = m, v
+            m_hat = m / (1 - beta1 ** t)
+            v_hat = v / (1 - beta2 ** t)
+            p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 __all__ = ['Optimizer', 'SGD', 'Adam', 'AdamW']

@@ -2,10 +2,8 @@
 # tinytorch-module: 07_training
 
 import math
-
 import numpy as np
 from tqdm import tqdm
-
 from tinytorch_lib.tensor import Tensor
 from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.losses import BCEWithLogitsLoss
@@ -90,11 +88,9 @@ def _count_correct(out, target, threshold):
 
 def _as_tensor(v):
     return v if isinstance(v, Tensor) else Tensor(np.asarray(v))
-
 def _progress(epochs, progress):
     """An iterable over range(epochs) drawing a tqdm bar on stderr (none when progress is False)."""
     return tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
-
 def _report(bar, history):
     """Show the last train loss and accuracy of `history` on the bar."""
     bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", acc=f"{history['train_acc'][-1]:.3f}")

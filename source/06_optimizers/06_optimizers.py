@@ -96,17 +96,19 @@ assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
 #   gradient itself (not zero, and not damped):
 # $$b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + g_t, \qquad \theta \leftarrow \theta - \eta\, b_t .$$
 #
-# Across a narrow valley the gradient flips sign (cancels in $b$), along it it keeps its sign (adds
-# up): with a constant gradient $b_t \to g/(1-\mu)$, 10 times longer steps for $\mu = 0.9$.
+# Across a narrow valley the gradient flips sign (cancels in $b$), along it it keeps its sign (adds up):
+# with a constant gradient $b_t \to g/(1-\mu)$, 10 times longer steps for $\mu = 0.9$. **Nesterov**
+# momentum (Sutskever et al., 2013) looks ahead: it moves along $g_t + \mu b_t$ ($\mu > 0$ required).
 
 # %% solution id="sgd"
 #| export
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay (= torch.optim.SGD)."""
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         """Store the parameters (base class) and the hyperparameters as attributes of the same names.
 
-        Raises ValueError, naming the value, if momentum < 0 or weight_decay < 0 (as PyTorch does).
+        Raises ValueError, naming the value, if momentum < 0 or weight_decay < 0, and if nesterov
+        is asked for without momentum (as PyTorch does).
         """
         ### BEGIN SOLUTION
         super().__init__(params, lr)
@@ -114,8 +116,11 @@ class SGD(Optimizer):
             raise ValueError(f"invalid momentum value: {momentum}")
         if weight_decay < 0:
             raise ValueError(f"invalid weight_decay value: {weight_decay}")
+        if nesterov and momentum <= 0:
+            raise ValueError(f"nesterov momentum requires a momentum > 0, got {momentum}")
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.nesterov = nesterov
         ### END SOLUTION
 
     def step(self):
@@ -123,10 +128,11 @@ class SGD(Optimizer):
 
         Per parameter p: g is p's gradient, plus weight_decay * p when weight_decay != 0. With
         momentum != 0, g goes through the buffer `self.state[i]["momentum_buffer"]` (b_1 = g_1, then
-        b_t = momentum * b_{t-1} + g_t), the step direction; p.data moves by -lr * direction. Never
-        modify `p.grad` (the buffer must not be its array: copy), keep p.data's dtype, read `self.lr`.
+        b_t = momentum * b_{t-1} + g_t), the step direction (with nesterov: g_t + momentum * b_t);
+        p.data moves by -lr * direction. Never modify `p.grad` (the buffer must not be its array:
+        copy), keep p.data's dtype, read `self.lr`.
         EXAMPLE: lr=0.1, momentum=0.9, p = 0, gradient 1.0 at every step:
-                 p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71)
+                 p -> -0.1, -0.29, -0.561 (buffer 1, 1.9, 2.71); nesterov: p -> -0.19, -0.461, -0.8049
         HINT: `a -= x` writes into a's own array; `a = a - x` makes a new one.
         """
         ### BEGIN SOLUTION
@@ -141,7 +147,10 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = np.array(g, copy=True)
                 else:
                     state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + g
-                g = state["momentum_buffer"]
+                if self.nesterov:
+                    g = g + self.momentum * state["momentum_buffer"]
+                else:
+                    g = state["momentum_buffer"]
             p.data -= self.lr * g
         ### END SOLUTION
 
@@ -149,25 +158,26 @@ class SGD(Optimizer):
 p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
 p.grad = Tensor(np.array([0.5, 1.0])); SGD([p], lr=0.1).step()
 assert np.allclose(p.data, [0.95, -2.1]), f"plain SGD: expected [0.95, -2.1], got {p.data}"
-p, got = Tensor(np.array([0.0]), requires_grad=True), []
-opt = SGD([p], lr=0.1, momentum=0.9)
-for _ in range(3):
-    p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
-assert np.allclose(got, [-0.1, -0.29, -0.561]), f"momentum 0.9, grad 1: expected p = -0.1, -0.29, -0.561, got {got}"
+for nesterov, expected in [(False, [-0.1, -0.29, -0.561]), (True, [-0.19, -0.461, -0.8049])]:
+    p, got = Tensor(np.array([0.0]), requires_grad=True), []
+    opt = SGD([p], lr=0.1, momentum=0.9, nesterov=nesterov)
+    for _ in range(3):
+        p.grad = Tensor(np.array([1.0])); opt.step(); got.append(float(p.data[0]))
+    assert np.allclose(got, expected), f"momentum 0.9, nesterov {nesterov}, grad 1 (buffer 1, 1.9, 2.71): expected p = {expected}, got {got}"
 p = Tensor(np.array([2.0]), requires_grad=True); opt = SGD([p], lr=0.1, weight_decay=0.5)
 p.grad = Tensor(np.array([0.0])); opt.step()
 assert np.allclose(p.data, [1.9]), f"weight decay 0.5, p=2, grad 0: g = 1, expected [1.9], got {p.data}"
 assert (opt.momentum, opt.weight_decay) == (0.0, 0.5), f"expected (0.0, 0.5), got {opt.momentum}, {opt.weight_decay}"
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(6, 3)
-for lr, mom, wd in [(0.05, 0.0, 0.0), (0.05, 0.9, 0.0), (0.03, 0.5, 0.1), (0.05, 0.0, 1.0)]:
-    p = Tensor(theta0.copy(), requires_grad=True); opt, th, buf = SGD([p], lr=lr, momentum=mom, weight_decay=wd), theta0.copy(), None
+for lr, mom, wd, nes in [(0.05, 0.0, 0.0, False), (0.05, 0.9, 0.0, False), (0.03, 0.5, 0.1, False), (0.05, 0.0, 1.0, False), (0.02, 0.7, 0.2, True)]:
+    p = Tensor(theta0.copy(), requires_grad=True); opt, th, buf = SGD([p], lr=lr, momentum=mom, weight_decay=wd, nesterov=nes), theta0.copy(), None
     for t in range(6):
         p.grad = Tensor(A @ p.data + c); opt.step()
         g = A @ th + c + wd * th
         buf = g if buf is None or mom == 0 else mom * buf + g
-        th = th - lr * buf
-        assert np.allclose(p.data, th, rtol=1e-12, atol=1e-12), f"SGD lr={lr} m={mom} wd={wd} step {t+1}: expected {th}, got {p.data}"
+        th = th - lr * (g + mom * buf if nes else buf)
+        assert np.allclose(p.data, th, rtol=1e-12, atol=1e-12), f"SGD lr={lr} m={mom} wd={wd} nesterov={nes} step {t+1}: expected {th}, got {p.data}"
 p, q = Tensor(np.array([1.0, 1.0]), requires_grad=True), Tensor(np.array([5.0]), requires_grad=True)
 opt = SGD([p, q], lr=1.0, momentum=0.9, weight_decay=0.1)
 first = Tensor(np.array([2.0, -1.0])); p.grad = first; opt.step()
@@ -181,6 +191,13 @@ p = Tensor(np.ones(4, dtype=np.float32), requires_grad=True); opt = SGD([p], lr=
 p.grad = Tensor(np.ones(4, dtype=np.float32)); opt.step(); opt.step()
 assert p.data.dtype == np.float32 and np.allclose(p.data, 1 - 0.1 - 0.19), f"float32 momentum: got {p.data}"
 expect_error(ValueError, SGD, [p], lr=0.1, momentum=-0.1); expect_error(ValueError, SGD, [p], lr=0.1, weight_decay=-1.0)
+expect_error(ValueError, SGD, [p], lr=0.1, nesterov=True); assert SGD([p], lr=0.1).nesterov is False, "nesterov defaults to False"
+class InPlace:  # lives in the student's kernel: is p.data still the same array object?
+    def __init__(self, p): self.p, self.array = p, p.data
+    def same(self): return self.p.data is self.array
+p = Tensor(np.zeros(2), requires_grad=True); opt, watch = SGD([p], lr=0.5, momentum=0.9, nesterov=True), InPlace(p)
+first = Tensor(np.array([1.0, -1.0])); p.grad = first; opt.step(); opt.step()
+assert np.array_equal(first.data, [1.0, -1.0]) and watch.same(), f"nesterov without decay: p.grad untouched ({first.data}), p.data updated in place ({watch.same()})"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -242,6 +259,8 @@ opt = RMSprop([p, q], lr=0.1)
 first = Tensor(np.array([2.0, -1.0], dtype=np.float32)); p.grad = first; opt.step()
 assert np.array_equal(first.data, [2.0, -1.0]) and q.data[0] == 5.0, f"grad untouched, None grad skipped: got {first.data}, {q.data}"
 assert p.data.dtype == np.float32, f"expected float32 parameters to stay float32, got {p.data.dtype}"
+watch = InPlace(p); opt.step()
+assert watch.same(), "RMSprop must update p.data in place (the same array)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -254,46 +273,15 @@ assert p.data.dtype == np.float32, f"expected float32 parameters to stay float32
 #   \theta \leftarrow \theta - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 #
 # An EMA started at 0 is biased towards 0 early on: its weights sum to $1-\beta^t$, not 1, so
-# dividing by that ($t$ **counting from 1**) removes the bias. With a constant gradient every step
-# then has length $\eta$ whatever the size of $g$: the learning rate is a step *length*.
-
-# %% solution id="ema"
-def ema(values, beta, bias_correction=True):
-    """The exponential moving average of a sequence, started at 0, as Adam keeps m and v.
-
-    values: a 1-D sequence of floats g_1..g_T; beta in [0, 1). Returns a float64 array of length T
-    (empty for an empty sequence): m_t = beta * m_{t-1} + (1 - beta) * g_t with m_0 = 0, divided by
-    (1 - beta**t) when bias_correction, t counting from 1.
-    EXAMPLE: ema([2.0, 2.0], 0.5, bias_correction=False) -> [1.0, 1.5];  corrected -> [2.0, 2.0]
-    HINT: `enumerate` has a `start` argument.
-    """
-    ### BEGIN SOLUTION
-    out, m = [], 0.0
-    for t, g in enumerate(values, start=1):
-        m = beta * m + (1 - beta) * g
-        out.append(m / (1 - beta ** t) if bias_correction else m)
-    return np.array(out, dtype=np.float64)
-    ### END SOLUTION
-
-# %% test id="test-ema" points=1
-got = ema([2.0, 2.0, 2.0], 0.5, bias_correction=False)
-assert np.allclose(got, [1.0, 1.5, 1.75]), f"raw EMA of a constant 2 from 0: expected [1.0, 1.5, 1.75], got {got}"
-got = ema([2.0, 2.0, 2.0], 0.5)
-assert np.allclose(got, [2.0, 2.0, 2.0]), f"bias-corrected EMA of a constant is the constant: expected [2, 2, 2], got {got}"
-### BEGIN HIDDEN TESTS
-g, b = np.array([1.0, -3.0, 0.5, 4.0]), 0.8
-raw = np.array([(1 - b) * np.sum(b ** np.arange(t)[::-1] * g[:t]) for t in range(1, 5)])
-for corr, exp in [(False, raw), (True, raw / (1 - b ** np.arange(1, 5)))]:
-    got = ema(list(g), b, bias_correction=corr)
-    assert got.dtype == np.float64 and np.allclose(got, exp), f"beta 0.8, correction {corr}: expected {exp}, got {got}"
-assert ema([], 0.9).shape == (0,), f"an empty sequence: expected an empty array, got {ema([], 0.9)}"
-### END HIDDEN TESTS
+# dividing by that ($t$ **counting from 1**) removes the bias (a constant 2 averaged with $\beta = 0.5$
+# gives $m = 1, 1.5, 1.75$, corrected $2, 2, 2$). With a constant gradient every step then has length
+# $\eta$ whatever the size of $g$: the learning rate is a step *length*.
 
 # %% solution id="adam"
 #| export
 class Adam(Optimizer):
-    """Adam with bias correction and L2 weight decay (= torch.optim.Adam); the decay is in its own
-    method so that AdamW can change only that. Each parameter counts its own steps."""
+    """Adam with bias correction and L2 weight decay (= torch.optim.Adam). Each parameter counts its
+    own steps."""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         """Store the parameters (base class) and the hyperparameters; `self.betas` is a tuple.
 
@@ -314,22 +302,10 @@ class Adam(Optimizer):
         self.weight_decay = weight_decay
         ### END SOLUTION
 
-    def apply_weight_decay(self, p, g):
-        """The gradient that enters the moments: g + weight_decay * p.data (L2), or g when it is 0.
-
-        p: the parameter Tensor; g: its gradient array. Modifies neither.
-        EXAMPLE: weight_decay=0.5, p.data=[2.], g=[1.]  ->  array([2.])
-        """
-        ### BEGIN SOLUTION
-        if self.weight_decay != 0:
-            return g + self.weight_decay * p.data
-        return g
-        ### END SOLUTION
-
     def step(self):
         """Apply one Adam update, in place, to every parameter whose `.grad` is not None.
 
-        Per parameter: g = self.apply_weight_decay(p, gradient array). The parameter's state dict
+        Per parameter: g is p's gradient, plus weight_decay * p.data (L2) when weight_decay != 0; the state dict
         holds "step" (updates so far, an int), "exp_avg" (m) and "exp_avg_sq" (v), created at its
         first update (zeros shaped like p); the first update uses t = 1. Then as the formulas above.
         Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
@@ -342,7 +318,9 @@ class Adam(Optimizer):
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            g = self.apply_weight_decay(p, p.grad.data)
+            g = p.grad.data
+            if self.weight_decay != 0:
+                g = g + self.weight_decay * p.data
             if not state:
                 state["step"] = 0
                 state["exp_avg"] = np.zeros_like(p.data)
@@ -366,9 +344,9 @@ expected = [[-0.1, 0.1], [-0.2, 0.2], [-0.3, 0.3]]
 assert np.allclose(got, expected, atol=1e-6), (f"constant gradient: bias-corrected Adam moves exactly lr per step: "
     f"expected {expected}, got {np.round(got, 6).tolist()} (first step too large: no bias correction; nan: t must start at 1)")
 assert opt.state[0]["step"] == 3, f"state['step'] counts updates: expected 3, got {opt.state[0].get('step')}"
-p = Tensor(np.array([2.0]), requires_grad=True)
-got = Adam([p], lr=0.1, weight_decay=0.5).apply_weight_decay(p, np.array([1.0]))
-assert np.allclose(got, [2.0]), f"L2: g + 0.5 * 2 = 2: expected [2.], got {got}"
+p = Tensor(np.array([2.0]), requires_grad=True); opt = Adam([p], lr=0.1, weight_decay=0.5)
+p.grad = Tensor(np.array([-0.5])); opt.step()
+assert np.allclose(p.data, [1.9]), f"L2: g = -0.5 + 0.5 * 2 = 0.5 > 0, so p moves down by lr: expected [1.9], got {p.data}"
 ### BEGIN HIDDEN TESTS
 A, c, theta0 = quadratic(7, 4)
 for lr, (b1, b2), eps, wd in [(0.05, (0.9, 0.999), 1e-8, 0.0), (0.01, (0.8, 0.99), 1e-3, 0.0),
@@ -392,9 +370,6 @@ assert np.allclose(q.data, [-0.1]), f"q's first update uses its own t=1: expecte
 assert opt.state[0]["step"] == 2 and opt.state[1]["step"] == 1, f"expected steps 2 and 1, got {opt.state}"
 opt.lr = 0.0; before = p.data.copy(); opt.step()
 assert np.array_equal(p.data, before), f"after opt.lr = 0 a step must not move p: expected {before}, got {p.data}"
-w = Tensor(np.array([3.0]), requires_grad=True)
-got = Adam([w]).apply_weight_decay(w, np.array([1.0]))
-assert got[0] == 1.0, f"weight_decay 0 leaves g alone: expected [1.], got {got}"
 p = Tensor(np.ones(3, dtype=np.float32), requires_grad=True); opt = Adam([p], lr=0.1)
 p.grad = Tensor(np.ones(3, dtype=np.float32)); opt.step()
 assert p.data.dtype == np.float32 and opt.state[0]["exp_avg"].shape == (3,), f"float32: got {p.data.dtype}, {opt.state[0]['exp_avg'].shape}"
@@ -409,23 +384,43 @@ for kw in [dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.9
 # ## AdamW: decoupled weight decay
 # In Adam, L2 decay is divided by $\sqrt{\hat v}$ like any gradient. Loshchilov & Hutter (2019)
 # *decouple* it: shrink the weights directly, $\theta \leftarrow \theta\,(1 - \eta\lambda)$, then take the
-# Adam step on the unmodified gradient $g_t$. That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$). Only the weight-decay method changes.
+# Adam step on the unmodified gradient $g_t$. That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$):
+# a steep coordinate is no longer decayed less than a flat one.
 
 # %% solution id="adamw"
 #| export
 class AdamW(Adam):
     """Adam with decoupled weight decay (= torch.optim.AdamW)."""
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        ### BEGIN SOLUTION
         super().__init__(params, lr, betas, eps, weight_decay)
+        ### END SOLUTION
 
-    def apply_weight_decay(self, p, g):
-        """Decoupled decay: shrink p.data in place by the factor (1 - lr * weight_decay); return g as is.
-
-        EXAMPLE: lr=0.1, weight_decay=0.5, p.data=[2.]  ->  p.data becomes [1.9]; returns g
+    def step(self):
+        """Apply one AdamW update, in place, to every parameter whose `.grad` is not None: first
+        shrink p.data by the factor (1 - lr * weight_decay), then the Adam update (same state keys)
+        on the gradient itself, with no L2 term. Never modify `p.grad`; keep p.data's dtype.
+        EXAMPLE: lr=0.1, weight_decay=0.5, p = [2.], gradient [0.]  ->  p = [1.9] (m = 0: shrink only)
         """
         ### BEGIN SOLUTION
-        p.data *= 1 - self.lr * self.weight_decay
-        return g
+        beta1, beta2 = self.betas
+        for p, state in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            p.data *= 1 - self.lr * self.weight_decay
+            g = p.grad.data
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = np.zeros_like(p.data)
+                state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["step"] += 1
+            t = state["step"]
+            m = beta1 * state["exp_avg"] + (1 - beta1) * g
+            v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+            state["exp_avg"], state["exp_avg_sq"] = m, v
+            m_hat = m / (1 - beta1 ** t)
+            v_hat = v / (1 - beta2 ** t)
+            p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
         ### END SOLUTION
 
 # %% test id="test-adamw" points=2
@@ -448,12 +443,18 @@ opt.lr = 0.25
 p.grad = Tensor(np.array([0.0])); opt.step()
 assert np.allclose(p.data, [0.95]) and q.data[0] == 1.0, f"decay uses the current lr, skips q: expected [0.95], [1.], got {p.data}, {q.data}"
 assert AdamW([p]).weight_decay == 1e-2, f"AdamW's default weight_decay: expected 0.01, got {AdamW([p]).weight_decay}"
+p = Tensor(np.array([0.0]), requires_grad=True); opt = AdamW([p], lr=1.0, eps=1.0, weight_decay=0.0)
+p.grad = Tensor(np.array([1e-4])); opt.step(); opt.step()
+assert opt.state[0]["step"] == 2 and np.allclose(opt.state[0]["exp_avg"], 0.19e-4), f"state: expected step 2, exp_avg 1.9e-5, got {opt.state[0]}"
+assert np.allclose(p.data, [-2e-4 / (1e-4 + 1.0)], rtol=1e-9), f"eps after the sqrt: expected {-2e-4 / (1e-4 + 1.0)}, got {p.data}"
+opt.weight_decay, watch = 0.1, InPlace(p); opt.step()
+assert watch.same(), "AdamW must shrink and update p.data in place (the same array)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## The optimization loop
-# Every use of an optimizer repeats four lines: clear the gradients, compute the loss,
-# backpropagate, step. Write them once, recording where the parameter goes.
+# Every use of an optimizer repeats four lines: clear the gradients, compute the loss, backpropagate,
+# step. Write them once, recording where the parameter goes.
 
 # %%
 import time
@@ -535,6 +536,8 @@ got = largest_stable_lr(quad, [1.0], lambda ps, lr: SGD(ps, lr=lr), [0.2, 0.3])
 assert got is None, f"lr 0.2 only oscillates (f unchanged) and 0.3 diverges: expected None, got {got}"
 got = largest_stable_lr(quad, [2.0], lambda ps, lr: SGD(ps, lr=lr), [0.1], steps=1)
 assert got == 0.1, f"one step of lr 0.1 lands at w = 0: expected 0.1, got {got}"
+got = largest_stable_lr(lambda w: 5.0 * w[0] ** 2 + 0.5 * w[1] ** 2, [0.1, 3.0], lambda ps, lr: SGD(ps, lr=lr), [0.1, 0.21])
+assert got == 0.1, f"lr 0.21 lowers f at first (y shrinks) but x grows 1.1x per step: judge by the LAST point: expected 0.1, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -583,7 +586,7 @@ assert got == 3, f"f = sum(w^4) from [1, -1], lr 0.1, tol 0.1 (gradients must no
 valley = lambda w: 0.5 * (w[0] ** 2 + 50.0 * w[1] ** 2)
 print("largest stable SGD lr:", largest_stable_lr(valley, [-4.0, 1.0], lambda ps, lr: SGD(ps, lr=lr), np.arange(0.030, 0.0451, 0.0025)))
 makers = {"SGD lr=0.035": lambda ps: SGD(ps, lr=0.035), "SGD momentum=0.9 lr=0.015": lambda ps: SGD(ps, lr=0.015, momentum=0.9),
-          "Adam lr=0.4": lambda ps: Adam(ps, lr=0.4)}
+          "SGD nesterov=0.9 lr=0.015": lambda ps: SGD(ps, lr=0.015, momentum=0.9, nesterov=True), "Adam lr=0.4": lambda ps: Adam(ps, lr=0.4)}
 for name, make in makers.items():
     print(f"{name:26s} steps until f < 1e-3: {steps_to_reach(valley, [-4.0, 1.0], make, 1e-3)}")
 runs = {name: minimize(valley, [-4.0, 1.0], make, 60) for name, make in makers.items()}
@@ -592,10 +595,8 @@ xs, ys = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-1.5, 1.5, 200))
 ax2.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 60, 12), cmap="Greys")
 for name, path in runs.items():
     ax2.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1, label=f"{name}: f={0.5 * (path[-1, 0] ** 2 + 50 * path[-1, 1] ** 2):.3f}")
-ax2.plot(0, 0, "k*", ms=12)
-ax2.set(xlabel="x", ylabel="y", title="60 steps on f = (x² + 50 y²) / 2")
-ax2.legend(loc="lower right", fontsize=8)
-plt.show()
+ax2.plot(0, 0, "k*", ms=12); ax2.legend(loc="lower right", fontsize=8)
+ax2.set(xlabel="x", ylabel="y", title="60 steps on f = (x² + 50 y²) / 2"); plt.show()
 
 # %% [markdown]
 # ## Systems note: optimizer state costs memory and time

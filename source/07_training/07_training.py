@@ -12,10 +12,8 @@
 #| default_exp training
 #| export
 import math
-
 import numpy as np
 from tqdm import tqdm
-
 from tinytorch_lib.tensor import Tensor
 from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.losses import BCEWithLogitsLoss
@@ -34,8 +32,6 @@ def toy_batches(n=64, batch_size=16, seed=0):
     x = rng.normal(size=(n, 2)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
     return [(Tensor(x[i:i + batch_size]), Tensor(y[i:i + batch_size])) for i in range(0, n, batch_size)]
-
-
 def with_grad(values, dtype=np.float64):
     """Test data: a parameter of zeros whose .grad holds `values`."""
     p = Tensor(np.zeros(np.shape(values), dtype=dtype), requires_grad=True)
@@ -44,7 +40,6 @@ def with_grad(values, dtype=np.float64):
 
 # %% [markdown]
 # ## Gradient clipping
-#
 # Clipping by the **global norm** caps the length of all gradients, as one vector, at $c$:
 #
 # $$\lVert g\rVert = \sqrt{\textstyle\sum_{p}\sum_i g_{p,i}^2}, \qquad
@@ -80,7 +75,6 @@ def clip_grad_norm_(parameters, max_norm):
     return np.float64(total)
     ### END SOLUTION
 
-
 # %% test id="test-clip-grad-norm" points=2
 a, b = with_grad([3.0, 0.0]), with_grad([[0.0], [4.0]])
 norm = clip_grad_norm_([a, b], max_norm=1.0)
@@ -91,7 +85,6 @@ a, b = with_grad([3.0, 0.0]), with_grad([0.0, 4.0])
 norm = clip_grad_norm_([a, b], max_norm=10.0)
 assert np.isclose(float(norm), 5.0) and np.array_equal(a.grad.data, [3.0, 0.0]), \
     f"below max_norm: expected norm 5.0 and untouched grads, got {norm} and {a.grad.data}"
-
 ### BEGIN HIDDEN TESTS
 a, b = with_grad([10.0]), with_grad([0.1])
 clip_grad_norm_([a, b], max_norm=1.0)
@@ -117,7 +110,6 @@ assert np.allclose(e.grad.data, np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
 
 # %% [markdown]
 # ## Cosine learning-rate schedule
-#
 # A large learning rate makes fast progress early; a small one settles into a minimum late. Cosine
 # annealing (Loshchilov & Hutter, 2017) glides from $\eta_{\max}$ to $\eta_{\min}$ over $T_{\max}$ epochs:
 #
@@ -168,7 +160,6 @@ class CosineAnnealingLR:
         return list(self._last_lr)
         ### END SOLUTION
 
-
 # %% test id="test-cosine-lr" points=2
 opt = SGD([Tensor(np.zeros(1), requires_grad=True)], lr=1.0)
 sched = CosineAnnealingLR(opt, T_max=4)
@@ -180,7 +171,6 @@ for _ in range(4):
 expected = [(1 + np.cos(np.pi / 4)) / 2, 0.5, (1 - np.cos(np.pi / 4)) / 2, 0.0]  # 0.8536, 0.5, 0.1464, 0
 assert np.allclose(got, expected), f"optimizer.lr after each step: expected {np.round(expected, 4)}, got {np.round(got, 4)}"
 assert sched.get_last_lr() == [opt.lr], f"get_last_lr() should be [optimizer.lr], got {sched.get_last_lr()}"
-
 ### BEGIN HIDDEN TESTS
 opt = SGD([Tensor(np.zeros(1), requires_grad=True)], lr=0.1)
 sched = CosineAnnealingLR(opt, T_max=10, eta_min=0.01)
@@ -203,7 +193,6 @@ assert CosineAnnealingLR(opt, T_max=1).T_max == 1, "T_max=1 is allowed: expected
 
 # %% [markdown]
 # ## Counting correct predictions
-#
 # With class scores (N, C), C > 1, the prediction is the arg-max over the last axis (one-hot targets
 # likewise); a single output (N,) or (N, 1) predicts class 1 above a threshold (0.5, or 0 for logits).
 
@@ -230,7 +219,6 @@ def _count_correct(out, target, threshold):
     return int(np.sum(pred == target.reshape(pred.shape))), int(pred.size)
     ### END SOLUTION
 
-
 # %% test id="test-count-correct" points=2
 got = _count_correct(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]), 0.5)
 assert got == (1, 2), f"class scores: expected (1, 2), got {got}"
@@ -253,7 +241,6 @@ assert _count_correct([[0.3, 0.2, 0.9]], [2], 0.5) == (1, 1), "lists work too: e
 
 # %% [markdown]
 # ## The Trainer
-#
 # A *loader* is anything re-iterable that yields `(x, y)` batches (a list, module 08's `DataLoader`).
 # `train_step` is the loop body above; `eval_step` runs under `no_grad()`; `_run` averages losses
 # over *samples*, not batches; `save`/`load` checkpoint the weights (not Adam's moments). The progress
@@ -263,11 +250,9 @@ assert _count_correct([[0.3, 0.2, 0.9]], [2], 0.5) == (1, 1), "lists work too: e
 #| export
 def _as_tensor(v):
     return v if isinstance(v, Tensor) else Tensor(np.asarray(v))
-
 def _progress(epochs, progress):
     """An iterable over range(epochs) drawing a tqdm bar on stderr (none when progress is False)."""
     return tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
-
 def _report(bar, history):
     """Show the last train loss and accuracy of `history` on the bar."""
     bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}", acc=f"{history['train_acc'][-1]:.3f}")
@@ -421,7 +406,6 @@ class Trainer:
                 self.scheduler._last_lr = [self.optimizer.lr]
         ### END SOLUTION
 
-
 # %% test id="test-trainer-train-step" points=2
 manual_seed(0)
 model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
@@ -440,7 +424,6 @@ for x, y in toy_batches()[:3]:
 for p, q in zip(model.parameters(), twin.parameters()):
     assert np.array_equal(p.data, q.data), \
         f"after three train_steps the weights differ from zero_grad/forward/backward/step by hand: {p.data.ravel()[:3]} vs {q.data.ravel()[:3]}"
-
 ### BEGIN HIDDEN TESTS
 x, y = toy_batches()[0]
 manual_seed(1); m1 = Linear(2, 2)
@@ -464,7 +447,6 @@ loss, out = trainer.eval_step(x, y)
 expected = CrossEntropyLoss()(model(x), y).item()
 assert isinstance(loss, float) and np.isclose(loss, expected), f"eval_step loss: expected {expected:.4f}, got {loss}"
 assert all(np.array_equal(b, p.data) for b, p in zip(before, model.parameters())), "eval_step must not update the weights"
-
 ### BEGIN HIDDEN TESTS
 assert all(p.grad is None for p in model.parameters()), "eval_step must not compute gradients"
 assert np.allclose(out, model(x).data), "eval_step returns the model's output array"
@@ -488,7 +470,6 @@ assert history["val_acc"][-1] >= 0.9, f"validation accuracy: expected >= 0.9, go
 val_loss, val_acc = trainer.evaluate(toy_batches(32, seed=1))
 assert np.isclose(val_loss, history["val_loss"][-1]) and model.training is False, \
     f"evaluate returns (loss, acc) = ({history['val_loss'][-1]:.4f}, ...) in eval mode, got ({val_loss}, {val_acc}), training={model.training}"
-
 ### BEGIN HIDDEN TESTS
 assert trainer.epoch == 15 and history["lr"] == [0.05] * 15, f"expected epoch 15 and lr [0.05]*15, got {trainer.epoch}, {history['lr']}"
 again = trainer.fit(toy_batches(), 1, progress=False)
@@ -531,12 +512,16 @@ assert np.isclose(acc, 0.75), f"MSE outputs compared with 0.5: expected 0.75, go
 acc = Trainer(lin, BCEWithLogitsLoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1]
 assert np.isclose(acc, 1.0), f"BCEWithLogits logits compared with 0: expected 1.0, got {acc}"
 assert Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb[:1], yb[:1])])[1] == 1.0, "one sample, right"
+class Echo(Module):
+    forward = lambda self, x: x * 1.0
+batches = [(Tensor(np.array(1.0)), Tensor(np.array(0.0))), (Tensor(np.zeros(2)), Tensor(np.zeros(2)))]
+loss = Trainer(Echo(), MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate(batches)[0]
+assert np.isclose(loss, 1 / 3), f"a 0-d batch is one sample (loss 1), then 2 samples with loss 0: expected mean 1/3, got {loss}"
 ### END HIDDEN TESTS
 
 # %% test id="test-trainer-checkpoint" points=2
 import os
 import tempfile
-
 manual_seed(3)
 model = Sequential(Linear(2, 4), ReLU(), Linear(4, 2))
 opt = SGD(model.parameters(), lr=0.25)
@@ -569,15 +554,12 @@ assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {p
 
 # %% [markdown]
 # ## Training a classifier on two moons
-#
 # Two interleaved half-circles; Adam with a cosine schedule for 60 epochs.
 
 # %%
 import time
 import matplotlib.pyplot as plt
-
 from tinytorch_lib.tensor import get_generator
-
 
 def two_moons(n, noise=0.15, seed=0):
     rng = np.random.default_rng(seed)
@@ -586,19 +568,16 @@ def two_moons(n, noise=0.15, seed=0):
     x = np.where(label[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
     return (x + rng.normal(scale=noise, size=x.shape)).astype(np.float32), label.astype(np.int64)
 
-
 class Batches:
     """Re-iterable mini-batches over arrays, reshuffled on every pass."""
 
     def __init__(self, x, y, batch_size, shuffle=True):
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
-
     def __iter__(self):
         order = get_generator().permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
         for i in range(0, len(order), self.batch_size):
             idx = order[i:i + self.batch_size]
             yield Tensor(self.x[idx]), Tensor(self.y[idx])
-
 
 x_train, y_train = two_moons(512, seed=0)
 x_val, y_val = two_moons(256, seed=1)
@@ -630,9 +609,33 @@ plt.show()
 
 # %% [markdown]
 # ## Systems note: batch size and time per epoch
-#
 # Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise
 # it, at the price of fewer updates per epoch. Measured on 2048 moons:
+
+# %% solution id="epoch-time"
+def epoch_time(trainer, loader, repeats=2):
+    """Seconds per training epoch of `trainer` on `loader`: the best (smallest) of `repeats` timed
+    one-epoch `fit` calls (time.perf_counter around each; no progress bar). Trains as it measures.
+
+    Returns a float. EXAMPLE: a loss that sleeps 10 ms, 3 batches -> a little over 0.03
+    HINT: the minimum of several runs is the least disturbed by other programs.
+    """
+    ### BEGIN SOLUTION
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trainer.fit(loader, epochs=1, progress=False)
+        times.append(time.perf_counter() - start)
+    return min(times)
+    ### END SOLUTION
+
+# %% test id="test-epoch-time" points=1
+sleepy = lambda out, target: (time.sleep(0.01), CrossEntropyLoss()(out, target))[1]
+lin = Linear(2, 2)
+tr = Trainer(lin, sleepy, SGD(lin.parameters(), lr=0.1))
+sec = epoch_time(tr, toy_batches(48), repeats=3)
+assert 0.03 <= sec < 0.5, f"3 batches, each loss sleeping 10 ms: expected a little over 0.03 s, got {sec}"
+assert tr.epoch == 3 and len(tr.history["train_loss"]) == 3, f"3 repeats train 3 epochs: got {tr.epoch}"
 
 # %%
 x_big, y_big = two_moons(2048, seed=2)
@@ -640,11 +643,6 @@ for batch_size in [8, 32, 128, 512]:
     manual_seed(0)
     m = Sequential(Linear(2, 32), ReLU(), Linear(32, 32), ReLU(), Linear(32, 2))
     t = Trainer(m, CrossEntropyLoss(), Adam(m.parameters(), lr=0.01))
-    times = []
-    for _ in range(2):  # best of 2 epochs
-        start = time.perf_counter()
-        t.fit(Batches(x_big, y_big, batch_size), epochs=1, progress=False)
-        times.append(time.perf_counter() - start)
-    sec = min(times)
+    sec = epoch_time(t, Batches(x_big, y_big, batch_size))
     print(f"batch {batch_size:4d}: {len(x_big) // batch_size:4d} steps, {sec * 1000:7.1f} ms/epoch, "
           f"{len(x_big) / sec:9.0f} samples/s, loss after 1 epoch {t.history['train_loss'][0]:.3f}")

@@ -121,8 +121,8 @@ class Embedding(Module):
     """EXAMPLE: Embedding(10, 4)(np.array([[1, 2, 3]])).shape -> (1, 3, 4)"""
 
     def __init__(self, num_embeddings, embedding_dim):
-        super().__init__()
         ### BEGIN SOLUTION
+        super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         w = get_generator().standard_normal((num_embeddings, embedding_dim))
         self.weight = Tensor(w.astype(np.float32), requires_grad=True)
@@ -138,6 +138,8 @@ class Embedding(Module):
 
 # %%
 from tinytorch_lib.tensor import manual_seed
+from tinytorch_lib.losses import CrossEntropyLoss
+from tinytorch_lib.optim import Adam
 
 # %% test id="test-embedding-layer" points=1
 manual_seed(0)
@@ -190,6 +192,60 @@ assert np.isclose(got, -(np.log(4 / 8) + np.log(2 / 8)) / 2), f"got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# Gradient descent must find the same model: the loss of an `Embedding(V, V)` trained with
+# cross-entropy on every (token, next token) pair goes down to the unsmoothed bigram loss, and its
+# rows become log-frequencies. Each step, the scatter-add backward sends the gradient of every pair
+# to the row of its first token.
+
+# %% solution id="train-bigram"
+def train_bigram(ids, vocab_size, steps, lr=0.1):
+    """Train a bigram model Embedding(vocab_size, vocab_size) on the 1-D int sequence `ids`.
+
+    Every step uses all pairs (ids[t], ids[t + 1]) as one batch: the rows of the current tokens are
+    the logits, CrossEntropyLoss against the next tokens, then backward and one Adam(lr) step (fresh
+    gradients each step). Returns (model, losses): the trained Embedding and a list of `steps`
+    floats, each the loss measured before that step's update.
+    EXAMPLE: train_bigram([0, 1, 0, 1, 0], 2, 200)[1][-1] -> about 0.01 (1 always follows 0 and 0 follows 1)
+    """
+    ### BEGIN SOLUTION
+    ids = np.asarray(ids)
+    model = Embedding(vocab_size, vocab_size)
+    optimizer = Adam(model.parameters(), lr=lr)
+    loss_fn = CrossEntropyLoss()
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = loss_fn(model(ids[:-1]), ids[1:])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return model, losses
+    ### END SOLUTION
+
+# %% test id="test-train-bigram" points=2
+chain = np.random.default_rng(4).integers(0, 4, size=200)
+model, losses = train_bigram(chain, 4, 150, lr=0.1)
+best = bigram_nll(chain, chain, 4, alpha=1e-9)
+assert len(losses) == 150 and losses[-1] < losses[0], f"expected 150 falling losses, got {len(losses)}: {losses[0]:.3f} -> {losses[-1]:.3f}"
+assert abs(losses[-1] - best) < 0.01, f"expected the final loss near the best bigram loss {best:.4f}, got {losses[-1]:.4f}"
+### BEGIN HIDDEN TESTS
+manual_seed(3)
+model, losses = train_bigram([2, 0, 2, 1, 2], 3, 1, lr=0.5)
+manual_seed(3)
+w0 = np.asarray(get_generator().standard_normal((3, 3)), dtype=np.float32)
+logits, nxt = w0[[2, 0, 2, 1]], np.array([0, 2, 1, 2])
+ce = float(np.mean(np.log(np.exp(logits).sum(1)) - logits[np.arange(4), nxt]))
+assert len(losses) == 1 and np.isclose(losses[0], ce, rtol=1e-5), f"the first loss is the cross-entropy of the initial weights: expected [{ce:.5f}], got {losses}"
+moved = np.abs(model.weight.data - w0)
+assert np.allclose(moved, 0.5, atol=1e-4), f"one Adam step of lr 0.5 moves every entry of a used row by 0.5: got {np.round(moved, 4).tolist()}"
+manual_seed(5)
+model, _ = train_bigram([1, 1, 1], 3, 1, lr=0.5)
+manual_seed(5)
+moved = np.abs(model.weight.data - np.asarray(get_generator().standard_normal((3, 3)), dtype=np.float32))
+assert np.allclose(moved[[0, 2]], 0) and np.allclose(moved[1], 0.5, atol=1e-4), f"only row 1 is used: expected moves of 0, 0.5, 0 per row, got {np.round(moved, 4).tolist()}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Sinusoidal positions
 #
 # Vaswani et al. (2017) add to position $p$ sines and cosines at geometric frequencies:
@@ -225,8 +281,8 @@ def sinusoidal_table(max_len, d_model):
 
 class PositionalEncoding(Module):
     def __init__(self, max_len, d_model):
-        super().__init__()
         ### BEGIN SOLUTION
+        super().__init__()
         self.max_len, self.d_model = max_len, d_model
         self.pe = sinusoidal_table(max_len, d_model)
         ### END SOLUTION
@@ -302,7 +358,8 @@ raises(lambda: shift_rotation(1, 5), ValueError)
 # %% [markdown]
 # ## What the positions look like, and what a lookup saves
 #
-# Left: the table. Right: $PE_p \cdot PE_{64}$ depends only on $p - 64$ and falls with distance.
+# Left: the table. Middle: $PE_p \cdot PE_{64}$ depends only on $p - 64$ and falls with distance.
+# Right: a bigram embedding trained by gradient descent reaches the loss of the counts.
 # **Systems note.** A lookup of $N$ ids copies $N d$ numbers; the one-hot product computes the same
 # rows with an $(N, V)$ matrix: $NV$ floats and $2NVd$ FLOPs, nearly all multiplications by zero.
 
@@ -312,11 +369,15 @@ import time
 import matplotlib.pyplot as plt
 
 pe = sinusoidal_table(128, 64)
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 axes[0].imshow(pe, aspect="auto", cmap="RdBu")
 axes[0].set(xlabel="dimension", ylabel="position", title="sinusoidal positional encoding")
 axes[1].plot(pe @ pe[64])
 axes[1].set(xlabel="position p", ylabel="PE[p] . PE[64]", title="similarity to position 64")
+chain = np.random.default_rng(0).choice(6, size=2000, p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05])
+axes[2].plot(train_bigram(chain, 6, 300)[1], label="Embedding(6, 6) + Adam")
+axes[2].axhline(bigram_nll(chain, chain, 6, alpha=1e-9), color="k", ls="--", label="counted bigram")
+axes[2].set(xlabel="step", ylabel="cross-entropy (nats)", title="training finds the counts"); axes[2].legend()
 plt.show()
 V, d, N = 5000, 128, 4096
 table, ids = Embedding(V, d), np.random.default_rng(0).integers(0, V, size=N)

@@ -55,7 +55,6 @@ def masked_softmax(x):
 # %% helper
 import numpy as np
 
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -63,7 +62,6 @@ def raises(fn, exc):
     except exc as e:
         return str(e)
     raise AssertionError(f"expected {exc.__name__} to be raised")
-
 
 def grad_check(fn, *arrays):
     """fn(*float64 leaf Tensors) -> Tensor: its backward against central differences, every input."""
@@ -126,8 +124,8 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False):
              with attn_mask=np.array([[False, True]]) -> [[0., 8.]]
     HINT: `np.tril` of an (L, S) array of ones; `np.where` turns a boolean mask into 0 / -inf.
     """
-    q, k, v = as_tensor(q), as_tensor(k), as_tensor(v)
     ### BEGIN SOLUTION
+    q, k, v = as_tensor(q), as_tensor(k), as_tensor(v)
     if is_causal and attn_mask is not None:
         raise RuntimeError("Explicit attn_mask should not be set when is_causal=True")
     L, S = q.shape[-2], k.shape[-2]
@@ -201,8 +199,8 @@ class MultiHeadAttention(Module):
     """EXAMPLE: MultiHeadAttention(8, 2)(Tensor of (3, 5, 8)).shape -> (3, 5, 8); .head_dim -> 4"""
 
     def __init__(self, embed_dim, num_heads, bias=True, causal=False):
-        super().__init__()
         ### BEGIN SOLUTION
+        super().__init__()
         if embed_dim % num_heads != 0:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.embed_dim, self.num_heads, self.causal = embed_dim, num_heads, causal
@@ -280,11 +278,177 @@ grad_check(lambda a: small(a), np.random.default_rng(5).standard_normal((2, 3, 4
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## What a head looks at
+#
+# The weights $P$ (one $T \times T$ matrix per head) are what one plots to see what a head attends to.
+
+# %% solution id="head-weights"
+def head_weights(mha, x):
+    """The attention weights that `mha(x)` applies, per head: a float ndarray (B, H, T, T).
+
+    mha: a MultiHeadAttention; x: a (B, T, E) Tensor. Row i of head h holds how much query i draws
+    from each key j: rows sum to 1, and with mha.causal the entries above the diagonal are 0.
+    EXAMPLE: head_weights(MultiHeadAttention(8, 2, causal=True), x of (1, 3, 8))[0, 1, 0] -> [1., 0., 0.]
+    HINT: attention averages the value vectors with these weights; which values give the weights back?
+    """
+    ### BEGIN SOLUTION
+    q = mha.split_heads(mha.q_proj(x))
+    k = mha.split_heads(mha.k_proj(x))
+    one_hot = Tensor(np.eye(x.shape[1], dtype=q.dtype))
+    out = scaled_dot_product_attention(q, k, one_hot, is_causal=mha.causal)
+    return out.data
+    ### END SOLUTION
+
+# %% test id="test-head-weights" points=2
+hm = MultiHeadAttention(8, 2, causal=True)
+xw = np.random.default_rng(9).standard_normal((2, 5, 8))
+w = head_weights(hm, Tensor(xw))
+assert np.shape(w) == (2, 2, 5, 5) and np.allclose(np.sum(w, axis=-1), 1), f"expected (2, 2, 5, 5) with rows summing to 1, got {np.shape(w)}"
+assert np.allclose(np.triu(w, 1), 0) and np.allclose(w[:, :, 0, 0], 1), f"causal: nothing above the diagonal, query 0 sees only key 0, got {np.round(w[0, 0], 3)}"
+### BEGIN HIDDEN TESTS
+for m in (hm, MultiHeadAttention(8, 2)):
+    w = head_weights(m, Tensor(xw))
+    v = (xw @ m.v_proj.weight.data.T + m.v_proj.bias.data).reshape(2, 5, 2, 4).transpose(0, 2, 1, 3)
+    out = (w @ v).transpose(0, 2, 1, 3).reshape(2, 5, 8) @ m.out_proj.weight.data.T + m.out_proj.bias.data
+    assert np.allclose(out, m(Tensor(xw)).data, atol=1e-6), f"the weights times the values (causal {m.causal}) must give mha(x)"
+assert not np.allclose(np.triu(w, 1), 0), "without causal, queries also see later keys"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Attention in blocks: the online softmax
+#
+# The $L \times S$ score matrix is the memory problem of attention. FlashAttention (Dao et al., 2022)
+# never holds it: it reads the keys and values in blocks and keeps, per query, only a running
+# maximum $m$, a running normaliser $\ell$ and a running weighted sum $a$. A new block of scores
+# $s$ raises the maximum to $m' = \max(m, \max_j s_j)$; everything summed so far was scaled by
+# $e^{-m}$ and must now be scaled by $e^{-m'}$, so it is multiplied by $e^{m - m'}$:
+#
+# $$\ell \leftarrow \ell\, e^{m - m'} + \textstyle\sum_j e^{s_j - m'}, \qquad
+#   a \leftarrow a\, e^{m - m'} + \textstyle\sum_j e^{s_j - m'} v_j, \qquad \text{output} = a / \ell .$$
+#
+# Every exponent is $\le 0$ (no overflow), and the result is exact, not an approximation.
+
+# %% solution id="blockwise-attention"
+def blockwise_attention(q, k, v, block_size, is_causal=False):
+    """Attention of ndarrays with the online softmax: keys and values read `block_size` at a time.
+
+    q (..., L, E), k (..., S, E), v (..., S, Ev) with the same leading axes; returns a float64
+    ndarray (..., L, Ev) equal to scaled_dot_product_attention(q, k, v, is_causal=is_causal) up to
+    rounding, never holding more than (..., L, block_size) scores. The last block may be shorter.
+    is_causal: query i sees keys j <= i (top-left aligned, so every query sees key 0).
+    EXAMPLE: with q, k, v of the scaled_dot_product_attention example, block_size=1 -> [[3., 2.]]
+    HINT: start the running maximum at -inf: np.exp(-inf) is 0, without a warning.
+    """
+    ### BEGIN SOLUTION
+    L, S = q.shape[-2], k.shape[-2]
+    m = np.full(q.shape[:-1] + (1,), -np.inf)
+    total = np.zeros(q.shape[:-1] + (1,))
+    acc = np.zeros(q.shape[:-1] + (v.shape[-1],))
+    for start in range(0, S, block_size):
+        stop = min(start + block_size, S)
+        s = q @ np.swapaxes(k[..., start:stop, :], -1, -2) / math.sqrt(q.shape[-1])
+        if is_causal:
+            s = np.where(np.arange(start, stop) <= np.arange(L)[:, None], s, -np.inf)
+        m_new = np.maximum(m, s.max(axis=-1, keepdims=True))
+        p = np.exp(s - m_new)
+        rescale = np.exp(m - m_new)
+        total = total * rescale + p.sum(axis=-1, keepdims=True)
+        acc = acc * rescale + p @ v[..., start:stop, :]
+        m = m_new
+    return acc / total
+    ### END SOLUTION
+
+# %% test id="test-blockwise-attention" points=3
+got = blockwise_attention(np.array([[2.0, 0, 0, 0]]), np.array([[np.log(3), 0, 0, 0], [0, 0, 0, 0]]), np.array([[4.0, 0], [0, 8]]), 1)
+assert np.allclose(got, [[3, 2]]), f"weights [3/4, 1/4] of rows [4, 0] and [0, 8], one key at a time: expected [[3, 2]], got {got}"
+rng = np.random.default_rng(7)
+qb, kb, vb = rng.standard_normal((5, 4)), rng.standard_normal((7, 4)), rng.standard_normal((7, 3))
+full = scaled_dot_product_attention(Tensor(qb), Tensor(kb), Tensor(vb)).data
+for bs in (1, 3, 7):
+    got = blockwise_attention(qb, kb, vb, bs)
+    assert got.shape == (5, 3) and np.allclose(got, full), f"block_size {bs}: expected the full attention\n{np.round(full, 4)}\ngot\n{np.round(got, 4)}"
+### BEGIN HIDDEN TESTS
+def reference(q, k, v, causal):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    return (w / w.sum(-1, keepdims=True)) @ v
+qh, kh, vh = rng.standard_normal((2, 3, 6, 4)) * 30, rng.standard_normal((2, 3, 9, 4)), rng.standard_normal((2, 3, 9, 2))
+with np.errstate(over="raise", invalid="raise", divide="raise"):
+    for bs, causal in [(2, False), (4, True), (1, True), (20, False), (9, True)]:
+        got, exp = blockwise_attention(qh, kh, vh, bs, is_causal=causal), reference(qh, kh, vh, causal)
+        assert got.shape == (2, 3, 6, 2) and np.allclose(got, exp), f"batched heads, scores up to ~100, block {bs}, causal {causal}: max error {np.abs(got - exp).max()}"
+    got, exp = blockwise_attention(kh, qh, vh[..., :6, :], 4, is_causal=True), reference(kh, qh, vh[..., :6, :], True)
+    assert got.shape == (2, 3, 9, 2) and np.allclose(got, exp), f"L=9 > S=6, causal top-left: max error {np.abs(got - exp).max()}"
+got = blockwise_attention(qb.astype(np.float32), kb.astype(np.float32), vb.astype(np.float32), 2)
+assert got.dtype == np.float64 and np.allclose(got, full, atol=1e-5), f"float32 in, float64 out: got {got.dtype}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The backward pass by hand
+#
+# A blockwise kernel keeps no weights $P$ for autograd to reuse, so it recomputes them and
+# differentiates by hand. With $S = QK^\top/\sqrt{E}$, $P = \text{softmax}(S)$, $O = PV$ and the
+# upstream gradient $\bar O$: $\bar V = P^\top \bar O$, $\bar P = \bar O V^\top$, the softmax rule
+# $\bar S = P \odot (\bar P - \text{rowsum}(\bar P \odot P))$, then $\bar Q = \bar S K/\sqrt{E}$ and
+# $\bar K = \bar S^\top Q/\sqrt{E}$.
+
+# %% solution id="attention-backward"
+def attention_backward(q, k, v, grad_out):
+    """The gradients (dq, dk, dv) of unmasked attention softmax(q k^T / sqrt(E)) v, in NumPy.
+
+    q (..., L, E), k (..., S, E), v (..., S, Ev), grad_out (..., L, Ev): ndarrays with the same
+    leading axes. Returns three float ndarrays shaped like q, k and v: the gradient of
+    sum(grad_out * attention(q, k, v)) with respect to each. Must not overflow for large scores.
+    EXAMPLE: with one key (S = 1) every weight is 1, so dq = dk = 0 and dv = grad_out summed over L.
+    HINT: `np.swapaxes(a, -1, -2)` transposes the last two axes of a batch of matrices.
+    """
+    ### BEGIN SOLUTION
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    s = q @ np.swapaxes(k, -1, -2) * scale
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    p = p / p.sum(axis=-1, keepdims=True)
+    dv = np.swapaxes(p, -1, -2) @ grad_out
+    dp = grad_out @ np.swapaxes(v, -1, -2)
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    dq = ds @ k * scale
+    dk = np.swapaxes(ds, -1, -2) @ q * scale
+    return dq, dk, dv
+    ### END SOLUTION
+
+# %% test id="test-attention-backward" points=3
+rng = np.random.default_rng(8)
+qa, ka, va, go = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 2)), rng.standard_normal((3, 2))
+leaves = [Tensor(a.copy(), requires_grad=True) for a in (qa, ka, va)]
+(scaled_dot_product_attention(*leaves) * Tensor(go)).sum().backward()
+got = attention_backward(qa, ka, va, go)
+for name, g, leaf in zip("qkv", got, leaves):
+    assert np.shape(g) == leaf.shape and np.allclose(g, leaf.grad.data), f"d{name}: expected (autograd)\n{np.round(leaf.grad.data, 4)}\ngot\n{np.round(g, 4)}"
+### BEGIN HIDDEN TESTS
+def attend(q, k, v):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    w = np.exp(s - s.max(-1, keepdims=True))
+    return (w / w.sum(-1, keepdims=True)) @ v
+arrays = [rng.standard_normal((2, 3, 4)) * np.array([[[1.0]], [[2000.0]]]), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3))]
+gb = rng.standard_normal((2, 3, 3))
+with np.errstate(over="raise", invalid="raise"):
+    got = attention_backward(*arrays, gb)
+for n, (a, g) in enumerate(zip(arrays, got)):
+    num = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]; a[i] = old + 1e-6; plus = np.sum(gb * attend(*arrays))
+        a[i] = old - 1e-6; num[i] = (plus - np.sum(gb * attend(*arrays))) / 2e-6; a[i] = old
+    assert np.allclose(g, num, rtol=1e-5, atol=1e-6), f"batched input {n} (scores in the thousands: subtract each row's own maximum): expected (finite differences)\n{np.round(num, 4)}\ngot\n{np.round(g, 4)}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## What the heads look at, and what attention costs
 #
 # The weights of a causal head form a lower triangle (left). **Systems note:** the score matrix is
 # $L \times S$ per head, so time and memory grow with $T^2$: doubling the context quadruples the
-# work of this layer, while the Linears grow only with $T$. Measured below (right, log-log).
+# work of this layer, while the Linears grow only with $T$. Measured below (right, log-log), and the
+# peak memory of the full and of the blockwise computation (`tracemalloc` sees NumPy's arrays).
 
 # %%
 import time
@@ -293,8 +457,7 @@ import matplotlib.pyplot as plt
 
 att = MultiHeadAttention(64, 4, causal=True)
 x = Tensor(np.random.default_rng(0).standard_normal((1, 16, 64)).astype(np.float32))
-q, k = att.split_heads(att.q_proj(x)), att.split_heads(att.k_proj(x))
-weights = masked_softmax((q @ k.transpose(-2, -1)) * (1 / 4) + Tensor(np.where(np.tril(np.ones((16, 16))), 0, -np.inf).astype(np.float32)))
+weights = head_weights(att, x)
 lengths, seconds = [64, 128, 256, 512, 1024], []
 for T in lengths:
     xT = Tensor(np.random.default_rng(1).standard_normal((1, T, 64)).astype(np.float32))
@@ -302,7 +465,7 @@ for T in lengths:
     att(xT)
     seconds.append(time.perf_counter() - start)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-axes[0].imshow(weights.data[0, 0], cmap="viridis")
+axes[0].imshow(weights[0, 0], cmap="viridis")
 axes[0].set(title="causal head 0: weight of key j for query i", xlabel="key j", ylabel="query i")
 axes[1].loglog(lengths, seconds, marker="o", label="measured")
 axes[1].loglog(lengths, [seconds[-1] * (T / lengths[-1]) ** 2 for T in lengths], "--", label="T^2")
@@ -311,3 +474,13 @@ axes[1].legend()
 plt.show()
 for T, sec in zip(lengths, seconds):
     print(f"T = {T:5d}: {sec * 1e3:8.2f} ms, score matrices {4 * T * T * 4 / 2**20:6.1f} MiB")
+import tracemalloc
+
+def peak_mib(fn):
+    tracemalloc.start(); fn(); peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    return peak / 2**20
+
+qT = np.random.default_rng(2).standard_normal((4, 1024, 16))
+full_mib = peak_mib(lambda: scaled_dot_product_attention(Tensor(qT), Tensor(qT), Tensor(qT), is_causal=True))
+block_mib = peak_mib(lambda: blockwise_attention(qT, qT, qT, 128, is_causal=True))
+print(f"4 heads, T = 1024, float64: peak {full_mib:.1f} MiB with the full scores, {block_mib:.1f} MiB in blocks of 128 keys")

@@ -116,6 +116,19 @@ def test_sgd_momentum_constant_gradient_by_hand():
     np.testing.assert_allclose(got, [-0.1, -0.29, -0.561])  # buffer 1, 1.9, 2.71
 
 
+def test_sgd_nesterov_by_hand_and_needs_momentum():
+    p = Tensor(np.array([0.0]), requires_grad=True)
+    opt = SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+    got = []
+    for _ in range(3):
+        p.grad = Tensor(np.array([1.0]))
+        opt.step()
+        got.append(p.data[0])
+    np.testing.assert_allclose(got, [-0.19, -0.461, -0.8049])  # steps along g + 0.9 * buffer
+    with pytest.raises(ValueError):
+        SGD([p], lr=0.1, nesterov=True)
+
+
 def test_sgd_momentum_buffer_starts_at_first_gradient_and_is_a_copy():
     p = Tensor(np.array([1.0]), requires_grad=True)
     opt = SGD([p], lr=1.0, momentum=0.9)
