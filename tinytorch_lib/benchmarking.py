@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinytorch_lib.autograd import no_grad
+from tinytorch_lib.data import DataLoader, TensorDataset
 from tinytorch_lib.layers import Linear, Module, Sequential
 from tinytorch_lib.tensor import Tensor
 
@@ -113,6 +114,22 @@ def offline(model, batches, warmup=1, repeats=5, clock=time.perf_counter):
     return np.array(rates, dtype=np.float64)
 
 
+def queue_latencies(arrivals, service):
+    """Latency (float64 ndarray, ms) of each query of a first-come-first-served single server, by
+    the recursion above. `arrivals` (ms, non-decreasing) and `service` (ms) are 1-D array-likes of
+    one length (ValueError naming both lengths otherwise); neither is modified.
+    EXAMPLE: queue_latencies([0, 1, 10], [3, 3, 3]) -> [3., 5., 3.] (the second query waits 2 ms)"""
+    a = np.asarray(arrivals, dtype=np.float64)
+    work = np.asarray(service, dtype=np.float64)
+    if a.shape != work.shape:
+        raise ValueError(f"arrivals has {a.size} queries but service has {work.size}")
+    latency, done = np.empty_like(a), -np.inf
+    for i in range(a.size):
+        done = max(a[i], done) + work[i]
+        latency[i] = done - a[i]
+    return latency
+
+
 class Benchmark:
     def __init__(self, models, data, metrics=METRICS, size_fn=memory_bytes, clock=time.perf_counter):
         unknown = [m for m in metrics if m not in METRICS]
@@ -192,4 +209,4 @@ def plot_results(results, path=None):
         fig.savefig(path)
     return fig
 
-__all__ = ['METRICS', 'memory_bytes', 'bootstrap_ci', 'summarize', 'speedup_ci', 'single_stream', 'offline', 'Benchmark', 'plot_results']
+__all__ = ['METRICS', 'memory_bytes', 'bootstrap_ci', 'summarize', 'speedup_ci', 'single_stream', 'offline', 'queue_latencies', 'Benchmark', 'plot_results']

@@ -12,6 +12,7 @@
 # |---|---|---|
 # | *SingleStream* (a phone unlocking with a face) | one sample, sent when the last answer is back | latency (ms) |
 # | *Offline* (re-indexing a photo library) | the whole data set, in batches | throughput (samples/s) |
+# | *Server* (a web service) | one sample, arriving at random times | tail latency at a load |
 
 # %%
 #| default_exp benchmarking
@@ -22,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinytorch_lib.autograd import no_grad
+from tinytorch_lib.data import DataLoader, TensorDataset
 from tinytorch_lib.layers import Linear, Module, Sequential
 from tinytorch_lib.tensor import Tensor
 
@@ -137,15 +139,12 @@ def speedup_ci(base, new, confidence=0.95, n_boot=1000, seed=0):
 # %% helper
 import numpy as np
 
-def reference_medians(x, n_boot, g):
-    """Bootstrap medians drawn from generator g, written independently of your code (the judge)."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.median(np.take(x, g.integers(0, len(x), size=(n_boot, len(x)))), axis=-1)
+def reference_medians(x, n_boot, g):  # the judge: bootstrap medians from generator g
+    return np.median(np.take(np.asarray(x, float), g.integers(0, len(x), size=(n_boot, len(x)))), axis=-1)
 
 def reference_ci(x, confidence, n_boot, seed):
-    a = (1 - confidence) / 2
-    meds = reference_medians(x, n_boot, np.random.default_rng(seed))
-    return tuple(float(np.quantile(meds, q)) for q in (a, 1 - a))
+    meds, a = reference_medians(x, n_boot, np.random.default_rng(seed)), (1 - confidence) / 2
+    return float(np.quantile(meds, a)), float(np.quantile(meds, 1 - a))
 
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
@@ -175,18 +174,14 @@ for n, conf, nb, seed in [(9, 0.95, 500, 3), (40, 0.8, 300, 11), (6, 0.5, 200, 0
     assert np.allclose(got, exp), f"n={n}, confidence={conf}, n_boot={nb}, seed={seed}: expected {exp}, got {got}"
     assert np.array_equal(xs, before) and type(got[0]) is float is type(got[1]), f"two Python floats, samples unchanged: got {got}"
 xs = rng.standard_normal(51)
-assert bootstrap_ci(xs, seed=1) != bootstrap_ci(xs, seed=2), "another seed gives other resamples"
 wide, narrow = bootstrap_ci(xs, 0.99, seed=4), bootstrap_ci(xs, 0.5, seed=4)
 assert wide[0] < narrow[0] <= narrow[1] < wide[1], f"a 99% interval contains a 50% one: got {wide} and {narrow}"
 assert "empty" in raises(lambda: bootstrap_ci([]), ValueError), "say the sample is empty"
-s, exp = summarize([1.0, 7.0, 3.0, 5.0], confidence=0.9, n_boot=200, seed=5), reference_ci([1.0, 7.0, 3.0, 5.0], 0.9, 200, 5)
-assert s["median"] == 4.0 and s["n"] == 4 and np.allclose((s["low"], s["high"]), exp), f"expected median 4.0, n 4, interval {exp}, got {s}"
-assert summarize([[1.0, 2.0], [3.0, 9.0]])["n"] == 4, "a 2-D sample counts every value"
-a, b = rng.uniform(4, 6, 15), rng.uniform(1, 3, 9)
-g = np.random.default_rng(8)
-ratios = reference_medians(a, 300, g) / reference_medians(b, 300, g)
+s, exp = summarize([[1.0, 7.0], [3.0, 5.0]], confidence=0.9, n_boot=200, seed=5), reference_ci([1.0, 7.0, 3.0, 5.0], 0.9, 200, 5)
+assert s["median"] == 4.0 and s["n"] == 4 and np.allclose((s["low"], s["high"]), exp), f"a 2-D sample counts every value: expected median 4.0, n 4, interval {exp}, got {s}"
+a, b, g = rng.uniform(4, 6, 15), rng.uniform(1, 3, 9), np.random.default_rng(8)
+ratios, got = reference_medians(a, 300, g) / reference_medians(b, 300, g), speedup_ci(a, b, confidence=0.8, n_boot=300, seed=8)
 exp = [np.median(a) / np.median(b), *np.quantile(ratios, [0.1, 0.9])]
-got = speedup_ci(a, b, confidence=0.8, n_boot=300, seed=8)
 assert np.allclose([got["speedup"], got["low"], got["high"]], exp), f"base's indices first, then new's, seed 8, 80%: expected {exp}, got {got}"
 assert raises(lambda: speedup_ci([1.0], []), ValueError) is not None and speedup_ci([3.0], [1.5])["speedup"] == 2.0, "only an empty sample raises"
 ### END HIDDEN TESTS
@@ -269,15 +264,13 @@ got = single_stream(m, data, warmup=2, repeats=6, clock=m.clock)
 assert got.dtype == np.float64 and got.shape == (6,) and np.allclose(got, 2.0), f"the slow first call is warm-up: expected six 2 ms latencies, got {got}"
 assert m.seen == [[0], [1], [2], [3], [4], [0], [1], [2]], f"queries wrap around the 5 samples: got {m.seen}"
 m = FakeModel(0.003, 0.0, slow_first=1.0)
-got = single_stream(m, data, warmup=0, repeats=2, clock=m.clock)
-assert np.allclose(got, [1003.0, 3.0]), f"warmup=0 times every query, the slow first one too: expected [1003, 3], got {got}"
+assert np.allclose(got := single_stream(m, data, 0, 2, m.clock), [1003.0, 3.0]), f"warmup=0 times every query, the slow first one too: expected [1003, 3], got {got}"
 m = FakeModel(0.001, 0.0005, slow_first=2.0)
 got = offline(m, [data, data[:3]], warmup=2, repeats=3, clock=m.clock)
 assert got.dtype == np.float64 and got.shape == (3,) and np.allclose(got, 8 / 0.006), f"8 samples in 2 * 1 + 8 * 0.5 = 6 ms: expected 1333.3 /s three times, got {got}"
 assert len(m.seen) == 10 and m.seen[:2] == [[0, 1, 2, 3, 4], [0, 1, 2]], f"5 passes of 2 batches, in order: got {m.seen}"
 m = FakeModel(0.001, 0.0, slow_first=0.009)
-got = offline(m, [data[:2]], warmup=0, repeats=2, clock=m.clock)
-assert np.allclose(got, [200.0, 2000.0]), f"warmup=0: the slow first pass (10 ms) is timed too: expected [200, 2000], got {got}"
+assert np.allclose(got := offline(m, [data[:2]], 0, 2, m.clock), [200.0, 2000.0]), f"warmup=0: the slow first pass (10 ms) is timed too: expected [200, 2000], got {got}"
 class GradProbe(Module):
     def forward(self, x):
         from tinytorch_lib.autograd import is_grad_enabled
@@ -289,21 +282,63 @@ assert got == [False, False], f"single_stream and offline run the model inside n
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Latency under load: the Server scenario
+#
+# A server answers one query at a time, first come first served. Query $i$ arrives at $a_i$ and
+# needs $s_i$ ms of work; it starts when it has arrived **and** the previous query is done, so its
+# latency is the wait plus the work (Lindley's recursion):
+#
+# $$\text{start}_i = \max(a_i, \text{done}_{i-1}), \qquad \text{done}_i = \text{start}_i + s_i,
+#   \qquad \text{latency}_i = \text{done}_i - a_i, \qquad \text{done}_{-1} = -\infty .$$
+#
+# Fed with measured single-stream latencies as the $s_i$ and random (Poisson) arrivals, it shows
+# what MLPerf's Server scenario measures: the tail latency long before the load reaches capacity.
+
+# %% solution id="server"
+#| export
+def queue_latencies(arrivals, service):
+    """Latency (float64 ndarray, ms) of each query of a first-come-first-served single server, by
+    the recursion above. `arrivals` (ms, non-decreasing) and `service` (ms) are 1-D array-likes of
+    one length (ValueError naming both lengths otherwise); neither is modified.
+    EXAMPLE: queue_latencies([0, 1, 10], [3, 3, 3]) -> [3., 5., 3.] (the second query waits 2 ms)"""
+    ### BEGIN SOLUTION
+    a = np.asarray(arrivals, dtype=np.float64)
+    work = np.asarray(service, dtype=np.float64)
+    if a.shape != work.shape:
+        raise ValueError(f"arrivals has {a.size} queries but service has {work.size}")
+    latency, done = np.empty_like(a), -np.inf
+    for i in range(a.size):
+        done = max(a[i], done) + work[i]
+        latency[i] = done - a[i]
+    return latency
+    ### END SOLUTION
+
+# %% test id="test-server" points=2
+got = queue_latencies([0, 1, 10], [3, 3, 3])
+assert np.allclose(got, [3, 5, 3]) and got.dtype == np.float64, f"the second query waits 2 ms behind the first: expected [3, 5, 3], got {got}"
+### BEGIN HIDDEN TESTS
+got = queue_latencies(np.array([0.0, 0.0, 0.0, 2.0, 20.0]), np.array([1.0, 2.0, 3.0, 0.5, 4.0]))
+assert np.allclose(got, [1, 3, 6, 4.5, 4]), f"a burst at t=0 queues up: expected [1, 3, 6, 4.5, 4], got {got}"
+assert np.allclose(queue_latencies([5.0], [2.0]), [2.0]) and np.allclose(queue_latencies([-3.0, -1.0], [1.0, 1.0]), [1.0, 1.0]), "a lone query, negative times"
+msg = raises(lambda: queue_latencies([0, 1], [1, 2, 3]), ValueError)
+assert "2" in msg and "3" in msg, f"name both lengths: {msg}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## The harness and its report
 #
 # `Benchmark(models, data, metrics=METRICS, size_fn=memory_bytes, clock=time.perf_counter)` compares
-# models (a dict name -> model, in order) on one `DataLoader` of `(x, y)` batches: it raises
-# ValueError naming an unknown metric and reads the loader once into `self.batches` (the input
-# Tensors), `self.samples` (all inputs, one Tensor) and `self.labels` (int64 ndarray). `run(warmup,
-# repeats, seed)` puts each model in eval mode and gives it a dict with the keys of its metrics only:
-# `"accuracy"` (float fraction of labels equal to the arg-max of the logits, no graph); for
-# `"latency"`, `"latency_ms"` and `"throughput"` (`summarize` of `single_stream` and of `offline`,
-# with the run's `warmup`, `repeats`, `seed` and the harness's clock); `"size_bytes"` (int
-# `size_fn(model)`). It keeps `{name: result}` in `self.results` and returns it.
+# models (dict name -> model) on a `DataLoader` of `(x, y)`: ValueError naming an unknown metric; it
+# reads the loader once into `self.batches` (input Tensors), `self.samples` (all inputs in one
+# Tensor), `self.labels` (int64 ndarray). `run(warmup, repeats, seed)` puts each model in eval mode
+# and fills `self.results[name]` (returned) with the keys of its metrics only: `"accuracy"` (float
+# share of labels equal to the arg-max of the logits, no graph); for `"latency"`, `"latency_ms"`
+# and `"throughput"` (`summarize` of `single_stream` and of `offline`, with the run's `warmup`,
+# `repeats`, `seed` and the harness's clock); `"size_bytes"` (int `size_fn(model)`).
 #
-# `to_markdown()` (RuntimeError saying to call `run()` first if there are no results) is a header
-# row, a separator `|---|---|...` and one row per model, `| ` + cells joined by ` | ` + ` |`, lines
-# joined by newlines: `model`, then the columns of the metrics run, in this order:
+# `to_markdown()` (RuntimeError saying to call `run()` first without results) is a header row, a
+# separator `|---|---|...`, a row per model; rows are `| ` + cells joined by ` | ` + ` |`, joined by
+# newlines. Columns: `model`, then those of the metrics run, in this order:
 #
 # | column header | cell | example |
 # |---|---|---|
@@ -312,8 +347,8 @@ assert got == [False, False], f"single_stream and offline run the model inside n
 # | `throughput samples/s (median [95% CI])` | no decimals | `15342 [15001, 15560]` |
 # | `size KiB` | bytes / 1024, 1 decimal | `45.1` |
 #
-# `plot_results(results, path=None)` returns a figure with one bar panel per measurement present
-# (latency, throughput, size; bar = median, error bar from `low` to `high`), saved to `path` if given.
+# `plot_results(results, path=None)` returns a figure, one bar panel per measurement present
+# (latency, throughput, size; bar = median, error bar `low` to `high`), saved to `path` if given.
 
 # %% solution id="harness"
 #| export
@@ -422,7 +457,6 @@ class Oracle(Module):
         Oracle.now[0] += 0.002
         return Tensor(np.eye(3, dtype=np.float32)[np.zeros(x.shape[0], int) if self.wrong else x.data[:, 0].astype(int)])
 
-from tinytorch_lib.data import DataLoader, TensorDataset
 xs, ys = np.array([[0.0], [1.0], [2.0], [0.0], [1.0]], np.float32), np.array([0, 1, 2, 0, 1])
 loader = DataLoader(TensorDataset(Tensor(xs), Tensor(ys)), batch_size=2)
 oracle = Oracle()
@@ -447,8 +481,7 @@ assert [round(p.get_height(), 6) for p in fig.axes[2].patches] == [0.046875, 0.0
 assert "colour" in raises(lambda: Benchmark({}, loader, metrics=("accuracy", "colour")), ValueError), "name the unknown metric"
 assert np.array_equal(bench.labels, ys) and bench.labels.dtype == np.int64 and bench.samples.shape == (5, 1) and len(bench.batches) == 3, "labels, samples, batches"
 class Zeros(Module):
-    def forward(self, x):
-        return Tensor(np.zeros((x.shape[0], 3), np.float32))
+    forward = lambda self, x: Tensor(np.zeros((x.shape[0], 3), np.float32))
 sizes = Benchmark({"z": Zeros(), "o": Oracle()}, loader, metrics=("size",), size_fn=lambda m: 1536.0)
 got = sizes.run()
 assert got == {"z": {"size_bytes": 1536}, "o": {"size_bytes": 1536}} and type(got["z"]["size_bytes"]) is int, f"only the asked metric, size_fn's value as an int: got {got}"
@@ -458,21 +491,17 @@ acc = Benchmark({"tiny": Zeros()}, DataLoader(TensorDataset(Tensor(xs[:2]), Tens
 assert acc.run()["tiny"] == {"accuracy": 0.5}, f"expected {{'accuracy': 0.5}}, got {acc.results}"
 assert acc.to_markdown() == "| model | accuracy |\n|---|---|\n| tiny | 50.0% |", f"got {acc.to_markdown()!r}"
 assert "run()" in raises(lambda: Benchmark({"z": Zeros()}, loader).to_markdown(), RuntimeError), "to_markdown before run(): say to call run() first"
-class Slow(Module):
-    def __init__(self):
-        super().__init__()
-        self.t, self.n = [0.0], 0
+class Slow(Zeros):
+    t, n = [0.0], 0
     def forward(self, x):
-        self.n += 1
-        self.t[0] += 0.001 * self.n
-        return Tensor(np.zeros((x.shape[0], 3), np.float32))
+        self.n, self.t[0] = self.n + 1, self.t[0] + 0.001 * (self.n + 1)
+        return super().forward(x)
 slow = Slow()
 lat = Benchmark({"s": slow}, loader, metrics=("latency",), clock=lambda: slow.t[0]).run(warmup=2, repeats=5, seed=3)["s"]
 exp = reference_ci([3.0, 4.0, 5.0, 6.0, 7.0], 0.95, 1000, 3)
 assert np.isclose(lat["latency_ms"]["median"], 5.0) and np.allclose((lat["latency_ms"]["low"], lat["latency_ms"]["high"]), exp), f"latencies 3..7 ms after 2 warm-up calls, seed 3: expected median 5, interval {exp}, got {lat['latency_ms']}"
 assert set(lat) == {"latency_ms", "throughput"} and slow.n == 7 + 7 * 3, f"7 single-stream calls, then 7 passes of 3 batches: got {slow.n} calls"
-fig = plot_results({"a": {"latency_ms": {"median": 2.0, "low": 1.5, "high": 3.0, "n": 3}}})
-seg = np.asarray(fig.axes[0].collections[0].get_segments()[0])
+seg = np.asarray(plot_results({"a": {"latency_ms": {"median": 2.0, "low": 1.5, "high": 3.0, "n": 3}}}).axes[0].collections[0].get_segments()[0])
 assert np.allclose(seg[:, 1], [1.5, 3.0]), f"an error bar from low 1.5 to high 3.0, got {seg[:, 1]}"
 ### END HIDDEN TESTS
 
@@ -482,7 +511,7 @@ assert np.allclose(seg[:, 1], [1.5, 3.0]), f"an error bar from low 1.5 to high 3
 
 # %%
 from tinytorch_lib.activations import ReLU
-from tinytorch_lib.data import DataLoader, TensorDataset, load_digits
+from tinytorch_lib.data import load_digits
 from tinytorch_lib.tensor import manual_seed
 
 manual_seed(0)
@@ -495,14 +524,17 @@ bench = Benchmark({"mlp": mlp, "wide": Sequential(Linear(64, 1024), ReLU(), Line
 results = bench.run(warmup=3, repeats=30)
 print(bench.to_markdown())
 for name, r in results.items():
-    print(f"{name}: batching is {r['latency_ms']['median'] * r['throughput']['median'] / 1000:.0f}x faster per sample")
+    print(f"{name}: batching is {r['latency_ms']['median'] * r['throughput']['median'] / 1000:.1f}x faster per sample")
 print("wide vs mlp, single-stream:", speedup_ci(single_stream(mlp, X), single_stream(bench.models["wide"], X)))
-sizes = [5, 10, 20, 50, 100, 197]
+sizes, fig = [5, 10, 20, 50, 100, 197], plot_results(results)
 widths = [np.subtract(*bootstrap_ci(cold[3:3 + n])[::-1]) for n in sizes]
-plot_results(results)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-axes[0].semilogy(cold, marker=".", lw=0.5)
-axes[0].set(xlabel="query", ylabel="ms", title="single-stream latency, no warm-up")
+service, loads = single_stream(mlp, X, repeats=2000), np.linspace(0.1, 0.95, 18)
+gaps = np.random.default_rng(0).exponential(size=2000)        # Poisson arrivals, mean gap 1
+p90 = [np.percentile(queue_latencies(np.cumsum(gaps) * np.mean(service) / u, service), 90) for u in loads]
+print(f"p90 latency: {p90[0]:.3f} ms at 10% load, {p90[-1]:.3f} ms at 95% (one query alone: {np.median(service):.3f} ms)")
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.5))
+axes[0].semilogy(cold, ".-", lw=0.5), axes[0].set(xlabel="query", ylabel="ms", title="single-stream latency, no warm-up")
 axes[1].loglog(sizes, widths, "o-", sizes, widths[0] * np.sqrt(5 / np.array(sizes)), "--")
 axes[1].set(xlabel="repeats n", ylabel="ms", title="95% CI width of the median (dashed: 1/sqrt(n))")
+axes[2].plot(100 * loads, p90, "o-"), axes[2].set(xlabel="load (% of capacity)", ylabel="ms", title="Server: p90 latency")
 plt.show()
