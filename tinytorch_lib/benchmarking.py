@@ -34,14 +34,11 @@ def memory_bytes(model):
 
 
 def bootstrap_ci(samples, confidence=0.95, n_boot=1000, seed=0):
-    """Percentile bootstrap interval `(low, high)` (two Python floats) of the median of `samples`
-    (array-like of numbers, flattened, not modified): the resamples are one (n_boot, n) array of
-    indices drawn by `np.random.default_rng(seed).integers(0, n, size=(n_boot, n))`; low and high
-    are the alpha and 1 - alpha quantiles (`np.quantile`'s default) of their medians.
-    ValueError saying the sample is empty for no samples.
+    """Interval `(low, high)` (Python floats) of the median of `samples` (array-like, flattened, not
+    modified): resample indices `np.random.default_rng(seed).integers(0, n, size=(n_boot, n))`, then the
+    alpha, 1 - alpha quantiles (`np.quantile`) of the medians. ValueError saying an empty sample is empty.
     EXAMPLE: bootstrap_ci([3.0, 3.0, 3.0]) -> (3.0, 3.0)
-    HINT: fancy indexing with an (n_boot, n) index array gives every resample at once.
-    """
+    HINT: fancy indexing with an (n_boot, n) index array gives every resample at once."""
     x = np.asarray(samples, dtype=np.float64).ravel()
     if x.size == 0:
         raise ValueError("bootstrap_ci: the sample is empty")
@@ -53,18 +50,18 @@ def bootstrap_ci(samples, confidence=0.95, n_boot=1000, seed=0):
     return float(low), float(high)
 
 def summarize(samples, confidence=0.95, n_boot=1000, seed=0):
-    """{"median": float, "low": float, "high": float, "n": int}: the median of the samples, the
-    bootstrap_ci interval (same arguments) and the number of values.
-    EXAMPLE: summarize([2.0, 2.0]) -> {"median": 2.0, "low": 2.0, "high": 2.0, "n": 2}"""
+    """{"median", "p90", "low", "high": floats, "n": int}: the median and 90th percentile (MLPerf's
+    SingleStream metric; `np.percentile`) of the samples, the bootstrap_ci interval (same arguments)
+    and the number of values. EXAMPLE: summarize([2.0, 2.0]) -> {"median": 2.0, "p90": 2.0, "low": 2.0, "high": 2.0, "n": 2}"""
     x = np.asarray(samples, dtype=np.float64).ravel()
     low, high = bootstrap_ci(x, confidence=confidence, n_boot=n_boot, seed=seed)
-    return {"median": float(np.median(x)), "low": low, "high": high, "n": int(x.size)}
+    median, p90 = float(np.median(x)), float(np.percentile(x, 90))
+    return {"median": median, "p90": p90, "low": low, "high": high, "n": int(x.size)}
 
 def speedup_ci(base, new, confidence=0.95, n_boot=1000, seed=0):
-    """How many times faster `new` is than `base` (two samples of times): {"speedup": median(base)
-    / median(new), "low": float, "high": float}. One generator `np.random.default_rng(seed)` draws
-    base's (n_boot, n_base) indices, then new's (n_boot, n_new); the interval is the alpha and
-    1 - alpha quantiles of the n_boot ratios of resampled medians. ValueError if either is empty.
+    """{"speedup": median(base) / median(new), "low", "high"} (floats) for two samples of times: one
+    `np.random.default_rng(seed)` draws base's (n_boot, n_base) indices, then new's; the interval is the
+    quantiles of the ratios of resampled medians, as above. ValueError if either is empty.
     EXAMPLE: speedup_ci([4.0, 4.0], [2.0, 2.0, 2.0]) -> {"speedup": 2.0, "low": 2.0, "high": 2.0}"""
     a = np.asarray(base, dtype=np.float64).ravel()
     b = np.asarray(new, dtype=np.float64).ravel()
@@ -82,7 +79,10 @@ def single_stream(model, samples, warmup=2, repeats=20, clock=time.perf_counter)
     """SingleStream: `warmup` + `repeats` queries, query q calling model(samples[q % N : q % N + 1])
     once between two readings of `clock()` (seconds); `samples` is a Tensor (N, ...). Returns a
     float64 ndarray (repeats,): the latency in ms of each timed query (warm-up queries not reported).
+    ValueError naming `repeats` if it is below 1 (the same in offline).
     EXAMPLE: a model taking 5 ms a call, warmup=1, repeats=3 -> array([5., 5., 5.]) after 4 calls"""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     n = samples.shape[0]
     latencies = []
     with no_grad():
@@ -101,6 +101,8 @@ def offline(model, batches, warmup=1, repeats=5, clock=time.perf_counter):
     `batches` in order, `clock()` read once before and once after the pass. Returns a float64
     ndarray (repeats,): (samples in all batches) / (seconds of the pass) of each timed pass.
     EXAMPLE: batches of 4, 4, 2 samples, 4 ms a call + 1 ms a sample: 22 ms a pass -> 454.5 /s"""
+    if repeats < 1:
+        raise ValueError(f"offline: repeats must be at least 1, got {repeats}")
     total = sum(b.shape[0] for b in batches)
     rates = []
     with no_grad():
@@ -139,6 +141,8 @@ class Benchmark:
         self.size_fn, self.clock, self.results = size_fn, clock, None
         pairs = [(x, _logits(y)) for x, y in data]
         self.batches = [x for x, _ in pairs]
+        if not self.batches:
+            raise ValueError("Benchmark: the data loader yields no batch")
         self.samples = Tensor(np.concatenate([x.data for x in self.batches]))
         self.labels = np.concatenate([y for _, y in pairs]).astype(np.int64)
 

@@ -1,12 +1,10 @@
 # %% [markdown]
 # # 19 · Benchmarking
 #
-# "The int8 model is 2x faster" is a claim about a **distribution**: time one forward pass a hundred
-# times and no two timings agree (scheduler, caches, clock frequency, other programs). An honest
-# benchmark **warms up** first (the first calls pay for cold caches and lazy allocation), **repeats**
-# and reports the **median** (a few slow outliers cannot drag it, unlike the mean), says how sure it
-# is (a **95% confidence interval**), and says **what** it measured. MLPerf Inference (Reddi et al.,
-# 2020) calls the last part a **scenario**:
+# "The int8 model is 2x faster" is a claim about a **distribution**: no two timings of one forward
+# pass agree. An honest benchmark **warms up** (the first calls pay for cold caches), **repeats**,
+# reports the **median** (outliers cannot drag it, unlike the mean) with a **95% confidence
+# interval**, and says **what** it measured, the **scenario** of MLPerf Inference (Reddi et al., 2020):
 #
 # | scenario | a query is | metric |
 # |---|---|---|
@@ -75,26 +73,21 @@ assert type(memory_bytes(Sequential(Linear(2, 2), Linear(2, 2, bias=False)))) is
 # %% [markdown]
 # ## How sure is a median? The bootstrap
 #
-# Efron's **bootstrap** (1979) tells how much the median $m$ of $n$ timings would move in a rerun,
-# without rerunning: draw $B$ resamples of size $n$ **with replacement** from the sample and take
-# the median $m^*_b$ of each. The **percentile** interval at confidence $c$ is the $\alpha$ and
-# $1-\alpha$ quantiles of the $m^*_b$, $\alpha = (1-c)/2$. Identical values give width zero; the
-# width shrinks about as $1/\sqrt n$. The draws come from their own `np.random.default_rng(seed)`:
-# a report is reproducible and does not change what `manual_seed` gives a training run. The
-# **speed-up** $\text{median}(A)/\text{median}(B)$ gets its interval the same way, resampling A
-# and B independently each round; if the whole interval is above 1, B is faster.
+# Efron's **bootstrap** (1979) tells how much the median of $n$ timings would move in a rerun,
+# without rerunning: take the median $m^*_b$ of each of $B$ resamples of size $n$ drawn **with
+# replacement**; the **percentile** interval at confidence $c$ is the $\alpha$ and $1-\alpha$
+# quantiles of the $m^*_b$, $\alpha = (1-c)/2$ (identical values: width zero; it shrinks as
+# $1/\sqrt n$). The draws use their own `np.random.default_rng(seed)`, leaving `manual_seed`'s
+# generator alone. A **speed-up** median(A)/median(B) resamples A and B independently each round.
 
 # %% solution id="bootstrap"
 #| export
 def bootstrap_ci(samples, confidence=0.95, n_boot=1000, seed=0):
-    """Percentile bootstrap interval `(low, high)` (two Python floats) of the median of `samples`
-    (array-like of numbers, flattened, not modified): the resamples are one (n_boot, n) array of
-    indices drawn by `np.random.default_rng(seed).integers(0, n, size=(n_boot, n))`; low and high
-    are the alpha and 1 - alpha quantiles (`np.quantile`'s default) of their medians.
-    ValueError saying the sample is empty for no samples.
+    """Interval `(low, high)` (Python floats) of the median of `samples` (array-like, flattened, not
+    modified): resample indices `np.random.default_rng(seed).integers(0, n, size=(n_boot, n))`, then the
+    alpha, 1 - alpha quantiles (`np.quantile`) of the medians. ValueError saying an empty sample is empty.
     EXAMPLE: bootstrap_ci([3.0, 3.0, 3.0]) -> (3.0, 3.0)
-    HINT: fancy indexing with an (n_boot, n) index array gives every resample at once.
-    """
+    HINT: fancy indexing with an (n_boot, n) index array gives every resample at once."""
     ### BEGIN SOLUTION
     x = np.asarray(samples, dtype=np.float64).ravel()
     if x.size == 0:
@@ -108,20 +101,20 @@ def bootstrap_ci(samples, confidence=0.95, n_boot=1000, seed=0):
     ### END SOLUTION
 
 def summarize(samples, confidence=0.95, n_boot=1000, seed=0):
-    """{"median": float, "low": float, "high": float, "n": int}: the median of the samples, the
-    bootstrap_ci interval (same arguments) and the number of values.
-    EXAMPLE: summarize([2.0, 2.0]) -> {"median": 2.0, "low": 2.0, "high": 2.0, "n": 2}"""
+    """{"median", "p90", "low", "high": floats, "n": int}: the median and 90th percentile (MLPerf's
+    SingleStream metric; `np.percentile`) of the samples, the bootstrap_ci interval (same arguments)
+    and the number of values. EXAMPLE: summarize([2.0, 2.0]) -> {"median": 2.0, "p90": 2.0, "low": 2.0, "high": 2.0, "n": 2}"""
     ### BEGIN SOLUTION
     x = np.asarray(samples, dtype=np.float64).ravel()
     low, high = bootstrap_ci(x, confidence=confidence, n_boot=n_boot, seed=seed)
-    return {"median": float(np.median(x)), "low": low, "high": high, "n": int(x.size)}
+    median, p90 = float(np.median(x)), float(np.percentile(x, 90))
+    return {"median": median, "p90": p90, "low": low, "high": high, "n": int(x.size)}
     ### END SOLUTION
 
 def speedup_ci(base, new, confidence=0.95, n_boot=1000, seed=0):
-    """How many times faster `new` is than `base` (two samples of times): {"speedup": median(base)
-    / median(new), "low": float, "high": float}. One generator `np.random.default_rng(seed)` draws
-    base's (n_boot, n_base) indices, then new's (n_boot, n_new); the interval is the alpha and
-    1 - alpha quantiles of the n_boot ratios of resampled medians. ValueError if either is empty.
+    """{"speedup": median(base) / median(new), "low", "high"} (floats) for two samples of times: one
+    `np.random.default_rng(seed)` draws base's (n_boot, n_base) indices, then new's; the interval is the
+    quantiles of the ratios of resampled medians, as above. ValueError if either is empty.
     EXAMPLE: speedup_ci([4.0, 4.0], [2.0, 2.0, 2.0]) -> {"speedup": 2.0, "low": 2.0, "high": 2.0}"""
     ### BEGIN SOLUTION
     a = np.asarray(base, dtype=np.float64).ravel()
@@ -146,8 +139,7 @@ def reference_ci(x, confidence, n_boot, seed):
     meds, a = reference_medians(x, n_boot, np.random.default_rng(seed)), (1 - confidence) / 2
     return float(np.quantile(meds, a)), float(np.quantile(meds, 1 - a))
 
-def raises(fn, exc):
-    """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
+def raises(fn, exc):  # the message of the `exc` that fn() must raise
     try:
         fn()
     except exc as e:
@@ -155,17 +147,14 @@ def raises(fn, exc):
     raise AssertionError(f"expected {exc.__name__} to be raised")
 
 # %% test id="test-bootstrap" points=3
-got = bootstrap_ci([3.0, 3.0, 3.0, 3.0])
-assert got == (3.0, 3.0), f"a constant sample has an interval of width zero: expected (3.0, 3.0), got {got}"
+assert (got := bootstrap_ci([3.0, 3.0, 3.0, 3.0])) == (3.0, 3.0), f"a constant sample has an interval of width zero: expected (3.0, 3.0), got {got}"
 sample = [5.1, 4.8, 5.0, 5.3, 4.9, 5.2, 5.0, 9.7]
-low, high = bootstrap_ci(sample, seed=1)
+(low, high), exp = bootstrap_ci(sample, seed=1), reference_ci(sample, 0.95, 1000, 1)
 assert low <= np.median(sample) <= high, f"the interval should contain the median {np.median(sample)}, got ({low}, {high})"
-exp = reference_ci(sample, 0.95, 1000, 1)
 assert np.allclose((low, high), exp) and bootstrap_ci(sample, seed=1) == (low, high), f"expected {exp} (seed 1) every time, got {(low, high)}"
 s = summarize([2.0, 2.0])
-assert s == {"median": 2.0, "low": 2.0, "high": 2.0, "n": 2}, f"expected {{'median': 2.0, 'low': 2.0, 'high': 2.0, 'n': 2}}, got {s}"
-got = speedup_ci([4.0, 4.0], [2.0, 2.0, 2.0])
-assert got == {"speedup": 2.0, "low": 2.0, "high": 2.0}, f"4 ms -> 2 ms is a 2x speed-up with no doubt: got {got}"
+assert s == {"median": 2.0, "p90": 2.0, "low": 2.0, "high": 2.0, "n": 2}, f"expected {{'median': 2.0, 'p90': 2.0, 'low': 2.0, 'high': 2.0, 'n': 2}}, got {s}"
+assert (got := speedup_ci([4.0, 4.0], [2.0, 2.0, 2.0])) == {"speedup": 2.0, "low": 2.0, "high": 2.0}, f"4 ms -> 2 ms is a 2x speed-up with no doubt: got {got}"
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(7)
 for n, conf, nb, seed in [(9, 0.95, 500, 3), (40, 0.8, 300, 11), (6, 0.5, 200, 0)]:
@@ -178,7 +167,7 @@ wide, narrow = bootstrap_ci(xs, 0.99, seed=4), bootstrap_ci(xs, 0.5, seed=4)
 assert wide[0] < narrow[0] <= narrow[1] < wide[1], f"a 99% interval contains a 50% one: got {wide} and {narrow}"
 assert "empty" in raises(lambda: bootstrap_ci([]), ValueError), "say the sample is empty"
 s, exp = summarize([[1.0, 7.0], [3.0, 5.0]], confidence=0.9, n_boot=200, seed=5), reference_ci([1.0, 7.0, 3.0, 5.0], 0.9, 200, 5)
-assert s["median"] == 4.0 and s["n"] == 4 and np.allclose((s["low"], s["high"]), exp), f"a 2-D sample counts every value: expected median 4.0, n 4, interval {exp}, got {s}"
+assert s["median"] == 4.0 and np.isclose(s["p90"], 6.4) and s["n"] == 4 and np.allclose((s["low"], s["high"]), exp), f"a 2-D sample counts every value: expected median 4.0, p90 6.4, n 4, interval {exp}, got {s}"
 a, b, g = rng.uniform(4, 6, 15), rng.uniform(1, 3, 9), np.random.default_rng(8)
 ratios, got = reference_medians(a, 300, g) / reference_medians(b, 300, g), speedup_ci(a, b, confidence=0.8, n_boot=300, seed=8)
 exp = [np.median(a) / np.median(b), *np.quantile(ratios, [0.1, 0.9])]
@@ -189,13 +178,11 @@ assert raises(lambda: speedup_ci([1.0], []), ValueError) is not None and speedup
 # %% [markdown]
 # ## The two scenarios
 #
-# A timing loop reads a clock just before and just after the work. Both loops take the clock as an
-# argument (default `time.perf_counter`, monotonic), so a test can hand in a fake one, run the model
-# inside `no_grad()` (inference builds no graph), and run `warmup` untimed rounds before the
-# `repeats` timed ones. **SingleStream** query $q$ sends sample $q \bmod N$ alone; **Offline** times
-# whole passes over the batches. A batch of 64 pays Python's per-call overhead once for 64 samples:
-# the systems note measures what that buys. The tests drive your loops with a model that moves its
-# own **fake clock** by a fixed cost per call and per sample: every timing is known exactly.
+# A timing loop reads a clock just before and after the work. Both loops take the clock as an
+# argument (default `time.perf_counter`), run the model inside `no_grad()` and run `warmup` untimed
+# rounds before the `repeats` timed ones. A batch of 64 pays Python's per-call overhead once for 64
+# samples: the systems note measures what that buys. The tests hand in a model that moves its own
+# **fake clock** by a fixed cost per call and per sample: every timing is known exactly.
 
 # %% solution id="scenarios"
 #| export
@@ -203,8 +190,11 @@ def single_stream(model, samples, warmup=2, repeats=20, clock=time.perf_counter)
     """SingleStream: `warmup` + `repeats` queries, query q calling model(samples[q % N : q % N + 1])
     once between two readings of `clock()` (seconds); `samples` is a Tensor (N, ...). Returns a
     float64 ndarray (repeats,): the latency in ms of each timed query (warm-up queries not reported).
+    ValueError naming `repeats` if it is below 1 (the same in offline).
     EXAMPLE: a model taking 5 ms a call, warmup=1, repeats=3 -> array([5., 5., 5.]) after 4 calls"""
     ### BEGIN SOLUTION
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     n = samples.shape[0]
     latencies = []
     with no_grad():
@@ -225,6 +215,8 @@ def offline(model, batches, warmup=1, repeats=5, clock=time.perf_counter):
     ndarray (repeats,): (samples in all batches) / (seconds of the pass) of each timed pass.
     EXAMPLE: batches of 4, 4, 2 samples, 4 ms a call + 1 ms a sample: 22 ms a pass -> 454.5 /s"""
     ### BEGIN SOLUTION
+    if repeats < 1:
+        raise ValueError(f"offline: repeats must be at least 1, got {repeats}")
     total = sum(b.shape[0] for b in batches)
     rates = []
     with no_grad():
@@ -243,8 +235,7 @@ class FakeModel(Module):
     def __init__(self, per_call, per_sample, slow_first=0.0):
         super().__init__()
         self.now, self.per_call, self.per_sample, self.slow_first, self.seen = 0.0, per_call, per_sample, slow_first, []
-    def clock(self):
-        return self.now
+    clock = lambda self: self.now
     def forward(self, x):
         self.now += self.per_call + self.per_sample * x.shape[0] + (0.0 if self.seen else self.slow_first)
         self.seen.append(x.data[:, 0].astype(int).tolist())
@@ -273,26 +264,25 @@ m = FakeModel(0.001, 0.0, slow_first=0.009)
 assert np.allclose(got := offline(m, [data[:2]], 0, 2, m.clock), [200.0, 2000.0]), f"warmup=0: the slow first pass (10 ms) is timed too: expected [200, 2000], got {got}"
 class GradProbe(Module):
     def forward(self, x):
-        from tinytorch_lib.autograd import is_grad_enabled
-        self.grad_on = is_grad_enabled()
+        self.grad_on = __import__("tinytorch_lib.autograd").autograd.is_grad_enabled()
         return x
 probe = GradProbe()
 got = [single_stream(probe, data, 0, 1) is None or probe.grad_on, offline(probe, [data], 0, 1) is None or probe.grad_on]
 assert got == [False, False], f"single_stream and offline run the model inside no_grad(): grad was on {got}"
+assert all("repeats" in raises(f, ValueError) for f in [lambda: single_stream(probe, data, 1, 0), lambda: offline(probe, [data], 1, 0)]), "repeats=0: ValueError naming repeats"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Latency under load: the Server scenario
 #
-# A server answers one query at a time, first come first served. Query $i$ arrives at $a_i$ and
-# needs $s_i$ ms of work; it starts when it has arrived **and** the previous query is done, so its
-# latency is the wait plus the work (Lindley's recursion):
+# A server answers one query at a time, first come first served. Query $i$ arrives at $a_i$, needs
+# $s_i$ ms of work and starts once it has arrived **and** the previous one is done (Lindley):
 #
 # $$\text{start}_i = \max(a_i, \text{done}_{i-1}), \qquad \text{done}_i = \text{start}_i + s_i,
 #   \qquad \text{latency}_i = \text{done}_i - a_i, \qquad \text{done}_{-1} = -\infty .$$
 #
-# Fed with measured single-stream latencies as the $s_i$ and random (Poisson) arrivals, it shows
-# what MLPerf's Server scenario measures: the tail latency long before the load reaches capacity.
+# With measured latencies as the $s_i$ and random (Poisson) arrivals it shows what MLPerf's Server
+# scenario measures: the tail latency grows long before the load reaches capacity.
 
 # %% solution id="server"
 #| export
@@ -314,21 +304,20 @@ def queue_latencies(arrivals, service):
     ### END SOLUTION
 
 # %% test id="test-server" points=2
-got = queue_latencies([0, 1, 10], [3, 3, 3])
-assert np.allclose(got, [3, 5, 3]) and got.dtype == np.float64, f"the second query waits 2 ms behind the first: expected [3, 5, 3], got {got}"
+assert np.allclose(got := queue_latencies([0, 1, 10], [3, 3, 3]), [3, 5, 3]) and got.dtype == np.float64, f"the second query waits 2 ms behind the first: expected [3, 5, 3], got {got}"
 ### BEGIN HIDDEN TESTS
 got = queue_latencies(np.array([0.0, 0.0, 0.0, 2.0, 20.0]), np.array([1.0, 2.0, 3.0, 0.5, 4.0]))
 assert np.allclose(got, [1, 3, 6, 4.5, 4]), f"a burst at t=0 queues up: expected [1, 3, 6, 4.5, 4], got {got}"
 assert np.allclose(queue_latencies([5.0], [2.0]), [2.0]) and np.allclose(queue_latencies([-3.0, -1.0], [1.0, 1.0]), [1.0, 1.0]), "a lone query, negative times"
-msg = raises(lambda: queue_latencies([0, 1], [1, 2, 3]), ValueError)
-assert "2" in msg and "3" in msg, f"name both lengths: {msg}"
+assert "2" in (msg := raises(lambda: queue_latencies([0, 1], [1, 2, 3]), ValueError)) and "3" in msg, f"name both lengths: {msg}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## The harness and its report
 #
 # `Benchmark(models, data, metrics=METRICS, size_fn=memory_bytes, clock=time.perf_counter)` compares
-# models (dict name -> model) on a `DataLoader` of `(x, y)`: ValueError naming an unknown metric; it
+# models (dict name -> model) on a `DataLoader` of `(x, y)`: ValueError naming an unknown metric or for
+# a loader without batches; it
 # reads the loader once into `self.batches` (input Tensors), `self.samples` (all inputs in one
 # Tensor), `self.labels` (int64 ndarray). `run(warmup, repeats, seed)` puts each model in eval mode
 # and fills `self.results[name]` (returned) with the keys of its metrics only: `"accuracy"` (float
@@ -362,6 +351,8 @@ class Benchmark:
         self.size_fn, self.clock, self.results = size_fn, clock, None
         pairs = [(x, _logits(y)) for x, y in data]
         self.batches = [x for x, _ in pairs]
+        if not self.batches:
+            raise ValueError("Benchmark: the data loader yields no batch")
         self.samples = Tensor(np.concatenate([x.data for x in self.batches]))
         self.labels = np.concatenate([y for _, y in pairs]).astype(np.int64)
         ### END SOLUTION
@@ -444,15 +435,10 @@ def plot_results(results, path=None):
 # %% test id="test-harness" points=5
 class Oracle(Module):
     """2 ms a call on the clock all Oracles share; predicts x[:, 0] (right), or 0 if wrong."""
-    now = [0.0]
+    now, tick = [0.0], staticmethod(lambda: Oracle.now[0])
     def __init__(self, wrong=False):
         super().__init__()
-        self.wrong = wrong
-        if not wrong:
-            self.weight = Tensor(np.zeros((3, 4), np.float32), requires_grad=True)
-    @staticmethod
-    def tick():
-        return Oracle.now[0]
+        self.wrong, self.weight = wrong, None if wrong else Tensor(np.zeros((3, 4), np.float32), requires_grad=True)
     def forward(self, x):
         Oracle.now[0] += 0.002
         return Tensor(np.eye(3, dtype=np.float32)[np.zeros(x.shape[0], int) if self.wrong else x.data[:, 0].astype(int)])
@@ -479,6 +465,7 @@ assert len(fig.axes) == 3 and heights == [2.0, 2.0], f"3 panels, the first with 
 assert not oracle.training, "run() puts each model in eval mode"
 assert [round(p.get_height(), 6) for p in fig.axes[2].patches] == [0.046875, 0.0], "the size panel shows KiB"
 assert "colour" in raises(lambda: Benchmark({}, loader, metrics=("accuracy", "colour")), ValueError), "name the unknown metric"
+assert raises(lambda: Benchmark({}, DataLoader(TensorDataset(Tensor(xs[:0]), Tensor(ys[:0])))), ValueError), "no batches: ValueError"
 assert np.array_equal(bench.labels, ys) and bench.labels.dtype == np.int64 and bench.samples.shape == (5, 1) and len(bench.batches) == 3, "labels, samples, batches"
 class Zeros(Module):
     forward = lambda self, x: Tensor(np.zeros((x.shape[0], 3), np.float32))
@@ -525,7 +512,6 @@ results = bench.run(warmup=3, repeats=30)
 print(bench.to_markdown())
 for name, r in results.items():
     print(f"{name}: batching is {r['latency_ms']['median'] * r['throughput']['median'] / 1000:.1f}x faster per sample")
-print("wide vs mlp, single-stream:", speedup_ci(single_stream(mlp, X), single_stream(bench.models["wide"], X)))
 sizes, fig = [5, 10, 20, 50, 100, 197], plot_results(results)
 widths = [np.subtract(*bootstrap_ci(cold[3:3 + n])[::-1]) for n in sizes]
 service, loads = single_stream(mlp, X, repeats=2000), np.linspace(0.1, 0.95, 18)

@@ -32,7 +32,7 @@ def loader():
 
 def test_bootstrap_of_a_constant_sample_has_zero_width():
     assert bootstrap_ci([3.0] * 7) == (3.0, 3.0)
-    assert summarize([2.0, 2.0]) == {"median": 2.0, "low": 2.0, "high": 2.0, "n": 2}
+    assert summarize([2.0, 2.0]) == {"median": 2.0, "p90": 2.0, "low": 2.0, "high": 2.0, "n": 2}
 
 
 def test_bootstrap_known_sample_median_interval_and_seed():
