@@ -161,19 +161,20 @@ class QuantizedConv2d(QuantizedLinear):
 
 
 def observe_inputs(model, batches, types=(Linear, Conv2d)):
-    """{id(layer): [min, max]} (Python floats) of everything each module of model that is one of
-    `types` received while model(x) ran for every x in batches ([inf, -inf] if it received nothing).
+    """{path: [min, max]} (Python floats) of everything each module of model that is one of `types`
+    received while model(x) ran for every x in batches ([inf, -inf] if it received nothing); path
+    is the module's name in model.named_modules() ("" for the model itself, "0", "heads.1.0", ...).
     Afterwards every layer's forward is what it was before, even if the model raised; a layer that
     already had its own instance `forward` (module 18 gives pruned layers one) keeps it.
-    EXAMPLE: observe_inputs(Sequential(lin), [Tensor([[1., -3.]]), Tensor([[2., 0.]])]) -> {id(lin): [-3.0, 2.0]}
+    EXAMPLE: observe_inputs(Sequential(lin), [Tensor([[1., -3.]]), Tensor([[2., 0.]])]) -> {"0": [-3.0, 2.0]}
     HINT: `m.__dict__.get("forward")` is an instance forward (or None); a default argument
     freezes the value of a loop variable inside a nested function; try/finally.
     """
     ranges, saved = {}, {}
-    for m in model.modules():
+    for path, m in model.named_modules():
         if isinstance(m, types):
-            ranges[id(m)], saved[id(m)] = [math.inf, -math.inf], m.__dict__.get("forward")
-            def spy(x, r=ranges[id(m)], inner=m.forward):
+            ranges[path], saved[path] = [math.inf, -math.inf], m.__dict__.get("forward")
+            def spy(x, r=ranges[path], inner=m.forward):
                 v = np.asarray(x.data if isinstance(x, Tensor) else x)
                 r[0], r[1] = min(r[0], float(v.min())), max(r[1], float(v.max()))
                 return inner(x)
@@ -182,11 +183,11 @@ def observe_inputs(model, batches, types=(Linear, Conv2d)):
         for x in batches:
             model(x)
     finally:
-        for m in model.modules():
-            if id(m) in saved:
+        for path, m in model.named_modules():
+            if path in saved:
                 del m.forward
-                if saved[id(m)] is not None:
-                    m.forward = saved[id(m)]
+                if saved[path] is not None:
+                    m.forward = saved[path]
     return ranges
 
 
@@ -195,25 +196,27 @@ def quantize_model(model, calibration_loader):
     depth, is replaced by QuantizedLinear / QuantizedConv2d calibrated on the inputs that layer
     received while the copy ran on every x of calibration_loader (batches (x, y)). model is not modified.
     EXAMPLE: quantize_model(Sequential(Linear(4, 3), ReLU()), loader)[0] -> a QuantizedLinear
-    HINT: `vars(module)` lists the attributes; `setattr` replaces one; lists are changed by index.
+    HINT: `vars(module)` lists the attributes; `setattr` replaces one; lists are changed by index;
+    the walk knows each layer's path as named_modules() spells it (observe_inputs' keys).
     """
     new = copy.deepcopy(model).eval()
     ranges = observe_inputs(new, (x for x, _ in calibration_loader))
 
-    def convert(layer):
+    def convert(layer, path):
         if isinstance(layer, Conv2d):
-            return QuantizedConv2d.from_float(layer, np.array(ranges[id(layer)]))
+            return QuantizedConv2d.from_float(layer, np.array(ranges[path]))
         if isinstance(layer, Linear):
-            return QuantizedLinear.from_float(layer, np.array(ranges[id(layer)]))
+            return QuantizedLinear.from_float(layer, np.array(ranges[path]))
         if isinstance(layer, Module):
             for name, value in list(vars(layer).items()):
+                sub = f"{path}.{name}" if path else name
                 if isinstance(value, list):
-                    value[:] = [convert(v) for v in value]
+                    value[:] = [convert(v, f"{sub}.{i}") for i, v in enumerate(value)]
                 elif isinstance(value, Module):
-                    setattr(layer, name, convert(value))
+                    setattr(layer, name, convert(value, sub))
         return layer
 
-    return convert(new)
+    return convert(new, "")
 
 def model_size_bytes(model, sparse=False):
     """Bytes of every ndarray and Tensor attribute of every module of model (each array once).

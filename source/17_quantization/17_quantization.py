@@ -364,20 +364,21 @@ assert got2.shape == (1, 2, 3, 3) and np.allclose(got2, exp2, atol=0.03), f"kern
 # %% solution id="observe-inputs"
 #| export
 def observe_inputs(model, batches, types=(Linear, Conv2d)):
-    """{id(layer): [min, max]} (Python floats) of everything each module of model that is one of
-    `types` received while model(x) ran for every x in batches ([inf, -inf] if it received nothing).
+    """{path: [min, max]} (Python floats) of everything each module of model that is one of `types`
+    received while model(x) ran for every x in batches ([inf, -inf] if it received nothing); path
+    is the module's name in model.named_modules() ("" for the model itself, "0", "heads.1.0", ...).
     Afterwards every layer's forward is what it was before, even if the model raised; a layer that
     already had its own instance `forward` (module 18 gives pruned layers one) keeps it.
-    EXAMPLE: observe_inputs(Sequential(lin), [Tensor([[1., -3.]]), Tensor([[2., 0.]])]) -> {id(lin): [-3.0, 2.0]}
+    EXAMPLE: observe_inputs(Sequential(lin), [Tensor([[1., -3.]]), Tensor([[2., 0.]])]) -> {"0": [-3.0, 2.0]}
     HINT: `m.__dict__.get("forward")` is an instance forward (or None); a default argument
     freezes the value of a loop variable inside a nested function; try/finally.
     """
     ### BEGIN SOLUTION
     ranges, saved = {}, {}
-    for m in model.modules():
+    for path, m in model.named_modules():
         if isinstance(m, types):
-            ranges[id(m)], saved[id(m)] = [math.inf, -math.inf], m.__dict__.get("forward")
-            def spy(x, r=ranges[id(m)], inner=m.forward):
+            ranges[path], saved[path] = [math.inf, -math.inf], m.__dict__.get("forward")
+            def spy(x, r=ranges[path], inner=m.forward):
                 v = np.asarray(x.data if isinstance(x, Tensor) else x)
                 r[0], r[1] = min(r[0], float(v.min())), max(r[1], float(v.max()))
                 return inner(x)
@@ -386,11 +387,11 @@ def observe_inputs(model, batches, types=(Linear, Conv2d)):
         for x in batches:
             model(x)
     finally:
-        for m in model.modules():
-            if id(m) in saved:
+        for path, m in model.named_modules():
+            if path in saved:
                 del m.forward
-                if saved[id(m)] is not None:
-                    m.forward = saved[id(m)]
+                if saved[path] is not None:
+                    m.forward = saved[path]
     return ranges
     ### END SOLUTION
 
@@ -399,7 +400,7 @@ manual_seed(0)
 seq = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
 obs = observe_inputs(seq, [Tensor([[1.0, -3.0]]), Tensor([[0.5, 2.0]])])
 h = np.maximum(np.array([[1.0, -3.0], [0.5, 2.0]]) @ seq[0].weight.data.T + seq[0].bias.data, 0)
-got = (obs[id(seq[0])], obs[id(seq[2])])
+got = (obs["0"], obs["2"])
 assert len(obs) == 2 and got[0] == [-3.0, 2.0] and np.allclose(got[1], [0, h.max()]), f"expected the Linears to see [-3.0, 2.0] (both batches) and [0, {h.max():.4f}] (ReLU outputs), got {got}"
 seq(Tensor([[100.0, 100.0]]))
 assert not own_forward_removed(seq[0]) and not own_forward_removed(seq[2]), "afterwards no spy is left on the layers"
@@ -407,7 +408,7 @@ assert not own_forward_removed(seq[0]) and not own_forward_removed(seq[2]), "aft
 seq[2].forward = seq[1]            # an instance forward (here: a ReLU), set before observing
 obs = observe_inputs(seq, [Tensor(np.ones((1, 2), np.float32))], types=(Linear,))
 got = seq(Tensor(np.ones((1, 2), np.float32))).shape
-assert got == (1, 3) and isinstance(obs[id(seq[0])][0], float), f"an instance forward set before observation must be kept: expected output (1, 3), got {got}"
+assert got == (1, 3) and isinstance(obs["0"][0], float), f"an instance forward set before observation must be kept: expected output (1, 3), got {got}"
 try:
     observe_inputs(seq, [Tensor(np.ones((1, 5), np.float32))])
 except Exception:
@@ -416,7 +417,7 @@ assert not own_forward_removed(seq[0]), "after an error inside the model no spy 
 assert seq(Tensor(np.ones((1, 2), np.float32))).shape == (1, 3), "after an error the instance forward is restored"
 del seq[2].forward
 got = observe_inputs(seq, [], types=(Sequential,))
-assert got == {id(seq): [np.inf, -np.inf]}, f"types chooses the observed modules; nothing seen gives [inf, -inf]: got {got}"
+assert got == {"": [np.inf, -np.inf]}, f"types chooses the observed modules; nothing seen gives [inf, -inf]: got {got}"
 ### END HIDDEN TESTS
 
 # %% solution id="quantize-model"
@@ -426,26 +427,28 @@ def quantize_model(model, calibration_loader):
     depth, is replaced by QuantizedLinear / QuantizedConv2d calibrated on the inputs that layer
     received while the copy ran on every x of calibration_loader (batches (x, y)). model is not modified.
     EXAMPLE: quantize_model(Sequential(Linear(4, 3), ReLU()), loader)[0] -> a QuantizedLinear
-    HINT: `vars(module)` lists the attributes; `setattr` replaces one; lists are changed by index.
+    HINT: `vars(module)` lists the attributes; `setattr` replaces one; lists are changed by index;
+    the walk knows each layer's path as named_modules() spells it (observe_inputs' keys).
     """
     ### BEGIN SOLUTION
     new = copy.deepcopy(model).eval()
     ranges = observe_inputs(new, (x for x, _ in calibration_loader))
 
-    def convert(layer):
+    def convert(layer, path):
         if isinstance(layer, Conv2d):
-            return QuantizedConv2d.from_float(layer, np.array(ranges[id(layer)]))
+            return QuantizedConv2d.from_float(layer, np.array(ranges[path]))
         if isinstance(layer, Linear):
-            return QuantizedLinear.from_float(layer, np.array(ranges[id(layer)]))
+            return QuantizedLinear.from_float(layer, np.array(ranges[path]))
         if isinstance(layer, Module):
             for name, value in list(vars(layer).items()):
+                sub = f"{path}.{name}" if path else name
                 if isinstance(value, list):
-                    value[:] = [convert(v) for v in value]
+                    value[:] = [convert(v, f"{sub}.{i}") for i, v in enumerate(value)]
                 elif isinstance(value, Module):
-                    setattr(layer, name, convert(value))
+                    setattr(layer, name, convert(value, sub))
         return layer
 
-    return convert(new)
+    return convert(new, "")
     ### END SOLUTION
 
 def model_size_bytes(model, sparse=False):
