@@ -9,6 +9,7 @@ import numpy as np
 from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.data import DataLoader, TensorDataset
 from tinytorch_lib.layers import Linear, Module, Sequential
+from tinytorch_lib.quantization import model_size_bytes
 from tinytorch_lib.tensor import Tensor
 
 METRICS = ("accuracy", "latency", "size")
@@ -16,21 +17,6 @@ METRICS = ("accuracy", "latency", "size")
 def _logits(output):
     """A model's output (a Tensor or an array-like) as an ndarray."""
     return output.data if isinstance(output, Tensor) else np.asarray(output)
-
-
-def memory_bytes(model):
-    """Bytes (an int) of every ndarray and every Tensor's `.data` that is an attribute of a module in
-    `model.modules()`, each array counted once (by `id`). Lists and dicts of arrays are not searched.
-    EXAMPLE: memory_bytes(Linear(3, 2)) -> 32 (6 + 2 float32); a weight shared by two layers counts once
-    """
-    seen, total = set(), 0
-    for module in model.modules():
-        for value in vars(module).values():
-            array = value.data if isinstance(value, Tensor) else value
-            if isinstance(array, np.ndarray) and id(array) not in seen:
-                seen.add(id(array))
-                total += array.nbytes
-    return int(total)
 
 
 def bootstrap_ci(samples, confidence=0.95, n_boot=1000, seed=0):
@@ -133,7 +119,7 @@ def queue_latencies(arrivals, service):
 
 
 class Benchmark:
-    def __init__(self, models, data, metrics=METRICS, size_fn=memory_bytes, clock=time.perf_counter):
+    def __init__(self, models, data, metrics=METRICS, size_fn=model_size_bytes, clock=time.perf_counter):
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; known: {list(METRICS)}")
@@ -213,4 +199,4 @@ def plot_results(results, path=None):
         fig.savefig(path)
     return fig
 
-__all__ = ['METRICS', 'memory_bytes', 'bootstrap_ci', 'summarize', 'speedup_ci', 'single_stream', 'offline', 'queue_latencies', 'Benchmark', 'plot_results']
+__all__ = ['METRICS', 'bootstrap_ci', 'summarize', 'speedup_ci', 'single_stream', 'offline', 'queue_latencies', 'Benchmark', 'plot_results']

@@ -23,6 +23,7 @@ import numpy as np
 from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.data import DataLoader, TensorDataset
 from tinytorch_lib.layers import Linear, Module, Sequential
+from tinytorch_lib.quantization import model_size_bytes
 from tinytorch_lib.tensor import Tensor
 
 METRICS = ("accuracy", "latency", "size")
@@ -30,45 +31,6 @@ METRICS = ("accuracy", "latency", "size")
 def _logits(output):
     """A model's output (a Tensor or an array-like) as an ndarray."""
     return output.data if isinstance(output, Tensor) else np.asarray(output)
-
-# %% [markdown]
-# ## How big is a model?
-#
-# `state_dict()` holds the parameters only; a model also keeps arrays that are not trained: masks of
-# pruned weights, int8 weights and their scales (modules 17-18). Its **memory** is every array any
-# of its modules holds, each counted once however many modules share it.
-
-# %% solution id="memory"
-#| export
-def memory_bytes(model):
-    """Bytes (an int) of every ndarray and every Tensor's `.data` that is an attribute of a module in
-    `model.modules()`, each array counted once (by `id`). Lists and dicts of arrays are not searched.
-    EXAMPLE: memory_bytes(Linear(3, 2)) -> 32 (6 + 2 float32); a weight shared by two layers counts once
-    """
-    ### BEGIN SOLUTION
-    seen, total = set(), 0
-    for module in model.modules():
-        for value in vars(module).values():
-            array = value.data if isinstance(value, Tensor) else value
-            if isinstance(array, np.ndarray) and id(array) not in seen:
-                seen.add(id(array))
-                total += array.nbytes
-    return int(total)
-    ### END SOLUTION
-
-# %% test id="test-memory" points=2
-got = memory_bytes(Linear(3, 2))
-assert got == 32, f"a Linear(3, 2) holds 6 + 2 float32 numbers: expected 32 bytes, got {got}"
-### BEGIN HIDDEN TESTS
-class Held(Module):
-    def __init__(self):
-        super().__init__()
-        self.q, self.mask, self.lin, self.n = np.zeros((4, 5), np.int8), np.ones(5, bool), Linear(5, 1, bias=False), 7
-        self.twin = Sequential(self.lin)
-got = memory_bytes(Held())
-assert got == 20 + 5 + 20, f"int8 (4, 5) + bool (5,) + a float32 (1, 5) weight shared by two modules: expected 45, got {got}"
-assert type(memory_bytes(Sequential(Linear(2, 2), Linear(2, 2, bias=False)))) is int and memory_bytes(Sequential(Linear(2, 2), Linear(2, 2, bias=False))) == 40, "int, every module"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## How sure is a median? The bootstrap
@@ -315,7 +277,7 @@ assert "2" in (msg := raises(lambda: queue_latencies([0, 1], [1, 2, 3]), ValueEr
 # %% [markdown]
 # ## The harness and its report
 #
-# `Benchmark(models, data, metrics=METRICS, size_fn=memory_bytes, clock=time.perf_counter)` compares
+# `Benchmark(models, data, metrics=METRICS, size_fn=model_size_bytes, clock=time.perf_counter)` compares
 # models (dict name -> model) on a `DataLoader` of `(x, y)`: ValueError naming an unknown metric or for
 # a loader without batches; it
 # reads the loader once into `self.batches` (input Tensors), `self.samples` (all inputs in one
@@ -342,7 +304,7 @@ assert "2" in (msg := raises(lambda: queue_latencies([0, 1], [1, 2, 3]), ValueEr
 # %% solution id="harness"
 #| export
 class Benchmark:
-    def __init__(self, models, data, metrics=METRICS, size_fn=memory_bytes, clock=time.perf_counter):
+    def __init__(self, models, data, metrics=METRICS, size_fn=model_size_bytes, clock=time.perf_counter):
         ### BEGIN SOLUTION
         unknown = [m for m in metrics if m not in METRICS]
         if unknown:
