@@ -7,6 +7,7 @@ import types
 import numpy as np
 
 from tinytorch_lib.activations import log_softmax
+from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.layers import Linear, Module, Sequential
 from tinytorch_lib.losses import CrossEntropyLoss
 from tinytorch_lib.spatial import Conv2d, conv2d

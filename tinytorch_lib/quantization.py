@@ -48,9 +48,8 @@ def choose_qparams(x, axis=None, symmetric=False):
 
 
 def _broadcastable(v, ndim, axis):
-    """Per-channel values v (C,) reshaped to broadcast along `axis` of an ndim-dimensional array:
-    ndim - 1 axes of size 1 and C at position axis (negative counts from the end).
-    axis=None: v is returned as it is (a scalar, or anything that already broadcasts).
+    """Per-channel values v (C,) reshaped to broadcast along `axis` (negative counts from the end) of
+    an ndim-dimensional array: size C there, 1 elsewhere. axis=None: v is returned as it is.
     EXAMPLE: _broadcastable(np.array([1., 2.]), 3, 1).shape -> (1, 2, 1)
     """
     if axis is None:

@@ -120,9 +120,8 @@ assert np.asarray(z).dtype == np.int64 and np.all(np.asarray(z) == 0), f"symmetr
 # %% solution id="quantize"
 #| export
 def _broadcastable(v, ndim, axis):
-    """Per-channel values v (C,) reshaped to broadcast along `axis` of an ndim-dimensional array:
-    ndim - 1 axes of size 1 and C at position axis (negative counts from the end).
-    axis=None: v is returned as it is (a scalar, or anything that already broadcasts).
+    """Per-channel values v (C,) reshaped to broadcast along `axis` (negative counts from the end) of
+    an ndim-dimensional array: size C there, 1 elsewhere. axis=None: v is returned as it is.
     EXAMPLE: _broadcastable(np.array([1., 2.]), 3, 1).shape -> (1, 2, 1)
     """
     ### BEGIN SOLUTION
@@ -339,27 +338,20 @@ got, exp = qc(Tensor(xc)).data, conv(Tensor(xc)).data
 assert got.shape == (2, 3, 5, 5) and np.allclose(got, exp, atol=0.03), f"int8 conv close to the float conv (max error {np.abs(got - exp).max():.4f}), shape {got.shape}"
 ### BEGIN HIDDEN TESTS
 assert qc.weight_q.shape == (3, 2, 3, 3) and qc.input_zero_point == -128, f"weight (3, 2, 3, 3), inputs >= 0 give z_x = -128; got {qc.weight_q.shape}, {qc.input_zero_point}"
-edge = np.abs(got[:, :, 0] - exp[:, :, 0]).max()
-assert edge < 0.03, f"padding must be the real 0.0 (the code z_x): border error {edge:.3f}"
-acc = qc.accumulate(quantize_int8(xc, qc.input_scale, qc.input_zero_point))
-assert acc.dtype == np.int32 and acc.shape == (2, 3, 5, 5), f"expected int32 (2, 3, 5, 5), got {acc.dtype} {acc.shape}"
-c2 = Conv2d(1, 2, (2, 3), stride=2, padding=0, bias=False)
-x2 = np.random.default_rng(3).uniform(-1, 1, size=(1, 1, 6, 7))
-q2 = QuantizedConv2d.from_float(c2, x2)
-got2, exp2 = q2(Tensor(x2)).data, c2(Tensor(x2)).data
+acc, edge = qc.accumulate(quantize_int8(xc, qc.input_scale, qc.input_zero_point)), np.abs(got[:, :, 0] - exp[:, :, 0]).max()
+assert edge < 0.03 and acc.dtype == np.int32 and acc.shape == (2, 3, 5, 5), f"padding must be the real 0.0 (the code z_x): border error {edge:.3f}; accumulator int32 (2, 3, 5, 5): got {acc.dtype} {acc.shape}"
+c2, x2 = Conv2d(1, 2, (2, 3), stride=2, padding=0, bias=False), np.random.default_rng(3).uniform(-1, 1, size=(1, 1, 6, 7))
+got2, exp2 = QuantizedConv2d.from_float(c2, x2)(Tensor(x2)).data, c2(Tensor(x2)).data
 assert got2.shape == (1, 2, 3, 3) and np.allclose(got2, exp2, atol=0.03), f"kernel (2, 3), stride 2, no bias: expected shape (1, 2, 3, 3), got {got2.shape}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Quantizing a whole model
-# Calibration needs the range of what each layer *receives*, deep inside the model: only the
-# running min and max (PyTorch's `MinMaxObserver`), not the inputs themselves. `observe_inputs`
-# listens without changing any class: an instance attribute `forward` shadows the class's method
-# (module 03's `__call__` looks up `self.forward`), so each layer gets a spy that widens its range
-# and calls the real forward; afterwards `del layer.forward` uncovers the method again.
-# `quantize_model` deep-copies the model, observes the **copy** in eval mode on the calibration
-# batches, then replaces each Linear and Conv2d, wherever it sits (an attribute, an item of a
-# list, a layer of a Sequential), by its quantized twin. The original model is not touched.
+# Calibration needs the running min and max of what each layer *receives* (PyTorch's
+# `MinMaxObserver`). `observe_inputs` listens without changing a class: an instance attribute
+# `forward` shadows the class's method (module 03's `__call__` looks up `self.forward`); afterwards
+# `del layer.forward` uncovers it again. `quantize_model` observes a deep **copy** in eval mode, then
+# replaces each Linear and Conv2d of the copy, wherever it sits, by its quantized twin.
 
 # %% solution id="observe-inputs"
 #| export
@@ -494,33 +486,34 @@ class TwoBranch(Module):
     def __init__(self):
         super().__init__()
         self.conv = Conv2d(1, 2, 3, padding=1)
-        self.heads = [Flatten(), Sequential(Linear(32, 3))]
+        self.heads = [Flatten(), Sequential(Linear(32, 3)), Linear(3, 2)]
     def forward(self, x):
-        return self.heads[1](self.heads[0](self.conv(x)))
+        return self.heads[2](self.heads[1](self.heads[0](self.conv(x))))
 manual_seed(1)
 tb = TwoBranch().train()
 xi = np.random.default_rng(5).uniform(0, 1, size=(8, 1, 4, 4)).astype(np.float32)
 qtb = quantize_model(tb, [(Tensor(xi), None)])
-assert isinstance(qtb.conv, QuantizedConv2d) and isinstance(qtb.heads[1][0], QuantizedLinear), f"conv and the Linear inside a list and a Sequential: got {type(qtb.conv).__name__}, {type(qtb.heads[1][0]).__name__}"
+assert isinstance(qtb.conv, QuantizedConv2d) and isinstance(qtb.heads[1][0], QuantizedLinear) and isinstance(qtb.heads[2], QuantizedLinear), "the conv, the Linear in a Sequential in a list and the Linear in a list must be quantized"
 assert isinstance(tb.conv, Conv2d) and isinstance(tb.heads[1][0], Linear) and tb.training and not qtb.training, "original untouched (and still training), the copy in eval mode"
 assert np.allclose(qtb(Tensor(xi)).data, tb(Tensor(xi)).data, atol=0.05), "quantized two-branch model close to the float one"
 assert not own_forward_removed(tb.conv) and not own_forward_removed(qtb.heads[1]), "calibration leaves no spy behind"
-sp, dense = Linear(8, 4, bias=False), Linear(8, 4)
+sp, dense, odd = Linear(8, 4, bias=False), Linear(8, 4), Linear(9, 2, bias=False)
+odd.weight.data[:] = 0
+odd.weight.data[0, 0] = 1.0
 sp.weight.data[:, :6] = 0
 sp.mask = np.ones((4, 8), bool)
 got = (model_size_bytes(sp), model_size_bytes(sp, sparse=True))
 assert got == (128 + 32, 8 * 4 + 4), f"8 nonzeros of 32 float32: expected dense 160 (with a 32-byte mask), sparse 8*4 + 4 = 36, got {got}"
-got = (model_size_bytes(Linear(64, 10)), model_size_bytes(dense, sparse=True), model_size_bytes(Sequential(dense, dense)))
-assert got == (2600, 144, 144), f"Linear(64, 10); a dense layer, sparse=True, never larger than dense; a layer used twice counts once: expected (2600, 144, 144), got {got}"
+got = (model_size_bytes(Linear(64, 10)), model_size_bytes(dense, sparse=True), model_size_bytes(Sequential(dense, dense)), model_size_bytes(odd, sparse=True))
+assert got == (2600, 144, 144, 7), f"Linear(64, 10); a dense layer, sparse=True, never larger than dense; a layer used twice counts once; 1 nonzero of 18 = 4 + ceil(18 / 8) bytes: expected (2600, 144, 144, 7), got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Systems note: size, accuracy and time, measured
-# A digits MLP (64 -> 128 -> 10), trained for a few seconds, quantized with the training images as
-# calibration. The int8 weights take a quarter of the bytes; the per-channel scales and float biases
-# keep the ratio just under 4. NumPy has no int8 matrix kernel, so here the integer product is
-# *slower* than float32 BLAS: int8 speed needs int8 instructions (VNNI, dot-product units); the
-# memory saving is there on any machine. How few bits would do? Round the weights to $b$ bits:
+# A digits MLP (64 -> 128 -> 10) quantized with its training images as calibration: a quarter of the
+# bytes for the weights, just under 4x overall (scales, float biases). NumPy has no int8 BLAS, so the
+# integer product gains no speed here: that needs int8 instructions (VNNI, dot-product units); the
+# memory saving holds on any machine. How few bits would do? Round the weights to $b$ bits:
 
 # %% solution id="fake-quantize"
 def fake_quantize(w, bits):

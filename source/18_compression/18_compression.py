@@ -30,6 +30,7 @@ import types
 import numpy as np
 
 from tinytorch_lib.activations import log_softmax
+from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.layers import Linear, Module, Sequential
 from tinytorch_lib.losses import CrossEntropyLoss
 from tinytorch_lib.spatial import Conv2d, conv2d
@@ -40,6 +41,7 @@ PRUNABLE = (Linear, Conv2d)
 # %%
 from tinytorch_lib.activations import ReLU
 from tinytorch_lib.optim import SGD, Adam, AdamW
+from tinytorch_lib.tensor import manual_seed
 
 # %% solution id="masked-forward"
 #| export
@@ -118,9 +120,15 @@ assert lin.weight.grad.data.tolist() == [[1.0, 0.0]], f"the pruned weight gets g
 lin.weight.data = np.array([[3.0, 7.0]], np.float32)        # e.g. a checkpoint loaded over it
 got = (lin(Tensor([[1.0, 1.0]])).data.tolist(), lin.weight.data.tolist())
 assert got == ([[3.5]], [[3.0, 0.0]]), f"each forward re-applies the mask to the weight: expected ([[3.5]], [[3.0, 0.0]]), got {got}"
-apply_mask(lin, np.array([[False, True]]))
+mine = np.array([[False, True]])
+apply_mask(lin, mine)
+mine[0, 0] = True
 assert lin.weight_mask.tolist() == [[False, False]] and np.all(lin.weight.data == 0), "a new mask is ANDed with the old one"
 assert lin.forward.__func__ is pruned_forward, "the layer's own forward is pruned_forward, bound to it"
+fresh, mine = Linear(2, 1), np.array([[True, False]])
+apply_mask(fresh, mine)
+mine[0, 1] = True
+assert fresh.weight_mask.tolist() == [[True, False]], f"the layer keeps its own copy of the mask, got {fresh.weight_mask.tolist()}"
 msg = raises(lambda: apply_mask(Linear(3, 2), np.ones((3, 2), bool)), ValueError)
 assert "(3, 2)" in msg and "(2, 3)" in msg, f"name both shapes, got: {msg}"
 conv = Conv2d(1, 2, 3, padding=1, bias=False)
@@ -213,6 +221,11 @@ net = two_layers()
 magnitude_prune(net, 0.5, scope="layer")     # round(1.0) = 1 and round(1.5) = 2
 got = (net[0].weight_mask.sum(), net[1].weight_mask.sum(), net[1].bias.data.shape)
 assert got[:2] == (1, 1), f"layer 50%: round(1.0) = 1 pruned of 2, round(1.5) = 2 of 3: expected kept (1, 1), got {got[:2]}"
+three = Sequential(Linear(2, 1, bias=False), Linear(2, 1, bias=False), Linear(2, 1, bias=False))
+for layer, w in zip(three, [[5.0, 1.0], [4.0, 2.0], [3.0, 6.0]]):
+    layer.weight.data = np.array([w], np.float32)
+got = [layer.weight_mask.tolist() for layer in magnitude_prune(three, 0.5)]
+assert got == [[[True, False]], [[True, False]], [[False, True]]], f"global over 3 layers: 1, 2, 3 pruned, got {got}"
 tie = Linear(4, 1, bias=False)
 tie.weight.data = np.array([[1.0, -1.0, 1.0, 2.0]], np.float32)
 assert magnitude_prune(tie, 0.5).weight_mask.tolist() == [[False, False, True, True]], f"ties: the first ones go first, got {tie.weight_mask.tolist()}"
@@ -347,7 +360,10 @@ two = low_rank(lin, 2)
 prod = two[1].weight.data.astype(np.float64) @ two[0].weight.data
 assert np.isclose(np.linalg.norm(prod - W), np.sqrt(np.sum(S[2:] ** 2)), rtol=1e-4), "rank 2: the Frobenius error of the truncated SVD (Eckart-Young)"
 assert np.allclose(np.linalg.norm(two[0].weight.data, axis=1) ** 2, S[:2], rtol=1e-4), "the singular values split evenly: each row of the first factor has norm sqrt(sigma)"
-assert np.array_equal(two[1].bias.data, lin.bias.data) and two[1].weight.dtype == np.float32, "the bias copied, float32 kept"
+lin.bias.data[0] += 1.0
+assert not np.array_equal(two[1].bias.data, lin.bias.data) and two[1].weight.dtype == np.float32, "the bias is a copy, not the layer's own array; float32 kept"
+got = (two[0].in_features, two[0].out_features, two[1].in_features, two[1].out_features)
+assert got == (8, 2, 2, 5), f"Linear(8, 2) then Linear(2, 5): expected (8, 2, 2, 5), got {got}"
 r1 = Linear(3, 4, bias=False)
 r1.weight.data = np.outer([1.0, 2.0, 0.0, -1.0], [3.0, 0.0, 1.0]).astype(np.float32)
 one = low_rank(r1, 1)
@@ -430,6 +446,84 @@ assert np.isclose(got, reference_distillation(zs, zt, y, 4.0, 0.5), rtol=1e-5) a
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Putting them to work
+# `distill` runs one epoch of distillation: the teacher only predicts (eval mode, no graph), the
+# student learns from `distillation_loss`. `iterative_prune` prunes in `steps` stages with the cubic
+# schedule of Zhu & Gupta (2017), $s_t = s_f\,\big(1 - (1 - t/n)^3\big)$ for $t = 1 \dots n$ (big cuts
+# first, gentle ones near the end), and lets the network recover after each stage.
+
+# %% solution id="distill"
+def distill(student, teacher, loader, optimizer, temperature=4.0, alpha=0.5):
+    """One epoch over loader's (x, y) batches: the teacher's logits for x computed in eval mode under
+    no_grad, then one optimizer step of the student (in training mode) on distillation_loss.
+    Returns the mean of the batch losses (a float). The teacher's parameters never change.
+    HINT: module 05's `no_grad()`; a loss Tensor's value is `float(loss.data)`.
+    """
+    ### BEGIN SOLUTION
+    teacher.eval()
+    student.train()
+    losses = []
+    for x, y in loader:
+        with no_grad():
+            soft = teacher(x).data
+        optimizer.zero_grad()
+        loss = distillation_loss(student(x), soft, y, temperature, alpha)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.data))
+    return float(np.mean(losses))
+    ### END SOLUTION
+
+def iterative_prune(model, final_sparsity, steps, finetune, scope="global"):
+    """Prune model in place to sparsity s_1, ..., s_steps of the cubic schedule above (s_steps is
+    final_sparsity), calling `finetune` on the model after each stage; returns model.
+    EXAMPLE: final 0.875, 3 steps -> 0.875 * (1 - (2/3)^3), 0.875 * (1 - (1/3)^3), 0.875
+    """
+    ### BEGIN SOLUTION
+    for t in range(1, steps + 1):
+        magnitude_prune(model, final_sparsity * (1 - (1 - t / steps) ** 3), scope=scope)
+        finetune(model)
+    return model
+    ### END SOLUTION
+
+# %% test id="test-distill" points=3
+manual_seed(0)
+teacher, pupil = Linear(3, 2), Linear(3, 2)
+xs = np.random.default_rng(5).standard_normal((32, 3)).astype(np.float32)
+batches = [(Tensor(xs[i:i + 8]), Tensor(np.zeros(8, np.int64))) for i in range(0, 32, 8)]
+t_before = teacher.weight.data.copy()
+first = distill(pupil, teacher, batches, SGD(list(pupil.parameters()), lr=0.5), temperature=1.0, alpha=1.0)
+for _ in range(40):
+    last = distill(pupil, teacher, batches, SGD(list(pupil.parameters()), lr=0.5), temperature=1.0, alpha=1.0)
+assert isinstance(first, float) and last < first / 5, f"alpha = 1: the student learns the teacher's outputs, the loss falls: expected far below {first:.4f}, got {last:.4f}"
+assert np.array_equal(teacher.weight.data, t_before) and teacher.weight.grad is None, "the teacher is never trained (no gradient, no change)"
+### BEGIN HIDDEN TESTS
+assert not teacher.training and pupil.training, "teacher in eval mode, student in training mode"
+probs = lambda z: np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)
+gap = np.abs(probs(pupil(Tensor(xs)).data) - probs(teacher(Tensor(xs)).data)).max()
+assert gap < 0.05, f"after 41 epochs the student's probabilities match the teacher's: largest gap {gap:.3f}"
+one = [(Tensor(xs[:4]), Tensor(np.array([0, 1, 0, 1])))]
+p2 = Linear(3, 2)
+got = distill(p2, teacher, one, SGD(list(p2.parameters()), lr=0.0), temperature=3.0, alpha=0.25)
+exp = float(distillation_loss(p2(Tensor(xs[:4])), teacher(Tensor(xs[:4])).data, np.array([0, 1, 0, 1]), 3.0, 0.25).data)
+assert np.isclose(got, exp), f"temperature and alpha are passed on: expected {exp:.5f}, got {got:.5f}"
+### END HIDDEN TESTS
+
+# %% test id="test-iterative-prune" points=2
+seen = []
+net = Sequential(Linear(8, 8, bias=False))
+iterative_prune(net, 0.875, 3, lambda m: seen.append(round(sparsity(m), 4)))
+exp = [round(round(0.875 * (1 - (2 / 3) ** 3) * 64) / 64, 4), round(round(0.875 * (1 - (1 / 3) ** 3) * 64) / 64, 4), 0.875]
+assert seen == exp, f"sparsity after each of the 3 stages (cubic schedule): expected {exp}, got {seen}"
+### BEGIN HIDDEN TESTS
+seen = []
+two = Sequential(Linear(4, 4, bias=False), Linear(4, 2, bias=False))
+two[0].weight.data *= 100
+iterative_prune(two, 0.75, 2, lambda m: seen.append(float(np.mean(m[1].weight.data == 0))), scope="layer")
+assert seen == [0.625, 0.75], f"scope='layer' is passed on: the small layer loses round(0.65625 * 8) = 5, then 6 of 8 (globally it would lose all 8): expected [0.625, 0.75], got {seen}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Systems note: accuracy against sparsity, measured
 # A digits MLP (64 -> 128 -> 10). Prune it to growing sparsity, globally and per layer, without
 # retraining; then prune 90% and fine-tune with Adam: the masks hold (sparsity stays 0.9) while the
@@ -440,7 +534,6 @@ assert np.isclose(got, reference_distillation(zs, zt, y, 4.0, 0.5), rtol=1e-5) a
 import matplotlib.pyplot as plt
 from tinytorch_lib.data import DataLoader, TensorDataset, load_digits, random_split
 from tinytorch_lib.quantization import model_size_bytes
-from tinytorch_lib.tensor import manual_seed
 
 manual_seed(0)
 X, Y = load_digits(flatten=True)
