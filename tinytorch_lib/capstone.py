@@ -10,17 +10,15 @@ from tinytorch_lib.activations import ReLU
 from tinytorch_lib.benchmarking import Benchmark
 from tinytorch_lib.compression import magnitude_prune
 from tinytorch_lib.data import DataLoader, TensorDataset, load_digits, random_split
-from tinytorch_lib.layers import Linear, Sequential
+from tinytorch_lib.layers import Linear, Module, Sequential
 from tinytorch_lib.losses import CrossEntropyLoss
 from tinytorch_lib.optim import Adam
 from tinytorch_lib.quantization import QuantizedLinear, model_size_bytes, quantize_model
 from tinytorch_lib.tensor import Tensor, manual_seed
 from tinytorch_lib.training import Trainer
-
 STEPS = ("prune", "finetune", "quantize")
 _POSITIVE = {"type": "number", "exclusiveMinimum": 0}
-_MEASURED = {"accuracy": {"type": "number", "minimum": 0, "maximum": 1}, "size_bytes": {"type": "integer", "minimum": 1},
-             "latency_ms": _POSITIVE}
+_MEASURED = {"accuracy": {"type": "number", "minimum": 0, "maximum": 1}, "size_bytes": {"type": "integer", "minimum": 1}, "latency_ms": _POSITIVE}
 SUBMISSION_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "TinyTorch capstone submission",
     "type": "object", "additionalProperties": False,
@@ -28,13 +26,11 @@ SUBMISSION_SCHEMA = {
     "properties": {
         "schema_version": {"const": 1}, "model": {"type": "string", "minLength": 1}, **_MEASURED,
         "baseline": {"type": "object", "required": list(_MEASURED), "properties": _MEASURED},
-        "steps": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
+        "steps": {"type": "array", "items": {"type": "object", "additionalProperties": False,
             "required": ["name", *_MEASURED, "accuracy_change", "size_ratio", "speedup"],
             "properties": {"name": {"enum": list(STEPS)}, **_MEASURED, "accuracy_change": {"type": "number"},
                            "size_ratio": _POSITIVE, "speedup": _POSITIVE}}},
-        "environment": {"type": "object", "required": ["python", "numpy", "platform"],
-                        "properties": {k: {"type": "string"} for k in ("python", "numpy", "platform")}}}}
+        "environment": {"type": "object", "required": ["python", "numpy", "platform"], "properties": {k: {"type": "string"} for k in ("python", "numpy", "platform")}}}}
 
 
 def measure(model, loader, repeats=20, seed=0):
@@ -128,7 +124,7 @@ def report_markdown(report, figure="report.png"):
 def plot_report(report, path=None):
     names = ["baseline"] + [s["name"] for s in report["steps"]]
     rows = [report["baseline"]] + report["steps"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    fig, axes = plt.subplots(1, 3)
     panels = [("accuracy", 100, "accuracy (%)"), ("size_bytes", 1 / 1024, "size (KiB)"), ("latency_ms", 1, "latency (ms)")]
     for ax, (key, scale, title) in zip(axes, panels):
         ax.bar(names, [r[key] * scale for r in rows])
