@@ -192,7 +192,7 @@ assert got == (6, 0, False, True), f"expected own parameters 6 (not the tensor w
 # %% solution id="trace"
 #| export
 def trace(model, *inputs):
-    """Run model(*inputs) once without recording a graph and report every module call.
+    """Run the model once on `inputs`, without recording a graph, and report every layer call.
 
     Returns a list with one dict per call of any layer of named_layers(model) (the model itself
     included), in the order the calls START, with keys:
