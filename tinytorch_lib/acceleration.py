@@ -6,8 +6,9 @@ import tracemalloc
 
 import numpy as np
 
+from tinytorch_lib.activations import GELU
 from tinytorch_lib.autograd import VJP
-from tinytorch_lib.layers import Linear, Module
+from tinytorch_lib.layers import Linear, Module, Sequential
 from tinytorch_lib.spatial import conv_output_size
 from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
@@ -173,11 +174,43 @@ class FusedLinearGELU(Module):
         self.in_features, self.out_features = in_features, out_features
         self.weight, self.bias = linear.weight, linear.bias
 
+    @classmethod
+    def from_linear(cls, linear):
+        """A FusedLinearGELU holding `linear`'s own weight and bias Tensors (shared, not copied),
+        made without drawing any random number. HINT: `cls.__new__(cls)`, then Module.__init__."""
+        layer = cls.__new__(cls)
+        Module.__init__(layer)
+        layer.in_features, layer.out_features = linear.in_features, linear.out_features
+        layer.weight, layer.bias = linear.weight, linear.bias
+        return layer
+
     def forward(self, x):
         return linear_gelu(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
     def flops(self, in_shape, out_shape):
         """The matrix product's FLOPs, for module 15's layer_flops: 2 * (output elements) * in."""
         return 2 * int(np.prod(out_shape)) * self.in_features
 
-__all__ = ['matmul_naive', 'matmul_blocked', 'conv2d_naive', 'conv2d_direct', 'peak_memory', 'fused_gelu', 'linear_gelu', 'FusedLinearGELU']
+def fuse_linear_gelu(seq):
+    """A fusion pass: a new Sequential with the layers of the Sequential `seq`, where each Linear
+    directly followed by a GELU becomes one FusedLinearGELU.from_linear of that Linear (the GELU
+    dropped), each Sequential inside is fused the same way (a new one), and every other layer is
+    kept as the same object. `seq` itself is not modified.
+    EXAMPLE: Sequential(Linear(4, 8), GELU(), Linear(8, 2), GELU(), ReLU())
+             -> Sequential(FusedLinearGELU, FusedLinearGELU, ReLU)
+    """
+    items, layers, i = list(seq), [], 0
+    while i < len(items):
+        layer = items[i]
+        if isinstance(layer, Linear) and i + 1 < len(items) and isinstance(items[i + 1], GELU):
+            layers.append(FusedLinearGELU.from_linear(layer))
+            i += 2
+            continue
+        layers.append(fuse_linear_gelu(layer) if isinstance(layer, Sequential) else layer)
+        i += 1
+    return Sequential(*layers)
+
+__all__ = ['matmul_naive', 'matmul_blocked', 'conv2d_naive', 'conv2d_direct', 'peak_memory', 'fused_gelu', 'linear_gelu', 'FusedLinearGELU', 'fuse_linear_gelu']

@@ -19,15 +19,16 @@ import tracemalloc
 
 import numpy as np
 
+from tinytorch_lib.activations import GELU
 from tinytorch_lib.autograd import VJP
-from tinytorch_lib.layers import Linear, Module
+from tinytorch_lib.layers import Linear, Module, Sequential
 from tinytorch_lib.spatial import conv_output_size
 from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 # %%
 
 import matplotlib.pyplot as plt
-from tinytorch_lib.activations import GELU
+from tinytorch_lib.activations import ReLU
 from tinytorch_lib.autograd import topological_order
 from tinytorch_lib.profiling import measure_latency
 from tinytorch_lib.spatial import conv2d
@@ -397,16 +398,52 @@ class FusedLinearGELU(Module):
         self.weight, self.bias = linear.weight, linear.bias
         ### END SOLUTION
 
+    @classmethod
+    def from_linear(cls, linear):
+        """A FusedLinearGELU holding `linear`'s own weight and bias Tensors (shared, not copied),
+        made without drawing any random number. HINT: `cls.__new__(cls)`, then Module.__init__."""
+        ### BEGIN SOLUTION
+        layer = cls.__new__(cls)
+        Module.__init__(layer)
+        layer.in_features, layer.out_features = linear.in_features, linear.out_features
+        layer.weight, layer.bias = linear.weight, linear.bias
+        return layer
+        ### END SOLUTION
+
     def forward(self, x):
         ### BEGIN SOLUTION
         return linear_gelu(x, self.weight, self.bias)
         ### END SOLUTION
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
     def flops(self, in_shape, out_shape):
         """The matrix product's FLOPs, for module 15's layer_flops: 2 * (output elements) * in."""
         ### BEGIN SOLUTION
         return 2 * int(np.prod(out_shape)) * self.in_features
         ### END SOLUTION
+
+def fuse_linear_gelu(seq):
+    """A fusion pass: a new Sequential with the layers of the Sequential `seq`, where each Linear
+    directly followed by a GELU becomes one FusedLinearGELU.from_linear of that Linear (the GELU
+    dropped), each Sequential inside is fused the same way (a new one), and every other layer is
+    kept as the same object. `seq` itself is not modified.
+    EXAMPLE: Sequential(Linear(4, 8), GELU(), Linear(8, 2), GELU(), ReLU())
+             -> Sequential(FusedLinearGELU, FusedLinearGELU, ReLU)
+    """
+    ### BEGIN SOLUTION
+    items, layers, i = list(seq), [], 0
+    while i < len(items):
+        layer = items[i]
+        if isinstance(layer, Linear) and i + 1 < len(items) and isinstance(items[i + 1], GELU):
+            layers.append(FusedLinearGELU.from_linear(layer))
+            i += 2
+            continue
+        layers.append(fuse_linear_gelu(layer) if isinstance(layer, Sequential) else layer)
+        i += 1
+    return Sequential(*layers)
+    ### END SOLUTION
 
 # %% helper
 import numpy as np
@@ -460,7 +497,25 @@ assert got == (None, (2, 3), np.float32, 3, 2, 1), f"bias=False: expected (None,
 assert fused(Tensor(xr)).dtype == np.float32, "expected float32 in, float32 out"
 got = (fused.flops((5, 4), (5, 3)), nb.flops((2, 6, 3), (2, 6, 2)))
 assert got == (120, 144), f"flops: expected 2*15*4 = 120 and 2*24*3 = 144, got {got}"
+relu, tail = ReLU(), Linear(2, 2)
+seq = Sequential(Linear(3, 4), GELU(), Sequential(Linear(4, 2), GELU(), relu), Linear(2, 2), ReLU(), tail, GELU())
+out = fuse_linear_gelu(seq)
+got = [type(m).__name__ for m in out] + [type(m).__name__ for m in out[1]] + [len(seq)]
+assert got == ["FusedLinearGELU", "Sequential", "Linear", "ReLU", "FusedLinearGELU", "FusedLinearGELU", "ReLU", 7], f"fusion of nested pairs: got {got}"
+assert out[0].weight is seq[0].weight and out[1][1] is relu and out[2] is seq[3] and out[4].bias is tail.bias and out[1] is not seq[2], "expected the Linears' own Tensors, other layers kept, nested Sequentials new"
+xs = Tensor(rng.standard_normal((2, 3)))
+assert_close(out(xs).data, seq(xs).data, "the fused model computes what the original does")
 ### END HIDDEN TESTS
+# %% [markdown]
+# A fusion pass rewrites a model without retraining it. Module 13's transformer block has a
+# `Linear`, `GELU`, `Linear` MLP; fused, it computes the same numbers:
+
+# %%
+from tinytorch_lib.transformer import TransformerBlock
+blk = TransformerBlock(16, 2)
+xt = Tensor(np.random.default_rng(5).standard_normal((2, 8, 16)).astype(np.float32))
+before, blk.mlp = blk(xt).data, fuse_linear_gelu(blk.mlp)
+print(blk.mlp, f"\nlargest difference after fusion: {np.abs(blk(xt).data - before).max():.2e}")
 
 # %% [markdown]
 # ## Systems note: what fusion saves, measured
