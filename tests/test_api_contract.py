@@ -37,7 +37,7 @@ class Section:
 
 
 def contract() -> list[Section]:
-    sections = []
+    sections, earlier = [], set()     # names earlier sections define: a later mention is a reference
     for number, title, target, body in SECTION.findall(API.read_text(encoding="utf-8")):
         section = Section(int(number), title, target)
         defined = set(getattr(getattr(tinytorch_lib, target, None), "__all__", []))   # empty if not built
@@ -46,7 +46,8 @@ def contract() -> list[Section]:
             if re.fullmatch(r"__\w+__", span):
                 section.methods.add(span)
             elif re.fullmatch(r"[A-Z]\w*", span):               # `Module`: a class named without arguments
-                section.names.setdefault(span, None)
+                if span not in earlier:                          # (`Linear` in a later section: module 03's)
+                    section.names.setdefault(span, None)
             elif operators and set(operators) <= set(OPERATORS):   # `+ - * / ** (scalar exponent) @`
                 section.methods.update(d for op in operators for d in OPERATORS[op])
             elif (m := CALL.fullmatch(span)) and not (m.group(1) or "").startswith("torch"):
@@ -58,6 +59,7 @@ def contract() -> list[Section]:
                 else:
                     section.names[name] = None if "..." in args else f"({args})"
         sections.append(section)
+        earlier |= set(section.names)
     return sections
 
 
