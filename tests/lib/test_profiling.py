@@ -59,10 +59,10 @@ def test_trace_self_time_and_cleanup():
         def forward(self, x):
             time.sleep(self.seconds)
             return x if self.child is None else self.child(x)
-    net = Sleepy(0.02, Sleepy(0.01))
+    net = Sleepy(0.04, Sleepy(0.02))
     calls = trace(net, np.zeros(3))
     assert [c["path"] for c in calls] == ["", "child"]
-    assert 19 < calls[0]["ms"] < 28 and 9 < calls[1]["ms"] < 18
+    assert 39 < calls[0]["ms"] < 58 and 19 < calls[1]["ms"] < 38
     assert "forward" not in vars(net) and "forward" not in vars(net.child)
     bad = Sequential(Linear(4, 3), Linear(5, 2))
     with pytest.raises(Exception):
