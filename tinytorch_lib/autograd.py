@@ -32,28 +32,20 @@ def unbroadcast(grad, shape):
 #          _neg_vjp(np.array([1., -2.]), out, a) -> (array([-1., 2.]),)   (a 1-tuple for one parent)
 def _add_vjp(grad, out, a, b):
     return grad, grad
-
 def _sub_vjp(grad, out, a, b):
     return grad, -grad
-
 def _mul_vjp(grad, out, a, b):
     return grad * b.data, grad * a.data
-
 def _div_vjp(grad, out, a, b):
     return grad / b.data, -grad * a.data / b.data ** 2
-
 def _neg_vjp(grad, out, a):
     return (-grad,)
-
 def _pow_vjp(grad, out, a, exponent):
     return (grad * exponent * a.data ** (exponent - 1),)
-
 def _exp_vjp(grad, out, a):
     return (grad * out.data,)
-
 def _log_vjp(grad, out, a):
     return (grad / a.data,)
-
 def _sqrt_vjp(grad, out, a):
     return (grad / (2 * out.data),)
 
@@ -109,14 +101,11 @@ def _max_vjp(grad, out, a, axis, keepdims):
 #   picked, repeats adding up. Example: a [1., 2., 3.], index [0, 0, 2], grad [1., 1., 1.] -> ([2., 0., 1.],)
 def _reshape_vjp(grad, out, a):
     return (np.reshape(grad, a.shape),)
-
 def _transpose_vjp(grad, out, a, dim0, dim1):
     return (np.swapaxes(grad, dim0, dim1),)
-
 def _permute_vjp(grad, out, a, dims):
     inverse = np.argsort([d % a.ndim for d in dims])
     return (np.transpose(grad, inverse),)
-
 def _getitem_vjp(grad, out, a, index):
     g = np.zeros(a.shape, dtype=np.result_type(a.data, grad))
     np.add.at(g, index, grad)
@@ -129,27 +118,21 @@ def _getitem_vjp(grad, out, a, index):
 # Example: _softmax_vjp(np.array([1., 0.]), out, x, dim=-1) with x [0., 0.] -> (array([0.25, -0.25]),)
 def _relu_vjp(grad, out, x):
     return (grad * (x.data > 0),)
-
 def _sigmoid_vjp(grad, out, x):
     s = out.data
     return (grad * s * (1 - s),)
-
 def _tanh_vjp(grad, out, x):
     return (grad * (1 - out.data ** 2),)
-
 def _gelu_vjp(grad, out, x):
     c, xd = math.sqrt(2.0 / math.pi), x.data
     t = np.tanh(c * (xd + 0.044715 * xd ** 3))
     dy = 0.5 * (1 + t) + 0.5 * xd * (1 - t ** 2) * c * (1 + 3 * 0.044715 * xd ** 2)
     return (grad * dy,)
-
 def _softmax_vjp(grad, out, x, dim):
     s = out.data
     return (s * (grad - np.sum(grad * s, axis=dim, keepdims=True)),)
-
 def _log_softmax_vjp(grad, out, x, dim):
     return (grad - np.exp(out.data) * np.sum(grad, axis=dim, keepdims=True),)
-
 def _bce_vjp(grad, out, p, target):
     """z = BCE(p, target) per element or averaged (0-d out); target an ndarray of p's shape. Returns a
     1-tuple of p's shape. Example: p [0.5, 0.5], target [1., 0.], out their mean, grad 1. -> ([-1., 1.],)"""

@@ -28,33 +28,25 @@ class Module:
 
     def __init__(self):
         self.training = True
-
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
-
     def modules(self):
         for _, module in self.named_modules():
             yield module
-
     def parameters(self):
         for _, p in self.named_parameters():
             yield p
-
     def train(self, mode=True):
         for module in self.modules():
             module.training = mode
         return self
-
     def eval(self):
         return self.train(False)
-
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
-
     def state_dict(self):
         return {name: p.data.copy() for name, p in self.named_parameters()}
-
     def named_children(self):
         """Yield (name, module) for each direct sub-module, in attribute order.
 
@@ -70,7 +62,6 @@ class Module:
                 for i, item in enumerate(value):
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
-
     def named_modules(self, prefix="", memo=None):
         """Yield (path, module) for this module and all its descendants, depth first, each once.
 
@@ -88,7 +79,6 @@ class Module:
         yield prefix, self
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
-
     def named_parameters(self):
         """Yield (name, tensor) for every parameter of this module and its sub-modules.
 
@@ -104,7 +94,6 @@ class Module:
                 if isinstance(value, Tensor) and value.requires_grad and id(value) not in seen:
                     seen.add(id(value))
                     yield (f"{path}.{attr}" if path else attr), value
-
     def load_state_dict(self, state_dict):
         """Copy the arrays of `state_dict` (name -> array-like) into the parameters.
 
@@ -127,7 +116,6 @@ class Module:
                                  f"dict but {p.shape} in the model")
         for name, p in params.items():
             p.data = values[name].astype(p.data.dtype, copy=True)
-
     def __repr__(self):
         """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else "Name(" on the
         first line, then one line "  (<attribute>): <repr of it>" per attribute that has a `forward`
@@ -168,13 +156,11 @@ class Linear(Module):
         if bias:
             b = gen.uniform(-bound, bound, size=(out_features,))
             self.bias = Tensor(b.astype(np.float32), requires_grad=True)
-
     def forward(self, x):
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias
         return y
-
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
@@ -194,23 +180,18 @@ class Sequential(Module):
         for i, layer in enumerate(modules):
             setattr(self, str(i), layer)
         self._len = len(modules)
-
     def __len__(self):
         return self._len
-
     def __getitem__(self, i):
         if not -self._len <= i < self._len:
             raise IndexError(f"index {i} is out of range for a Sequential of {self._len} layers")
         return getattr(self, str(i % self._len))
-
     def __iter__(self):
         return (self[i] for i in range(self._len))
-
     def forward(self, x):
         for layer in self:
             x = layer(x)
         return x
-
 
 class Flatten(Module):
     """Flatten(start_dim=1, end_dim=-1): merge the dims start_dim..end_dim (inclusive; negative counts
@@ -223,15 +204,12 @@ class Flatten(Module):
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
-
     def forward(self, x):
         s, e = self.start_dim % x.ndim, self.end_dim % x.ndim
         merged = int(np.prod(x.shape[s:e + 1]))
         return x.reshape(*x.shape[:s], merged, *x.shape[e + 1:])
-
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
-
 
 class Dropout(Module):
     """Dropout(p=0.5): inverted dropout; p, kept as attribute `p`, is the probability to DROP an
@@ -249,14 +227,12 @@ class Dropout(Module):
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
-
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
         keep = get_generator().random(x.shape) >= self.p
         scale = 1.0 / (1.0 - self.p) if self.p < 1 else 0.0
         return x * (keep * scale).astype(x.data.dtype)
-
     def extra_repr(self):
         return f"p={self.p}"
 

@@ -118,8 +118,25 @@ def check_module(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
         if cell.exported and not parsed.target:
             yield cell.directive_line("export"), "`#| export` cell but the module has no `#| default_exp NAME` target"
     yield from untested_solutions(parsed)
+    yield from stubs_outside_functions(parsed)
     yield from giveaways(parsed)
     yield from small_largest_region(parsed)
+
+
+def stubs_outside_functions(parsed: ParsedModule) -> Iterator[tuple[int, str]]:
+    """An exported region must sit inside a function body: its stub raises where the region was, and
+    at module or class level that is at import, so the student's whole package would not import."""
+    for cell in parsed.exported_cells():
+        tree = parse_or_none(cell.source)
+        if tree is None:
+            continue
+        bodies = [(n.lineno + 1, n.end_lineno) for n in ast.walk(tree)
+                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for begin, _ in solution_regions(cell):
+            if not any(first <= begin + 1 <= last for first, last in bodies):
+                yield (line_of(cell, begin), "solution region outside a function body: its stub would raise "
+                                             "when tinytorch_lib is imported; keep `def`/`class` lines outside "
+                                             "the region, one region per function body")
 
 
 def giveaways(parsed: ParsedModule) -> Iterator[tuple[int, str]]:

@@ -69,16 +69,20 @@ class Activation:
     self.forward of it), forward(x) (raise NotImplementedError naming the class: every subclass
     overrides it) and the repr: the class name and empty parentheses, e.g. "ReLU()", for any subclass.
     """
-    ### BEGIN SOLUTION
     def __call__(self, x):
+        ### BEGIN SOLUTION
         return self.forward(as_tensor(x))
+        ### END SOLUTION
 
     def forward(self, x):
+        ### BEGIN SOLUTION
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+        ### END SOLUTION
 
     def __repr__(self):
+        ### BEGIN SOLUTION
         return f"{type(self).__name__}()"
-    ### END SOLUTION
+        ### END SOLUTION
 
 
 # Write ReLU, Tanh and GELU: subclasses of Activation whose forward(x) computes on x.data and records the
@@ -87,24 +91,28 @@ class Activation:
 #   GELU()(Tensor([-1., 0., 1.])) -> Tensor([-0.1588, 0., 0.8412])   (the table's tanh approximation)
 # Hints: an elementwise maximum against a scalar; NumPy's tanh is stable for any input; sqrt(2/pi) must be
 # a Python float (`math`), or float32 inputs come back as float64.
-### BEGIN SOLUTION
 class ReLU(Activation):
     def forward(self, x):
+        ### BEGIN SOLUTION
         return _make(np.maximum(x.data, 0), (x,), "relu")
+        ### END SOLUTION
 
 
 class Tanh(Activation):
     def forward(self, x):
+        ### BEGIN SOLUTION
         return _make(np.tanh(x.data), (x,), "tanh")
+        ### END SOLUTION
 
 
 class GELU(Activation):
     def forward(self, x):
+        ### BEGIN SOLUTION
         a = x.data
         inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
         out = 0.5 * a * (1 + np.tanh(inner))
         return _make(out, (x,), "gelu")
-### END SOLUTION
+        ### END SOLUTION
 
 # %% test id="test-relu-tanh-gelu" points=2
 x = Tensor([-2.0, -0.5, 0.0, 0.5, 3.0])
@@ -145,8 +153,8 @@ class Sigmoid(Activation):
     EXAMPLE: Sigmoid()(Tensor([0., -1e4, 1e4])) -> Tensor([0.5, 0., 1.])
     HINT: boolean masks (or np.where) pick, per element, the branch whose exponent is <= 0.
     """
-    ### BEGIN SOLUTION
     def forward(self, x):
+        ### BEGIN SOLUTION
         a = x.data
         z = np.exp(-np.abs(a))          # in (0, 1]: cannot overflow
         out = np.empty_like(z)
@@ -155,7 +163,7 @@ class Sigmoid(Activation):
         out[pos] = 1 / (1 + z[pos])
         out[neg] = z[neg] / (1 + z[neg])
         return _make(out, (x,), "sigmoid")
-    ### END SOLUTION
+        ### END SOLUTION
 
 # %% test id="test-sigmoid" points=2
 got = arr(Sigmoid()(Tensor([0.0, 2.0, -2.0])))
@@ -197,28 +205,34 @@ assert got[0] > 0 and got[2] == 1, f"float32: expected [3.7e-44, .5, 1], got {go
 #   log_softmax(Tensor([0., 0.])) -> Tensor([-0.6931, -0.6931]);  log_softmax(Tensor([0., -1e4])) -> Tensor([0., -1e4])
 # Hints: reductions with keepdims=True keep the reduced axis, so they broadcast back for any dim; take
 # np.log of the shifted sum, never of a probability.
-### BEGIN SOLUTION
 class Softmax(Activation):
     def __init__(self, dim=-1):
+        ### BEGIN SOLUTION
         self.dim = dim
+        ### END SOLUTION
 
     def forward(self, x):
+        ### BEGIN SOLUTION
         a = x.data
         shifted = a - a.max(axis=self.dim, keepdims=True)
         e = np.exp(shifted)
         return _make(e / e.sum(axis=self.dim, keepdims=True), (x,), "softmax", dim=self.dim)
+        ### END SOLUTION
 
     def __repr__(self):
+        ### BEGIN SOLUTION
         return f"Softmax(dim={self.dim})"
+        ### END SOLUTION
 
 
 def log_softmax(x, dim=-1):
+    ### BEGIN SOLUTION
     x = as_tensor(x)
     a = x.data
     shifted = a - a.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return _make(out, (x,), "log_softmax", dim=dim)
-### END SOLUTION
+    ### END SOLUTION
 
 # %% test id="test-softmax" points=3
 got = arr(Softmax()(Tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])))

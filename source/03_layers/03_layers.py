@@ -63,37 +63,43 @@ class Module:
     def extra_repr(self):
         return ""
 
-    ### BEGIN SOLUTION
     def __init__(self):
+        ### BEGIN SOLUTION
         self.training = True
-
+        ### END SOLUTION
     def __call__(self, *args, **kwargs):
+        ### BEGIN SOLUTION
         return self.forward(*args, **kwargs)
-
+        ### END SOLUTION
     def modules(self):
+        ### BEGIN SOLUTION
         for _, module in self.named_modules():
             yield module
-
+        ### END SOLUTION
     def parameters(self):
+        ### BEGIN SOLUTION
         for _, p in self.named_parameters():
             yield p
-
+        ### END SOLUTION
     def train(self, mode=True):
+        ### BEGIN SOLUTION
         for module in self.modules():
             module.training = mode
         return self
-
+        ### END SOLUTION
     def eval(self):
+        ### BEGIN SOLUTION
         return self.train(False)
-
+        ### END SOLUTION
     def zero_grad(self):
+        ### BEGIN SOLUTION
         for p in self.parameters():
             p.grad = None
-
+        ### END SOLUTION
     def state_dict(self):
+        ### BEGIN SOLUTION
         return {name: p.data.copy() for name, p in self.named_parameters()}
-    ### END SOLUTION
-
+        ### END SOLUTION
     def named_children(self):
         """Yield (name, module) for each direct sub-module, in attribute order.
 
@@ -111,7 +117,6 @@ class Module:
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
         ### END SOLUTION
-
     def named_modules(self, prefix="", memo=None):
         """Yield (path, module) for this module and all its descendants, depth first, each once.
 
@@ -131,7 +136,6 @@ class Module:
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
         ### END SOLUTION
-
     def named_parameters(self):
         """Yield (name, tensor) for every parameter of this module and its sub-modules.
 
@@ -149,7 +153,6 @@ class Module:
                     seen.add(id(value))
                     yield (f"{path}.{attr}" if path else attr), value
         ### END SOLUTION
-
     def load_state_dict(self, state_dict):
         """Copy the arrays of `state_dict` (name -> array-like) into the parameters.
 
@@ -174,7 +177,6 @@ class Module:
         for name, p in params.items():
             p.data = values[name].astype(p.data.dtype, copy=True)
         ### END SOLUTION
-
     def __repr__(self):
         """PyTorch's tree: "Name(<extra_repr()>)" for a module without sub-layers, else "Name(" on the
         first line, then one line "  (<attribute>): <repr of it>" per attribute that has a `forward`
@@ -298,8 +300,8 @@ class Linear(Module):
     HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards. Tensor has
           a transpose property; broadcasting adds the (out,) bias to every row.
     """
-    ### BEGIN SOLUTION
     def __init__(self, in_features, out_features, bias=True):
+        ### BEGIN SOLUTION
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -311,14 +313,14 @@ class Linear(Module):
         if bias:
             b = gen.uniform(-bound, bound, size=(out_features,))
             self.bias = Tensor(b.astype(np.float32), requires_grad=True)
-
+        ### END SOLUTION
     def forward(self, x):
+        ### BEGIN SOLUTION
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias
         return y
-    ### END SOLUTION
-
+        ### END SOLUTION
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
@@ -374,30 +376,33 @@ class Sequential(Module):
     EXAMPLE: seq = Sequential(Linear(2, 3), ReLU()); len(seq) -> 2; seq[-1] -> ReLU()
     HINT: setattr and getattr take any string as the attribute name.
     """
-    ### BEGIN SOLUTION
     def __init__(self, *modules):
+        ### BEGIN SOLUTION
         super().__init__()
         for i, layer in enumerate(modules):
             setattr(self, str(i), layer)
         self._len = len(modules)
-
+        ### END SOLUTION
     def __len__(self):
+        ### BEGIN SOLUTION
         return self._len
-
+        ### END SOLUTION
     def __getitem__(self, i):
+        ### BEGIN SOLUTION
         if not -self._len <= i < self._len:
             raise IndexError(f"index {i} is out of range for a Sequential of {self._len} layers")
         return getattr(self, str(i % self._len))
-
+        ### END SOLUTION
     def __iter__(self):
+        ### BEGIN SOLUTION
         return (self[i] for i in range(self._len))
-
+        ### END SOLUTION
     def forward(self, x):
+        ### BEGIN SOLUTION
         for layer in self:
             x = layer(x)
         return x
-    ### END SOLUTION
-
+        ### END SOLUTION
 
 class Flatten(Module):
     """Flatten(start_dim=1, end_dim=-1): merge the dims start_dim..end_dim (inclusive; negative counts
@@ -406,21 +411,20 @@ class Flatten(Module):
     EXAMPLES: shape (2, 3, 4, 5) -> Flatten(): (2, 60);  Flatten(1, 2): (2, 12, 5);  Flatten(0): (120,)
     HINT: normalise both dims to non-negative indices first; `x.reshape(*shape)`.
     """
-    ### BEGIN SOLUTION
     def __init__(self, start_dim=1, end_dim=-1):
+        ### BEGIN SOLUTION
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
-
+        ### END SOLUTION
     def forward(self, x):
+        ### BEGIN SOLUTION
         s, e = self.start_dim % x.ndim, self.end_dim % x.ndim
         merged = int(np.prod(x.shape[s:e + 1]))
         return x.reshape(*x.shape[:s], merged, *x.shape[e + 1:])
-    ### END SOLUTION
-
+        ### END SOLUTION
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
-
 
 class Dropout(Module):
     """Dropout(p=0.5): inverted dropout; p, kept as attribute `p`, is the probability to DROP an
@@ -433,21 +437,21 @@ class Dropout(Module):
     EXAMPLE: Dropout(0.5) on a float32 Tensor of ones -> about half 0., the rest 2., float32
     HINT: compare uniform [0, 1) numbers with p to decide which elements survive.
     """
-    ### BEGIN SOLUTION
     def __init__(self, p=0.5):
+        ### BEGIN SOLUTION
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
-
+        ### END SOLUTION
     def forward(self, x):
+        ### BEGIN SOLUTION
         if not self.training or self.p == 0:
             return x
         keep = get_generator().random(x.shape) >= self.p
         scale = 1.0 / (1.0 - self.p) if self.p < 1 else 0.0
         return x * (keep * scale).astype(x.data.dtype)
-    ### END SOLUTION
-
+        ### END SOLUTION
     def extra_repr(self):
         return f"p={self.p}"
 

@@ -108,15 +108,15 @@ class MSELoss(Module):
     EXAMPLE: MSELoss()(Tensor([1., 2., 3.]), Tensor([1., 0., 0.])) -> Tensor(4.3333)  (= 13/3)
     HINT: `as_tensor` turns the target into a Tensor; squaring by a product keeps float32 float32.
     """
-    ### BEGIN SOLUTION
     def forward(self, input, target):
+        ### BEGIN SOLUTION
         target = as_tensor(target)
         if target.shape != input.shape:
             warnings.warn(f"MSELoss: target shape {target.shape} differs from input shape {input.shape}; "
                           "they will be broadcast, which is probably not what you want", stacklevel=2)
         diff = input - target
         return _reduce(diff * diff)
-    ### END SOLUTION
+        ### END SOLUTION
 
 # %% test id="test-mse" points=1
 loss = MSELoss()(Tensor([1.0, 2.0, 3.0]), Tensor([1.0, 0.0, 0.0]))
@@ -165,8 +165,8 @@ class CrossEntropyLoss(Module):
     EXAMPLE: CrossEntropyLoss()(Tensor([[0., 0., 0.]]), np.array([1])) -> Tensor(1.0986)  (= log 3)
     HINT: reshape a single example to a batch of one; np.round tells whole numbers apart.
     """
-    ### BEGIN SOLUTION
     def forward(self, input, target):
+        ### BEGIN SOLUTION
         if input.ndim == 1:
             input = input.reshape(1, -1)
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
@@ -185,7 +185,7 @@ class CrossEntropyLoss(Module):
             raise IndexError(f"target {t.min()} is out of bounds for {input.shape[1]} classes")
         logp = log_softmax(input, dim=-1)
         return _reduce(-logp[np.arange(len(t)), t])
-    ### END SOLUTION
+        ### END SOLUTION
 
 # %% test id="test-cross-entropy" points=3
 loss = CrossEntropyLoss()(Tensor([[0.0, 0.0, 0.0]]), np.array([1]))
@@ -255,8 +255,8 @@ class BCELoss(Module):
     EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
     HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
     """
-    ### BEGIN SOLUTION
     def forward(self, input, target):
+        ### BEGIN SOLUTION
         t = _target_array(target, input)
         p = input.data
         if np.any((p < 0) | (p > 1)):
@@ -267,7 +267,7 @@ class BCELoss(Module):
             log_1mp = np.maximum(np.log1p(-p), -100)
         loss = -(t * log_p + (1 - t) * log_1mp)
         return _reduce(_make(loss, (input,), "bce", target=t))
-    ### END SOLUTION
+        ### END SOLUTION
 
 
 class BCEWithLogitsLoss(Module):
@@ -279,13 +279,13 @@ class BCEWithLogitsLoss(Module):
     EXAMPLE: BCEWithLogitsLoss()(Tensor([0.]), Tensor([1.])) -> Tensor(0.6931)  (= log 2)
     HINT: the last formula above; np.log1p is accurate where its argument is tiny.
     """
-    ### BEGIN SOLUTION
     def forward(self, input, target):
+        ### BEGIN SOLUTION
         t = _target_array(target, input)
         x = input.data
         loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
         return _reduce(_make(loss, (input,), "bce_with_logits", target=t))
-    ### END SOLUTION
+        ### END SOLUTION
 
 # %% test id="test-bce" points=3
 loss = BCELoss()(Tensor([0.5, 0.8]), Tensor([1.0, 0.0]))

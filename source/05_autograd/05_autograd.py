@@ -129,34 +129,42 @@ assert got.dtype == np.float32, f"expected grad's dtype float32 to be kept, got 
 #   _log_vjp(grad, out, a) (a > 0), _sqrt_vjp(grad, out, a) (a > 0).
 # Example: _div_vjp(np.array([1.]), out, Tensor([6.]), Tensor([2.])) -> (array([0.5]), array([-1.5]));
 #          _neg_vjp(np.array([1., -2.]), out, a) -> (array([-1., 2.]),)   (a 1-tuple for one parent)
-### BEGIN SOLUTION
 def _add_vjp(grad, out, a, b):
+    ### BEGIN SOLUTION
     return grad, grad
-
+    ### END SOLUTION
 def _sub_vjp(grad, out, a, b):
+    ### BEGIN SOLUTION
     return grad, -grad
-
+    ### END SOLUTION
 def _mul_vjp(grad, out, a, b):
+    ### BEGIN SOLUTION
     return grad * b.data, grad * a.data
-
+    ### END SOLUTION
 def _div_vjp(grad, out, a, b):
+    ### BEGIN SOLUTION
     return grad / b.data, -grad * a.data / b.data ** 2
-
+    ### END SOLUTION
 def _neg_vjp(grad, out, a):
+    ### BEGIN SOLUTION
     return (-grad,)
-
+    ### END SOLUTION
 def _pow_vjp(grad, out, a, exponent):
+    ### BEGIN SOLUTION
     return (grad * exponent * a.data ** (exponent - 1),)
-
+    ### END SOLUTION
 def _exp_vjp(grad, out, a):
+    ### BEGIN SOLUTION
     return (grad * out.data,)
-
+    ### END SOLUTION
 def _log_vjp(grad, out, a):
+    ### BEGIN SOLUTION
     return (grad / a.data,)
-
+    ### END SOLUTION
 def _sqrt_vjp(grad, out, a):
+    ### BEGIN SOLUTION
     return (grad / (2 * out.data),)
-### END SOLUTION
+    ### END SOLUTION
 # %% test id="test-vjp-elementwise" points=2
 x, y = rng.standard_normal((2, 3)), rng.uniform(0.5, 2.0, (2, 3))
 check_rule(_add_vjp, lambda a, b: a + b, x, y)
@@ -267,22 +275,25 @@ def _max_vjp(grad, out, a, axis, keepdims):
 #   _getitem_vjp(grad, out, a, index) for a[index], any NumPy index (ints, slices, None, Ellipsis, integer or
 #   boolean arrays): zeros of a's shape (dtype of a.data and grad combined) plus grad wherever the index
 #   picked, repeats adding up. Example: a [1., 2., 3.], index [0, 0, 2], grad [1., 1., 1.] -> ([2., 0., 1.],)
-### BEGIN SOLUTION
 def _reshape_vjp(grad, out, a):
+    ### BEGIN SOLUTION
     return (np.reshape(grad, a.shape),)
-
+    ### END SOLUTION
 def _transpose_vjp(grad, out, a, dim0, dim1):
+    ### BEGIN SOLUTION
     return (np.swapaxes(grad, dim0, dim1),)
-
+    ### END SOLUTION
 def _permute_vjp(grad, out, a, dims):
+    ### BEGIN SOLUTION
     inverse = np.argsort([d % a.ndim for d in dims])
     return (np.transpose(grad, inverse),)
-
+    ### END SOLUTION
 def _getitem_vjp(grad, out, a, index):
+    ### BEGIN SOLUTION
     g = np.zeros(a.shape, dtype=np.result_type(a.data, grad))
     np.add.at(g, index, grad)
     return (g,)
-### END SOLUTION
+    ### END SOLUTION
 # %% test id="test-vjp-reductions" points=3
 m, s = rng.standard_normal((3, 4)), rng.standard_normal((2, 3, 4))
 check_rule(_sum_vjp, lambda a: a.sum(axis=0), m, axis=0, keepdims=False)
@@ -328,31 +339,35 @@ assert np.allclose(got, [3, 0, 1]), f"a repeated index collects its gradient eac
 #   _sigmoid_vjp(grad, out, x), _tanh_vjp(grad, out, x), _gelu_vjp(grad, out, x) (tanh form),
 #   _softmax_vjp(grad, out, x, dim), _log_softmax_vjp(grad, out, x, dim).
 # Example: _softmax_vjp(np.array([1., 0.]), out, x, dim=-1) with x [0., 0.] -> (array([0.25, -0.25]),)
-### BEGIN SOLUTION
 def _relu_vjp(grad, out, x):
+    ### BEGIN SOLUTION
     return (grad * (x.data > 0),)
-
+    ### END SOLUTION
 def _sigmoid_vjp(grad, out, x):
+    ### BEGIN SOLUTION
     s = out.data
     return (grad * s * (1 - s),)
-
+    ### END SOLUTION
 def _tanh_vjp(grad, out, x):
+    ### BEGIN SOLUTION
     return (grad * (1 - out.data ** 2),)
-
+    ### END SOLUTION
 def _gelu_vjp(grad, out, x):
+    ### BEGIN SOLUTION
     c, xd = math.sqrt(2.0 / math.pi), x.data
     t = np.tanh(c * (xd + 0.044715 * xd ** 3))
     dy = 0.5 * (1 + t) + 0.5 * xd * (1 - t ** 2) * c * (1 + 3 * 0.044715 * xd ** 2)
     return (grad * dy,)
-
+    ### END SOLUTION
 def _softmax_vjp(grad, out, x, dim):
+    ### BEGIN SOLUTION
     s = out.data
     return (s * (grad - np.sum(grad * s, axis=dim, keepdims=True)),)
-
+    ### END SOLUTION
 def _log_softmax_vjp(grad, out, x, dim):
+    ### BEGIN SOLUTION
     return (grad - np.exp(out.data) * np.sum(grad, axis=dim, keepdims=True),)
-### END SOLUTION
-
+    ### END SOLUTION
 def _bce_vjp(grad, out, p, target):
     """z = BCE(p, target) per element or averaged (0-d out); target an ndarray of p's shape. Returns a
     1-tuple of p's shape. Example: p [0.5, 0.5], target [1., 0.], out their mean, grad 1. -> ([-1., 1.],)"""
