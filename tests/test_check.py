@@ -101,6 +101,15 @@ DEFECTS = {
         GOOD_01.replace(', f"expected [2.0], got {scale([1], 2)}"', ""), 18, "assert without a message"),
     "hidden assert without a message": (
         GOOD_01.replace(', "an empty input gives an empty output"', ""), 20, "assert without a message"),
+    "region around a whole function (its stub raises at import)": (
+        GOOD_01.replace('def scale(x, factor):\n    """Multiply x by factor."""\n    ### BEGIN SOLUTION\n',
+                        '### BEGIN SOLUTION\ndef scale(x, factor):\n    """Multiply x by factor."""\n'), 11,
+        "solution region outside a function body"),
+    "region in a class body": (
+        GOOD_01.replace('def scale(x, factor):\n    """Multiply x by factor."""\n    ### BEGIN SOLUTION\n',
+                        'class Scaler:\n    ### BEGIN SOLUTION\n    def scale(self, x, factor):\n        return x\n'
+                        '    ### END SOLUTION\n\n\ndef scale(x, factor):\n    ### BEGIN SOLUTION\n'), 12,
+        "solution region outside a function body"),
     "assert without a message inside a test function": (
         GOOD_01.replace("### BEGIN HIDDEN TESTS", "def check_it():\n    assert scale([1], 1)[0] == 1\ncheck_it()\n"
                         "### BEGIN HIDDEN TESTS"), 20, "assert without a message"),
