@@ -25,5 +25,7 @@ from .attention import *  # 12_attention
 from .attention import __all__ as _attention_all
 from .transformer import *  # 13_transformers
 from .transformer import __all__ as _transformer_all
+from .kvcache import *  # 14_kvcaching
+from .kvcache import __all__ as _kvcache_all
 
-__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all, *_data_all, *_spatial_all, *_tokenization_all, *_embeddings_all, *_attention_all, *_transformer_all]
+__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all, *_data_all, *_spatial_all, *_tokenization_all, *_embeddings_all, *_attention_all, *_transformer_all, *_kvcache_all]
