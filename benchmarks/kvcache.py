@@ -153,7 +153,7 @@ def training_cases(torch):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(t_model.parameters(), 1.0)
         t_opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     for step in range(2):
         a, b = tt_step(), torch_step()
@@ -225,7 +225,9 @@ def main(argv=None):
            f"| Python | {meta['python']} |", f"| NumPy | {meta['numpy']} ({meta['blas']}) |",
            f"| PyTorch | {meta['torch']} |", f"| load average at start / end (1/5/15 min) | {meta['load']} ; {load_end} |", "",
            "The machine was shared with other sessions and loaded while this ran (load averages above, on 2 cores): "
-           "absolute times are inflated and noisy; ratios measured back to back are the meaningful numbers.", "",
+           "absolute times are inflated and noisy; ratios measured back to back are the meaningful numbers. With "
+           "more runnable threads than cores, the two-thread rows suffer most (both libraries' thread pools are "
+           "oversubscribed); the one-thread rows are the steadier comparison.", "",
            *verdicts, "", f"### Generation: `generate`, greedy, GPT d={GEN['d']}, {GEN['layers']} layers, "
            f"{GEN['heads']} heads, vocab {GEN['vocab']} (cached: best of two runs; uncached: one run)", "",
            "| prompt | new tokens | with cache | without cache | speed-up |", "|---:|---:|---:|---:|---:|"]
