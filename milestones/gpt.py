@@ -35,8 +35,8 @@ from tinytorch_lib.training import CosineAnnealingLR, clip_grad_norm_  # noqa: E
 from tinytorch_lib.transformer import GPT, estimate_loss, get_batch, lm_loss  # noqa: E402
 
 PLOT = "gpt.png"
-FULL = {"d_model": 128, "num_heads": 4, "num_layers": 2, "block": 64, "batch": 16, "steps": 1200,
-        "lr": 8e-3, "eval_iters": 40, "target": 0.20}
+FULL = {"d_model": 128, "num_heads": 4, "num_layers": 2, "block": 64, "batch": 16, "steps": 800,
+        "lr": 2e-3, "eval_iters": 40, "target": 0.20}
 QUICK = {"d_model": 48, "num_heads": 4, "num_layers": 2, "digits": 6, "batch": 32, "steps": 250,
          "lr": 5e-3, "target": 0.95}
 PROMPTS = ["The for statement", "A class definition"]
