@@ -1,0 +1,581 @@
+# %% [markdown]
+# # 14 · KV-caching and generation
+#
+# A GPT writes text one token at a time: run the model on the sequence so far, pick the next token
+# from the logits of the **last** position, append it, repeat. Naively every step recomputes the
+# whole prefix: for $T$ tokens, $L$ layers of width $d$ and a vocabulary of $V$ one step costs
+#
+# $$T\,(24\,d^2 L + 2\,d V) + 4\,T^2 d\,L \quad\text{FLOPs (Linears at every position, then } QK^\top \text{ and } AV).$$
+#
+# But causality (module 13) means the keys and values of positions $0 \dots T-2$ **never change**
+# when token $T-1$ arrives. A **KV-cache** keeps every layer's keys and values; each step feeds only
+# the newest token, which attends over the cache: $24\,d^2 L + 2\,d V + 4\,T d\,L$ FLOPs, $O(T)$
+# instead of $O(T^2)$. (Per token and layer: $q, k, v$ and output projections $4 \cdot 2d^2$, the
+# MLP $d \to 4d \to d$ $2 \cdot 8 d^2$; the head $2dV$; a query against $S$ keys $2Sd$ for the
+# scores and $2Sd$ for the values. Multiply-add = 2 FLOPs; biases, norms, softmax not counted.)
+
+# %%
+#| default_exp kvcache
+#| export
+import time
+
+import numpy as np
+
+from tinytorch_lib.autograd import no_grad
+from tinytorch_lib.tensor import Tensor, get_generator
+
+# %%
+from tinytorch_lib.tensor import manual_seed
+from tinytorch_lib.transformer import GPT
+
+# %% [markdown]
+# ## The cache
+#
+# `KVCache(num_layers, batch_size, max_len, num_heads, head_dim, dtype=np.float32)` **preallocates**
+# one keys and one values array per layer, $(B, H, \text{max\_len}, D)$, in lists `keys` and
+# `values` (appending to an ndarray copies it: $O(T^2)$ copying over a generation). `length`
+# counts the positions stored. Module 13's attention calls `update(layer, k, v)` once per layer
+# with Tensors $(B, H, T, D)$ for positions `length .. length+T-1` and attends over what it
+# returns, every position so far; `length` moves on only after the **last** layer has written.
+
+# %% solution id="kvcache"
+#| export
+class KVCache:
+    """Preallocated keys and values of every layer, for generation (no gradients flow through it).
+
+    EXAMPLE: c = KVCache(2, 1, 8, 4, 16); c.keys[1].shape -> (1, 4, 8, 16); c.length -> 0
+             c.update(0, k, v) with k, v of shape (1, 4, 3, 16): returns two (1, 4, 3, 16) Tensors,
+             c.length still 0; then c.update(1, k, v): c.length -> 3.
+    """
+
+    def __init__(self, num_layers, batch_size, max_len, num_heads, head_dim, dtype=np.float32):
+        """Store every argument as an attribute of the same name (dtype as np.dtype), set
+        `length` to 0 and allocate `keys` and `values`: lists of num_layers zero arrays
+        (batch_size, num_heads, max_len, head_dim), eight separate arrays for four layers.
+        HINT: `np.zeros`; a list comprehension calls it once per layer."""
+        ### BEGIN SOLUTION
+        self.num_layers, self.batch_size, self.max_len = num_layers, batch_size, max_len
+        self.num_heads, self.head_dim, self.dtype = num_heads, head_dim, np.dtype(dtype)
+        shape = (batch_size, num_heads, max_len, head_dim)
+        self.keys = [np.zeros(shape, dtype=self.dtype) for _ in range(num_layers)]
+        self.values = [np.zeros(shape, dtype=self.dtype) for _ in range(num_layers)]
+        self.length = 0
+        ### END SOLUTION
+
+    def update(self, layer, k, v):
+        """Write Tensors k, v (batch_size, num_heads, T, head_dim) of layer `layer` at positions
+        length .. length+T-1 (cast to the cache's dtype); return (keys, values), Tensors
+        (batch_size, num_heads, length+T, head_dim) of positions 0 .. length+T-1 of that layer.
+        After the last layer (num_layers - 1) `length` grows by T.
+        ValueError naming max_len (and changing nothing) if length + T > max_len; ValueError
+        naming the expected shape if k or v has another one.
+        HINT: slice assignment `array[:, :, a:b] = ...` writes in place."""
+        ### BEGIN SOLUTION
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(f"positions {start}..{end - 1} do not fit a cache of max_len={self.max_len}")
+        want = (self.batch_size, self.num_heads, end - start, self.head_dim)
+        if tuple(k.shape) != want or tuple(v.shape) != want:
+            raise ValueError(f"expected keys and values of shape {want}, got {k.shape} and {v.shape}")
+        self.keys[layer][:, :, start:end] = k.data
+        self.values[layer][:, :, start:end] = v.data
+        if layer == self.num_layers - 1:
+            self.length = end
+        return Tensor(self.keys[layer][:, :, :end]), Tensor(self.values[layer][:, :, :end])
+        ### END SOLUTION
+
+    def reset(self):
+        """Forget every position (length 0); keep the arrays (no new allocation)."""
+        ### BEGIN SOLUTION
+        self.length = 0
+        ### END SOLUTION
+
+    def reorder(self, rows):
+        """Beam search (below): make row b of every keys and values array a copy of what row
+        rows[b] held (rows: batch_size ints; a row may be chosen twice or dropped), in place.
+        EXAMPLE: rows [1, 1] copies row 1 over row 0. HINT: fancy indexing `a[rows]` copies."""
+        ### BEGIN SOLUTION
+        for arrays in (self.keys, self.values):
+            for layer in range(self.num_layers):
+                arrays[layer][...] = arrays[layer][np.asarray(rows)]
+        ### END SOLUTION
+
+# %% helper
+import numpy as np
+from tinytorch_lib.layers import Module
+
+
+def raises(fn, exc):
+    """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
+    try:
+        fn()
+    except exc as e:
+        return str(e)
+    raise AssertionError(f"expected {exc.__name__} to be raised")
+
+
+def check_positions(cache, before=None):
+    """Positions < cache.length are written (finite) and, if `before` (a snapshot of an earlier
+    state: list of (keys, values) copies and its length) is given, unchanged since; positions >=
+    length still hold the NaN the test filled in (written by nobody)."""
+    for layer in range(cache.num_layers):
+        for name, arr in (("keys", np.asarray(cache.keys[layer])), ("values", np.asarray(cache.values[layer]))):
+            n = cache.length
+            assert np.all(np.isfinite(arr[:, :, :n])), f"{name}[{layer}]: positions 0..{n - 1} should be written, some are NaN"
+            assert np.all(np.isnan(arr[:, :, n:])), f"{name}[{layer}]: positions {n}.. should be untouched (NaN)"
+            if before is not None:
+                old, m = before[0][layer][0 if name == "keys" else 1], before[1]
+                assert np.array_equal(arr[:, :, :m], old[:, :, :m]), f"{name}[{layer}]: positions 0..{m - 1} were written again"
+
+
+def nan_cache(*args, **kwargs):
+    cache = KVCache(*args, **kwargs)
+    for arr in cache.keys + cache.values:
+        arr[...] = np.nan
+    return cache
+
+
+class Spy(Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.seen = inner, []
+        self.num_layers, self.num_heads, self.d_model, self.max_len = inner.num_layers, inner.num_heads, inner.d_model, inner.max_len
+
+    def forward(self, idx, kv_cache=None):
+        self.seen.append([np.asarray(idx).shape[1], kv_cache is None, self.inner.training])
+        return self.inner(idx, kv_cache=kv_cache)
+
+
+def snapshot(cache):
+    return [(np.array(cache.keys[i]), np.array(cache.values[i])) for i in range(cache.num_layers)], cache.length
+
+# %% test id="test-kvcache" points=4
+c = KVCache(2, 1, 8, 4, 16)
+assert c.length == 0 and len(c.keys) == 2 and c.keys[1].shape == (1, 4, 8, 16), f"two layers of (1, 4, 8, 16), length 0: got {len(c.keys)} x {c.keys[1].shape}"
+k = Tensor(np.arange(6.0).reshape(1, 1, 3, 2))
+c = KVCache(2, 1, 5, 1, 2)
+keys, values = c.update(0, k, k * 10)
+assert np.array_equal(keys.data, k.data) and np.array_equal(values.data, 10 * k.data), f"an empty cache returns what was written, got {keys.data}"
+assert c.length == 0, f"layer 0 of 2 written: length stays 0 until the last layer, got {c.length}"
+c.update(1, k, k)
+assert c.length == 3, f"after the last layer length is 3, got {c.length}"
+keys, values = c.update(0, Tensor([[[[7.0, 8.0]]]]), Tensor([[[[9.0, 9.0]]]]))
+assert keys.shape == (1, 1, 4, 2) and np.array_equal(keys.data[0, 0, 3], [7, 8]), f"position 3 follows 0..2: got {keys.data}"
+assert np.array_equal(keys.data[0, 0, :3], k.data[0, 0]), "positions 0..2 are still there"
+msg = raises(lambda: KVCache(1, 1, 4, 1, 2).update(0, Tensor(np.zeros((1, 1, 5, 2))), Tensor(np.zeros((1, 1, 5, 2)))), ValueError)
+assert "max_len" in msg and "4" in msg, f"5 positions into max_len=4: name max_len and its value, got {msg!r}"
+### BEGIN HIDDEN TESTS
+c = nan_cache(3, 2, 6, 2, 3, dtype=np.float64)
+assert c.dtype == np.float64 and c.keys[2].dtype == np.float64 and c.max_len == 6 and c.head_dim == 3, "attributes and dtype"
+rng = np.random.default_rng(0)
+for T in (2, 1, 3):
+    before = snapshot(c)
+    new = [rng.standard_normal((2, 2, T, 3)) for _ in range(6)]
+    for layer in range(3):
+        kk, vv = c.update(layer, Tensor(new[2 * layer]), Tensor(new[2 * layer + 1]))
+        assert np.array_equal(kk.data[:, :, -T:], new[2 * layer]) and np.array_equal(vv.data[:, :, -T:], new[2 * layer + 1]), "values go to values"
+        assert kk.shape == (2, 2, before[1] + T, 3) and kk.dtype == np.float64, f"keys of all positions, got {kk.shape}"
+    check_positions(c, before)
+assert c.length == 6, f"2 + 1 + 3 positions, got {c.length}"
+before = snapshot(c)
+msg = raises(lambda: c.update(0, Tensor(new[0][:, :, :1]), Tensor(new[0][:, :, :1])), ValueError)
+assert "max_len" in msg and "6" in msg and c.length == 6, f"a full cache: {msg!r}"
+check_positions(c, before)
+held = np.array(c.keys[2])
+c.reset()
+assert c.length == 0 and np.array_equal(np.asarray(c.keys[2]), held), "reset: length 0, the arrays kept as they are"
+kk, _ = c.update(0, Tensor(new[1][:, :, :2]), Tensor(new[1][:, :, :2]))
+assert kk.shape == (2, 2, 2, 3) and np.array_equal(c.keys[0][:, :, :2], new[1][:, :, :2]), "after reset, writing starts at 0"
+assert "(2, 2, 1, 3)" in raises(lambda: c.update(1, Tensor(np.zeros((2, 1, 1, 3))), Tensor(np.zeros((2, 1, 1, 3)))), ValueError), "name the expected shape"
+assert "(1, 1, 1, 2)" in raises(lambda: KVCache(1, 1, 4, 1, 2).update(0, Tensor(np.zeros((1, 1, 1, 2))), Tensor(np.zeros((1, 1, 1, 3)))), ValueError), "values checked too"
+assert KVCache(1, 1, 2, 1, 1).update(0, Tensor(np.ones((1, 1, 2, 1))), Tensor(np.ones((1, 1, 2, 1))))[0].shape == (1, 1, 2, 1), "T == max_len fits"
+c32 = KVCache(1, 1, 3, 1, 1)
+assert c32.update(0, Tensor(np.ones((1, 1, 1, 1))), Tensor(np.ones((1, 1, 1, 1))))[0].dtype == np.float32, "float64 input stored as float32"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Module 13's `GPT.forward(idx, kv_cache)` already speaks this protocol: positions start at
+# `kv_cache.length` and each block's attention goes through `update`. So a prompt fed in one call,
+# then one token per call, must give the same logits as one call on the whole sequence, and write
+# every position exactly once. The test checks it in float64, with NaN in every slot nobody wrote.
+
+# %% test id="test-cache-with-gpt" points=3
+manual_seed(0)
+gpt = GPT(13, 16, 2, 2, 10)
+for p in gpt.parameters():
+    p.data = p.data.astype(np.float64)
+ids = np.random.default_rng(1).integers(0, 13, size=(2, 7))
+full = gpt(ids).data
+cache = nan_cache(2, 2, 10, 2, 8, dtype=np.float64)
+parts = [gpt(ids[:, :3], kv_cache=cache).data]
+check_positions(cache)
+for t in range(3, 7):
+    before = snapshot(cache)
+    parts.append(gpt(ids[:, t:t + 1], kv_cache=cache).data)
+    check_positions(cache, before)
+got = np.concatenate(parts, axis=1)
+assert cache.length == 7 and np.allclose(got, full, rtol=0, atol=1e-12), f"cached logits equal the full pass: max difference {np.abs(got - full).max()}"
+
+# %% [markdown]
+# ## Counting the work
+#
+# `step_flops` turns the two formulas at the top into numbers: the FLOPs of the forward pass that
+# produces the next token when the sequence holds $T$ tokens, with the cache (one new token,
+# $T-1$ cached, one query against $T$ keys) or without it ($T$ tokens fed, every query against
+# every key: the $T \times T$ scores are computed in full and masked afterwards).
+
+# %% solution id="step-flops"
+#| export
+def step_flops(num_layers, d_model, vocab_size, T, use_cache):
+    """FLOPs (an int) of one generation step as above, for a GPT with mlp_ratio 4.
+    EXAMPLE: step_flops(1, 2, 3, 4, True) -> 140;  step_flops(1, 2, 3, 4, False) -> 560
+    HINT: compute the cost of one position through the Linears and the head first."""
+    ### BEGIN SOLUTION
+    per_token = 24 * d_model ** 2 * num_layers + 2 * d_model * vocab_size
+    if use_cache:
+        return per_token + 4 * T * d_model * num_layers
+    return T * per_token + 4 * T * T * d_model * num_layers
+    ### END SOLUTION
+
+# %% test id="test-step-flops" points=2
+assert step_flops(1, 2, 3, 4, True) == 140, f"108 for the new token + 32 for attention over 4 keys, got {step_flops(1, 2, 3, 4, True)}"
+assert step_flops(1, 2, 3, 4, False) == 560, f"4 x 108 + 4 * 16 * 2, got {step_flops(1, 2, 3, 4, False)}"
+### BEGIN HIDDEN TESTS
+for args, want in [((3, 8, 5, 10, True), 24 * 64 * 3 + 80 + 960), ((3, 8, 5, 10, False), 10 * (4608 + 80) + 9600),
+                   ((2, 4, 7, 1, True), 768 + 56 + 32), ((2, 4, 7, 1, False), 768 + 56 + 32)]:
+    got = step_flops(*args)
+    assert got == want and isinstance(got, int), f"step_flops{args}: expected {want}, got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Choosing the next token
+#
+# The last position's logits $z \in \mathbb{R}^V$ define $p_i \propto e^{z_i / \tau}$. The
+# **temperature** $\tau$ sharpens ($\tau < 1$) or flattens ($\tau > 1$) the distribution;
+# $\tau \to 0$ is **greedy** decoding ($\arg\max$), deterministic and prone to loops. **Top-$k$**
+# keeps only the $k$ largest logits (the rest get probability 0), cutting the long tail of
+# unlikely tokens; **top-$p$** (nucleus, Holtzman et al. 2019) keeps the smallest set of most
+# likely tokens whose probabilities sum to at least $p$, so the cut adapts to how sure the model is.
+# Temperature applies first, then top-$k$, then top-$p$. Every draw comes from `get_generator()`,
+# so `manual_seed` makes a run repeatable.
+
+# %% solution id="sample-next"
+#| export
+def sample_next(logits, temperature=1.0, top_k=None, top_p=None):
+    """Next token of each row of `logits`, an ndarray (B, V) (not modified): an int64 ndarray (B,).
+    temperature == 0: the argmax (ties: the lower id), no random draw. Otherwise sample from
+    softmax(logits / temperature) (in float64) restricted to the top_k largest logits (ties with
+    the k-th largest are kept; top_k >= V keeps all), then to the nucleus: the most likely tokens,
+    in decreasing order, up to and including the first whose cumulative probability reaches top_p.
+    EXAMPLE: sample_next(np.array([[1., 3., 2.]]), temperature=0) -> [1]
+             with top_k=1 every temperature gives [1]; top_p=0.5 on probabilities [.1, .6, .3] keeps id 1.
+    HINT: subtract the row maximum before `np.exp`; `np.sort`, `np.argsort`, `np.cumsum`;
+    `get_generator().choice(V, p=...)` draws one id.
+    """
+    ### BEGIN SOLUTION
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature == 0:
+        return z.argmax(axis=-1).astype(np.int64)
+    z = z / temperature
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = np.sort(z, axis=-1)[:, -top_k][:, None]
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    if top_p is not None:
+        order = np.argsort(-p, axis=-1, kind="stable")
+        sorted_p = np.take_along_axis(p, order, axis=-1)
+        keep = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p
+        mask = np.zeros_like(keep)
+        np.put_along_axis(mask, order, keep, axis=-1)
+        p = np.where(mask, p, 0.0)
+        p /= p.sum(axis=-1, keepdims=True)
+    return np.array([get_generator().choice(len(row), p=row) for row in p], dtype=np.int64)
+    ### END SOLUTION
+
+# %% test id="test-sample-next" points=3
+got = sample_next(np.array([[1.0, 3.0, 2.0], [5.0, 5.0, 1.0]]), temperature=0)
+assert np.array_equal(got, [1, 0]) and got.dtype == np.int64, f"greedy: argmax per row, ties to the lower id: expected [1, 0], got {got}"
+for tau in (0.5, 1.0, 5.0):
+    got = sample_next(np.array([[1.0, 3.0, 2.0]] * 50), temperature=tau, top_k=1)
+    assert np.all(got == 1), f"top_k=1 is greedy at temperature {tau}, got {got.tolist()}"
+p4 = np.array([0.1, 0.2, 0.3, 0.4])
+manual_seed(0)
+freq = np.bincount(sample_next(np.tile(np.log(p4), (4000, 1))), minlength=4) / 4000
+assert np.allclose(freq, p4, atol=0.03), f"temperature 1 samples softmax(logits) = {p4}: frequencies {freq}"
+### BEGIN HIDDEN TESTS
+z4 = np.tile(np.log(p4), (4000, 1))
+for kwargs, want in [({"temperature": 0.5}, p4 ** 2 / np.sum(p4 ** 2)), ({"temperature": 2.0}, np.sqrt(p4) / np.sum(np.sqrt(p4))),
+                     ({"top_k": 2}, [0, 0, 3 / 7, 4 / 7]), ({"top_k": 4}, p4), ({"top_k": 9}, p4),
+                     ({"top_p": 0.5}, [0, 0, 3 / 7, 4 / 7]), ({"top_p": 0.75}, [0, 0.2 / 0.9, 0.3 / 0.9, 0.4 / 0.9]),
+                     ({"top_p": 0.3}, [0, 0, 0, 1]), ({"top_p": 1.0}, p4), ({"temperature": 0.5, "top_k": 3}, [0, 0.04 / 0.29, 0.09 / 0.29, 0.16 / 0.29]),
+                     ({"temperature": 2.0, "top_p": 0.4}, [0, 0, np.sqrt(0.3), np.sqrt(0.4)] / (np.sqrt(0.3) + np.sqrt(0.4)))]:
+    manual_seed(1)
+    freq = np.bincount(sample_next(z4, **kwargs), minlength=4) / 4000
+    assert np.allclose(freq, want, atol=0.03), f"{kwargs}: expected frequencies {np.round(want, 3)}, got {freq}"
+manual_seed(1)
+freq = np.bincount(sample_next(np.tile([1.0, 1.0, 1.0, 0.0], (3000, 1)), top_k=2), minlength=4) / 3000
+assert np.allclose(freq, [1 / 3, 1 / 3, 1 / 3, 0], atol=0.03), f"ties with the 2nd largest are kept: {freq}"
+manual_seed(1)
+freq = np.bincount(sample_next(np.tile(np.log([0.2, 0.5, 0.3]), (3000, 1)), top_p=0.6), minlength=3) / 3000
+assert np.allclose(freq, [0, 0.625, 0.375], atol=0.03), f"nucleus sorted by probability, not by id: {freq}"
+z = np.array([[0.0, 9.0, 1.0], [8.0, 0.0, -2.0]])
+rows = sample_next(np.tile(z, (100, 1)).astype(np.float32), temperature=0.3)
+assert np.all(rows[0::2] == 1) and np.all(rows[1::2] == 0), "each row samples from its own logits"
+keep = z.copy()
+sample_next(z, temperature=2.0, top_k=2, top_p=0.9)
+assert np.array_equal(z, keep), f"the logits passed in must not change, got {z}"
+manual_seed(7)
+a = sample_next(np.zeros((300, 5)))
+manual_seed(7)
+b = sample_next(np.zeros((300, 5)))
+manual_seed(8)
+c = sample_next(np.zeros((300, 5)))
+assert np.array_equal(a, b) and not np.array_equal(a, c), "draw from get_generator(): same seed, same tokens; another seed, others"
+assert a.shape == (300,) and a.dtype == np.int64 and set(a.tolist()) == {0, 1, 2, 3, 4}, f"(B,) int64 over all 5 ids, got {a.shape} {a.dtype}"
+manual_seed(9)
+g = sample_next(np.zeros((5, 3)), temperature=0)
+assert np.array_equal(g, [0] * 5) and get_generator().integers(0, 10 ** 9) == manual_seed(9).integers(0, 10 ** 9), "greedy draws nothing"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The generation loop
+#
+# `generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, use_cache=True, top_p=None)`
+# appends `max_new_tokens` tokens to every row of the prompt `idx` $(B, T_0)$. With the cache,
+# the prompt goes through the model **once** (the *prefill*: all $T_0$ positions in one call), then
+# each step feeds only the token just chosen; without it, each step feeds the whole sequence.
+# Either way the logits of the last position pick the next token, so greedy output must be the
+# same token for token, and sampling too, given the same seed.
+
+# %% solution id="generate"
+#| export
+def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, use_cache=True, top_p=None):
+    """The prompt `idx` (B, T0) (ndarray, list or Tensor of ids; not modified) followed by
+    `max_new_tokens` new tokens per row: an int64 ndarray (B, T0 + max_new_tokens).
+    `model` is a GPT (attributes num_layers, num_heads, d_model, max_len; forward(idx, kv_cache));
+    run it in eval mode without a graph and leave it in the mode it was in. Each new token is
+    sample_next(last position's logits, temperature, top_k, top_p). With use_cache, the cache is a
+    KVCache for the whole of model.max_len, in the dtype of the model's parameters, the prompt goes
+    in one call and every later call feeds one token. The model is never run on a token that no
+    step needs, so T0 + max_new_tokens may be max_len + 1; beyond that the model or the cache
+    raises ValueError naming max_len.
+    EXAMPLE: generate(gpt, [[3, 1]], 4, temperature=0).shape -> (1, 6); it starts [3, 1, ...]
+    HINT: `np.concatenate` along the time axis; `try`/`finally` restores the mode.
+    """
+    ### BEGIN SOLUTION
+    ids = np.array(idx.data if isinstance(idx, Tensor) else idx, dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    cache = None
+    if use_cache:
+        dtype = next(iter(model.parameters())).dtype
+        cache = KVCache(model.num_layers, ids.shape[0], model.max_len, model.num_heads,
+                        model.d_model // model.num_heads, dtype=dtype)
+    feed = ids
+    try:
+        with no_grad():
+            for _ in range(max_new_tokens):
+                logits = model(feed, kv_cache=cache).data[:, -1]
+                nxt = sample_next(logits, temperature, top_k, top_p)[:, None]
+                ids = np.concatenate([ids, nxt], axis=1)
+                feed = nxt if use_cache else ids
+    finally:
+        model.train(was_training)
+    return ids
+    ### END SOLUTION
+
+# %% test id="test-generate" points=4
+manual_seed(0)
+gpt = GPT(11, 16, 2, 2, 12)
+prompt = np.array([[1, 2, 3], [4, 4, 0]])
+fast = generate(gpt, prompt, 6, temperature=0)
+slow = generate(gpt, prompt, 6, temperature=0, use_cache=False)
+assert fast.shape == (2, 9) and np.array_equal(fast[:, :3], prompt), f"the prompt, then 6 new tokens: got {fast.tolist()}"
+assert np.array_equal(fast, slow), f"greedy with the cache {fast.tolist()} must equal greedy without it {slow.tolist()}"
+logits = gpt(prompt).data[:, -1]
+assert np.array_equal(fast[:, 3], logits.argmax(axis=1)), f"the first new token is the argmax of the last logits {logits.argmax(axis=1)}"
+assert np.array_equal(generate(gpt, prompt, 6, top_k=1), fast), "top_k=1 sampling equals greedy"
+### BEGIN HIDDEN TESTS
+spy = Spy(gpt)
+generate(spy, prompt, 4, temperature=0)
+assert np.array_equal(np.asarray(spy.seen), [[3, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]]), f"with the cache: prefill 3, then 1 token per step, in eval mode: {np.asarray(spy.seen).tolist()}"
+spy2 = Spy(gpt).eval()
+generate(spy2, prompt, 3, temperature=0, use_cache=False)
+assert np.array_equal(np.asarray(spy2.seen), [[3, 1, 0], [4, 1, 0], [5, 1, 0]]) and not spy2.training, f"without the cache: {np.asarray(spy2.seen).tolist()}"
+assert spy.training, "the model goes back to the mode it was in"
+assert np.array_equal(generate(gpt, prompt.tolist(), 10, temperature=0)[:, :9], fast), "the full max_len (12 = 3 + 10 - 1) fits"
+assert "max_len" in raises(lambda: generate(gpt, prompt, 11, temperature=0), ValueError), "13 positions into max_len 12"
+assert "max_len" in raises(lambda: generate(gpt, prompt, 11, temperature=0, use_cache=False), ValueError), "without the cache too"
+p2 = Tensor(prompt.copy())
+out0 = generate(gpt, p2, 0)
+assert out0.shape == (2, 3) and out0.dtype == np.int64 and np.array_equal(p2.data, prompt), f"0 new tokens: the prompt, got {out0}"
+g64 = GPT(11, 16, 4, 3, 40)
+for p in g64.parameters():
+    p.data = p.data.astype(np.float64) * 4
+manual_seed(3)
+a = generate(g64, [[5]], 30, temperature=1.5)
+manual_seed(3)
+b = generate(g64, [[5]], 30, temperature=1.5, use_cache=False)
+assert np.array_equal(a, b) and len(set(a[0].tolist())) > 3, f"sampling, same seed: cached {a.tolist()} vs uncached {b.tolist()}"
+manual_seed(3)
+c = generate(g64, [[5]], 30, temperature=1.5, top_k=3, top_p=0.8)
+manual_seed(3)
+d = sample_next(g64(np.array([[5]])).data[:, -1], 1.5, 3, 0.8)
+assert c[0, 1] == d[0] and not np.array_equal(c, a), "temperature, top_k and top_p reach sample_next"
+### END HIDDEN TESTS
+
+
+# %% [markdown]
+# ## Beam search: a cache that follows its hypotheses
+#
+# Greedy decoding commits to the best token *now*; a slightly worse token may lead to a much
+# better sequence. **Beam search** keeps the `beam_width` best partial sequences (by the sum of
+# their tokens' log-probabilities), extends each by every token, and keeps the best `beam_width`
+# of those. The beams are the rows of one batch, so the cache has `beam_width` rows, and when
+# beam $b$ continues what beam $r$ was, its cached keys and values must be $r$'s: `reorder(rows)`.
+
+# %% solution id="beam-search"
+#| export
+def beam_search(model, idx, max_new_tokens, beam_width=4):
+    """Best continuation of one prompt `idx` (1, T0) (ndarray, list or Tensor of ids) found by beam
+    search with a KVCache of beam_width rows (1 <= beam_width <= vocab size): returns (ids, logprob),
+    ids an int64 ndarray (1, T0 + max_new_tokens), logprob (a float) the sum of the log-softmax of the
+    model's logits at each new token. Start from the prompt alone (no duplicate beams); each step
+    scores every (beam, token) pair and keeps the beam_width best (ties: lower beam, then lower
+    token); the result is the best beam. Eval mode, no graph, the model's mode restored as generate.
+    With beam_width 1 it is greedy decoding. EXAMPLE: beam_search(gpt, [[3, 1]], 4)[0].shape -> (1, 6)
+    HINT: a start score of -inf silences a beam; `np.argsort(..., kind="stable")` of the flattened
+    (beam_width, V) scores; `divmod` splits a flat index into (beam, token).
+    """
+    ### BEGIN SOLUTION
+    prompt = np.array(idx.data if isinstance(idx, Tensor) else idx, dtype=np.int64)
+    beams = np.repeat(prompt, beam_width, axis=0)
+    scores = np.full(beam_width, -np.inf)
+    scores[0] = 0.0
+    cache = KVCache(model.num_layers, beam_width, model.max_len, model.num_heads,
+                    model.d_model // model.num_heads, dtype=next(iter(model.parameters())).dtype)
+    was_training, feed = model.training, beams
+    model.eval()
+    try:
+        with no_grad():
+            for _ in range(max_new_tokens):
+                z = model(feed, kv_cache=cache).data[:, -1].astype(np.float64)
+                z = z - z.max(axis=1, keepdims=True)
+                logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+                total = (scores[:, None] + logp).ravel()
+                best = np.argsort(-total, kind="stable")[:beam_width]
+                rows, tokens = divmod(best, logp.shape[1])
+                cache.reorder(rows)
+                beams = np.concatenate([beams[rows], tokens[:, None]], axis=1)
+                scores, feed = total[best], tokens[:, None]
+    finally:
+        model.train(was_training)
+    return beams[:1], float(scores[0])
+    ### END SOLUTION
+
+# %% test id="test-beam-search" points=4
+import itertools
+manual_seed(2)
+g = GPT(5, 16, 2, 2, 8)
+for p in g.parameters():
+    p.data = p.data.astype(np.float64) * 8
+seqs = np.array(list(itertools.product(range(5), repeat=3)))
+full = np.concatenate([np.tile([[1, 3]], (125, 1)), seqs], axis=1)
+z = g(full[:, :-1]).data[:, 1:]
+z = z - z.max(axis=2, keepdims=True)
+logp = z - np.log(np.exp(z).sum(axis=2, keepdims=True))
+lp = logp[np.arange(125)[:, None], np.arange(3), seqs].sum(axis=1)
+ids, score = beam_search(g, np.array([[1, 3]]), 3, beam_width=25)
+assert np.array_equal(ids[0, 2:], seqs[lp.argmax()]) and np.isclose(score, lp.max()), f"25 beams over 3 steps of 5 tokens are exhaustive: expected {seqs[lp.argmax()]} ({lp.max():.4f}), got {ids} ({score:.4f})"
+ids, score = beam_search(g, [[1, 3]], 3, beam_width=1)
+greedy = generate(g, [[1, 3]], 3, temperature=0)
+assert np.array_equal(ids, greedy) and ids.dtype == np.int64, f"one beam is greedy: expected {greedy}, got {ids}"
+### BEGIN HIDDEN TESTS
+for width in (1, 2, 3, 5):
+    ids, score = beam_search(g, [[1, 3]], 3, beam_width=width)
+    k = int(np.flatnonzero((seqs == ids[0, 2:]).all(axis=1))[0])
+    assert ids.shape == (1, 5) and np.isclose(score, lp[k]) and isinstance(score, float), f"width {width}: the score is the log-probability of the sequence returned: {lp[k]:.4f}, got {score}"
+    assert score >= lp[np.flatnonzero((seqs == greedy[0, 2:]).all(axis=1))[0]] - 1e-9 or width == 1, f"width {width} found something worse than greedy here"
+rank = np.sort(lp)[::-1]
+assert np.isclose(beam_search(g, [[1, 3]], 3, beam_width=5)[1], beam_search(g, Tensor(np.array([[1, 3]])), 3, beam_width=5)[1]), "a Tensor prompt"
+c = KVCache(2, 3, 4, 1, 1)
+for a in c.keys + c.values:
+    a[...] = np.arange(3.0).reshape(3, 1, 1, 1) + 10 * np.arange(4.0).reshape(1, 1, 4, 1)
+before = [a.copy() for a in c.keys + c.values]
+c.reorder(np.array([2, 0, 0]))
+assert all(np.array_equal(a, b[[2, 0, 0]]) for a, b in zip(c.keys + c.values, before)), "row b becomes old row rows[b] in every array"
+c.reorder([1, 0, 2])
+assert np.array_equal(c.values[1][:, 0, 0, 0], [0, 2, 0]), f"a swap must not overwrite a row before it is read: {c.values[1][:, 0, 0, 0]}"
+g.train()
+beam_search(g, [[1]], 2, beam_width=2)
+assert g.training and rank[0] >= rank[1], "the model goes back to training mode"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Measuring the speed-up
+#
+# `time_step` measures one generation step at sequence length $T$: with the cache, the first
+# $T-1$ tokens are prefilled into a fresh cache (not timed) and only the call on the last token
+# is timed; without it, the call on all $T$ tokens is.
+
+# %% solution id="time-step"
+#| export
+def time_step(model, ids, use_cache, repeats=3):
+    """Seconds (a float, the best of `repeats` runs) of one generation step on ids (B, T), T >= 2,
+    no graph, the model in the mode it is in; a fresh KVCache(model's sizes, max_len = T) per run.
+    HINT: `time.perf_counter()` before and after the one call that is timed."""
+    ### BEGIN SOLUTION
+    best = float("inf")
+    with no_grad():
+        for _ in range(repeats):
+            cache = None
+            if use_cache:
+                cache = KVCache(model.num_layers, ids.shape[0], ids.shape[1], model.num_heads,
+                                model.d_model // model.num_heads)
+                model(ids[:, :-1], kv_cache=cache)
+            start = time.perf_counter()
+            model(ids[:, -1:] if use_cache else ids, kv_cache=cache)
+            best = min(best, time.perf_counter() - start)
+    return best
+    ### END SOLUTION
+
+# %% test id="test-time-step" points=2
+spy = Spy(GPT(7, 8, 2, 1, 16))
+sec = time_step(spy, np.ones((2, 6), dtype=int), True, repeats=2)
+assert np.array_equal(np.asarray(spy.seen)[:, :2], [[5, 0], [1, 0]] * 2) and 0 < sec < 1, f"prefill 5 then time 1 token, twice: {np.asarray(spy.seen).tolist()}, {sec} s"
+### BEGIN HIDDEN TESTS
+spy = Spy(GPT(7, 8, 2, 1, 16))
+sec = time_step(spy, np.ones((1, 9), dtype=int), False)
+assert np.array_equal(np.asarray(spy.seen)[:, :2], [[9, 1]] * 3) and 0 < sec < 1, f"without the cache: the 9 tokens, 3 times: {np.asarray(spy.seen).tolist()}"
+slow, ones = GPT(7, 64, 2, 2, 300), np.ones((1, 256), dtype=int)
+assert time_step(slow, ones, False, repeats=2) > 3 * time_step(slow, ones, True, repeats=2), "the cached step is faster"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Systems note.** Measured below: without the cache the step time grows like $T$ (Linears),
+# then $T^2$; with it, it barely moves: Python overhead and $d^2$-sized matrix-vector products
+# dominate until $T$ is in the thousands, so the measured speed-up trails the FLOPs ratio. The
+# price is memory: $2 L B\,	ext{max\_len}\, d$ numbers held for the whole generation.
+
+# %%
+import matplotlib.pyplot as plt
+
+manual_seed(0)
+model = GPT(64, 64, 4, 4, 512).eval()
+seq = np.random.default_rng(0).integers(0, 64, size=(1, 512))
+lengths = [16, 32, 64, 128, 256, 512]
+times = {flag: [time_step(model, seq[:, :T], flag) for T in lengths] for flag in (False, True)}
+for i, T in enumerate(lengths):
+    ratio = step_flops(4, 64, 64, T, False) / step_flops(4, 64, 64, T, True)
+    print(f"T={T:3d}: {times[False][i] * 1e3:6.2f} ms without, {times[True][i] * 1e3:5.2f} ms with the cache: "
+          f"{times[False][i] / times[True][i]:5.1f}x (FLOPs ratio {ratio:5.1f}x)")
+print(f"a KVCache for max_len 512: {2 * 4 * 512 * 64 * 4 / 2 ** 20:.2f} MiB of float32")
+plt.figure(figsize=(6, 4))
+for flag, label in ((False, "without cache (all T tokens)"), (True, "with cache (one token)")):
+    plt.loglog(lengths, np.array(times[flag]) * 1e3, marker="o", label=label)
+plt.xlabel("sequence length T")
+plt.ylabel("ms per generated token")
+plt.title("one generation step, GPT d=64, 4 layers")
+plt.legend()
+plt.show()
