@@ -27,5 +27,17 @@ from .transformer import *  # 13_transformers
 from .transformer import __all__ as _transformer_all
 from .kvcache import *  # 14_kvcaching
 from .kvcache import __all__ as _kvcache_all
+from .profiling import *  # 15_profiling
+from .profiling import __all__ as _profiling_all
+from .acceleration import *  # 16_acceleration
+from .acceleration import __all__ as _acceleration_all
+from .quantization import *  # 17_quantization
+from .quantization import __all__ as _quantization_all
+from .compression import *  # 18_compression
+from .compression import __all__ as _compression_all
+from .benchmarking import *  # 19_benchmarking
+from .benchmarking import __all__ as _benchmarking_all
+from .capstone import *  # 20_capstone
+from .capstone import __all__ as _capstone_all
 
-__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all, *_data_all, *_spatial_all, *_tokenization_all, *_embeddings_all, *_attention_all, *_transformer_all, *_kvcache_all]
+__all__ = [*_tensor_all, *_activations_all, *_layers_all, *_losses_all, *_autograd_all, *_optim_all, *_training_all, *_data_all, *_spatial_all, *_tokenization_all, *_embeddings_all, *_attention_all, *_transformer_all, *_kvcache_all, *_profiling_all, *_acceleration_all, *_quantization_all, *_compression_all, *_benchmarking_all, *_capstone_all]
