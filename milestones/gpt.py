@@ -50,14 +50,14 @@ def train(model, next_batch, steps, lr, desc):
     losses = []
     bar = tqdm(range(steps), desc=desc, unit="step", mininterval=1.0)
     for _ in bar:
-        x, y = next_batch()
-        loss = lm_loss(model(x), y)
+        inputs, targets = next_batch()
+        loss = lm_loss(model(inputs), targets)
         optimizer.zero_grad()
         loss.backward()
         clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
-        losses.append(float(loss.data))
+        losses.append(loss.data.item())
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)
     return losses
 
