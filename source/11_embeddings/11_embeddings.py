@@ -144,6 +144,7 @@ manual_seed(0)
 emb = Embedding(10, 4)
 assert emb.weight.shape == (10, 4) and emb.weight.dtype == np.float32, f"expected a float32 (10, 4) weight, got {emb.weight.shape} {emb.weight.dtype}"
 assert emb(np.array([[1, 2, 3]])).shape == (1, 3, 4), f"expected (1, 3, 4), got {emb(np.array([[1, 2, 3]])).shape}"
+assert emb.extra_repr() == "10, 4", f"expected extra_repr '10, 4', got {emb.extra_repr()!r}"
 ### BEGIN HIDDEN TESTS
 manual_seed(0)
 assert np.allclose(emb.weight.data, get_generator().standard_normal((10, 4))), "N(0, 1) from get_generator()"
