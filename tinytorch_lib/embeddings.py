@@ -12,9 +12,8 @@ def embedding(weight, idx):
     """Rows of `weight` (a (V, d) Tensor) picked by the integer ids `idx`, recorded as op "embedding".
 
     `idx`: a Tensor, ndarray or (nested) list of ints, any shape S. Returns a Tensor of shape
-    S + (d,) and the dtype of `weight`; ctx `idx` is the ids as an integer ndarray.
-    Raises TypeError for a non-integer idx, IndexError naming the bad id and V for an id outside
-    0..V-1.
+    S + (d,) and weight's dtype; ctx `idx` is the ids as an integer ndarray. Raises TypeError for
+    a non-integer idx, IndexError naming the bad id and V for an id outside 0..V-1.
     EXAMPLE: embedding(Tensor([[0., 1.], [2., 3.], [4., 5.]]), [2, 0, 2]).data -> [[4, 5], [0, 1], [4, 5]]
     HINT: integer-array indexing of an ndarray gathers rows; `np.issubdtype(a.dtype, np.integer)`.
     """

@@ -14,12 +14,11 @@ def clip_grad_norm_(parameters, max_norm):
 
     parameters: an iterable of Tensors (a list, a generator) or a single Tensor; those whose
                 `.grad` is None are ignored.
-    Computes the total norm in float64 over every gradient. When max_norm / (total + 1e-6) < 1,
-    each gradient's `.data` is replaced by a new, scaled array of the same dtype (two gradients
-    may share one array: scaling in place would scale it twice). Returns the total norm before
-    clipping as a NumPy float64 (0.0 when there is no gradient).
-    EXAMPLE: grads [3, 0] and [[0], [4]], max_norm=1 -> grads [0.6, 0] and [[0], [0.8]] (up to
-             the 1e-6), returns 5.0
+    The total norm is computed in float64. When max_norm / (total + 1e-6) < 1, each gradient's
+    `.data` is replaced by a new, scaled array of the same dtype (two gradients may share one array:
+    scaling in place would scale it twice). Returns the norm before clipping as a NumPy float64
+    (0.0 when there is no gradient).
+    EXAMPLE: grads [3, 0] and [[0], [4]], max_norm=1 -> grads ~[0.6, 0] and ~[[0], [0.8]], returns 5.0
     HINT: `np.square` and `np.sum` accept a `dtype`.
     """
     if isinstance(parameters, Tensor):

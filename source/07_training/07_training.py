@@ -45,7 +45,6 @@ def with_grad(values, dtype=np.float64):
 # $$\lVert g\rVert = \sqrt{\textstyle\sum_{p}\sum_i g_{p,i}^2}, \qquad
 #   \text{if } \lVert g\rVert > c:\quad g_p \leftarrow g_p \cdot \frac{c}{\lVert g\rVert + 10^{-6}}
 #   \text{ for every } p.$$
-#
 # `clip_grad_norm_` (`_`: in place) returns the norm measured *before* clipping.
 
 # %% solution id="clip-grad-norm"
@@ -55,12 +54,11 @@ def clip_grad_norm_(parameters, max_norm):
 
     parameters: an iterable of Tensors (a list, a generator) or a single Tensor; those whose
                 `.grad` is None are ignored.
-    Computes the total norm in float64 over every gradient. When max_norm / (total + 1e-6) < 1,
-    each gradient's `.data` is replaced by a new, scaled array of the same dtype (two gradients
-    may share one array: scaling in place would scale it twice). Returns the total norm before
-    clipping as a NumPy float64 (0.0 when there is no gradient).
-    EXAMPLE: grads [3, 0] and [[0], [4]], max_norm=1 -> grads [0.6, 0] and [[0], [0.8]] (up to
-             the 1e-6), returns 5.0
+    The total norm is computed in float64. When max_norm / (total + 1e-6) < 1, each gradient's
+    `.data` is replaced by a new, scaled array of the same dtype (two gradients may share one array:
+    scaling in place would scale it twice). Returns the norm before clipping as a NumPy float64
+    (0.0 when there is no gradient).
+    EXAMPLE: grads [3, 0] and [[0], [4]], max_norm=1 -> grads ~[0.6, 0] and ~[[0], [0.8]], returns 5.0
     HINT: `np.square` and `np.sum` accept a `dtype`.
     """
     ### BEGIN SOLUTION
@@ -91,7 +89,6 @@ clip_grad_norm_([a, b], max_norm=1.0)
 coef = 1.0 / (math.sqrt(100.01) + 1e-6)
 got = [a.grad.data[0], b.grad.data[0]]
 assert np.allclose(got, [10 * coef, 0.1 * coef], rtol=1e-12), f"one global factor: expected {[10 * coef, 0.1 * coef]}, got {got}"
-a, b = with_grad([3.0, 4.0]), with_grad([0.0])
 a, none = with_grad(np.full(3, 2.0), dtype=np.float32), Tensor(np.zeros(2), requires_grad=True)
 norm = clip_grad_norm_((p for p in [a, none]), max_norm=0.5)
 ok = np.isclose(float(norm), math.sqrt(12.0), rtol=1e-6) and a.grad.dtype == np.float32 and none.grad is None
@@ -112,9 +109,7 @@ assert np.allclose(e.grad.data, np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
 # ## Cosine learning-rate schedule
 # A large learning rate makes fast progress early; a small one settles into a minimum late. Cosine
 # annealing (Loshchilov & Hutter, 2017) glides from $\eta_{\max}$ to $\eta_{\min}$ over $T_{\max}$ epochs:
-#
 # $$\eta_t = \eta_{\min} + \tfrac12(\eta_{\max} - \eta_{\min})\left(1 + \cos\frac{\pi t}{T_{\max}}\right).$$
-#
 # $\eta_{\max}$ is the optimizer's lr at creation ($t = 0$); each `step()` (once per epoch) advances
 # $t$ and writes the new rate into `optimizer.lr`. Past $T_{\max}$ it climbs back up, as PyTorch's.
 
@@ -407,18 +402,13 @@ class Trainer:
         ### END SOLUTION
 
 # %% test id="test-trainer-train-step" points=2
-manual_seed(0)
-model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
-manual_seed(0)
-twin = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
+manual_seed(0); model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
+manual_seed(0); twin = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
 trainer = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.5, momentum=0.9))
 twin_opt = SGD(twin.parameters(), lr=0.5, momentum=0.9)
 for x, y in toy_batches()[:3]:
     loss, out = trainer.train_step(x, y)
-    twin_opt.zero_grad()
-    ref = CrossEntropyLoss()(twin(x), y)
-    ref.backward()
-    twin_opt.step()
+    twin_opt.zero_grad(); ref = CrossEntropyLoss()(twin(x), y); ref.backward(); twin_opt.step()
     assert np.isclose(loss, ref.item()) and np.shape(out) == (16, 2), \
         f"train_step returns (loss, output): expected ({ref.item():.4f}, shape (16, 2)), got ({loss}, {np.shape(out)})"
 for p, q in zip(model.parameters(), twin.parameters()):
@@ -560,17 +550,14 @@ assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {p
 import time
 import matplotlib.pyplot as plt
 from tinytorch_lib.tensor import get_generator
-
 def two_moons(n, noise=0.15, seed=0):
     rng = np.random.default_rng(seed)
     t = rng.uniform(0, np.pi, n)
     label = rng.integers(0, 2, n)
     x = np.where(label[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
     return (x + rng.normal(scale=noise, size=x.shape)).astype(np.float32), label.astype(np.int64)
-
 class Batches:
     """Re-iterable mini-batches over arrays, reshuffled on every pass."""
-
     def __init__(self, x, y, batch_size, shuffle=True):
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
     def __iter__(self):
@@ -578,7 +565,6 @@ class Batches:
         for i in range(0, len(order), self.batch_size):
             idx = order[i:i + self.batch_size]
             yield Tensor(self.x[idx]), Tensor(self.y[idx])
-
 x_train, y_train = two_moons(512, seed=0)
 x_val, y_val = two_moons(256, seed=1)
 manual_seed(0)
@@ -589,16 +575,11 @@ history = trainer.fit(Batches(x_train, y_train, 32), epochs=60,
                       val_loader=Batches(x_val, y_val, 256, shuffle=False), progress=False)
 print(f"final: train loss {history['train_loss'][-1]:.4f}, val loss {history['val_loss'][-1]:.4f}, "
       f"val accuracy {history['val_acc'][-1]:.3f}")
-
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=72)
 epochs = np.arange(1, 61)
-ax1.plot(epochs, history["train_loss"], label="train")
-ax1.plot(epochs, history["val_loss"], label="validation")
-ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
-ax1.legend(loc="upper center")
-ax1b = ax1.twinx()
-ax1b.plot(epochs, history["lr"], "k:", lw=1)
-ax1b.set_ylabel("learning rate (dotted)")
+ax1.plot(epochs, history["train_loss"], label="train"); ax1.plot(epochs, history["val_loss"], label="validation")
+ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss"); ax1.legend(loc="upper center")
+ax1.twinx().plot(epochs, history["lr"], "k:", lw=1)[0].axes.set_ylabel("learning rate (dotted)")
 gx, gy = np.meshgrid(np.linspace(-1.5, 2.5, 200), np.linspace(-1.0, 1.5, 200))
 logits = model(Tensor(np.c_[gx.ravel(), gy.ravel()].astype(np.float32))).data
 ax2.contourf(gx, gy, ((logits[:, 1] - logits[:, 0]) > 0).reshape(gx.shape).astype(float), alpha=0.25, cmap="coolwarm")

@@ -18,8 +18,7 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor, get_generator
 
 # %% [markdown]
 # ## The lookup op and its backward
-#
-# Op `"embedding"`, one parent (`weight`), ctx `idx`. Like PyTorch, an id outside $0 \le i < V$
+# Op `"embedding"`, one parent (`weight`), ctx `idx`. As in PyTorch, an id outside $0 \le i < V$
 # (negative included) is an error, and a float index a type error (rounding `2.7` hides a bug).
 
 # %% solution id="embedding-op"
@@ -28,9 +27,8 @@ def embedding(weight, idx):
     """Rows of `weight` (a (V, d) Tensor) picked by the integer ids `idx`, recorded as op "embedding".
 
     `idx`: a Tensor, ndarray or (nested) list of ints, any shape S. Returns a Tensor of shape
-    S + (d,) and the dtype of `weight`; ctx `idx` is the ids as an integer ndarray.
-    Raises TypeError for a non-integer idx, IndexError naming the bad id and V for an id outside
-    0..V-1.
+    S + (d,) and weight's dtype; ctx `idx` is the ids as an integer ndarray. Raises TypeError for
+    a non-integer idx, IndexError naming the bad id and V for an id outside 0..V-1.
     EXAMPLE: embedding(Tensor([[0., 1.], [2., 3.], [4., 5.]]), [2, 0, 2]).data -> [[4, 5], [0, 1], [4, 5]]
     HINT: integer-array indexing of an ndarray gathers rows; `np.issubdtype(a.dtype, np.integer)`.
     """
@@ -62,15 +60,13 @@ VJP["embedding"] = _embedding_vjp
 # %% helper
 import numpy as np
 
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
         fn()
     except exc as e:
         return str(e)
-    raise AssertionError(f"expected {exc.__name__} to be raised")
-
+    raise AssertionError(f"expected {exc.__name__} to be raised, got no error")
 
 def grad_check(fn, a):
     """fn(float64 leaf Tensor) -> Tensor: its backward against central differences."""
@@ -111,7 +107,6 @@ raises(lambda: embedding(W, np.array([0.0, 1.0])), TypeError)
 
 # %% [markdown]
 # ## The layer
-#
 # `Embedding(num_embeddings, embedding_dim)` holds `weight` $(V, d)$, float32, initialised from
 # $\mathcal{N}(0, 1)$ as PyTorch does (drawn with `get_generator().standard_normal`).
 
@@ -134,9 +129,12 @@ class Embedding(Module):
         ### END SOLUTION
 
     def extra_repr(self):
+        ### BEGIN SOLUTION
         return f"{self.num_embeddings}, {self.embedding_dim}"
+        ### END SOLUTION
 
 # %%
+import time
 from tinytorch_lib.tensor import manual_seed
 from tinytorch_lib.losses import CrossEntropyLoss
 from tinytorch_lib.optim import Adam
@@ -146,6 +144,7 @@ manual_seed(0)
 emb = Embedding(10, 4)
 assert emb.weight.shape == (10, 4) and emb.weight.dtype == np.float32, f"expected a float32 (10, 4) weight, got {emb.weight.shape} {emb.weight.dtype}"
 assert emb(np.array([[1, 2, 3]])).shape == (1, 3, 4), f"expected (1, 3, 4), got {emb(np.array([[1, 2, 3]])).shape}"
+assert emb.extra_repr() == "10, 4", f"expected extra_repr '10, 4', got {emb.extra_repr()!r}"
 ### BEGIN HIDDEN TESTS
 manual_seed(0)
 assert np.allclose(emb.weight.data, get_generator().standard_normal((10, 4))), "N(0, 1) from get_generator()"
@@ -155,7 +154,6 @@ assert np.array_equal(emb([3, 3]).data[1], emb.weight.data[3]), "row 3"
 
 # %% [markdown]
 # ## The simplest language model is an embedding
-#
 # A **bigram** model predicts the next token from the current one alone: `Embedding(V, V)` whose row
 # $i$ holds the logits of the token after $i$. Its best possible weights need no training: with
 # add-$\alpha$ smoothed counts $c_{ij} = \alpha + \#\{t : x_t = i, x_{t+1} = j\}$, the maximum-likelihood
@@ -192,19 +190,16 @@ assert np.isclose(got, -(np.log(4 / 8) + np.log(2 / 8)) / 2), f"got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Gradient descent must find the same model: the loss of an `Embedding(V, V)` trained with
-# cross-entropy on every (token, next token) pair goes down to the unsmoothed bigram loss, and its
-# rows become log-frequencies. Each step, the scatter-add backward sends the gradient of every pair
-# to the row of its first token.
+# Gradient descent finds the same model: trained with cross-entropy on every (token, next token)
+# pair, an `Embedding(V, V)` reaches the unsmoothed bigram loss; its rows become log-frequencies.
 
 # %% solution id="train-bigram"
 def train_bigram(ids, vocab_size, steps, lr=0.1):
     """Train a bigram model Embedding(vocab_size, vocab_size) on the 1-D int sequence `ids`.
 
     Every step uses all pairs (ids[t], ids[t + 1]) as one batch: the rows of the current tokens are
-    the logits, CrossEntropyLoss against the next tokens, then backward and one Adam(lr) step (fresh
-    gradients each step). Returns (model, losses): the trained Embedding and a list of `steps`
-    floats, each the loss measured before that step's update.
+    the logits, CrossEntropyLoss against the next tokens, then one Adam(lr) step on fresh gradients.
+    Returns (model, losses): the Embedding and `steps` floats, each the loss before that step's update.
     EXAMPLE: train_bigram([0, 1, 0, 1, 0], 2, 200)[1][-1] -> about 0.01 (1 always follows 0 and 0 follows 1)
     """
     ### BEGIN SOLUTION
@@ -247,7 +242,6 @@ assert np.allclose(moved[[0, 2]], 0) and np.allclose(moved[1], 0.5, atol=1e-4), 
 
 # %% [markdown]
 # ## Sinusoidal positions
-#
 # Vaswani et al. (2017) add to position $p$ sines and cosines at geometric frequencies:
 # $PE_{p,2i} = \sin(p\,\omega_i)$, $PE_{p,2i+1} = \cos(p\,\omega_i)$, $\omega_i = 10000^{-2i/d}$ (odd
 # $d$: the last dimension is a sine alone). Fast columns tell neighbours apart, slow ones far
@@ -356,16 +350,41 @@ raises(lambda: shift_rotation(1, 5), ValueError)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## What the positions look like, and what a lookup saves
-#
-# Left: the table. Middle: $PE_p \cdot PE_{64}$ depends only on $p - 64$ and falls with distance.
-# Right: a bigram embedding trained by gradient descent reaches the loss of the counts.
+# ## What a lookup saves, and what the positions look like
 # **Systems note.** A lookup of $N$ ids copies $N d$ numbers; the one-hot product computes the same
 # rows with an $(N, V)$ matrix: $NV$ floats and $2NVd$ FLOPs, nearly all multiplications by zero.
+# You time both. In the plots, left: the positional table; middle: $PE_p \cdot PE_{64}$ depends
+# only on $p - 64$ and falls with distance; right: a bigram embedding trained by gradient descent
+# reaches the loss of the counts.
+
+# %% solution id="lookup-cost"
+def lookup_cost(weight, ids):
+    """Time the same rows two ways; returns (lookup_seconds, onehot_seconds, onehot_rows).
+
+    weight: (V, d) Tensor; ids: 1-D int ndarray of N ids. The lookup is the `embedding` op; the
+    one-hot way multiplies an (N, V) matrix of weight's dtype (row t: a single 1, in column ids[t])
+    by weight.data, and its time includes building that matrix. Times come from time.perf_counter.
+    EXAMPLE: lookup_cost(Tensor([[0., 1.], [2., 3.], [4., 5.]]), np.array([2, 0]))[2] -> [[4, 5], [0, 1]]
+    """
+    ### BEGIN SOLUTION
+    start = time.perf_counter()
+    embedding(weight, ids)
+    lookup_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    onehot = np.zeros((len(ids), weight.shape[0]), dtype=weight.dtype)
+    onehot[np.arange(len(ids)), ids] = 1
+    rows = onehot @ weight.data
+    return lookup_seconds, time.perf_counter() - start, rows
+    ### END SOLUTION
+
+# %% test id="test-lookup-cost" points=1
+W = Tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
+t_lookup, t_onehot, rows = lookup_cost(W, np.array([3, 0, 3, 1]))
+exp = W.data[[3, 0, 3, 1]]
+assert np.array_equal(rows, exp) and rows.dtype == np.float32, f"expected {exp.tolist()} (float32), got {np.asarray(rows).tolist()}"
+assert 0 < t_lookup < 1 and 0 < t_onehot < 1, f"expected two small positive times, got {t_lookup}, {t_onehot}"
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 
 pe = sinusoidal_table(128, 64)
@@ -381,12 +400,6 @@ axes[2].set(xlabel="step", ylabel="cross-entropy (nats)", title="training finds 
 plt.show()
 V, d, N = 5000, 128, 4096
 table, ids = Embedding(V, d), np.random.default_rng(0).integers(0, V, size=N)
-onehot = np.zeros((N, V), dtype=np.float32)
-onehot[np.arange(N), ids] = 1
-t0 = time.perf_counter()
-rows = table(ids)
-t1 = time.perf_counter()
-same = onehot @ table.weight.data
-t2 = time.perf_counter()
-print(f"{N} ids, V={V}, d={d}: lookup {(t1 - t0) * 1e3:.2f} ms, one-hot matmul {(t2 - t1) * 1e3:.1f} ms "
-      f"({onehot.nbytes / 2**20:.0f} MiB one-hot, {2 * N * V * d / 1e9:.1f} GFLOP), same rows: {np.allclose(same, rows.data)}")
+t_lookup, t_onehot, rows = lookup_cost(table.weight, ids)
+print(f"{N} ids, V={V}, d={d}: lookup {t_lookup * 1e3:.2f} ms, one-hot matmul {t_onehot * 1e3:.1f} ms "
+      f"({N * V * 4 / 2**20:.0f} MiB one-hot, {2 * N * V * d / 1e9:.1f} GFLOP), same rows: {np.allclose(rows, table.weight.data[ids])}")
