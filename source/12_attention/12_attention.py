@@ -234,28 +234,26 @@ def reference_mha(m, x, causal):
 # %% test id="test-mha" points=4
 mha = MultiHeadAttention(8, 2)
 xr = np.random.default_rng(3).standard_normal((3, 5, 8)).astype(np.float32)
-out = mha(Tensor(xr))
-assert out.shape == (3, 5, 8), f"expected (3, 5, 8), got {out.shape}"
-assert np.allclose(out.data, reference_mha(mha, xr, False), atol=1e-5), "output differs from the head-by-head reference"
-cm = MultiHeadAttention(8, 4, causal=True)
-changed = xr.copy()
+out, exp = mha(Tensor(xr)), reference_mha(mha, xr, False)
+assert out.shape == (3, 5, 8) and np.allclose(out.data, exp, atol=1e-5), f"head-by-head reference: expected (3, 5, 8)\n{exp[0]}\ngot {out.shape}\n{out.data[0]}"
+cm, changed = MultiHeadAttention(8, 4, causal=True), xr.copy()
 changed[:, 3] += 1.0
 a, b = cm(Tensor(xr)).data, cm(Tensor(changed)).data
 assert np.allclose(a[:, :3], b[:, :3]) and not np.allclose(a[:, 3], b[:, 3]), "causal: changing token 3 changes outputs 3.. only"
 ### BEGIN HIDDEN TESTS
-assert np.allclose(a, reference_mha(cm, xr, True), atol=1e-5), "causal multi-head output"
-names = [n for n, _ in cm.named_parameters()]
-assert names == ["q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias", "out_proj.weight", "out_proj.bias"], f"got {names}"
-nb = MultiHeadAttention(6, 3, bias=False)
-assert nb.head_dim == 2 and nb.q_proj.bias is None and nb.out_proj.bias is None and len(list(nb.parameters())) == 4, "bias=False: 4 weights"
-x6 = np.random.default_rng(4).standard_normal((2, 4, 6))
-assert np.allclose(nb(Tensor(x6)).data, reference_mha(nb, x6, False), atol=1e-5), "3 heads of width 2, no bias"
+names, nb, x6 = [n for n, _ in cm.named_parameters()], MultiHeadAttention(6, 3, bias=False), np.random.default_rng(4).standard_normal((2, 4, 6))
+exp = [f"{p}.{w}" for p in ("q_proj", "k_proj", "v_proj", "out_proj") for w in ("weight", "bias")]
+assert names == exp, f"expected {exp}, got {names}"
+got = (nb.head_dim, nb.q_proj.bias is None, nb.out_proj.bias is None, len(list(nb.parameters())))
+assert got == (2, True, True, 4), f"bias=False: expected head_dim 2, no biases, 4 weights, got {got}"
+for m, xx, causal in [(cm, xr, True), (nb, x6, False)]:
+    exp = reference_mha(m, xx, causal)
+    assert np.allclose(m(Tensor(xx)).data, exp, atol=1e-5), f"{m.num_heads} heads, causal {causal}: expected\n{exp[0]}\ngot\n{m(Tensor(xx)).data[0]}"
 sp = nb.split_heads(Tensor(np.arange(24.0).reshape(1, 4, 6)))
 assert sp.shape == (1, 3, 4, 2) and np.array_equal(sp.data[0, 1, 2], [14, 15]), f"head 1, token 2 = features 2..3 of token 2, got {sp.data[0, 1, 2]}"
 assert np.array_equal(nb.merge_heads(sp).data, np.arange(24.0).reshape(1, 4, 6)), "merge_heads undoes split_heads"
-msg = raises(lambda: MultiHeadAttention(10, 3), ValueError)
-assert "10" in msg and "3" in msg, f"name embed_dim and num_heads: {msg}"
-small = MultiHeadAttention(4, 2, causal=True)
+msg, small = raises(lambda: MultiHeadAttention(10, 3), ValueError), MultiHeadAttention(4, 2, causal=True)
+assert "10" in msg and "3" in msg, f"expected a message naming embed_dim 10 and num_heads 3, got {msg}"
 for p in small.parameters():
     p.data = p.data.astype(np.float64)
 grad_check(lambda a: small(a), np.random.default_rng(5).standard_normal((2, 3, 4)))
