@@ -10,10 +10,8 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 
 def masked_softmax(x):
-    """Softmax over the last axis of the Tensor x, where -inf entries get weight 0 and a row that
-    is -inf everywhere becomes all zeros (no nan, no warning). Recorded as op "softmax", dim=-1.
-
-    Returns a Tensor of x's shape and dtype.
+    """Softmax over the last axis of Tensor x (same shape and dtype, op "softmax", dim=-1); -inf gets
+    weight 0 and an all -inf row becomes zeros (no nan, no warning).
     EXAMPLE: masked_softmax(Tensor([[0., -inf], [-inf, -inf], [1e4, 0.]])).data
              -> [[1., 0.], [0., 0.], [1., 0.]]
     HINT: replace an infinite row maximum by 0 before subtracting (`np.isfinite`, `np.where`).

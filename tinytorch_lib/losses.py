@@ -11,12 +11,9 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 
 def _target_array(target, like):
-    """The target as a new-or-borrowed float ndarray of `like`'s dtype and shape.
-
-    target: Tensor, ndarray or list; like: the prediction Tensor. ValueError naming both shapes
-    when they differ (no broadcasting). EXAMPLE: _target_array([1, 0], Tensor([0.5, 0.5])) ->
-    array([1., 0.], dtype=float32).  HINT: `np.asarray` takes a dtype.
-    """
+    """target (Tensor, ndarray or list) as an ndarray of the Tensor `like`'s dtype; ValueError naming
+    both shapes when they differ. EXAMPLE: _target_array([1, 0], Tensor([0.5, 0.5])) -> array([1., 0.],
+    dtype=float32).  HINT: `np.asarray` takes a dtype."""
     t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=like.data.dtype)
     if t.shape != like.shape:
         raise ValueError(f"target shape {t.shape} must equal the input shape {like.shape}")
@@ -24,11 +21,8 @@ def _target_array(target, like):
 
 
 def _reduce(loss, reduction="mean"):
-    """Reduce a Tensor of per-element losses: "mean" -> 0-d mean, "sum" -> 0-d sum, "none" -> loss itself.
-
-    Tensor operations only (so module 05 differentiates). ValueError naming the bad value otherwise.
-    EXAMPLE: _reduce(Tensor([1., 3.]), "sum") -> Tensor(4.)
-    """
+    """"mean" -> 0-d mean, "sum" -> 0-d sum, "none" -> loss itself, with Tensor operations; ValueError
+    naming any other value. EXAMPLE: _reduce(Tensor([1., 3.]), "sum") -> Tensor(4.)"""
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -39,14 +33,10 @@ def _reduce(loss, reduction="mean"):
 
 
 class MSELoss(Module):
-    """Mean of the squared differences over every element, as a 0-d Tensor.
-
-    input: a Tensor; target: a Tensor or array-like. Built from Tensor operations (so it is
-    differentiable); the dtype follows NumPy's promotion of the two. When the shapes differ,
-    warn (`warnings.warn`, message naming both shapes) and broadcast anyway, as PyTorch does.
+    """Mean squared difference (0-d Tensor) of a Tensor and a Tensor or array-like target; dtype by
+    NumPy promotion; shapes differ -> `warnings.warn` naming both, then broadcast.
     EXAMPLE: MSELoss()(Tensor([1., 2., 3.]), Tensor([1., 0., 0.])) -> Tensor(4.3333)  (= 13/3)
-    HINT: `as_tensor` turns the target into a Tensor; squaring by a product keeps float32 float32.
-    """
+    HINT: `as_tensor` makes the target a Tensor; squaring by a product keeps float32 float32."""
     def forward(self, input, target):
         target = as_tensor(target)
         if target.shape != input.shape:
@@ -57,19 +47,14 @@ class MSELoss(Module):
 
 
 class CrossEntropyLoss(Module):
-    """Mean over the batch of -log softmax(input)[n, target[n]], as a 0-d Tensor.
+    """Mean over the batch of -log softmax(input)[n, target[n]], a 0-d Tensor in the logits' dtype.
 
-    input: logits, a Tensor (N, C), or (C,) for one example (then target is a single index).
-    target: class indices as an ndarray, Tensor or list, shape (N,) (or 0-d for a (C,) input);
-    float values are accepted if they are whole numbers. Errors:
-      ValueError naming both shapes when input is not (N, C) with target (N,);
-      ValueError when a target is not a whole number;
-      IndexError naming the offending index and C ("... 3 ... 3 classes") when a target is
-      < 0 or >= C (the largest offender when one is >= C, else the smallest).
-    Keeps the dtype of the logits; stable for logits up to |z| = 1e4.
+    input: logits (N, C), or (C,) with a 0-d target; target: class indices (ndarray, Tensor or list,
+    whole-number floats allowed). ValueError naming both shapes unless (N, C) with (N,); ValueError
+    for a non-whole target; IndexError "<t> is out of bounds for <C> classes" for a target < 0 or
+    >= C (the largest offender if one is >= C, else the smallest). Stable up to |z| = 1e4.
     EXAMPLE: CrossEntropyLoss()(Tensor([[0., 0., 0.]]), np.array([1])) -> Tensor(1.0986)  (= log 3)
-    HINT: reshape a single example to a batch of one; np.round tells whole numbers apart.
-    """
+    HINT: reshape a single example to a batch of one; np.round tells whole numbers apart."""
     def forward(self, input, target):
         if input.ndim == 1:
             input = input.reshape(1, -1)
@@ -92,15 +77,12 @@ class CrossEntropyLoss(Module):
 
 
 class BCELoss(Module):
-    """Mean binary cross-entropy of probabilities `input` against targets in [0, 1].
+    """Mean BCE of probabilities `input` (Tensor) against same-shape targets in [0, 1] (soft allowed).
 
-    input: a Tensor of probabilities; target: same shape, Tensor or array-like (soft targets
-    allowed). ValueError ("... between 0 and 1 ...") if any input is outside [0, 1]. Each log is
-    clamped at -100 before use. Records the per-element losses as op "bce" (parent input,
-    ctx target=t) and returns their Tensor mean; keeps the input's dtype.
-    EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)  (= (log 2 + log 5) / 2)
-    HINT: `_target_array` (above) checks the shape; np.maximum applies a clamp elementwise.
-    """
+    ValueError ("... between 0 and 1 ...") for an input outside [0, 1]; each log clamped at -100.
+    Records the per-element losses as op "bce" (parent input, ctx target=t), returns their Tensor mean
+    in the input's dtype. EXAMPLE: BCELoss()(Tensor([0.5, 0.8]), Tensor([1., 0.])) -> Tensor(1.1513)
+    HINT: `_target_array` checks the shape; np.maximum applies a clamp elementwise."""
     def forward(self, input, target):
         t = _target_array(target, input)
         p = input.data
@@ -115,14 +97,10 @@ class BCELoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
-    """Mean binary cross-entropy of sigmoid(input) against targets, computed from the logits.
-
-    Same inputs as BCELoss but `input` holds logits (any real number). No overflow and no clamp:
-    a logit of 1e4 with target 0 costs exactly 1e4. Records the per-element losses as op
-    "bce_with_logits" (ctx target=t) and returns their Tensor mean; keeps the input's dtype.
+    """BCELoss of sigmoid(input) from logits: no overflow, no clamp (logit 1e4, target 0 costs 1e4).
+    Op "bce_with_logits" (ctx target=t), Tensor mean, input's dtype.
     EXAMPLE: BCEWithLogitsLoss()(Tensor([0.]), Tensor([1.])) -> Tensor(0.6931)  (= log 2)
-    HINT: the last formula above; np.log1p is accurate where its argument is tiny.
-    """
+    HINT: the last formula above; np.log1p is accurate where its argument is tiny."""
     def forward(self, input, target):
         t = _target_array(target, input)
         x = input.data

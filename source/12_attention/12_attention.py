@@ -1,17 +1,15 @@
 # %% [markdown]
 # # 12 · Attention
 #
-# Every token asks a question (its **query** $q$), every token offers a **key** $k$ and a **value**
-# $v$; a token's output is the average of all values, weighted by how well its query matches each
-# key (Vaswani et al., 2017):
+# Every token asks a **query** $q$ and offers a **key** $k$ and a **value** $v$; its output is the
+# average of all values, weighted by how well its query matches each key (Vaswani et al., 2017):
 #
 # $$\text{Attention}(Q, K, V) = \text{softmax}\!\left(\frac{Q K^\top}{\sqrt{E}} + M\right) V,
 #   \qquad Q \in \mathbb{R}^{L \times E},\; K \in \mathbb{R}^{S \times E},\; V \in \mathbb{R}^{S \times E_v}.$$
 #
-# Dividing by $\sqrt{E}$ keeps the scores of unit-variance vectors at unit variance, so the softmax
-# does not saturate. The mask $M$ is 0 where a query may look and $-\infty$ where it may not. A
-# language model must not see the future: query $i$ may look at keys $j \le i$ only (**causal**).
-# You will match PyTorch's `torch.nn.functional.scaled_dot_product_attention` exactly, masks included.
+# Dividing by $\sqrt{E}$ keeps unit-variance scores at unit variance (no saturated softmax). The mask
+# $M$ is 0 where a query may look and $-\infty$ where not; **causal**: query $i$ sees keys $j \le i$.
+# You will match PyTorch's `scaled_dot_product_attention` exactly, masks included.
 
 # %%
 #| default_exp attention
@@ -26,19 +24,15 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor
 # %% [markdown]
 # ## A softmax that survives $-\infty$
 #
-# Module 02's softmax subtracts the row maximum. A row whose every score is $-\infty$ (a query
-# allowed to see nothing) has maximum $-\infty$ and $-\infty - (-\infty)$ is nan. PyTorch returns
-# zeros there: no weight on anything, so the output row is 0 and so is its gradient. The result is
-# recorded as op `"softmax"` (ctx `dim=-1`), so module 05's rule $\bar x = s \odot (\bar s - \sum \bar s \odot s)$
-# differentiates it; for a zero row it gives zero.
+# A row that is $-\infty$ everywhere has maximum $-\infty$, and $-\infty - (-\infty)$ is nan. PyTorch
+# returns zeros there (output and gradient 0). Recorded as op `"softmax"` (ctx `dim=-1`), module 05's
+# rule $\bar x = s \odot (\bar s - \sum \bar s \odot s)$ differentiates it, giving zero for a zero row.
 
 # %% solution id="masked-softmax"
 #| export
 def masked_softmax(x):
-    """Softmax over the last axis of the Tensor x, where -inf entries get weight 0 and a row that
-    is -inf everywhere becomes all zeros (no nan, no warning). Recorded as op "softmax", dim=-1.
-
-    Returns a Tensor of x's shape and dtype.
+    """Softmax over the last axis of Tensor x (same shape and dtype, op "softmax", dim=-1); -inf gets
+    weight 0 and an all -inf row becomes zeros (no nan, no warning).
     EXAMPLE: masked_softmax(Tensor([[0., -inf], [-inf, -inf], [1e4, 0.]])).data
              -> [[1., 0.], [0., 0.], [1., 0.]]
     HINT: replace an infinite row maximum by 0 before subtracting (`np.isfinite`, `np.where`).
@@ -85,11 +79,9 @@ with np.errstate(over="raise", invalid="raise", divide="raise"):
     got = masked_softmax(Tensor(np.array([[0.0, -inf], [-inf, -inf], [1e4, 0.0]]))).data
 assert np.array_equal(got, [[1, 0], [0, 0], [1, 0]]), f"expected [[1, 0], [0, 0], [1, 0]], got {got.tolist()}"
 ### BEGIN HIDDEN TESTS
-x3 = np.array([[[1.0, 2.0, 3.0], [0.0, -inf, np.log(3)]]])
-got = masked_softmax(Tensor(x3))
-exp1 = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
-assert np.allclose(got.data[0, 0], exp1) and np.allclose(got.data[0, 1], [0.25, 0, 0.75]), f"got {got.data}"
-assert got.shape == (1, 2, 3) and got.dtype == np.float64, f"shape and dtype kept, got {got.shape} {got.dtype}"
+got = masked_softmax(Tensor(np.array([[[1.0, 2.0, 3.0], [0.0, -inf, np.log(3)]]])))
+exp = [np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum(), [0.25, 0, 0.75]]
+assert got.shape == (1, 2, 3) and got.dtype == np.float64 and np.allclose(got.data[0], exp), f"expected {exp} (float64), got {got.data} ({got.dtype})"
 assert masked_softmax(Tensor(np.zeros((2, 4), np.float32))).dtype == np.float32, "float32 stays float32"
 xt = Tensor(np.array([[0.5, -inf, 1.0], [-inf, -inf, -inf]]), requires_grad=True)
 s = masked_softmax(xt)
@@ -102,17 +94,15 @@ grad_check(lambda a: masked_softmax(a), np.random.default_rng(1).standard_normal
 # %% [markdown]
 # ## Scaled dot-product attention
 #
-# `scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False)` takes Tensors of shapes
-# $(\dots, L, E)$, $(\dots, S, E)$, $(\dots, S, E_v)$ (any leading batch and head axes, broadcast) and
-# returns $(\dots, L, E_v)$, with PyTorch's mask conventions:
+# `scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False)`: Tensors $(\dots, L, E)$,
+# $(\dots, S, E)$, $(\dots, S, E_v)$ (leading axes broadcast) -> $(\dots, L, E_v)$; PyTorch's masks:
 #
 # * a **boolean** `attn_mask` (an ndarray broadcastable to $(\dots, L, S)$): `True` = may attend;
 # * a **float** `attn_mask`: added to the scores (0 keeps, $-\infty$ removes, anything else biases);
 # * `is_causal=True`: query $i$ sees keys $j \le i$, **top-left aligned** (row $i$ of an $L \times S$
 #   lower triangle, also when $L \ne S$); giving both a mask and `is_causal` is a `RuntimeError`.
 #
-# The mask becomes a constant Tensor added to the scores, in the scores' dtype; the softmax above
-# and Tensor operations do the rest, so the backward pass comes for free.
+# The mask becomes a constant Tensor added to the scores (their dtype); backward comes for free.
 
 # %% solution id="sdpa"
 #| export
@@ -150,26 +140,20 @@ assert np.allclose(got, [[0, 8]]), f"True = attend: only key 1 is visible, expec
 got = scaled_dot_product_attention(q1, k1, v1, attn_mask=np.array([[0.0, np.log(3)]])).data
 assert np.allclose(got, [[2, 4]]), f"a float mask is added: scores [log 3, log 3], expected [[2, 4]], got {got}"
 ### BEGIN HIDDEN TESTS
-q2 = Tensor(np.zeros((2, 4)))
-got = scaled_dot_product_attention(q2, Tensor(np.zeros((2, 4))), v1, is_causal=True).data
-assert np.allclose(got, [[4, 0], [2, 4]]), f"causal: row 0 sees key 0, row 1 averages both: got {got}"
-got = scaled_dot_product_attention(q2, Tensor(np.zeros((2, 4))), v1, attn_mask=np.array([[True, True], [False, False]])).data
-assert np.allclose(got, [[2, 4], [0, 0]]), f"a fully masked row gives zeros like PyTorch, got {got}"
-got = scaled_dot_product_attention(q2, Tensor(np.zeros((2, 4))), v1, attn_mask=np.array([[0.0, -np.inf], [-np.inf, -np.inf]])).data
-assert np.allclose(got, [[4, 0], [0, 0]]), f"-inf in a float mask removes keys, got {got}"
 vq = Tensor(np.array([[1.0], [2.0], [4.0]]))
-got = scaled_dot_product_attention(Tensor(np.zeros((2, 3))), Tensor(np.zeros((3, 3))), vq, is_causal=True).data
-assert np.allclose(got, [[1], [1.5]]), f"L=2 < S=3, top-left aligned causal: expected [[1], [1.5]], got {got}"
-got = scaled_dot_product_attention(Tensor(np.zeros((3, 3))), Tensor(np.zeros((2, 3))), v1, is_causal=True).data
-assert np.allclose(got, [[4, 0], [2, 4], [2, 4]]), f"L=3 > S=2 causal, got {got}"
+for what, L, S, vv, kw, exp in [("causal", 2, 2, v1, dict(is_causal=True), [[4, 0], [2, 4]]),
+                                ("fully masked row -> zeros", 2, 2, v1, dict(attn_mask=np.array([[True, True], [False, False]])), [[2, 4], [0, 0]]),
+                                ("-inf float mask", 2, 2, v1, dict(attn_mask=np.array([[0.0, -np.inf], [-np.inf, -np.inf]])), [[4, 0], [0, 0]]),
+                                ("L=2 < S=3 causal, top-left", 2, 3, vq, dict(is_causal=True), [[1], [1.5]]),
+                                ("L=3 > S=2 causal", 3, 2, v1, dict(is_causal=True), [[4, 0], [2, 4], [2, 4]])]:
+    got = scaled_dot_product_attention(Tensor(np.zeros((L, 3))), Tensor(np.zeros((S, 3))), vv, **kw).data
+    assert np.allclose(got, exp), f"{what}: expected {exp}, got {got.tolist()}"
 raises(lambda: scaled_dot_product_attention(q1, k1, v1, attn_mask=np.array([[True, True]]), is_causal=True), RuntimeError)
 rng = np.random.default_rng(2)
 qr, kr, vr = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 3, 6, 2))
-s_ref = qr @ kr.transpose(0, 1, 3, 2) / np.sqrt(5)
-w_ref = np.exp(s_ref - s_ref.max(-1, keepdims=True))
-w_ref /= w_ref.sum(-1, keepdims=True)
-got = scaled_dot_product_attention(Tensor(qr), Tensor(kr), Tensor(vr))
-assert got.shape == (2, 3, 4, 2) and np.allclose(got.data, w_ref @ vr), "batched heads (2, 3, L=4, S=6): scale by sqrt(E=5)"
+w_ref = np.exp(qr @ kr.transpose(0, 1, 3, 2) / np.sqrt(5))
+got, exp = scaled_dot_product_attention(Tensor(qr), Tensor(kr), Tensor(vr)), w_ref / w_ref.sum(-1, keepdims=True) @ vr
+assert got.shape == (2, 3, 4, 2) and np.allclose(got.data, exp), f"batched heads (2, 3, L=4, S=6), scale sqrt(E=5): expected\n{exp}\ngot\n{got.data}"
 f32 = scaled_dot_product_attention(Tensor(qr.astype(np.float32)), Tensor(kr.astype(np.float32)), Tensor(vr.astype(np.float32)), is_causal=True)
 assert f32.dtype == np.float32, f"float32 in, float32 out, got {f32.dtype}"
 mask = rng.random((4, 6)) > 0.3
@@ -181,8 +165,8 @@ grad_check(lambda a, b, c: scaled_dot_product_attention(a, b, c, is_causal=True)
 # %% [markdown]
 # ## Multi-head attention
 #
-# One attention averages with one set of weights. **Multi-head** attention runs $H$ of them side by
-# side on $H$ slices of width $D = E / H$, each free to look for something else, at the cost of one:
+# **Multi-head** attention runs $H$ attentions side by side on slices of width $D = E / H$, each free
+# to look for something else, at the cost of one:
 #
 # $$\text{MHA}(x) = \text{concat}(\text{head}_1, \dots, \text{head}_H)\, W_O, \qquad
 #   \text{head}_h = \text{Attention}(x W_Q^{(h)}, x W_K^{(h)}, x W_V^{(h)}).$$
@@ -250,28 +234,26 @@ def reference_mha(m, x, causal):
 # %% test id="test-mha" points=4
 mha = MultiHeadAttention(8, 2)
 xr = np.random.default_rng(3).standard_normal((3, 5, 8)).astype(np.float32)
-out = mha(Tensor(xr))
-assert out.shape == (3, 5, 8), f"expected (3, 5, 8), got {out.shape}"
-assert np.allclose(out.data, reference_mha(mha, xr, False), atol=1e-5), "output differs from the head-by-head reference"
-cm = MultiHeadAttention(8, 4, causal=True)
-changed = xr.copy()
+out, exp = mha(Tensor(xr)), reference_mha(mha, xr, False)
+assert out.shape == (3, 5, 8) and np.allclose(out.data, exp, atol=1e-5), f"head-by-head reference: expected (3, 5, 8)\n{exp[0]}\ngot {out.shape}\n{out.data[0]}"
+cm, changed = MultiHeadAttention(8, 4, causal=True), xr.copy()
 changed[:, 3] += 1.0
 a, b = cm(Tensor(xr)).data, cm(Tensor(changed)).data
 assert np.allclose(a[:, :3], b[:, :3]) and not np.allclose(a[:, 3], b[:, 3]), "causal: changing token 3 changes outputs 3.. only"
 ### BEGIN HIDDEN TESTS
-assert np.allclose(a, reference_mha(cm, xr, True), atol=1e-5), "causal multi-head output"
-names = [n for n, _ in cm.named_parameters()]
-assert names == ["q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias", "out_proj.weight", "out_proj.bias"], f"got {names}"
-nb = MultiHeadAttention(6, 3, bias=False)
-assert nb.head_dim == 2 and nb.q_proj.bias is None and nb.out_proj.bias is None and len(list(nb.parameters())) == 4, "bias=False: 4 weights"
-x6 = np.random.default_rng(4).standard_normal((2, 4, 6))
-assert np.allclose(nb(Tensor(x6)).data, reference_mha(nb, x6, False), atol=1e-5), "3 heads of width 2, no bias"
+names, nb, x6 = [n for n, _ in cm.named_parameters()], MultiHeadAttention(6, 3, bias=False), np.random.default_rng(4).standard_normal((2, 4, 6))
+exp = [f"{p}.{w}" for p in ("q_proj", "k_proj", "v_proj", "out_proj") for w in ("weight", "bias")]
+assert names == exp, f"expected {exp}, got {names}"
+got = (nb.head_dim, nb.q_proj.bias is None, nb.out_proj.bias is None, len(list(nb.parameters())))
+assert got == (2, True, True, 4), f"bias=False: expected head_dim 2, no biases, 4 weights, got {got}"
+for m, xx, causal in [(cm, xr, True), (nb, x6, False)]:
+    exp = reference_mha(m, xx, causal)
+    assert np.allclose(m(Tensor(xx)).data, exp, atol=1e-5), f"{m.num_heads} heads, causal {causal}: expected\n{exp[0]}\ngot\n{m(Tensor(xx)).data[0]}"
 sp = nb.split_heads(Tensor(np.arange(24.0).reshape(1, 4, 6)))
 assert sp.shape == (1, 3, 4, 2) and np.array_equal(sp.data[0, 1, 2], [14, 15]), f"head 1, token 2 = features 2..3 of token 2, got {sp.data[0, 1, 2]}"
 assert np.array_equal(nb.merge_heads(sp).data, np.arange(24.0).reshape(1, 4, 6)), "merge_heads undoes split_heads"
-msg = raises(lambda: MultiHeadAttention(10, 3), ValueError)
-assert "10" in msg and "3" in msg, f"name embed_dim and num_heads: {msg}"
-small = MultiHeadAttention(4, 2, causal=True)
+msg, small = raises(lambda: MultiHeadAttention(10, 3), ValueError), MultiHeadAttention(4, 2, causal=True)
+assert "10" in msg and "3" in msg, f"expected a message naming embed_dim 10 and num_heads 3, got {msg}"
 for p in small.parameters():
     p.data = p.data.astype(np.float64)
 grad_check(lambda a: small(a), np.random.default_rng(5).standard_normal((2, 3, 4)))
@@ -284,11 +266,9 @@ grad_check(lambda a: small(a), np.random.default_rng(5).standard_normal((2, 3, 4
 
 # %% solution id="head-weights"
 def head_weights(mha, x):
-    """The attention weights that `mha(x)` applies, per head: a float ndarray (B, H, T, T).
-
-    mha: a MultiHeadAttention; x: a (B, T, E) Tensor. Row i of head h holds how much query i draws
-    from each key j: rows sum to 1, and with mha.causal the entries above the diagonal are 0.
-    EXAMPLE: head_weights(MultiHeadAttention(8, 2, causal=True), x of (1, 3, 8))[0, 1, 0] -> [1., 0., 0.]
+    """The per-head attention weights (float ndarray (B, H, T, T)) that `mha(x)` applies to a (B, T, E)
+    Tensor: row i of head h is how much query i draws from each key j (rows sum to 1; causal: 0 above
+    the diagonal). EXAMPLE: head_weights(MultiHeadAttention(8, 2, causal=True), x of (1, 3, 8))[0, 1, 0] -> [1., 0., 0.]
     HINT: attention averages the value vectors with these weights; which values give the weights back?
     """
     ### BEGIN SOLUTION
@@ -317,11 +297,9 @@ assert not np.allclose(np.triu(w, 1), 0), "without causal, queries also see late
 # %% [markdown]
 # ## Attention in blocks: the online softmax
 #
-# The $L \times S$ score matrix is the memory problem of attention. FlashAttention (Dao et al., 2022)
-# never holds it: it reads the keys and values in blocks and keeps, per query, only a running
-# maximum $m$, a running normaliser $\ell$ and a running weighted sum $a$. A new block of scores
-# $s$ raises the maximum to $m' = \max(m, \max_j s_j)$; everything summed so far was scaled by
-# $e^{-m}$ and must now be scaled by $e^{-m'}$, so it is multiplied by $e^{m - m'}$:
+# FlashAttention (Dao et al., 2022) never holds the $L \times S$ scores: it reads keys and values in
+# blocks and keeps, per query, a running maximum $m$, normaliser $\ell$ and weighted sum $a$. A block
+# of scores $s$ raises the maximum to $m' = \max(m, \max_j s_j)$, so the old sums are rescaled by $e^{m - m'}$:
 #
 # $$\ell \leftarrow \ell\, e^{m - m'} + \textstyle\sum_j e^{s_j - m'}, \qquad
 #   a \leftarrow a\, e^{m - m'} + \textstyle\sum_j e^{s_j - m'} v_j, \qquad \text{output} = a / \ell .$$
@@ -330,12 +308,9 @@ assert not np.allclose(np.triu(w, 1), 0), "without causal, queries also see late
 
 # %% solution id="blockwise-attention"
 def blockwise_attention(q, k, v, block_size, is_causal=False):
-    """Attention of ndarrays with the online softmax: keys and values read `block_size` at a time.
-
-    q (..., L, E), k (..., S, E), v (..., S, Ev) with the same leading axes; returns a float64
-    ndarray (..., L, Ev) equal to scaled_dot_product_attention(q, k, v, is_causal=is_causal) up to
-    rounding, never holding more than (..., L, block_size) scores. The last block may be shorter.
-    is_causal: query i sees keys j <= i (top-left aligned, so every query sees key 0).
+    """scaled_dot_product_attention(q, k, v, is_causal=is_causal) of ndarrays (same leading axes) as a
+    float64 (..., L, Ev) ndarray, with the online softmax: keys and values `block_size` at a time (the
+    last block may be shorter), never more than (..., L, block_size) scores. Causal is top-left aligned.
     EXAMPLE: with q, k, v of the scaled_dot_product_attention example, block_size=1 -> [[3., 2.]]
     HINT: start the running maximum at -inf: np.exp(-inf) is 0, without a warning.
     """
@@ -396,11 +371,8 @@ assert got.dtype == np.float64 and np.allclose(got, full, atol=1e-5), f"float32 
 
 # %% solution id="attention-backward"
 def attention_backward(q, k, v, grad_out):
-    """The gradients (dq, dk, dv) of unmasked attention softmax(q k^T / sqrt(E)) v, in NumPy.
-
-    q (..., L, E), k (..., S, E), v (..., S, Ev), grad_out (..., L, Ev): ndarrays with the same
-    leading axes. Returns three float ndarrays shaped like q, k and v: the gradient of
-    sum(grad_out * attention(q, k, v)) with respect to each. Must not overflow for large scores.
+    """(dq, dk, dv), shaped like q, k, v: the gradients of sum(grad_out * softmax(q k^T / sqrt(E)) v) for
+    ndarrays q (..., L, E), k (..., S, E), v (..., S, Ev), grad_out (..., L, Ev). No overflow.
     EXAMPLE: with one key (S = 1) every weight is 1, so dq = dk = 0 and dv = grad_out summed over L.
     HINT: `np.swapaxes(a, -1, -2)` transposes the last two axes of a batch of matrices.
     """
@@ -445,14 +417,12 @@ for n, (a, g) in enumerate(zip(arrays, got)):
 # %% [markdown]
 # ## What the heads look at, and what attention costs
 #
-# The weights of a causal head form a lower triangle (left). **Systems note:** the score matrix is
-# $L \times S$ per head, so time and memory grow with $T^2$: doubling the context quadruples the
-# work of this layer, while the Linears grow only with $T$. Measured below (right, log-log), and the
-# peak memory of the full and of the blockwise computation (`tracemalloc` sees NumPy's arrays).
+# A causal head's weights form a lower triangle (left). **Systems note:** the scores are $L \times S$ per
+# head, so time and memory grow with $T^2$ (the Linears only with $T$). Measured below (right,
+# log-log), and the peak memory of the full and the blockwise computation (`tracemalloc`).
 
 # %%
-import time
-
+import time, tracemalloc
 import matplotlib.pyplot as plt
 
 att = MultiHeadAttention(64, 4, causal=True)
@@ -461,20 +431,16 @@ weights = head_weights(att, x)
 lengths, seconds = [64, 128, 256, 512, 1024], []
 for T in lengths:
     xT = Tensor(np.random.default_rng(1).standard_normal((1, T, 64)).astype(np.float32))
-    start = time.perf_counter()
-    att(xT)
-    seconds.append(time.perf_counter() - start)
+    start = time.perf_counter(); att(xT); seconds.append(time.perf_counter() - start)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 axes[0].imshow(weights[0, 0], cmap="viridis")
 axes[0].set(title="causal head 0: weight of key j for query i", xlabel="key j", ylabel="query i")
 axes[1].loglog(lengths, seconds, marker="o", label="measured")
 axes[1].loglog(lengths, [seconds[-1] * (T / lengths[-1]) ** 2 for T in lengths], "--", label="T^2")
-axes[1].set(xlabel="sequence length T", ylabel="seconds per forward", title="attention cost")
-axes[1].legend()
+axes[1].set(xlabel="sequence length T", ylabel="seconds per forward", title="attention cost"); axes[1].legend()
 plt.show()
 for T, sec in zip(lengths, seconds):
     print(f"T = {T:5d}: {sec * 1e3:8.2f} ms, score matrices {4 * T * T * 4 / 2**20:6.1f} MiB")
-import tracemalloc
 
 def peak_mib(fn):
     tracemalloc.start(); fn(); peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
