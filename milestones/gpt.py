@@ -44,7 +44,8 @@ PROMPTS = ["The for statement", "A class definition"]
 
 def train(model, next_batch, steps, lr, desc):
     """AdamW (weight decay 0.01), gradients clipped to 1, cosine schedule to lr/10; loss per step."""
-    optimizer = AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    weights = [*model.parameters()]
+    optimizer = AdamW(weights, lr=lr, weight_decay=0.01)
     schedule = CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr / 10)
     model.train()
     losses = []

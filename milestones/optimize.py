@@ -44,7 +44,7 @@ MIN_RATIO, MAX_DROP = 4.0, 0.01
 
 def plot(report, dense_bytes, path):
     names = ["float32"] + [s["name"] for s in report["steps"]]
-    rows = [report["baseline"]] + report["steps"]
+    rows = [report["baseline"], *report["steps"]]
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     colors = ["tab:gray"] + ["tab:blue"] * len(report["steps"])
     for ax, key, scale, title in zip(axes, ("accuracy", "size_bytes", "latency_ms"), (100, 1 / 1024, 1),

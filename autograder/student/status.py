@@ -18,6 +18,7 @@ from autograder.build.export import STUB_MARK, module_of_file, notebook_module_n
 from autograder.build.kernel import execute, graded_cell_results
 from autograder.course.constants import LIB_NAME
 from autograder.course.layout import CourseError
+from autograder.course.lesson import parse_directives
 from autograder.student.modules import WorkspaceModule, release_copy, resolve, workspace_modules
 
 CELL_TIMEOUT = 120
@@ -94,7 +95,7 @@ def package_view(student: nbformat.NotebookNode, release: nbformat.NotebookNode,
         if cell.cell_type != "code":
             continue
         meta = cell.metadata.get("nbgrader", {})
-        if "#| export" in cell.source and target:
+        if "export" in parse_directives(cell.source) and target:
             cell.source = "" if imported else IMPORT_EXPORTED.format(module=f"{LIB_NAME}.{target}")
             imported = True
         elif meta.get("solution"):

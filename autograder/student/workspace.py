@@ -18,6 +18,7 @@ import nbformat
 from autograder.build.export import ExportedModule, notebook_module_name, read_notebook, render, write_init
 from autograder.build.notebooks import write_if_changed
 from autograder.course.layout import LIB_NAME, CourseError, find_course
+from autograder.course.lesson import parse_directives
 from autograder.student.modules import (STATE_DIR, is_module_notebook, module_from_notebook, release_copy,
                                         resolve, workspace_modules, write_manifest)
 
@@ -100,12 +101,13 @@ def import_error(lib: Path) -> str | None:
 def syntax_error_in_cells(nb: nbformat.NotebookNode, nb_path: Path) -> str | None:
     """The first exported cell that does not compile, named as the student sees it, or None."""
     for number, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type != "code" or "#| export" not in cell.source:
+        if cell.cell_type != "code" or "export" not in parse_directives(cell.source):
             continue
         try:
             compile(cell.source, f"{nb_path.name} cell {number}", "exec")
         except SyntaxError as exc:
-            first = next((l.strip() for l in cell.source.splitlines() if l.strip() and not l.startswith("#|")), "")
+            first = next((l.strip() for l in cell.source.splitlines()
+                          if l.strip() and not parse_directives(l)), "")
             lines = cell.source.splitlines()
             bad = lines[exc.lineno - 1].strip() if exc.lineno and 0 < exc.lineno <= len(lines) else ""
             return (f"{nb_path.name}: cell {number} (the one starting `{first[:60]}`), line {exc.lineno}: "
