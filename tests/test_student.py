@@ -296,7 +296,8 @@ def test_init_from_a_flat_folder_or_one_module(tmp_path, layout):
     modules = [m.name for m in COURSE.modules()] if layout == "flat" else ["01_tensor"]
     for m in modules:
         shutil.copy(REPO / "release" / m / f"{m}.ipynb", handed_out / f"{m}.ipynb")
-    release = handed_out if layout == "flat" else handed_out  # one module: the folder holds one notebook
+    # flat: every notebook in one folder; one module: that module's own release folder, as built
+    release = handed_out if layout == "flat" else REPO / "release" / "01_tensor"
     proc = tito("student", "init", str(tmp_path / "ws"), "--release", str(release), cwd=tmp_path)
     assert "workspace ready" in proc.stdout
     assert sorted(p.name for p in (tmp_path / "ws").glob("*.ipynb")) == [f"{m}.ipynb" for m in modules]

@@ -129,7 +129,7 @@ def run_package_tests(workspace: Path, module: WorkspaceModule) -> TestReport:
     return report
 
 
-def test_summary(report: TestReport) -> str:
+def tests_line(report: TestReport) -> str:
     if report.error:
         return f"tests could not run: {report.error}"
     line = f"{report.passed}/{report.total} tests pass on the exported package"
@@ -141,7 +141,7 @@ def test_summary(report: TestReport) -> str:
 
 
 def print_test_summary(report: TestReport) -> None:
-    print(f"{report.module.name}: {test_summary(report)}")
+    print(f"{report.module.name}: {tests_line(report)}")
 
 
 def print_status(workspace: Path, module: str | None = None, run_tests: bool = True) -> int:
@@ -162,7 +162,7 @@ def print_status(workspace: Path, module: str | None = None, run_tests: bool = T
         tests = "-"
         if run_tests and problem is None and state is not ExportState.NO_NOTEBOOK:
             report = run_package_tests(workspace, m)
-            tests = test_summary(report)
+            tests = tests_line(report)
             ok = ok and report.all_passed
         ok = ok and state is ExportState.CURRENT
         rows.append((m.name, state.value + (f" ({detail})" if detail else ""), tests))
