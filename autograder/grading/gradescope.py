@@ -46,7 +46,7 @@ exec python3 -m autograder.grading.gradescope "$ROOT"
 def build_wheel(repo: Path, dest: Path) -> Path:
     """The tito wheel of this checkout (the tool only: no lessons, solutions or reference package)."""
     dest.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps", "--no-build-isolation",
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps",
                           "-q", "-w", str(dest)], capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
         raise CourseError(f"could not build the tito wheel: {run.stderr.strip()[-500:]}")

@@ -264,11 +264,12 @@ def peak_memory(fn, *args):
     ### END SOLUTION
 
 # %% test id="test-peak-memory" points=2
+np.ones(1000), np.zeros((100, 100))     # first calls may allocate NumPy's own caches: not the array
 got = peak_memory(np.ones, 1000)
-assert 8000 <= got < 9000, f"np.ones(1000): expected about 8000 bytes (1000 float64), got {got}"
+assert 8000 <= got < 12000, f"np.ones(1000): expected about 8000 bytes (1000 float64), got {got}"
 ### BEGIN HIDDEN TESTS
 got = peak_memory(np.zeros, (100, 100))
-assert 80000 <= got < 81000, f"np.zeros((100, 100)): expected about 80000 bytes, got {got}"
+assert 80000 <= got < 84000, f"np.zeros((100, 100)): expected about 80000 bytes, got {got}"
 raises(lambda: peak_memory(np.ones, "bad"), Exception)
 got = peak_memory(np.arange, 10)
 assert got < 1000, f"expected tracing restarted from zero after a failed call, got {got} bytes"
