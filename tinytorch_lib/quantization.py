@@ -48,10 +48,8 @@ def choose_qparams(x, axis=None, symmetric=False):
 
 
 def _broadcastable(v, ndim, axis):
-    """Per-channel values v (C,) reshaped to broadcast along `axis` (negative counts from the end) of
-    an ndim-dimensional array: size C there, 1 elsewhere. axis=None: v is returned as it is.
-    EXAMPLE: _broadcastable(np.array([1., 2.]), 3, 1).shape -> (1, 2, 1)
-    """
+    """v (C,) reshaped to broadcast along `axis` (may be negative) of an ndim-dimensional array;
+    axis=None: v as it is. EXAMPLE: _broadcastable(np.array([1., 2.]), 3, 1).shape -> (1, 2, 1)"""
     if axis is None:
         return v
     shape = [1] * ndim
@@ -73,10 +71,8 @@ def quantize_int8(x, scale, zero_point, axis=None):
     return np.clip(q, QMIN, QMAX).astype(np.int8)
 
 def dequantize_int8(q, scale, zero_point, axis=None):
-    """The real values (q - zero_point) * scale of int8 codes q, a float32 ndarray of q's shape.
-    EXAMPLE: dequantize_int8(np.array([-128, -43, 127], np.int8), 3 / 255, -43) -> [-1., 0., 2.]
-    HINT: subtract in a wider integer (or float) type: int8 - int8 overflows.
-    """
+    """(q - zero_point) * scale of int8 codes q, float32 of q's shape (int8 - int8 overflows).
+    EXAMPLE: dequantize_int8(np.array([-128, -43, 127], np.int8), 3 / 255, -43) -> [-1., 0., 2.]"""
     q = np.asarray(q).astype(np.int64)
     z = _broadcastable(zero_point, q.ndim, axis)
     s = _broadcastable(scale, q.ndim, axis)
@@ -84,12 +80,11 @@ def dequantize_int8(q, scale, zero_point, axis=None):
 
 
 class QuantizedLinear(Module):
-    """A Linear layer with int8 weights (per output channel, symmetric), int32 accumulation and
-    float32 output. Attributes: weight_q (int8, the float weight's shape), weight_scale (float32 (out,)),
-    bias (float32 ndarray or None), input_scale (float), input_zero_point (int)."""
+    """A Linear with int8 weights (per output channel, symmetric), int32 accumulation, float32 output."""
 
     def __init__(self, weight_q, weight_scale, bias, input_scale, input_zero_point):
-        """Keep the five arguments as attributes of the same names."""
+        """Keep the five arguments as attributes of the same names: weight_q (int8, the float weight's
+        shape), weight_scale (float32 (out,)), bias (float32 or None), input_scale, input_zero_point."""
         super().__init__()
         self.weight_q, self.weight_scale, self.bias = weight_q, weight_scale, bias
         self.input_scale, self.input_zero_point = input_scale, input_zero_point
@@ -113,10 +108,8 @@ class QuantizedLinear(Module):
         return cls(w_q, w_scale.astype(np.float32), bias, x_scale, x_zero)
 
     def accumulate(self, q_x):
-        """int8 input codes q_x (N, in) -> int32 (N, out): sum over k of (q_x - z_x) * Q_w[o, k].
-        EXAMPLE: z_x = -1, q_x = [[1, 3]], Q_w = [[2, -1]] -> [[2*2 + 4*(-1)]] = [[0]]
-        HINT: convert both operands to int32 before the product; int8 @ int8 wraps around silently.
-        """
+        """int8 input codes q_x (N, in) -> int32 (N, out): sum over k of (q_x - z_x) * Q_w[o, k]
+        (int8 @ int8 wraps around silently). EXAMPLE: z_x = -1, q_x = [[1, 3]], Q_w = [[2, -1]] -> [[0]]"""
         centered = q_x.astype(np.int32) - np.int32(self.input_zero_point)
         return centered @ self.weight_q.astype(np.int32).T
 
@@ -163,8 +156,8 @@ def observe_inputs(model, batches, types=(Linear, Conv2d)):
     """{path: [min, max]} (Python floats) of everything each module of model that is one of `types`
     received while model(x) ran for every x in batches ([inf, -inf] if it received nothing); path
     is the module's name in model.named_modules() ("" for the model itself, "0", "heads.1.0", ...).
-    Afterwards every layer's forward is what it was before, even if the model raised; a layer that
-    already had its own instance `forward` (module 18 gives pruned layers one) keeps it.
+    Afterwards every layer's forward is what it was before, even if the model raised (an instance
+    `forward` a layer already had, as module 18 gives pruned layers, is kept).
     EXAMPLE: observe_inputs(Sequential(lin), [Tensor([[1., -3.]]), Tensor([[2., 0.]])]) -> {"0": [-3.0, 2.0]}
     HINT: `m.__dict__.get("forward")` is an instance forward (or None); a default argument
     freezes the value of a loop variable inside a nested function; try/finally.

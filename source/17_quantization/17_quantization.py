@@ -1,25 +1,21 @@
 # %% [markdown]
 # # 17 · Quantization
 #
-# A float32 weight costs 4 bytes, an **int8** 1. Affine quantization maps real numbers onto the
-# integers $-128 \dots 127$ with a **scale** $s$ (real units per step) and a **zero point** $z$ (the
-# integer that stands for the real 0.0):
+# A float32 weight costs 4 bytes, an **int8** 1. Affine quantization maps reals onto $-128 \dots 127$
+# with a **scale** $s$ (real units per step) and a **zero point** $z$ (the code of the real 0.0):
 #
 # $$q = \operatorname{clamp}\big(z + \operatorname{round}(x / s),\; -128,\; 127\big), \qquad \hat x = (q - z)\, s .$$
 #
-# This is `torch.quantize_per_tensor(x, s, z, torch.qint8)`: its kernel rounds, then adds the integer
-# $z$ (`zero_point + nearbyint(x * inv_scale)`), the same as $\operatorname{round}(x/s + z)$ except on
-# an exact tie. `round` is **half to even** (`nearbyint`, `np.round`): 2.5 -> 2, 3.5 -> 4, -2.5 -> -2;
-# rounding half away from zero would bias every tie the same way.
+# This is `torch.quantize_per_tensor(x, s, z, torch.qint8)`. `round` is **half to even**
+# (`np.round`): 2.5 -> 2, 3.5 -> 4, -2.5 -> -2; half away from zero would bias every tie one way.
 #
 # **Choosing $s$ and $z$** (PyTorch's `MinMaxObserver`): widen the range to contain 0, then
 #
 # $$s = \frac{\max(x_{max}, 0) - \min(x_{min}, 0)}{255}, \qquad z = -128 - \operatorname{round}\!\big(\min(x_{min}, 0) / s\big),$$
 #
-# so 0.0 is exactly the code $z$ (zero padding, ReLU zeros, pruned weights stay exact); $s$ is
-# floored at float32's epsilon (an all-zero tensor). **Symmetric**: $z = 0$, $s = \max|x| / 127.5$
-# (for weights). **Per channel**: each output channel (weight row) gets its own $s$ and $z$, so one
-# large row does not flatten the resolution of the others.
+# so 0.0 is exactly the code $z$ (zero padding, ReLU zeros stay exact); $s \ge$ float32's epsilon.
+# **Symmetric** (weights): $z = 0$, $s = \max|x| / 127.5$. **Per channel**: each output channel
+# (weight row) gets its own $s$ and $z$, so one large row does not blur the others.
 
 # %%
 #| default_exp quantization
@@ -39,10 +35,8 @@ EPS = float(np.finfo(np.float32).eps)   # PyTorch's floor for a scale
 
 # %% [markdown]
 # ## Choosing scale and zero point
-# Worked by hand: $x = [-1, 0, 0.5, 2]$ has range $[-1, 2]$, so $s = 3/255 = 1/85$ and
-# $z = -128 - \operatorname{round}(-1 \cdot 85) = -128 + 85 = -43$. Then $-1 \to -43 - 85 = -128$,
-# $0 \to -43$, $0.5 \to -43 + \operatorname{round}(42.5) = -43 + 42 = -1$ (a tie, to the even 42),
-# $2 \to -43 + 170 = 127$: the range fills the int8 codes exactly.
+# By hand: $x = [-1, 0, 0.5, 2]$ gives $s = 3/255 = 1/85$, $z = -128 + 85 = -43$; then $-1 \to -128$,
+# $0 \to -43$, $0.5 \to -43 + \operatorname{round}(42.5) = -1$ (a tie, to the even 42), $2 \to 127$.
 
 # %% solution id="choose-qparams"
 #| export
@@ -120,10 +114,8 @@ assert np.asarray(z).dtype == np.int64 and np.all(np.asarray(z) == 0), f"symmetr
 # %% solution id="quantize"
 #| export
 def _broadcastable(v, ndim, axis):
-    """Per-channel values v (C,) reshaped to broadcast along `axis` (negative counts from the end) of
-    an ndim-dimensional array: size C there, 1 elsewhere. axis=None: v is returned as it is.
-    EXAMPLE: _broadcastable(np.array([1., 2.]), 3, 1).shape -> (1, 2, 1)
-    """
+    """v (C,) reshaped to broadcast along `axis` (may be negative) of an ndim-dimensional array;
+    axis=None: v as it is. EXAMPLE: _broadcastable(np.array([1., 2.]), 3, 1).shape -> (1, 2, 1)"""
     ### BEGIN SOLUTION
     if axis is None:
         return v
@@ -149,10 +141,8 @@ def quantize_int8(x, scale, zero_point, axis=None):
     ### END SOLUTION
 
 def dequantize_int8(q, scale, zero_point, axis=None):
-    """The real values (q - zero_point) * scale of int8 codes q, a float32 ndarray of q's shape.
-    EXAMPLE: dequantize_int8(np.array([-128, -43, 127], np.int8), 3 / 255, -43) -> [-1., 0., 2.]
-    HINT: subtract in a wider integer (or float) type: int8 - int8 overflows.
-    """
+    """(q - zero_point) * scale of int8 codes q, float32 of q's shape (int8 - int8 overflows).
+    EXAMPLE: dequantize_int8(np.array([-128, -43, 127], np.int8), 3 / 255, -43) -> [-1., 0., 2.]"""
     ### BEGIN SOLUTION
     q = np.asarray(q).astype(np.int64)
     z = _broadcastable(zero_point, q.ndim, axis)
@@ -198,20 +188,18 @@ assert t.tolist() == [[3, 5]], f"a Tensor input with per-channel arrays: expecte
 #
 # $$y_{n,o} = s_x\, s_w[o] \sum_k (q_{x,nk} - z_x)\, Q_{w,ok} + b_o .$$
 #
-# The sum is pure **integer** arithmetic: int8 times int8, accumulated in **int32** (a sum of a few
-# hundred products of size $255 \cdot 128$ overflows int8 and int16, never int32); one float
-# multiply per output rescales it. That is how int8 kernels (fbgemm, QNNPACK) run a layer.
-# `from_float` fixes $s_x, z_x$ once, from **calibration** inputs: examples of what the layer sees.
+# The sum is pure **integer** arithmetic, int8 times int8 accumulated in **int32** (a few hundred
+# products of size $255 \cdot 128$ overflow int16), then one float multiply per output: that is how
+# int8 kernels (fbgemm, QNNPACK) run a layer. `from_float` fixes $s_x, z_x$ from **calibration** inputs.
 
 # %% solution id="quantized-linear"
 #| export
 class QuantizedLinear(Module):
-    """A Linear layer with int8 weights (per output channel, symmetric), int32 accumulation and
-    float32 output. Attributes: weight_q (int8, the float weight's shape), weight_scale (float32 (out,)),
-    bias (float32 ndarray or None), input_scale (float), input_zero_point (int)."""
+    """A Linear with int8 weights (per output channel, symmetric), int32 accumulation, float32 output."""
 
     def __init__(self, weight_q, weight_scale, bias, input_scale, input_zero_point):
-        """Keep the five arguments as attributes of the same names."""
+        """Keep the five arguments as attributes of the same names: weight_q (int8, the float weight's
+        shape), weight_scale (float32 (out,)), bias (float32 or None), input_scale, input_zero_point."""
         super().__init__()
         ### BEGIN SOLUTION
         self.weight_q, self.weight_scale, self.bias = weight_q, weight_scale, bias
@@ -239,10 +227,8 @@ class QuantizedLinear(Module):
         ### END SOLUTION
 
     def accumulate(self, q_x):
-        """int8 input codes q_x (N, in) -> int32 (N, out): sum over k of (q_x - z_x) * Q_w[o, k].
-        EXAMPLE: z_x = -1, q_x = [[1, 3]], Q_w = [[2, -1]] -> [[2*2 + 4*(-1)]] = [[0]]
-        HINT: convert both operands to int32 before the product; int8 @ int8 wraps around silently.
-        """
+        """int8 input codes q_x (N, in) -> int32 (N, out): sum over k of (q_x - z_x) * Q_w[o, k]
+        (int8 @ int8 wraps around silently). EXAMPLE: z_x = -1, q_x = [[1, 3]], Q_w = [[2, -1]] -> [[0]]"""
         ### BEGIN SOLUTION
         centered = q_x.astype(np.int32) - np.int32(self.input_zero_point)
         return centered @ self.weight_q.astype(np.int32).T
@@ -347,11 +333,9 @@ assert got2.shape == (1, 2, 3, 3) and np.allclose(got2, exp2, atol=0.03), f"kern
 
 # %% [markdown]
 # ## Quantizing a whole model
-# Calibration needs the running min and max of what each layer *receives* (PyTorch's
-# `MinMaxObserver`). `observe_inputs` listens without changing a class: an instance attribute
-# `forward` shadows the class's method (module 03's `__call__` looks up `self.forward`); afterwards
-# `del layer.forward` uncovers it again. `quantize_model` observes a deep **copy** in eval mode, then
-# replaces each Linear and Conv2d of the copy, wherever it sits, by its quantized twin.
+# Calibration needs the min and max of what each layer *receives* (PyTorch's `MinMaxObserver`).
+# `observe_inputs` listens without changing a class: an instance attribute `forward` shadows the
+# class's method (module 03's `__call__` looks up `self.forward`); `del layer.forward` uncovers it.
 
 # %% solution id="observe-inputs"
 #| export
@@ -359,8 +343,8 @@ def observe_inputs(model, batches, types=(Linear, Conv2d)):
     """{path: [min, max]} (Python floats) of everything each module of model that is one of `types`
     received while model(x) ran for every x in batches ([inf, -inf] if it received nothing); path
     is the module's name in model.named_modules() ("" for the model itself, "0", "heads.1.0", ...).
-    Afterwards every layer's forward is what it was before, even if the model raised; a layer that
-    already had its own instance `forward` (module 18 gives pruned layers one) keeps it.
+    Afterwards every layer's forward is what it was before, even if the model raised (an instance
+    `forward` a layer already had, as module 18 gives pruned layers, is kept).
     EXAMPLE: observe_inputs(Sequential(lin), [Tensor([[1., -3.]]), Tensor([[2., 0.]])]) -> {"0": [-3.0, 2.0]}
     HINT: `m.__dict__.get("forward")` is an instance forward (or None); a default argument
     freezes the value of a loop variable inside a nested function; try/finally.
@@ -510,21 +494,21 @@ assert got == (2600, 144, 144, 7), f"Linear(64, 10); a dense layer, sparse=True,
 
 # %% [markdown]
 # ## Systems note: size, accuracy and time, measured
-# A digits MLP (64 -> 128 -> 10) quantized with its training images as calibration: a quarter of the
-# bytes for the weights, just under 4x overall (scales, float biases). NumPy has no int8 BLAS, so the
-# integer product gains no speed here: that needs int8 instructions (VNNI, dot-product units); the
-# memory saving holds on any machine. How few bits would do? Round the weights to $b$ bits:
+# A digits MLP (64 -> 128 -> 10) calibrated on its training images: just under 4x fewer bytes. NumPy
+# has no int8 BLAS, so no speed-up here (that needs int8 instructions such as VNNI); the memory
+# saving holds on any machine. How few bits would do? Round the weights to $b$ bits:
 
 # %% solution id="fake-quantize"
-def fake_quantize(w, bits):
+def fake_quantize(w, bits, per_channel=True):
     """w (ndarray (out, ...)) rounded to a symmetric per-row grid of `bits` bits and mapped back to
     floats: codes -2^(bits-1) .. 2^(bits-1) - 1, scale max|row| / (2^(bits-1) - 0.5) (at least EPS),
-    as choose_qparams(..., symmetric=True) does for 8 bits. Returns a float32 array of w's shape.
+    as choose_qparams(..., symmetric=True) does for 8 bits. per_channel=False: one scale for all of
+    w. Returns a float32 array of w's shape.
     EXAMPLE: fake_quantize(np.array([[1.0, 0.3, -0.6]]), 2) -> [[0.6667, 0.0, -0.6667]] (scale 1/1.5)
     """
     ### BEGIN SOLUTION
     half = 2 ** (bits - 1)
-    rows = w.reshape(len(w), -1)
+    rows = w.reshape(len(w) if per_channel else 1, -1)
     step = np.maximum(np.abs(rows).max(axis=1, keepdims=True) / (half - 0.5), EPS)
     codes = np.clip(np.round(rows / step), -half, half - 1)
     return (codes * step).reshape(w.shape).astype(np.float32)
@@ -540,6 +524,8 @@ exp = dequantize_int8(quantize_int8(w8, s8, np.zeros(3, int), axis=0), s8, np.ze
 assert np.allclose(fake_quantize(w8, 8), exp, atol=1e-6), "8 bits per row is symmetric int8 per channel"
 got = fake_quantize(np.array([[4.0, -4.0, 0.1], [0.0, 0.0, 0.0]]), 3)   # step 4/3.5, codes 3, -4, 0
 assert np.allclose(got, [[3 * 4 / 3.5, -4 * 4 / 3.5, 0], [0, 0, 0]]), f"3 bits: codes -4..3, expected [[3.43, -4.57, 0], [0, 0, 0]], got {got.tolist()}"
+got = fake_quantize(np.array([[[1.0, 0.3]], [[-0.2, 0.1]]]), 2, per_channel=False)
+assert np.allclose(got, [[[2 / 3, 0]], [[0, 0]]]), f"per_channel=False: one scale 1/1.5 for all rows, expected [[[0.667, 0]], [[0, 0]]], got {got.tolist()}"
 ### END HIDDEN TESTS
 
 # %% solution id="measure-quantized"
@@ -576,35 +562,81 @@ assert Slow.calls == 6 and got["accuracy"] == 1.0 and got["bytes"] == 0, f"one w
 assert 30 < got["ms"] < 60, f"timed calls take 0, 40, 40, 0, 40 ms: the median is 40 ms (the mean 24, the min 0), got {got['ms']:.2f}"
 ### END HIDDEN TESTS
 
+# %% [markdown]
+# The **SQNR** $10 \log_{10}\big(\sum w^2 / \sum (w - \hat w)^2\big)$ gains about 6 dB per bit.
+
+# %% solution id="accuracy-at-bits"
+def sqnr_db(w, bits, per_channel=True):
+    """The SQNR in dB (a float) of w against fake_quantize(w, bits, per_channel); math.inf if exact.
+    EXAMPLE: sqnr_db(np.array([[1.0, 0.3]]), 2) -> 7.34 (w_hat [[0.667, 0]])"""
+    ### BEGIN SOLUTION
+    w = np.asarray(w, dtype=np.float64)
+    noise = np.sum((fake_quantize(w, bits, per_channel) - w) ** 2)
+    if noise == 0:
+        return math.inf
+    return float(10 * np.log10(np.sum(w ** 2) / noise))
+    ### END SOLUTION
+
+def accuracy_at_bits(model, X, y, bits, per_channel=True):
+    """[the accuracy (as `measure` reports it) on X, y of a copy of model in which every Linear and
+    Conv2d weight, at any depth, is replaced by fake_quantize(weight, b, per_channel), for each b in
+    bits]. Biases stay float; model is not modified.
+    EXAMPLE: accuracy_at_bits(mlp, Xt, Yt, [8, 2]) -> [0.96, 0.41] (a list of floats)
+    """
+    ### BEGIN SOLUTION
+    accs = []
+    for b in bits:
+        m = copy.deepcopy(model)
+        for layer in m.modules():
+            if isinstance(layer, (Linear, Conv2d)):
+                layer.weight.data = fake_quantize(layer.weight.data, b, per_channel)
+        accs.append(measure(m, X, y)["accuracy"])
+    return accs
+    ### END SOLUTION
+
+# %% test id="test-accuracy-at-bits" points=2
+got = (sqnr_db(np.array([[1.0, 0.3]]), 2), sqnr_db(np.array([[1.0, -1.0]]), 1), sqnr_db(np.zeros((1, 2)), 3))
+assert np.isclose(got[0], 10 * np.log10(1.09 / (1 / 9 + 0.09)), rtol=1e-5) and got[1:] == (0.0, math.inf), f"expected (7.34, 0.0, inf) (noise (1/3)^2 + 0.3^2; all codes 0; exact), got {got}"
+lin2 = Linear(2, 2, bias=False)
+lin2.weight.data = np.array([[1.0, 0.3], [0.6, 1.0]], np.float32)
+got = accuracy_at_bits(lin2, Tensor(np.eye(2, dtype=np.float32)), Tensor(np.array([0, 1])), [8, 1])
+assert got == [1.0, 0.5], f"8 bits keeps both answers; 1 bit rounds every weight to 0 (all outputs tie, arg-max 0): expected [1.0, 0.5], got {got}"
+assert lin2.weight.data.tolist() == [[1.0, 0.30000001192092896], [0.6000000238418579, 1.0]], "the model passed in is not modified"
+### BEGIN HIDDEN TESTS
+deep = Sequential(Sequential(Conv2d(1, 2, 1, bias=False)), Flatten())
+deep[0][0].weight.data = np.array([1.0, -1.0], np.float32).reshape(2, 1, 1, 1)
+got = accuracy_at_bits(deep, Tensor(np.array([1.0, -1.0], np.float32).reshape(2, 1, 1, 1)), Tensor(np.array([0, 1])), [1, 8, 1])
+assert got == [0.5, 1.0, 0.5], f"a Conv2d inside a Sequential inside a Sequential is quantized too, each b on a fresh copy: expected [0.5, 1.0, 0.5], got {got}"
+lin2.weight.data, args = np.array([[0.0, 9.0], [0.3, 0.1]], np.float32), (Tensor(np.eye(2, dtype=np.float32)), Tensor(np.array([1, 0])), [2])
+got = accuracy_at_bits(lin2, *args, per_channel=False), accuracy_at_bits(lin2, *args)
+assert got == ([0.5], [1.0]), f"per_channel is passed on (one scale for both rows wipes out the small row): expected ([0.5], [1.0]), got {got}"
+w = np.random.default_rng(7).standard_normal((8, 16)) * np.logspace(-2, 0, 8)[:, None]
+got = [sqnr_db(w, b) for b in (4, 5, 6)] + [sqnr_db(w, 6, per_channel=False)]
+assert 5 < got[1] - got[0] < 7 and 5 < got[2] - got[1] < 7 and got[3] < got[2] - 3, f"about 6 dB per bit; per-tensor worse than per-row: got {np.round(got, 2).tolist()}"
+### END HIDDEN TESTS
+
 # %%
 import matplotlib.pyplot as plt
 from tinytorch_lib.data import load_digits, random_split
 from tinytorch_lib.losses import CrossEntropyLoss
 from tinytorch_lib.optim import Adam
+from tinytorch_lib.training import Trainer
 
 manual_seed(0)
 X, Y = load_digits(flatten=True)
 train_set, test_set = random_split(TensorDataset(X, Y), [1397, 400])
 mlp = Sequential(Linear(64, 128), ReLU(), Linear(128, 10))
-opt, lossf = Adam(mlp.parameters(), lr=3e-3), CrossEntropyLoss()
-for epoch in range(8):
-    for xb, yb in DataLoader(train_set, batch_size=64, shuffle=True):
-        opt.zero_grad()
-        lossf(mlp(xb), yb).backward()
-        opt.step()
+Trainer(mlp, CrossEntropyLoss(), Adam(mlp.parameters(), lr=3e-3)).fit(DataLoader(train_set, batch_size=64, shuffle=True), 8, progress=False)
 Xt, Yt = next(iter(DataLoader(test_set, batch_size=400)))
 q_mlp = quantize_model(mlp, DataLoader(train_set, batch_size=256))
 for name, m in [("float32", mlp), ("int8", q_mlp)]:
     print(name, measure(m, Xt, Yt))
 print(f"int8 is {model_size_bytes(mlp) / model_size_bytes(q_mlp):.2f}x smaller")
-bits, accs = [8, 6, 5, 4, 3, 2], []
-for b in bits:
-    m = copy.deepcopy(mlp)
-    for layer in (m[0], m[2]):
-        layer.weight.data = fake_quantize(layer.weight.data, b)
-    accs.append(measure(m, Xt, Yt, repeats=1)["accuracy"])
+bits = [8, 6, 5, 4, 3, 2]
+print("SQNR of layer 0 (dB):", [round(sqnr_db(mlp[0].weight.data, b), 1) for b in bits])
 plt.figure(figsize=(5, 3))
-plt.plot(bits, accs, "o-", label="weights at b bits"), plt.axhline(accs[0], ls=":", c="k", label="8 bits")
+for pc in (True, False):
+    plt.plot(bits, accuracy_at_bits(mlp, Xt, Yt, bits, pc), "o-", label=f"b bits, {'per row' if pc else 'per tensor'}")
 plt.gca().invert_xaxis()
 plt.xlabel("bits per weight"), plt.ylabel("test accuracy"), plt.legend(), plt.title("digits MLP")
 plt.show()

@@ -11,15 +11,12 @@
 #   $r(m+n)$ numbers instead of $mn$; the truncated SVD gives the best such $AB$ (Eckart-Young);
 # * **distillation** (Hinton et al., 2015): train a small student on a big teacher's softened outputs.
 #
-# A pruned weight must **stay** zero while the network is fine-tuned. An optimizer updates every
-# entry whose gradient is nonzero, and momentum or Adam's averages can move a weight even when its
-# current gradient is zero. Our design: the layer keeps a boolean **mask** `weight_mask` and
-# computes with `weight * mask`. Then the pruned entries get gradient exactly 0, so SGD (with
-# momentum and weight decay), Adam and AdamW, started after pruning, never move them: their
-# momentum and moment averages stay 0, and $0 / (\sqrt 0 + \epsilon) = 0$. As a second guard each
-# forward call first zeroes the pruned entries of the weight itself (a stale optimizer state, or a
-# loaded checkpoint, cannot bring them back into the computation). No class changes: the pruned
-# layer gets its own instance `forward` (module 03's `__call__` looks up `self.forward`).
+# A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean **mask**
+# `weight_mask` and computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD
+# (momentum, weight decay), Adam and AdamW started after pruning never move them (their averages
+# stay 0, $0 / (\sqrt 0 + \epsilon) = 0$). Each forward also re-zeroes the pruned weights (a loaded
+# checkpoint cannot bring them back). The pruned layer gets its own instance `forward` (module 03's
+# `__call__` looks up `self.forward`), so no class changes.
 
 # %%
 #| default_exp compression
@@ -246,13 +243,10 @@ assert np.isclose(sparsity(m), 5 / 8) and sparsity(Sequential()) == 0.0, f"5 zer
 
 # %% [markdown]
 # ## Structured pruning
-# For a `Sequential` of Linears and activations, hidden neuron $j$ of a Linear is row $j$ of its
-# weight (its **incoming** weights) and its bias $b_j$; the next Linear reads it through column $j$.
-# Score each neuron by the L2 norm of its row, drop the $\operatorname{round}(a \cdot n)$ weakest
-# (ties: the first ones; at least one neuron stays), and cut row $j$, $b_j$ and the next Linear's
-# column $j$. The last Linear's outputs are the model's: they stay. The result is a new, smaller
-# dense model; a neuron whose row and bias were zero contributed $\text{ReLU}(0) = 0$, so dropping
-# it changes nothing.
+# Hidden neuron $j$ of a Linear is row $j$ of its weight and its bias $b_j$; the next Linear reads it
+# through column $j$. Score neurons by the L2 norm of their row, drop the weakest (ties: the first
+# ones) with row $j$, $b_j$ and the next column $j$: a smaller dense model. A neuron with zero row
+# and bias contributed $\text{ReLU}(0) = 0$, so dropping it changes nothing.
 
 # %% solution id="structured-prune"
 #| export
@@ -534,6 +528,7 @@ assert seen == [0.625, 0.75], f"scope='layer' is passed on: the small layer lose
 import matplotlib.pyplot as plt
 from tinytorch_lib.data import DataLoader, TensorDataset, load_digits, random_split
 from tinytorch_lib.quantization import model_size_bytes
+from tinytorch_lib.training import Trainer
 
 manual_seed(0)
 X, Y = load_digits(flatten=True)
@@ -541,13 +536,8 @@ train_set, test_set = random_split(TensorDataset(X, Y), [1397, 400])
 Xt, Yt = next(iter(DataLoader(test_set, batch_size=400)))
 accuracy = lambda m: float(np.mean(m(Xt).data.argmax(axis=1) == Yt.data))
 
-def fit(model, epochs, lr=3e-3):
-    opt, lossf = Adam(model.parameters(), lr=lr), CrossEntropyLoss()
-    for _ in range(epochs):
-        for xb, yb in DataLoader(train_set, batch_size=64, shuffle=True):
-            opt.zero_grad()
-            lossf(model(xb), yb).backward()
-            opt.step()
+def fit(model, epochs):
+    Trainer(model, CrossEntropyLoss(), Adam(model.parameters(), lr=3e-3)).fit(DataLoader(train_set, batch_size=64, shuffle=True), epochs, progress=False)
     return model
 
 mlp = fit(Sequential(Linear(64, 128), ReLU(), Linear(128, 10)), 8)
