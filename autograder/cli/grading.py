@@ -8,6 +8,9 @@ from pathlib import Path
 from autograder.sandbox.limits import Limits, add_limit_options
 
 DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
+DB_HELP = ("the gradebook: a database URL as nbgrader's db_url, e.g. postgresql://USER@HOST:5432/DB (several "
+           "graders can write at once; the password from PGPASSWORD or ~/.pgpass). Default: gradebook.db in --out. "
+           "The folder remembers it (tito.json) for later runs, `tito report` and formgrader")
 
 
 def cmd_grade(args) -> int:
@@ -19,7 +22,8 @@ def cmd_grade(args) -> int:
         submissions=Path(args.submissions), out=Path(args.out),
         roster=read_roster(Path(args.roster)) if args.roster else None,
         workers=args.workers, sandbox=args.sandbox,
-        limits=Limits.from_options(args), due=args.due, late_policy=args.late_policy, student=args.student)
+        limits=Limits.from_options(args), due=args.due, late_policy=args.late_policy, student=args.student,
+        db=args.db, shard=args.shard, cluster=args.cluster or args.scheduler)
     try:
         results, healthy = grade(find_course(), args.module, opts)
     except GraderBroken as exc:
@@ -34,12 +38,26 @@ def cmd_grade(args) -> int:
 
 def cmd_report(args) -> int:
     from autograder.course.layout import find_course
+    from autograder.grading.gradebook import db_url, shown
     from autograder.grading.pipeline import rebuild_reports, summary
 
     results = rebuild_reports(find_course(), args.module, Path(args.out), feedback=not args.no_feedback,
                               html=args.html)
     print(summary(results))
-    print(f"rebuilt from {Path(args.out) / 'gradebook.db'}: {Path(args.out) / 'reports' / args.module}")
+    print(f"rebuilt from {shown(db_url(Path(args.out)))}: {Path(args.out) / 'reports' / args.module}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from autograder.course.layout import find_course
+    from autograder.grading.pipeline import summary
+    from autograder.grading.shards import merge
+
+    merged = merge(find_course(), [Path(f) for f in args.shards], Path(args.out), db=args.db)
+    for module, results in merged.items():
+        print(f"{module}: {len(results)} students merged")
+        print(summary(results))
+    print(f"reports: {Path(args.out) / 'reports'}; feedback: {Path(args.out) / 'feedback'}")
     return 0
 
 
@@ -90,8 +108,25 @@ def add_commands(sub) -> None:
     s.add_argument("--late-policy", default="none",
                    help="none (default), zero, per-hour:POINTS or per-day:POINTS (per started hour/day late)")
     s.add_argument("--student", help="regrade this student only (the class's reports are rebuilt)")
+    s.add_argument("--db", help=DB_HELP)
+    s.add_argument("--shard", metavar="K/N",
+                   help="grade only the K-th of N parts of the class (by a hash of the student id: deterministic, "
+                        "balanced, stable when students are added); join the parts with `tito merge`")
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--cluster", metavar="local:N",
+                       help="grade on a Dask LocalCluster of N worker processes started here")
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on a running Dask cluster (workers need tito installed, not the course "
+                            "files: each task carries its submission and the reference package)")
     add_limit_options(s)
     s.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("merge", help="join the grading folders of `tito grade --shard K/N` runs into one",
+                       epilog="refuses a missing, repeated or overlapping shard, naming it")
+    s.add_argument("shards", nargs="+", metavar="OUT", help="the shards' grading folders (--out of each run)")
+    s.add_argument("--out", required=True, help="the merged grading folder (new or without these modules)")
+    s.add_argument("--db", help=DB_HELP)
+    s.set_defaults(func=cmd_merge)
 
     s = sub.add_parser("report", help="rebuild grades.csv, results.json and feedback from the gradebook "
                                       "(manual grades from formgrader included)")

@@ -63,3 +63,15 @@ def restore(gradebook, module: str, student: str, captured: dict | None) -> list
             comments[name].manual_comment = text
     gradebook.db.commit()
     return review
+
+
+def set_aside(gradebook, root: Path, module: str, student: str) -> dict | None:
+    """Before a regrade replaces the submission: capture (and record) its manual grades."""
+    return save(root, module, student, capture(gradebook, module, student))
+
+
+def put_back(gradebook, module: str, student: str, manual: dict | None, report: dict) -> None:
+    """After the new autograde: restore what `set_aside` kept and note it in the student's report."""
+    if manual:
+        report["review_cells"] = restore(gradebook, module, student, manual)
+        report["manual"] = len(manual["grades"]) + len(manual["comments"])

@@ -27,8 +27,11 @@ from autograder.grading.reports import (GradeStatus, StudentResult, parse_status
 from autograder.grading.intake import Student, Submission, collect, readable_time
 from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter, quiet_nbgrader
 from autograder.build.notebooks import build_notebook, dumps, write_if_changed
+from autograder.grading.gradebook import db_url, has_gradebook, use_database
 from autograder.grading.late import parse_late_policy
 from autograder.grading.review_flags import review_flags
+from autograder.grading.shards import parse_shard, shard_of, write_shard_record
+from autograder.grading.cluster import cluster_client
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.executor.report import ExecStatus
 from autograder.sandbox.launcher import resolve_mode
@@ -45,10 +48,9 @@ class GradeOptions:
     due: str | None = None            # the module's due date ("2026-12-01 23:59:00 UTC"); None keeps the gradebook's
     late_policy: str = "none"         # late.py: none, zero, per-hour:N, per-day:N
     student: str | None = None        # regrade this student only (the reports still cover the class)
-
-
-def db_url(out: Path) -> str:
-    return f"sqlite:///{out.resolve() / 'gradebook.db'}?timeout=120"
+    db: str | None = None             # gradebook URL (postgresql://...); None: the folder's own (SQLite)
+    shard: str | None = None          # "K/N": grade the K-th of N deterministic parts of the class
+    cluster: str | None = None        # Dask: "local:N" or a scheduler address "tcp://HOST:PORT"
 
 
 def prepare_assignment(course: Course, module: Module, out: Path):
@@ -357,7 +359,7 @@ def rebuild_reports(course: Course, module_name: str, out: Path, feedback: bool 
     manual grades included, without running anything."""
     module = resolve_module(course.modules(), module_name)
     out = out.resolve()
-    if not (out / "gradebook.db").is_file() or not (out / "reports" / module.name).is_dir():
+    if not has_gradebook(out) or not (out / "reports" / module.name).is_dir():
         raise CourseError(f"{out}: no grading of {module.name} here (run `tito grade {module.name} --out {out}` first)")
     results = class_results(out, module)
     write_reports(out, module, results)
@@ -393,8 +395,9 @@ EXIT_GRADED, EXIT_PIPELINE_ERROR, EXIT_BAD_INPUT, EXIT_GRADER_BROKEN = 0, 1, 2, 
 
 
 def grade_batch(course: Course, module: Module, subs: list[Submission], out: Path, opts: GradeOptions,
-                mode: str, hide: list[str]) -> list[StudentResult]:
-    """Grade `subs` into the grading folder `out` (gradebook, reports, feedback)."""
+                mode: str, hide: list[str], client=None) -> list[StudentResult]:
+    """Grade `subs` into the grading folder `out` (gradebook, reports, feedback): in local worker
+    processes, or as tasks on the Dask cluster of `client`."""
     source_nb = prepare_assignment(course, module, out)
     set_due_date(out, module, opts.due)
     release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
@@ -406,15 +409,21 @@ def grade_batch(course: Course, module: Module, subs: list[Submission], out: Pat
     settings = {"mode": mode, "package_dir": str(pkg), "hide": hide, "reference_notebook": str(reference),
                 **opts.limits.to_job()}     # SandboxedExecute's traits: one per field of Limits
     rejected = {s.student.id: s.problem for s in subs if s.problem}
-    reports = run_workers(course, module, out, [s.student.id for s in subs], settings, opts.workers, opts.progress,
-                          rejected, opts.late_policy)
+    if client is not None:
+        from autograder.grading.cluster import run_on_cluster
+
+        reports = run_on_cluster(client, course, module, out, [s.student.id for s in subs], settings,
+                                 opts.sandbox, opts.progress, rejected, opts.late_policy)
+    else:
+        reports = run_workers(course, module, out, [s.student.id for s in subs], settings, opts.workers,
+                              opts.progress, rejected, opts.late_policy)
     return collect_results(out, module, subs, reports, source_nb)
 
 
 CANARY = "tito-canary"
 
 
-def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hide: list[str]) -> None:
+def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hide: list[str], client=None) -> None:
     """Grade the module's own reference solution first, in the same sandbox with the same limits, in a
     grading folder of its own. Anything short of full marks means the grader, not a student, is
     broken: raise GraderBroken naming the cause, before any student is graded."""
@@ -424,7 +433,7 @@ def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hi
         canary = Submission(Student(CANARY), notebook=source_nb)
         quiet = GradeOptions(opts.submissions, out, workers=1, sandbox=opts.sandbox, limits=opts.limits,
                              progress=False)
-        (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide)
+        (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide, client)
     if result.score >= result.max_score and result.status in (ExecStatus.OK, GradeStatus.REVIEW):
         return
     failed = [t for t in result.tests if t["status"] != "passed"]
@@ -465,15 +474,24 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
     subs = collect(opts.submissions, module.name, opts.roster)
     if not subs:
         raise CourseError(f"{opts.submissions}: no student submissions found")
+    everyone = [s.student.id for s in subs]
+    shard = parse_shard(opts.shard) if opts.shard else None
+    if shard:
+        subs = [s for s in subs if shard_of(s.student.id, shard[1]) == shard[0]]
     if opts.student is not None:
         subs = [s for s in subs if s.student.id == opts.student]
         if not subs:
-            raise CourseError(f"--student {opts.student}: no such student in {opts.submissions}")
+            raise CourseError(f"--student {opts.student}: no such student in {opts.submissions}"
+                              + (f" (or not in shard {opts.shard})" if shard else ""))
+    use_database(out, opts.db)
     hide = sorted({str(course.root.resolve()), str(out), str(opts.submissions.resolve())})
-    run_canary(course, module, opts, mode, hide)
-    out.mkdir(parents=True, exist_ok=True)
-    write_grading_config(course, out)
-    results = grade_batch(course, module, subs, out, opts, mode, hide)
+    with cluster_client(opts.cluster) as client:
+        run_canary(course, module, opts, mode, hide, client)
+        out.mkdir(parents=True, exist_ok=True)
+        write_grading_config(course, out)
+        results = grade_batch(course, module, subs, out, opts, mode, hide, client)
+    if shard:
+        write_shard_record(out, module.name, shard, everyone, [s.student.id for s in subs])
     write_reports(out, module, class_results(out, module))
     broken = same_failure_everywhere(results)
     if broken:

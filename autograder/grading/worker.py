@@ -43,7 +43,7 @@ def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, Exe
     module, root = job["module"], Path(job["root"])
     # A regrade starts from nothing, so a failure can never leave an old score looking current;
     # manual grades are kept aside first and put back after (overrides.py).
-    manual = overrides.save(root, module, student, overrides.capture(gradebook, module, student))
+    manual = overrides.set_aside(gradebook, root, module, student)
     try:
         gradebook.remove_submission(module, student)
     except MissingEntry:
@@ -60,10 +60,7 @@ def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, Exe
     if student not in executions:
         return failure(job, "the notebook was not executed (SandboxedExecute did not report)")
     report = {**executions[student].to_json(), "sandbox": job["mode"]}
-    if manual:
-        review = overrides.restore(gradebook, module, student, manual)
-        report["manual"] = len(manual["grades"]) + len(manual["comments"])
-        report["review_cells"] = review
+    overrides.put_back(gradebook, module, student, manual, report)
     feedback = api.generate_feedback(module, student, force=True)
     report["seconds"] = {"autograde": round(graded - started, 2), "feedback": round(time.perf_counter() - graded, 2)}
     if not feedback.get("success"):
@@ -71,31 +68,42 @@ def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, Exe
     return report
 
 
-def main(job_file: str) -> int:
-    job = json.loads(Path(job_file).read_text())
-    executions: dict[str, ExecReport] = {}
-
+def worker_api(job: dict, executions: dict[str, ExecReport]):
+    """nbgrader's API for the job's grading folder, autograding with SandboxedExecute; each
+    execution's report lands in `executions` by student."""
     def on_report(student: str, report: ExecReport) -> None:
         executions[student] = report
 
-    with quiet_nbgrader():
-        api = make_api(Path(job["config_file"]), Path(job["root"]), **{
-            "Autograde.autograde_preprocessors": autograde_preprocessors(),
-            "CourseDirectory.db_url": job["db_url"],
-            **{f"SandboxedExecute.{k}": v for k, v in job["settings"].items()},
-            "SandboxedExecute.rejected": job["rejected"],
-            "SandboxedExecute.on_report": on_report,
-            **parse_late_policy(job.get("late_policy", "none")).nbgrader_config(),
-        })
-        from nbgrader.api import Gradebook
+    return make_api(Path(job["config_file"]), Path(job["root"]), **{
+        "Autograde.autograde_preprocessors": autograde_preprocessors(),
+        "CourseDirectory.db_url": job["db_url"],
+        **{f"SandboxedExecute.{k}": v for k, v in job["settings"].items()},
+        "SandboxedExecute.rejected": job["rejected"],
+        "SandboxedExecute.on_report": on_report,
+        **parse_late_policy(job.get("late_policy", "none")).nbgrader_config(),
+    })
 
-        with Gradebook(job["db_url"], course_id=COURSE_ID) as gradebook:
-            for student in job["students"]:
-                try:
-                    report = grade_one(api, gradebook, job, student, executions)
-                except Exception as exc:   # one student's failure must not stop the others
-                    report = failure(job, f"{type(exc).__name__}: {exc}")
-                print(json.dumps({"student": student, **report}), flush=True)
+
+def grade_students(job: dict, gradebook):
+    """(student, report) for each of the job's students, in order; one student's failure never
+    stops the others."""
+    executions: dict[str, ExecReport] = {}
+    api = worker_api(job, executions)
+    for student in job["students"]:
+        try:
+            report = grade_one(api, gradebook, job, student, executions)
+        except Exception as exc:
+            report = failure(job, f"{type(exc).__name__}: {exc}")
+        yield student, report
+
+
+def main(job_file: str) -> int:
+    from nbgrader.api import Gradebook
+
+    job = json.loads(Path(job_file).read_text())
+    with quiet_nbgrader(), Gradebook(job["db_url"], course_id=COURSE_ID) as gradebook:
+        for student, report in grade_students(job, gradebook):
+            print(json.dumps({"student": student, **report}), flush=True)
     return 0
 
 

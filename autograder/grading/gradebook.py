@@ -1,0 +1,144 @@
+"""Where a grading folder's gradebook lives, and one student's grading as data.
+
+SQLite in the grading folder (`gradebook.db`) is the default. `--db postgresql://…` (nbgrader's
+`db_url`) puts the gradebook on a server, where several graders can write at once. The folder
+records its gradebook in `tito.json`, so `tito report`, regrades and formgrader (through the folder's
+`nbgrader_config.py`) all find the same one; a different `--db` for the same folder is refused.
+
+`snapshot` / `write_snapshot` turn one student's grading of a module into plain data and back: the
+Dask path sends it from a worker's private gradebook to the class gradebook, and `tito merge` copies
+it from each shard's gradebook into the merged one.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from autograder.course.constants import COURSE_ID
+from autograder.course.layout import CourseError
+
+FOLDER_RECORD = "tito.json"
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def default_db_url(out: Path) -> str:
+    # A generous busy timeout: several worker processes write to the one SQLite file.
+    return f"sqlite:///{out.resolve() / 'gradebook.db'}?timeout=120"
+
+
+def recorded_db_url(out: Path) -> str | None:
+    path = out / FOLDER_RECORD
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("db_url")
+
+
+def db_url(out: Path) -> str:
+    """The gradebook of the grading folder `out`."""
+    return recorded_db_url(out) or default_db_url(out)
+
+
+def shown(url: str) -> str:
+    """`url` with any password replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def check_url(url: str) -> None:
+    scheme = urlsplit(url).scheme.split("+")[0]
+    if scheme not in SUPPORTED:
+        raise CourseError(f"--db {shown(url)}: unsupported database {scheme!r} (use sqlite:///FILE or "
+                          "postgresql://USER@HOST:PORT/DATABASE)")
+
+
+def check_reachable(url: str) -> None:
+    """Connect once, so that a wrong address fails before anything is graded, naming the database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CourseError(f"cannot open the gradebook at {shown(url)}: {first}") from None
+
+
+def use_database(out: Path, requested: str | None) -> str:
+    """The gradebook for a grading run in `out`: `requested`, or the one the folder already uses.
+    Records a non-default choice in the folder."""
+    recorded = recorded_db_url(out)
+    if requested and recorded and requested != recorded:
+        raise CourseError(f"{out}: this grading folder's gradebook is {shown(recorded)}; pass the same --db, "
+                          "or grade into another --out")
+    url = requested or recorded or default_db_url(out)
+    check_url(url)
+    if not url.startswith("sqlite"):
+        check_reachable(url)
+    if requested and not recorded:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / FOLDER_RECORD).write_text(json.dumps({"db_url": url}, indent=1) + "\n")
+    return url
+
+
+def has_gradebook(out: Path) -> bool:
+    return recorded_db_url(out) is not None or (out / "gradebook.db").is_file()
+
+
+# ---- one student's grading as data ------------------------------------------------------------------
+
+def snapshot(gb, module: str, student: str) -> dict:
+    """Everything the gradebook holds about `student`'s submission of `module` (raises MissingEntry)."""
+    submission = gb.find_submission(module, student)
+    nb = gb.find_submission_notebook(module, module, student)
+    return {
+        "timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
+        "extension_seconds": submission.extension.total_seconds() if submission.extension else None,
+        "flagged": bool(nb.flagged),
+        "late_submission_penalty": nb.late_submission_penalty,
+        "grades": {g.name: {"auto_score": g.auto_score, "manual_score": g.manual_score,
+                            "extra_credit": g.extra_credit, "needs_manual_grade": bool(g.needs_manual_grade)}
+                   for g in nb.grades},
+        "comments": {c.name: {"auto_comment": c.auto_comment, "manual_comment": c.manual_comment}
+                     for c in nb.comments},
+    }
+
+
+def write_snapshot(gb, module: str, student: str, snap: dict) -> None:
+    """Make `student`'s submission of `module` exactly `snap` (an earlier submission is replaced).
+    The student must exist in `gb`; cells `snap` does not know keep nbgrader's defaults."""
+    import datetime as dt
+
+    from nbgrader.api import MissingEntry
+
+    try:
+        gb.remove_submission(module, student)
+    except MissingEntry:
+        pass
+    extra = {}
+    if snap["timestamp"]:
+        extra["timestamp"] = snap["timestamp"]
+    if snap["extension_seconds"] is not None:
+        extra["extension"] = dt.timedelta(seconds=snap["extension_seconds"])
+    gb.add_submission(module, student, **extra)
+    nb = gb.find_submission_notebook(module, module, student)
+    nb.flagged = snap["flagged"]
+    nb.late_submission_penalty = snap["late_submission_penalty"]
+    for grade in nb.grades:
+        for key, value in snap["grades"].get(grade.name, {}).items():
+            setattr(grade, key, value)
+    for comment in nb.comments:
+        for key, value in snap["comments"].get(comment.name, {}).items():
+            setattr(comment, key, value)
+    gb.db.commit()
+
+
+def open_gradebook(url: str):
+    from nbgrader.api import Gradebook
+
+    return Gradebook(url, course_id=COURSE_ID)
