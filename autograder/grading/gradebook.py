@@ -69,6 +69,24 @@ def check_reachable(url: str) -> None:
         raise CourseError(f"cannot open the gradebook at {shown(url)}: {first}") from None
 
 
+def create_tables(url: str) -> None:
+    """Create nbgrader's tables once, under a PostgreSQL advisory lock: graders starting at the same
+    time on an empty database would otherwise race on creating them."""
+    from sqlalchemy import create_engine, text
+
+    from autograder.grading.nbgrader_glue import quiet_nbgrader
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("select pg_advisory_lock(7436)"))
+        try:
+            with quiet_nbgrader(), open_gradebook(url):
+                pass
+        finally:
+            conn.execute(text("select pg_advisory_unlock(7436)"))
+    engine.dispose()
+
+
 def use_database(out: Path, requested: str | None) -> str:
     """The gradebook for a grading run in `out`: `requested`, or the one the folder already uses.
     Records a non-default choice in the folder."""
@@ -80,6 +98,7 @@ def use_database(out: Path, requested: str | None) -> str:
     check_url(url)
     if not url.startswith("sqlite"):
         check_reachable(url)
+        create_tables(url)
     if requested and not recorded:
         out.mkdir(parents=True, exist_ok=True)
         (out / FOLDER_RECORD).write_text(json.dumps({"db_url": url}, indent=1) + "\n")
