@@ -11,6 +11,7 @@ it from each shard's gradebook into the merged one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,11 +48,16 @@ def shown(url: str) -> str:
     return url
 
 
-def check_url(url: str) -> None:
-    scheme = urlsplit(url).scheme.split("+")[0]
-    if scheme not in SUPPORTED:
+def normalised(url: str) -> str:
+    """`url` checked, with PostgreSQL's driver made explicit (psycopg 3, a tito dependency), whatever
+    SQLAlchemy's default driver is."""
+    scheme = urlsplit(url).scheme
+    if scheme.split("+")[0] not in SUPPORTED:
         raise CourseError(f"--db {shown(url)}: unsupported database {scheme!r} (use sqlite:///FILE or "
                           "postgresql://USER@HOST:PORT/DATABASE)")
+    if scheme == "postgresql":
+        return "postgresql+psycopg" + url[len("postgresql"):]
+    return url
 
 
 def check_reachable(url: str) -> None:
@@ -69,33 +75,44 @@ def check_reachable(url: str) -> None:
         raise CourseError(f"cannot open the gradebook at {shown(url)}: {first}") from None
 
 
-def create_tables(url: str) -> None:
-    """Create nbgrader's tables once, under a PostgreSQL advisory lock: graders starting at the same
-    time on an empty database would otherwise race on creating them."""
+@contextlib.contextmanager
+def exclusive(url: str):
+    """Hold a PostgreSQL advisory lock on the gradebook while inside: graders that start at the same
+    time must not create nbgrader's tables, or (re)generate the assignment, at the same time: nbgrader
+    deletes and recreates an assignment's notebook, which races. SQLite: nothing to hold."""
+    if url.startswith("sqlite"):
+        yield
+        return
     from sqlalchemy import create_engine, text
 
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select pg_advisory_lock(7436)"))
+            try:
+                yield
+            finally:
+                conn.execute(text("select pg_advisory_unlock(7436)"))
+    finally:
+        engine.dispose()
+
+
+def create_tables(url: str) -> None:
     from autograder.grading.nbgrader_glue import quiet_nbgrader
 
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        conn.execute(text("select pg_advisory_lock(7436)"))
-        try:
-            with quiet_nbgrader(), open_gradebook(url):
-                pass
-        finally:
-            conn.execute(text("select pg_advisory_unlock(7436)"))
-    engine.dispose()
+    with exclusive(url), quiet_nbgrader(), open_gradebook(url):
+        pass
 
 
 def use_database(out: Path, requested: str | None) -> str:
     """The gradebook for a grading run in `out`: `requested`, or the one the folder already uses.
     Records a non-default choice in the folder."""
     recorded = recorded_db_url(out)
+    requested = normalised(requested) if requested else None
     if requested and recorded and requested != recorded:
         raise CourseError(f"{out}: this grading folder's gradebook is {shown(recorded)}; pass the same --db, "
                           "or grade into another --out")
     url = requested or recorded or default_db_url(out)
-    check_url(url)
     if not url.startswith("sqlite"):
         check_reachable(url)
         create_tables(url)

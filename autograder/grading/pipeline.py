@@ -27,7 +27,7 @@ from autograder.grading.reports import (GradeStatus, StudentResult, parse_status
 from autograder.grading.intake import Student, Submission, collect, readable_time
 from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter, quiet_nbgrader
 from autograder.build.notebooks import build_notebook, dumps, write_if_changed
-from autograder.grading.gradebook import db_url, has_gradebook, use_database
+from autograder.grading.gradebook import db_url, exclusive, has_gradebook, use_database
 from autograder.grading.late import parse_late_policy
 from autograder.grading.review_flags import review_flags
 from autograder.grading.shards import parse_shard, shard_of, write_shard_record
@@ -59,7 +59,8 @@ def prepare_assignment(course: Course, module: Module, out: Path):
     nb_text = dumps(build_notebook(module, parsed.cells))
     write_if_changed(out / "source" / module.name / module.notebook_name, nb_text)
     api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
-    checked(api.generate_assignment(module.name, force=True, create=True), f"preparing {module.name}")
+    with exclusive(db_url(out)):
+        checked(api.generate_assignment(module.name, force=True, create=True), f"preparing {module.name}")
     return nbformat.reads(nb_text, as_version=4)
 
 
@@ -311,7 +312,7 @@ def results_from_gradebook(out: Path, module: Module, test_cells: list[tuple[str
             try:
                 submission = gb.find_submission(module.name, sid)
                 nb = gb.find_submission_notebook(module.name, module.name, sid)
-                scores = {g.name: (g.score or 0.0) + (g.extra_credit or 0.0) for g in nb.grades}
+                scores = {g.name: g.score or 0.0 for g in nb.grades}   # nbgrader's score includes extra credit
                 timestamp, duedate = submission.timestamp, submission.duedate
                 penalty = float(submission.late_submission_penalty or 0.0)
             except MissingEntry:
