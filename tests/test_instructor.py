@@ -248,3 +248,24 @@ def test_gradescope_autograder_zip_round_trip(tmp_path):
     assert 0 < payload["score"] == results[0].score < MAX
     assert [t["name"] for t in payload["tests"] if t["visibility"] == "after_published"] == \
         [t["name"] for t in payload["tests"] if t["name"].endswith("(hidden tests)")]
+
+
+def test_feedback_with_a_kept_exporter_is_nbgraders_byte_for_byte(graded):
+    """Workers keep one HTML exporter for all their students (feedback.py); the HTML must be exactly
+    what nbgrader's own generate_feedback writes, for every student after the first too."""
+    from autograder.grading.feedback import FeedbackWriter
+    from autograder.grading.gradebook import db_url
+    from autograder.grading.nbgrader_glue import make_api, quiet_nbgrader
+
+    _, out, _ = graded
+    html = lambda s: (out / "feedback" / s / MODULE / f"{MODULE}.html").read_bytes()  # noqa: E731
+    with quiet_nbgrader():
+        api = make_api(COURSE.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
+        expected = {}
+        for student in ("late", "blank"):
+            assert api.generate_feedback(MODULE, student, force=True)["success"]
+            expected[student] = html(student)
+        writer = FeedbackWriter(api)
+        for student in ("blank", "late", "blank"):
+            assert writer.write(MODULE, student)["success"]
+            assert html(student) == expected[student], f"{student}: feedback differs from nbgrader's"

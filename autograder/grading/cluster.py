@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import shutil
 import tarfile
@@ -154,6 +155,7 @@ def run_on_cluster(client, course: Course, module: Module, out: Path, students: 
 
 _ONE_AT_A_TIME = threading.Lock()     # a worker's grading folder serves one task at a time
 _FOLDERS: dict[str, Path] = {}
+_SESSIONS: dict[str, object] = {}     # worker.Session by folder and settings: built once per run
 
 
 def unpacked(template: bytes) -> Path:
@@ -199,7 +201,7 @@ def grade_in_folder(folder: Path, task: dict) -> dict:
 
     from autograder.grading.gradebook import default_db_url, open_gradebook, snapshot
     from autograder.grading.nbgrader_glue import quiet_nbgrader
-    from autograder.grading.worker import grade_students
+    from autograder.grading.worker import Session, grade_students
     from autograder.sandbox.launcher import resolve_mode
 
     module, student, name = task["module"], task["student"], task["notebook_name"]
@@ -217,7 +219,10 @@ def grade_in_folder(folder: Path, task: dict) -> dict:
            "rejected": {student: task["rejected"]} if task["rejected"] else {}, "late_policy": task["late_policy"]}
     with quiet_nbgrader(), open_gradebook(url) as gradebook:
         gradebook.update_or_create_student(student)
-        ((_, report),) = list(grade_students(job, gradebook))
+        key = json.dumps([str(folder), settings, task["late_policy"]], sort_keys=True)
+        if key not in _SESSIONS:
+            _SESSIONS[key] = Session(job)
+        ((_, report),) = list(grade_students(job, gradebook, _SESSIONS[key]))
         try:
             snap = snapshot(gradebook, module, student)
             gradebook.remove_submission(module, student)

@@ -24,20 +24,22 @@ from autograder.sandbox.executor.report import ExecReport
 
 def autograde_preprocessors():
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
+    from nbgrader.preprocessors import AssignLatePenalties, IgnorePattern, LimitOutput, SaveAutoGrades
 
     from autograder.grading.preprocessor import SandboxedExecute
 
+    # nbgrader's default list ends with CheckCellMetadata, a second JSON-schema validation of every
+    # cell (its sanitising step validates them before execution; nothing after it changes nbgrader's
+    # metadata): it cost a tenth of a worker's CPU per notebook, so it is left out.
     return [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-            AssignLatePenalties, CheckCellMetadata]
+            AssignLatePenalties]
 
 
 def failure(job: dict, reason: str) -> dict:
     return {"status": GradeStatus.PIPELINE_ERROR.value, "reason": reason[:500], "sandbox": job["mode"]}
 
 
-def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, ExecReport]) -> dict:
+def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, ExecReport], feedback=None) -> dict:
     from nbgrader.api import MissingEntry
 
     module, root = job["module"], Path(job["root"])
@@ -61,7 +63,7 @@ def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, Exe
         return failure(job, "the notebook was not executed (SandboxedExecute did not report)")
     report = {**executions[student].to_json(), "sandbox": job["mode"]}
     overrides.put_back(gradebook, module, student, manual, report)
-    feedback = api.generate_feedback(module, student, force=True)
+    feedback = feedback.write(module, student) if feedback else api.generate_feedback(module, student, force=True)
     report["seconds"] = {"autograde": round(graded - started, 2), "feedback": round(time.perf_counter() - graded, 2)}
     if not feedback.get("success"):
         report["reason"] = (report["reason"] + "; " if report["reason"] else "") + "feedback not generated"
@@ -84,14 +86,31 @@ def worker_api(job: dict, executions: dict[str, ExecReport]):
     })
 
 
-def grade_students(job: dict, gradebook):
+class Session:
+    """nbgrader's API, the feedback writer and the executions' reports for one grading folder and
+    one set of settings: built once, used for student after student (building them costs more than
+    a small notebook's autograde bookkeeping)."""
+
+    def __init__(self, job: dict):
+        from autograder.grading.feedback import FeedbackWriter
+
+        self.executions: dict[str, ExecReport] = {}
+        self.api = worker_api(job, self.executions)
+        self.feedback = FeedbackWriter(self.api)
+
+    def reject(self, rejected: dict[str, str]) -> None:
+        """Intake's reasons for this batch (read by SandboxedExecute when autograde starts)."""
+        self.api.config.SandboxedExecute.rejected = rejected
+
+
+def grade_students(job: dict, gradebook, session: Session | None = None):
     """(student, report) for each of the job's students, in order; one student's failure never
     stops the others."""
-    executions: dict[str, ExecReport] = {}
-    api = worker_api(job, executions)
+    session = session or Session(job)
+    session.reject(job["rejected"])
     for student in job["students"]:
         try:
-            report = grade_one(api, gradebook, job, student, executions)
+            report = grade_one(session.api, gradebook, job, student, session.executions, session.feedback)
         except Exception as exc:
             report = failure(job, f"{type(exc).__name__}: {exc}")
         yield student, report
