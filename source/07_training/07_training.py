@@ -534,7 +534,7 @@ def fit_early_stopping(trainer, train_loader, val_loader, max_epochs, patience, 
     HINT: count the epochs since the last best; a new best resets the count.
     """
     ### BEGIN SOLUTION
-    best_epoch, best_loss, waited = 0, math.inf, 0
+    best_loss = math.inf                  # the first epoch is always a new best
     for epoch in range(1, max_epochs + 1):
         trainer.fit(train_loader, 1, val_loader=val_loader, progress=False)
         loss = trainer.history["val_loss"][-1]
@@ -562,7 +562,7 @@ with tempfile.TemporaryDirectory() as tmp:
     got = fit_early_stopping(trainer, toy_batches(), toy_batches()[:1], 10, 2, tmp + "/best.npz")
     Trainer(twin, CrossEntropyLoss(), SGD(twin.parameters(), lr=0.5)).fit(toy_batches(), 2, progress=False)
 assert got == (2, 0.5) and len(trainer.history["val_loss"]) == 4, f"losses 0.9, 0.5, 0.6, 0.7, patience 2: expected (2, 0.5) after 4 epochs, got {got} after {len(trainer.history['val_loss'])}"
-assert np.array_equal(model.weight.data, twin.weight.data) and trainer.epoch == 2, f"the weights (and epoch 2) of the best epoch come back; got epoch {trainer.epoch}"
+assert np.array_equal(model.weight.data, twin.weight.data) and trainer.epoch == 2, f"the best epoch's checkpoint comes back: expected epoch 2 and weights {twin.weight.data.tolist()}, got epoch {trainer.epoch} and {model.weight.data.tolist()}"
 ### BEGIN HIDDEN TESTS
 for vals, max_epochs, patience, exp, epochs in [([0.9, 0.95, 0.5, 0.6, 0.7, 0.8], 10, 2, (3, 0.5), 5),
                                                 ([0.5, 0.5, 0.4], 10, 1, (1, 0.5), 2), ([0.9, 0.8, 0.7, 0.6], 3, 5, (3, 0.7), 3)]:

@@ -386,9 +386,9 @@ u, v = x[..., 0::2], x[..., 1::2]
 exp = np.stack([u * np.cos(a) - v * np.sin(a), u * np.sin(a) + v * np.cos(a)], axis=-1).reshape(x.shape)
 got = rope(x, pos)
 assert got.shape == x.shape and got.dtype == np.float64 and np.allclose(got, exp), f"batched (2, 5, 6): expected\n{exp}\ngot\n{got}"
-assert np.array_equal(x, keep), "rope must not modify x"
+assert np.array_equal(x, keep), f"rope must not modify x: expected it unchanged, got a largest change of {np.abs(x - keep).max()}"
 got = rope(x.astype(np.float32), list(pos))
-assert got.dtype == np.float64 and np.allclose(got, exp, atol=1e-5), f"float32 in, float64 out: got {got.dtype}"
+assert got.dtype == np.float64 and np.allclose(got, exp, atol=1e-5), f"float32 x: expected float64\n{exp}\ngot {got.dtype}\n{got}"
 raises(lambda: rope(np.ones((2, 3)), [0, 1]), ValueError)
 ### END HIDDEN TESTS
 
