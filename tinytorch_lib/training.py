@@ -12,12 +12,11 @@ from tinytorch_lib.losses import BCEWithLogitsLoss
 def clip_grad_norm_(parameters, max_norm):
     """Scale all gradients by one common factor so that their global L2 norm is at most max_norm.
 
-    parameters: an iterable of Tensors (a list, a generator) or a single Tensor; those whose
-                `.grad` is None are ignored.
-    The total norm is computed in float64. When max_norm / (total + 1e-6) < 1, each gradient's
-    `.data` is replaced by a new, scaled array of the same dtype (two gradients may share one array:
-    scaling in place would scale it twice). Returns the norm before clipping as a NumPy float64
-    (0.0 when there is no gradient).
+    parameters: an iterable of Tensors (a list, a generator) or a single Tensor; a `.grad` of None
+    is ignored. The total norm is computed in float64. When max_norm / (total + 1e-6) < 1, each
+    gradient's `.data` is replaced by a new, scaled array of the same dtype (two gradients may share
+    one array: scaling in place would scale it twice). Returns the norm before clipping as a NumPy
+    float64 (0.0 when there is no gradient).
     EXAMPLE: grads [3, 0] and [[0], [4]], max_norm=1 -> grads ~[0.6, 0] and ~[[0], [0.8]], returns 5.0
     HINT: `np.square` and `np.sum` accept a `dtype`.
     """
@@ -34,7 +33,6 @@ def clip_grad_norm_(parameters, max_norm):
 
 class CosineAnnealingLR:
     """Cosine learning-rate schedule from optimizer.lr down to eta_min over T_max steps."""
-
     def __init__(self, optimizer, T_max, eta_min=0.0):
         """Remember the optimizer, T_max, eta_min and the base rate `base_lr` (optimizer.lr now);
         `last_epoch` (steps taken) starts at 0 and the last rate at the base rate. Raises ValueError
@@ -68,9 +66,10 @@ class CosineAnnealingLR:
 def _count_correct(out, target, threshold):
     """(number of correct predictions, number of predictions) for one batch, as two ints.
 
-    out: model outputs, (N, C) class scores or (N,) / (N, 1) single outputs (array-like).
-    target: (N,) class indices, (N, C) one-hot rows, or for single outputs 0/1 labels of any
-            shape with N elements (a label counts as 1 when > 0.5).
+    out: model outputs (array-like): class scores (N, C), C > 1, predict the arg-max over the last
+    axis; a single output (N,) or (N, 1) predicts class 1 when > threshold (0.5, or 0 for logits).
+    target: (N,) class indices, (N, C) one-hot rows (their arg-max), or for single outputs 0/1
+    labels of any shape with N elements (a label counts as 1 when > 0.5).
     EXAMPLE: _count_correct([[0.1, 0.9], [0.8, 0.2]], [1, 1], 0.5) -> (1, 2)
              _count_correct([[0.2], [0.7]], [[0.], [1.]], 0.5)       -> (2, 2)
     """
@@ -97,7 +96,6 @@ def _report(bar, history):
 
 class Trainer:
     """Fit a model with a loss, an optimizer, an optional per-epoch scheduler and gradient clipping."""
-
     def __init__(self, model, loss_fn, optimizer, scheduler=None, max_grad_norm=None):
         """Keep the five arguments as attributes of the same names; start at epoch 0 (`self.epoch`) with
         `self.history`, a dict of empty lists under "train_loss", "train_acc", "val_loss", "val_acc"
@@ -130,10 +128,7 @@ class Trainer:
         return loss.item(), out.data
 
     def eval_step(self, x, y):
-        """(loss float, output ndarray) on the batch (x, y), computed without recording a graph.
-
-        Touches neither the gradients nor the weights.
-        """
+        """(loss float, output ndarray) on the batch (x, y), recording no graph (gradients and weights untouched)."""
         with no_grad():
             out = self.model(x)
             loss = self.loss_fn(out, y)
@@ -143,10 +138,9 @@ class Trainer:
         """One pass of step_fn over loader; returns (mean loss per sample, accuracy) as floats.
 
         Each batch (x, y) is first made of Tensors (`_as_tensor`). A batch's loss counts once per
-        sample (x.shape[0] samples; 1 for a 0-d x); accuracy is correct / predictions summed over
-        all batches, with `_count_correct(out, y.data, self.threshold)`.
-        Raises ValueError with a message containing "no batches" if the loader yields nothing
-        (a generator is used up after one pass).
+        sample (x.shape[0] samples; 1 for a 0-d x); accuracy is correct / predictions summed over all
+        batches, with `_count_correct(out, y.data, self.threshold)`. ValueError with a message
+        containing "no batches" if the loader yields nothing (a generator is used up after one pass).
         EXAMPLE: batches of 32 and 8 samples with losses 1.0 and 2.0 -> mean loss 1.2
         """
         total_loss, n_samples, correct, n_preds = 0.0, 0, 0, 0
@@ -172,12 +166,10 @@ class Trainer:
         """Train for `epochs` epochs; returns the history dict (the same dict, extended).
 
         Each epoch: the model goes to training mode, one pass of train_step over train_loader, one
-        scheduler step (if there is a scheduler), then `evaluate(val_loader)` if a val_loader is
-        given. It then appends, once per epoch, to history["train_loss"], ["train_acc"], ["lr"]
-        (the rate *used* during the epoch, i.e. read before the scheduler step) and, only with a
-        val_loader, ["val_loss"], ["val_acc"]; and counts the epoch in self.epoch.
-        Iterate over `_progress(epochs, progress)`, and call `_report` with that bar and the
-        history at the end of each epoch.
+        scheduler step (if any), then `evaluate(val_loader)` if a val_loader is given. It then appends
+        to history["train_loss"], ["train_acc"], ["lr"] (the rate *used* in the epoch, read before the
+        scheduler step) and, only with a val_loader, ["val_loss"], ["val_acc"]; and counts self.epoch.
+        Iterate over `_progress(epochs, progress)`; call `_report(bar, history)` after each epoch.
         EXAMPLE: trainer.fit(batches, epochs=3, progress=False)["train_loss"] -> [0.69, 0.52, 0.41]
         """
         bar = _progress(epochs, progress)

@@ -12,9 +12,9 @@
 # | GELU | $\tfrac12 x\bigl(1+\tanh\bigl(\sqrt{2/\pi}\,(x+0.044715\,x^3)\bigr)\bigr)$ | transformers |
 # | Softmax | $e^{x_i} / \sum_j e^{x_j}$ along one axis | scores to a distribution |
 #
-# Each `forward` computes on the ndarray `x.data` and records the result with `_make(out, (x,), "relu")`
-# as in module 01 (module 05 differentiates through these records). The trap is **overflow**:
-# `np.exp(1000.0)` is `inf`, and `inf / inf` is `nan`.
+# Each `forward` computes on `x.data` and records the result with `_make(out, (x,), "relu")` as in
+# module 01 (module 05 differentiates through these records). The trap is **overflow**: `np.exp(1000.0)`
+# is `inf`, and `inf / inf` is `nan`.
 
 # %%
 #| default_exp activations
@@ -30,7 +30,6 @@ def arr(t):
     """The values of a Tensor as a plain ndarray (for judging)."""
     return np.asarray(t.data)
 
-
 def check_unary(act, v, ref, op, rtol=1e-14, **ctx):
     """Judge act on a float64 copy of v: values, dtype, shape, the record (op, parent, ctx), x intact."""
     x = Tensor(v.copy(), requires_grad=True)
@@ -45,7 +44,6 @@ def check_unary(act, v, ref, op, rtol=1e-14, **ctx):
     got = arr(act(Tensor(v.astype(np.float32))))
     assert got.dtype == np.float32, f"{op}: float32 in must give float32 out, got {got.dtype}"
 
-
 def raised(call):
     """The exception call() raises (None if it returns)."""
     try:
@@ -55,10 +53,9 @@ def raised(call):
 
 # %% [markdown]
 # ## ReLU, Tanh and GELU
-#
-# Every activation keeps the shape and dtype of its input. Beware: `np.sqrt(2 / np.pi)` is a float64
-# *array scalar* and promotes a float32 array to float64; a Python `float` does not. GELU weighs $x$
-# by $\Phi(x)$, the standard normal CDF; GPT-2 uses the tanh approximation of the table.
+# Every activation keeps the shape and dtype of its input (`np.sqrt(2 / np.pi)` is a float64 *array
+# scalar* that promotes float32 to float64; a Python `float` does not). GELU weighs $x$ by $\Phi(x)$,
+# the standard normal CDF; GPT-2 uses the tanh approximation of the table.
 
 # %% solution id="relu-tanh-gelu"
 #| export
@@ -135,7 +132,6 @@ assert repr(Tanh()) == "Tanh()" and np.allclose(arr(Tanh()(np.array(0.5))), np.t
 
 # %% [markdown]
 # ## Sigmoid, without overflow
-#
 # $1/(1+e^{-x})$ overflows for $x = -10^4$, and for $x=-740$ returns 0 although
 # $\sigma(-740) \approx 4\cdot10^{-322}$ is a (subnormal) float64. The cure: never exponentiate a
 # positive number. With $z = e^{-|x|} \in (0, 1]$,
@@ -183,7 +179,6 @@ assert got[0] > 0 and got[2] == 1, f"float32: expected [3.7e-44, .5, 1], got {go
 
 # %% [markdown]
 # ## Softmax and log-softmax
-#
 # Softmax turns scores into probabilities along one axis `dim`, and does not change when a constant is
 # subtracted from every score. Subtract the maximum $m$ of each slice: every exponent is $\le 0$ and
 # the sum is $\ge 1$. Log-softmax is computed directly (a probability $e^{-2000}$ rounds to 0):
@@ -191,8 +186,7 @@ assert got[0] > 0 and got[2] == 1, f"float32: expected [3.7e-44, .5, 1], got {go
 # $$\mathrm{softmax}(x)_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \qquad
 #   \log\mathrm{softmax}(x)_i = (x_i - m) - \log\sum_j e^{x_j - m}.$$
 #
-# The max is per slice along `dim` (with one global max a row of small scores becomes $0/0$). Both
-# record their axis for module 05: `_make(out, (x,), "softmax", dim=dim)`.
+# The max is per slice along `dim`: with one global max, a row of small scores becomes $0/0$.
 
 # %% solution id="softmax"
 #| export
@@ -261,24 +255,27 @@ assert np.allclose(got, -np.log(3)), f"log_softmax must accept ndarrays; expecte
 
 # %% [markdown]
 # ## Sampling from a softmax, with a temperature
-#
 # A language model picks its next token by *sampling* from $\mathrm{softmax}(z / T)$: the temperature
 # $T$ sharpens ($T<1$) or flattens ($T>1$) the distribution, and $T=0$ means greedy (the argmax).
 # **Inverse-CDF sampling** draws one uniform $u \in [0, 1)$ per row and returns the first class whose
 # cumulative probability exceeds $u$. Top-$k$ sampling first gives every logit below the $k$-th
-# largest a probability of 0.
+# largest a probability of 0; **nucleus** (top-$p$) sampling keeps the fewest most likely classes
+# whose mass reaches $p$ (Holtzman et al., 2020): few when the model is sure, many when it is not.
 
 # %% solution id="sample"
-def sample(logits, temperature=1.0, top_k=None, seed=None):
+def sample(logits, temperature=1.0, top_k=None, top_p=None, seed=None):
     """Draw one class index per row of softmax(logits / temperature).
 
     logits: float ndarray (N, C), not modified. temperature: float >= 0; 0 returns each row's argmax
     (the first one on ties) and draws nothing. top_k: None or an int k in 1..C; logits below the
-    k-th largest of their row get probability 0 (ties with it are kept). The N uniforms are
+    k-th largest of their row get probability 0 (ties with it are kept). top_p: None or a float in
+    (0, 1]; after top_k, keep in each row the fewest most likely classes (ties: lower index first)
+    whose probabilities sum to at least top_p, the others get 0 (nucleus sampling). The N uniforms are
     `np.random.default_rng(seed).random(N)`, one per row in order; row n returns the smallest j with
     cumsum(p_n)[j] > u_n (never more than C - 1). Returns an int ndarray (N,). No overflow for |z| = 1e4.
     EXAMPLE: sample(np.array([[0., 0., 1e4], [5., -5., -5.]]), seed=0) -> array([2, 0])
-    HINT: np.cumsum along a row; counting the cumulative values <= u gives the index.
+    HINT: np.cumsum along a row; counting the cumulative values <= u gives the index; np.argsort
+    with kind="stable" ranks, and np.put_along_axis writes per-rank decisions back to class order.
     """
     ### BEGIN SOLUTION
     z = np.asarray(logits, dtype=np.float64)
@@ -289,6 +286,13 @@ def sample(logits, temperature=1.0, top_k=None, seed=None):
         kth = np.sort(z, axis=1)[:, -top_k]
         z = np.where(z >= kth[:, None], z, -np.inf)
     p = np.exp(z - z.max(axis=1, keepdims=True))
+    p = p / p.sum(axis=1, keepdims=True)
+    if top_p is not None:
+        order = np.argsort(-p, axis=1, kind="stable")
+        ranked = np.take_along_axis(p, order, axis=1)
+        keep = np.zeros(p.shape, dtype=bool)
+        np.put_along_axis(keep, order, np.cumsum(ranked, axis=1) - ranked < top_p, axis=1)
+        p = np.where(keep, p, 0.0)
     cdf = np.cumsum(p, axis=1) / p.sum(axis=1, keepdims=True)
     u = np.random.default_rng(seed).random(len(z))
     return np.minimum((cdf <= u[:, None]).sum(axis=1), z.shape[1] - 1)
@@ -307,17 +311,26 @@ got = np.bincount(np.asarray(sample(z, seed=1)), minlength=3) / 20_000
 assert np.allclose(got, [0.1, 0.2, 0.7], atol=0.015), f"frequencies: expected about [0.1, 0.2, 0.7], got {got}"
 got = np.asarray(sample(np.array([[1.0, 3.0, 3.0], [0.0, -1.0, 2.0]]), temperature=0)).tolist()
 assert got == [1, 2], f"temperature 0 is the argmax (first on ties): expected [1, 2], got {got}"
+got = np.bincount(np.asarray(sample(np.log(np.tile([0.5, 0.3, 0.2], (20_000, 1))), top_p=0.6, seed=4)), minlength=3) / 20_000
+assert got[2] == 0 and np.allclose(got[:2], [0.625, 0.375], atol=0.015), f"top_p=0.6 keeps 0.5 + 0.3: expected about [0.625, 0.375, 0], got {got}"
 ### BEGIN HIDDEN TESTS
 z = np.random.default_rng(5).standard_normal((300, 6)) * 2
+z[0, :3] = 1.0                                       # a tie of three classes
 keep = z.copy()
-for temp, k in [(1.0, None), (0.5, None), (2.0, None), (1.0, 2), (1.5, 1), (1.0, 6)]:
+for temp, k, top in [(1.0, None, None), (0.5, None, None), (2.0, None, None), (1.0, 2, None), (1.5, 1, None),
+                     (1.0, 6, None), (1.0, None, 0.5), (0.7, 4, 0.8), (1.0, None, 1e-9), (2.0, None, 1.0)]:
     zz = z / temp
     if k is not None:
         zz = np.where(zz >= np.sort(zz, axis=1)[:, -k][:, None], zz, -np.inf)
     p = np.exp(zz - zz.max(axis=1, keepdims=True))
+    p = p / p.sum(axis=1, keepdims=True)
+    for row in (p if top is not None else []):
+        rank = sorted(range(6), key=lambda j: (-row[j], j))
+        mass = np.cumsum(row[rank])
+        row[rank[int(np.sum(mass - row[rank] < top)):]] = 0.0
     exp = inverse_cdf(p / p.sum(axis=1, keepdims=True), np.random.default_rng(9).random(300))
-    got = np.asarray(sample(z, temperature=temp, top_k=k, seed=9))
-    assert np.array_equal(got, exp), f"T={temp}, top_k={k}: {np.sum(got != exp)} of 300 draws differ from the inverse CDF"
+    got = np.asarray(sample(z, temperature=temp, top_k=k, top_p=top, seed=9))
+    assert np.array_equal(got, exp), f"T={temp}, top_k={k}, top_p={top}: {np.sum(got != exp)} of 300 draws differ from the inverse CDF"
 assert np.array_equal(z, keep), "sample must not modify the logits"
 got = np.bincount(np.asarray(sample(np.tile([0.0, 1.0, 2.0], (20_000, 1)), top_k=2, seed=2)), minlength=3) / 20_000
 exp = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
@@ -328,7 +341,6 @@ assert got == [1], f"|z| = 1e4 at T=0.5: expected [1], got {got}"
 
 # %% [markdown]
 # ## Finding the edge: where does a formula break?
-#
 # How large may a logit get before the naive $e^{x}$ overflows? **Bisection** finds the edge of any
 # function: keep $[lo, hi]$ with $f(lo)$ finite and $f(hi)$ not, halve it, keep the half that still
 # straddles the edge, stop below a tolerance. Each step gains one bit.
@@ -383,7 +395,6 @@ with np.errstate(over="ignore"):
 
 # %% [markdown]
 # ## Log-softmax in chunks
-#
 # A language model scores tens of thousands of tokens, and `log_softmax` builds three temporaries as
 # large as the score matrix. The **online** log-sum-exp reads a chunk of columns at a time and keeps
 # per row the largest score $m$ so far and $s = \sum e^{x_j - m}$. When a chunk raises the maximum to
@@ -427,25 +438,18 @@ v = rng.standard_normal((4, 11)) * 5
 v[1, 0] = 40.0                                       # the maximum sits in the first column
 v[2, 10] = 60.0                                      # ... in the last, alone in its chunk for chunk=5
 keep = v.copy()
-ref = v - np.log(np.exp(v).sum(axis=1, keepdims=True))
-for chunk in (1, 2, 5, 11, 50):
-    got = np.asarray(chunked_log_softmax(v, chunk))
-    assert got.shape == (4, 11) and np.allclose(got, ref, rtol=1e-13), f"chunk={chunk}: expected {ref}, got {got}"
-assert np.array_equal(v, keep), "chunked_log_softmax must not modify its input"
 big = np.array([[-1e4, -1e4 + 1.0, -1e4 - 2.0, -1e4], [1e4, 3.0, 1e4 - 50.0, 0.0]])
 lse = np.array([-1e4 + 1 + np.log(np.exp([-1.0, 0.0, -3.0, -1.0]).sum()), 1e4 + np.log1p(np.exp(-50.0))])
-got = np.asarray(chunked_log_softmax(big, 2))
-assert np.allclose(got, big - lse[:, None], rtol=1e-14), f"|a| = 1e4: expected {big - lse[:, None]}, got {got}"
-got = np.asarray(chunked_log_softmax(np.array([[2.0, 3.0, 5.0]]), 1))
-exp = np.array([2.0, 3.0, 5.0]) - np.log(np.exp(2.0) + np.exp(3.0) + np.exp(5.0))
-assert np.allclose(got, exp, rtol=1e-14), f"rising maxima: rescale the old sum; expected {exp}, got {got}"
-got = np.asarray(chunked_log_softmax(np.array([[1.0, 2.0, 3.0]], dtype=np.float32), 2))
-assert got.dtype == np.float64, f"the result is float64, got {got.dtype}"
+rise = np.array([[2.0, 3.0, 5.0]], dtype=np.float32)         # rising maxima: rescale the old sum
+cases = [(v, c, v - np.log(np.exp(v).sum(axis=1, keepdims=True))) for c in (1, 2, 5, 11, 50)]
+for a, chunk, exp in cases + [(big, 2, big - lse[:, None]), (rise, 1, rise - np.log(np.exp(rise.astype(float)).sum()))]:
+    got = np.asarray(chunked_log_softmax(a, chunk))
+    assert got.dtype == np.float64 and np.allclose(got, exp, rtol=1e-14 if a is big else 1e-13), f"{a.shape} input, chunk={chunk}: expected float64\n{exp}\ngot {got.dtype}\n{got}"
+assert np.array_equal(v, keep), "chunked_log_softmax must not modify its input"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Backward rules
-#
 # Training needs, for a loss $L$, the gradient $\bar x = \partial L/\partial x$ from $\bar y = \partial L/\partial y$
 # (`grad`) of $y = f(x)$. For an elementwise $f$, $\bar x = \bar y \odot f'(x)$, and the slopes are
 # cheapest from the output: $\sigma' = \sigma(1-\sigma)$, $\tanh' = 1 - \tanh^2$, $\mathrm{relu}'(x) = [x > 0]$.
@@ -455,21 +459,66 @@ assert got.dtype == np.float64, f"the result is float64, got {got.dtype}"
 # $\bar x_j = \sum_i \bar s_i s_i(\delta_{ij} - s_j) = s_j\bigl(\bar s_j - \sum_i \bar s_i s_i\bigr)$, summed along `dim`:
 # the Jacobian ($C^2$ numbers per slice) is never built. Module 05 wires such rules into `backward()`.
 #
+# For log-softmax along the last axis, $\bar x = \bar y - \mathrm{softmax}(x) \sum_i \bar y_i$.
+#
 # Each rule is checked against the **central difference** $f'(x) \approx \frac{f(x+h) - f(x-h)}{2h}$, which errs
-# by $O(h^2)$, and only in float64: in float32, $x + 10^{-5}$ loses most digits of $h$.
+# by $O(h^2)$, and only in float64: in float32, $x + 10^{-5}$ loses most digits of $h$. For a function
+# with many outputs, the difference of $\sum_i \bar y_i f_i(x)$ gives one entry of the whole VJP $\bar x$ at a time.
+
+# %% solution id="numerical-vjp"
+def numerical_vjp(f, x, grad, eps=1e-6):
+    """Central-difference estimate of the vector-Jacobian product sum_i grad_i * d f_i(x) / d x.
+
+    f: a function of a float64 ndarray returning an ndarray of grad's shape; x: float64 ndarray (not
+    modified, and f never sees it changed in place). Returns a new float64 ndarray of x's shape whose
+    entry j is (L(x + eps e_j) - L(x - eps e_j)) / (2 eps), with L(v) = sum(grad * f(v)).
+    EXAMPLE: numerical_vjp(lambda v: v ** 2, np.array([1., -2.]), np.array([1., 3.])) -> array([2., -12.])
+    HINT: `np.ndindex(shape)` visits every index of an array of any rank; perturb copies.
+    """
+    ### BEGIN SOLUTION
+    out = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        out[i] = (np.sum(grad * f(up)) - np.sum(grad * f(down))) / (2 * eps)
+    return out
+    ### END SOLUTION
+
+# %% test id="test-numerical-vjp" points=2
+got = np.asarray(numerical_vjp(lambda v: v ** 2, np.array([1.0, -2.0]), np.array([1.0, 3.0])))
+assert np.allclose(got, [2.0, -12.0]), f"grad * 2x: expected [2, -12], got {got}"
+A = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])
+got = np.asarray(numerical_vjp(lambda v: A @ v, np.array([0.5, 1.0, 2.0]), np.array([1.0, 2.0])))
+assert np.allclose(got, [1.0, 0.0, 6.0]), f"a matrix mixes the entries: expected A.T @ grad = [1, 0, 6], got {got}"
+### BEGIN HIDDEN TESTS
+x, g = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.7]]), np.array([[1.0, -2.0, 0.5], [3.0, 1.0, 2.0]])
+keep, seen = x.copy(), []
+got = np.asarray(numerical_vjp(lambda v: (seen.append(v is x), np.sin(v) * v[::-1])[1], x, g))
+exp = g * np.cos(x) * x[::-1] + (g * np.sin(x))[::-1]
+assert got.shape == (2, 3) and np.allclose(got, exp, rtol=1e-7, atol=1e-8), f"2-D x: expected\n{exp}\ngot\n{got}"
+assert np.array_equal(x, keep) and not any(seen), f"expected x unchanged and never handed to f itself; got x = {x.tolist()}, handed over {sum(seen)} times"
+for eps in (1e-3, 1e-1):
+    got = np.asarray(numerical_vjp(lambda v: v ** 3, np.array([2.0]), np.array([1.0]), eps=eps))
+    assert np.allclose(got, 12 + eps ** 2), f"eps={eps}: the central difference of x^3 at 2 is 12 + eps^2 = {12 + eps ** 2}, got {got}"
+### END HIDDEN TESTS
 
 # %% solution id="activation-backward"
 def activation_backward(act, x, grad):
     """The gradient with respect to x, given `grad`, the gradient with respect to act(x).
 
-    act: a ReLU(), Sigmoid(), Tanh(), GELU() or Softmax(dim); x, grad: float64 ndarrays of one shape
-    (not modified). Returns a new float64 ndarray of x's shape: grad * f'(x) for the elementwise
-    activations (ReLU's slope at 0 is 0, as in PyTorch), the vector-Jacobian product along act.dim
-    for Softmax. TypeError naming `act` for anything else.
+    act: a ReLU(), Sigmoid(), Tanh(), GELU() or Softmax(dim), or the function
+    log_softmax (along the last axis); x, grad: float64 ndarrays of one shape (not modified).
+    Returns a new float64 ndarray of x's shape: grad * f'(x) for the elementwise activations (ReLU's
+    slope at 0 is 0, as in PyTorch), the vector-Jacobian product along the axis for Softmax and
+    log_softmax. TypeError naming `act` for anything else.
     EXAMPLE: activation_backward(Sigmoid(), np.array([0.]), np.array([2.])) -> array([0.5])
     HINT: isinstance; reductions with keepdims=True broadcast back along any dim.
     """
     ### BEGIN SOLUTION
+    if act is log_softmax:
+        s = np.exp(np.asarray(log_softmax(Tensor(x)).data))
+        return grad - s * grad.sum(axis=-1, keepdims=True)
     if isinstance(act, ReLU):
         return grad * (x > 0)
     if isinstance(act, GELU):
@@ -486,33 +535,25 @@ def activation_backward(act, x, grad):
     return y * (grad - np.sum(grad * y, axis=act.dim, keepdims=True))
     ### END SOLUTION
 
-# %% helper
-def numerical_vjp(f, x, grad, eps=1e-6):
-    """Central differences of sum(grad * f(x)) with respect to every entry of the float64 ndarray x."""
-    out = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[i] += eps
-        down[i] -= eps
-        out[i] = (np.sum(grad * f(up)) - np.sum(grad * f(down))) / (2 * eps)
-    return out
-
 # %% test id="test-activation-backward" points=3
-got = [np.asarray(activation_backward(act, np.array(v), np.array(g))).tolist() for act, v, g in
-       [(Sigmoid(), [0.0], [2.0]), (ReLU(), [-1.0, 0.0, 2.0], [3.0, 3.0, 3.0]), (Softmax(), [0.0, 0.0], [1.0, 0.0])]]
-exp = [[0.5], [0.0, 0.0, 3.0], [0.25, -0.25]]
-assert np.allclose(got[0], exp[0]) and got[1] == exp[1] and np.allclose(got[2], exp[2]), f"expected {exp}, got {got}"
+for act, v, g, exp in [(Sigmoid(), [0.0], [2.0], [0.5]), (ReLU(), [-1.0, 0.0, 2.0], [3.0] * 3, [0.0, 0.0, 3.0]),
+                       (Softmax(), [0.0, 0.0], [1.0, 0.0], [0.25, -0.25]), (log_softmax, [0.0, 0.0], [1.0, 0.0], [0.5, -0.5])]:
+    got = np.asarray(activation_backward(act, np.array(v), np.array(g)))
+    assert np.allclose(got, exp, rtol=1e-12, atol=0), f"{act!r} at x={v}, grad={g}: expected {exp}, got {got.tolist()}"
 ### BEGIN HIDDEN TESTS
+def central(f, x, g, h=1e-6):
+    steps = np.eye(x.size).reshape((x.size,) + x.shape) * h
+    return np.array([np.sum(g * (f(x + e) - f(x - e))) / (2 * h) for e in steps]).reshape(x.shape)
 x = np.random.default_rng(6).standard_normal((3, 4)) * 2
 x[np.abs(x) < 0.05] = 0.5                       # keep ReLU's kink away from the finite differences
 g = np.random.default_rng(7).standard_normal((3, 4))
 keep = (x.copy(), g.copy())
+softmax0 = lambda v: np.exp(v) / np.exp(v).sum(axis=0, keepdims=True)
 refs = [(ReLU(), lambda v: np.maximum(v, 0)), (Sigmoid(), lambda v: 0.5 * (1 + np.tanh(0.5 * v))), (Tanh(), np.tanh),
         (GELU(), lambda v: 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v ** 3)))),
-        (Softmax(), lambda v: np.exp(v) / np.exp(v).sum(axis=-1, keepdims=True)),
-        (Softmax(dim=0), lambda v: np.exp(v) / np.exp(v).sum(axis=0, keepdims=True))]
+        (Softmax(), lambda v: softmax0(v.T).T), (Softmax(dim=0), softmax0), (log_softmax, lambda v: np.log(softmax0(v.T).T))]
 for act, f in refs:
-    got, exp = np.asarray(activation_backward(act, x, g)), numerical_vjp(f, x, g)
+    got, exp = np.asarray(activation_backward(act, x, g)), central(f, x, g)
     assert got.shape == x.shape and np.allclose(got, exp, rtol=1e-6, atol=1e-8), f"{act!r}: expected (central differences)\n{exp}\ngot\n{got}"
 assert np.array_equal(x, keep[0]) and np.array_equal(g, keep[1]), "x and grad must not be modified"
 e = raised(lambda: activation_backward(lambda v: v, x, g))
@@ -527,10 +568,10 @@ assert isinstance(e, TypeError), f"a function that is not one of the five activa
 # %%
 import matplotlib.pyplot as plt
 
-xs, h = np.linspace(-5, 5, 401), 1e-5
+xs, h = np.linspace(-5, 5, 201), 1e-5
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), sharex=True)
 for ax, act in zip(axes, [ReLU(), Sigmoid(), Tanh(), GELU()]):
-    y, slope = act(Tensor(xs)).data, (act(Tensor(xs + h)).data - act(Tensor(xs - h)).data) / (2 * h)
+    y, slope = act(Tensor(xs)).data, numerical_vjp(lambda v: act(Tensor(v)).data, xs, np.ones_like(xs), h)
     ax.plot(xs, y, label="f(x)"); ax.plot(xs, slope, "--", label="f'(x)")
     err = np.abs(slope - activation_backward(act, xs, np.ones_like(xs)))[xs != 0].max()   # ReLU has a kink at 0
     ax.set_title(f"{act!r}, max error {err:.0e}"); ax.axhline(0, color="gray", lw=0.5); ax.grid(alpha=0.3)
@@ -540,7 +581,6 @@ plt.show()
 
 # %% [markdown]
 # ## Systems note: measuring memory and time
-#
 # NumPy reports its allocations to Python's `tracemalloc`, so a function's peak memory can be measured:
 # start tracing, call it, read the peak, stop. `time.perf_counter` is the clock for short intervals.
 

@@ -2,11 +2,9 @@
 # # 07 · Training
 #
 # Training is the loop that strings every piece together, for every mini-batch of every epoch:
-#
 # $$\text{zero\_grad} \;\to\; \hat y = f_\theta(x) \;\to\; L(\hat y, y) \;\to\; \nabla_\theta L
 #   \;\to\; \text{clip} \;\to\; \theta \leftarrow \text{step}(\theta, \nabla_\theta L)$$
-#
-# plus a learning-rate schedule, evaluation (eval mode, no graph), a history and checkpoints.
+# plus a learning-rate schedule, evaluation (eval mode, no graph), a history, checkpoints and early stopping.
 
 # %%
 #| default_exp training
@@ -19,7 +17,8 @@ from tinytorch_lib.autograd import no_grad
 from tinytorch_lib.losses import BCEWithLogitsLoss
 
 # %%
-from tinytorch_lib.tensor import manual_seed, is_grad_enabled
+import time
+from tinytorch_lib.tensor import manual_seed, is_grad_enabled, get_generator
 from tinytorch_lib.layers import Module, Linear, Sequential
 from tinytorch_lib.activations import Tanh, ReLU
 from tinytorch_lib.losses import CrossEntropyLoss, MSELoss
@@ -41,7 +40,6 @@ def with_grad(values, dtype=np.float64):
 # %% [markdown]
 # ## Gradient clipping
 # Clipping by the **global norm** caps the length of all gradients, as one vector, at $c$:
-#
 # $$\lVert g\rVert = \sqrt{\textstyle\sum_{p}\sum_i g_{p,i}^2}, \qquad
 #   \text{if } \lVert g\rVert > c:\quad g_p \leftarrow g_p \cdot \frac{c}{\lVert g\rVert + 10^{-6}}
 #   \text{ for every } p.$$
@@ -52,12 +50,11 @@ def with_grad(values, dtype=np.float64):
 def clip_grad_norm_(parameters, max_norm):
     """Scale all gradients by one common factor so that their global L2 norm is at most max_norm.
 
-    parameters: an iterable of Tensors (a list, a generator) or a single Tensor; those whose
-                `.grad` is None are ignored.
-    The total norm is computed in float64. When max_norm / (total + 1e-6) < 1, each gradient's
-    `.data` is replaced by a new, scaled array of the same dtype (two gradients may share one array:
-    scaling in place would scale it twice). Returns the norm before clipping as a NumPy float64
-    (0.0 when there is no gradient).
+    parameters: an iterable of Tensors (a list, a generator) or a single Tensor; a `.grad` of None
+    is ignored. The total norm is computed in float64. When max_norm / (total + 1e-6) < 1, each
+    gradient's `.data` is replaced by a new, scaled array of the same dtype (two gradients may share
+    one array: scaling in place would scale it twice). Returns the norm before clipping as a NumPy
+    float64 (0.0 when there is no gradient).
     EXAMPLE: grads [3, 0] and [[0], [4]], max_norm=1 -> grads ~[0.6, 0] and ~[[0], [0.8]], returns 5.0
     HINT: `np.square` and `np.sum` accept a `dtype`.
     """
@@ -86,23 +83,22 @@ assert np.isclose(float(norm), 5.0) and np.array_equal(a.grad.data, [3.0, 0.0]),
 ### BEGIN HIDDEN TESTS
 a, b = with_grad([10.0]), with_grad([0.1])
 clip_grad_norm_([a, b], max_norm=1.0)
-coef = 1.0 / (math.sqrt(100.01) + 1e-6)
+exp = np.array([10.0, 0.1]) / (math.sqrt(100.01) + 1e-6)
 got = [a.grad.data[0], b.grad.data[0]]
-assert np.allclose(got, [10 * coef, 0.1 * coef], rtol=1e-12), f"one global factor: expected {[10 * coef, 0.1 * coef]}, got {got}"
+assert np.allclose(got, exp, rtol=1e-12), f"one global factor: expected {exp}, got {got}"
 a, none = with_grad(np.full(3, 2.0), dtype=np.float32), Tensor(np.zeros(2), requires_grad=True)
-norm = clip_grad_norm_((p for p in [a, none]), max_norm=0.5)
-ok = np.isclose(float(norm), math.sqrt(12.0), rtol=1e-6) and a.grad.dtype == np.float32 and none.grad is None
-assert ok, f"expected norm sqrt(12), float32 grads, None grad kept, got {float(norm)}, {a.grad.dtype}, {none.grad!r}"
-assert np.isclose(np.linalg.norm(a.grad.data), 0.5, rtol=1e-5), f"{a.grad.data}"
+got = (float(clip_grad_norm_((p for p in [a, none]), max_norm=0.5)), np.linalg.norm(a.grad.data), a.grad.dtype, none.grad)
+ok = np.allclose(got[:2], [math.sqrt(12.0), 0.5], rtol=1e-5) and got[2] == np.float32 and got[3] is None
+assert ok, f"a generator, float32 grads: expected norm sqrt(12), new norm 0.5, float32, None grad kept; got {got}"
 d = with_grad([0.0, 10.0])
-norm = float(clip_grad_norm_(d, 1.0))
-assert np.isclose(norm, 10.0) and np.allclose(d.grad.data, [0.0, 1.0], atol=1e-6), f"a single Tensor: expected 10 and [0, 1], got {norm}, {d.grad.data}"
-assert float(clip_grad_norm_([none], 1.0)) == 0.0, "no gradients: norm 0"
+got = (float(clip_grad_norm_(d, 1.0)), float(clip_grad_norm_([none], 1.0)))
+assert got == (10.0, 0.0) and np.allclose(d.grad.data, [0.0, 1.0], atol=1e-6), f"a single Tensor, then no gradient at all: expected norms (10, 0) and grad [0, 1], got {got}, {d.grad.data}"
 e, f = Tensor(np.zeros(2), requires_grad=True), Tensor(np.zeros(2), requires_grad=True)
-shared = Tensor(np.array([6.0, 8.0]))
-e.grad, f.grad = shared, shared.detach()
+e.grad = Tensor(np.array([6.0, 8.0]))
+f.grad = e.grad.detach()                                   # shares e.grad's array
 clip_grad_norm_([e, f], 1.0)
-assert np.allclose(e.grad.data, np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6), rtol=1e-12), "shared gradient scaled twice"
+exp = np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
+assert np.allclose(e.grad.data, exp, rtol=1e-12), f"a shared gradient array must be scaled once: expected {exp}, got {e.grad.data}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -110,14 +106,13 @@ assert np.allclose(e.grad.data, np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
 # A large learning rate makes fast progress early; a small one settles into a minimum late. Cosine
 # annealing (Loshchilov & Hutter, 2017) glides from $\eta_{\max}$ to $\eta_{\min}$ over $T_{\max}$ epochs:
 # $$\eta_t = \eta_{\min} + \tfrac12(\eta_{\max} - \eta_{\min})\left(1 + \cos\frac{\pi t}{T_{\max}}\right).$$
-# $\eta_{\max}$ is the optimizer's lr at creation ($t = 0$); each `step()` (once per epoch) advances
-# $t$ and writes the new rate into `optimizer.lr`. Past $T_{\max}$ it climbs back up, as PyTorch's.
+# $\eta_{\max}$ is the optimizer's lr at creation ($t = 0$); each `step()` (once per epoch) advances $t$
+# and writes the new rate into `optimizer.lr`. Past $T_{\max}$ it climbs back up, as PyTorch's.
 
 # %% solution id="cosine-lr"
 #| export
 class CosineAnnealingLR:
     """Cosine learning-rate schedule from optimizer.lr down to eta_min over T_max steps."""
-
     def __init__(self, optimizer, T_max, eta_min=0.0):
         """Remember the optimizer, T_max, eta_min and the base rate `base_lr` (optimizer.lr now);
         `last_epoch` (steps taken) starts at 0 and the last rate at the base rate. Raises ValueError
@@ -170,35 +165,30 @@ assert sched.get_last_lr() == [opt.lr], f"get_last_lr() should be [optimizer.lr]
 opt = SGD([Tensor(np.zeros(1), requires_grad=True)], lr=0.1)
 sched = CosineAnnealingLR(opt, T_max=10, eta_min=0.01)
 assert (sched.lr_at(0), sched.last_epoch, sched.T_max) == (0.1, 0, 10), f"expected (0.1, 0, 10), got {(sched.lr_at(0), sched.last_epoch, sched.T_max)}"
-lrs = []
-for _ in range(12):
-    sched.step()
-    lrs.append(sched.get_last_lr()[0])
+lrs = [(sched.step(), sched.get_last_lr()[0])[1] for _ in range(12)]
 ref = [0.01 + 0.09 * (1 + np.cos(np.pi * t / 10)) / 2 for t in range(1, 13)]
 assert np.allclose(lrs, ref, rtol=1e-12), f"eta_min / past T_max: expected {ref}, got {lrs}"
 assert sched.last_epoch == 12 and np.isclose(opt.lr, ref[-1]), f"expected 12, {ref[-1]}, got {sched.last_epoch}, {opt.lr}"
 got = sched.get_last_lr(); got.append(5)
-assert sched.get_last_lr() == [opt.lr], "get_last_lr must return a new list"
+assert sched.get_last_lr() == [opt.lr], f"get_last_lr must return a new list: expected [{opt.lr}] after appending to an earlier result, got {sched.get_last_lr()}"
 try:
-    CosineAnnealingLR(opt, T_max=0); raise AssertionError("T_max=0: expected ValueError, got no error")
+    CosineAnnealingLR(opt, T_max=0)
 except ValueError:
     pass
+else:
+    raise AssertionError("T_max=0: expected ValueError, got no error")
 assert CosineAnnealingLR(opt, T_max=1).T_max == 1, "T_max=1 is allowed: expected T_max 1"
 ### END HIDDEN TESTS
-
-# %% [markdown]
-# ## Counting correct predictions
-# With class scores (N, C), C > 1, the prediction is the arg-max over the last axis (one-hot targets
-# likewise); a single output (N,) or (N, 1) predicts class 1 above a threshold (0.5, or 0 for logits).
 
 # %% solution id="count-correct"
 #| export
 def _count_correct(out, target, threshold):
     """(number of correct predictions, number of predictions) for one batch, as two ints.
 
-    out: model outputs, (N, C) class scores or (N,) / (N, 1) single outputs (array-like).
-    target: (N,) class indices, (N, C) one-hot rows, or for single outputs 0/1 labels of any
-            shape with N elements (a label counts as 1 when > 0.5).
+    out: model outputs (array-like): class scores (N, C), C > 1, predict the arg-max over the last
+    axis; a single output (N,) or (N, 1) predicts class 1 when > threshold (0.5, or 0 for logits).
+    target: (N,) class indices, (N, C) one-hot rows (their arg-max), or for single outputs 0/1
+    labels of any shape with N elements (a label counts as 1 when > 0.5).
     EXAMPLE: _count_correct([[0.1, 0.9], [0.8, 0.2]], [1, 1], 0.5) -> (1, 2)
              _count_correct([[0.2], [0.7]], [[0.], [1.]], 0.5)       -> (2, 2)
     """
@@ -220,26 +210,24 @@ assert got == (1, 2), f"class scores: expected (1, 2), got {got}"
 got = _count_correct(np.array([[0.2], [0.7]]), np.array([[0.0], [1.0]]), 0.5)
 assert got == (2, 2), f"single output thresholded at 0.5: expected (2, 2), got {got}"
 ### BEGIN HIDDEN TESTS
-got = _count_correct(np.array([[-1.0], [0.3], [0.7], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]]), 0.0)
-assert got == (4, 4), f"logits thresholded at 0: expected (4, 4), got {got}"
-got = _count_correct(np.array([-1.0, 0.3, 0.5, 2.0]), np.array([0.0, 1.0, 1.0, 0.6]), 0.5)
-assert got == (2, 4), f"(N,) outputs, 0.5 is not > 0.5: expected (2, 4), got {got}"
-got = _count_correct(np.eye(3)[[0, 1, 2]] + 0.1, np.eye(3)[[0, 2, 2]], 0.5)
-assert got == (2, 3), f"one-hot targets: expected (2, 3), got {got}"
 scores = np.array([[[0.1, 0.5, 0.2]], [[0.9, 0.0, 0.0]]])  # (N, 1, C): classes on the LAST axis
-assert _count_correct(scores, np.array([[1], [2]]), 0.5) == (1, 2), "(N, 1, C) scores, (N, 1) targets: expected (1, 2)"
-assert _count_correct(scores, np.eye(3)[[[1], [0]]], 0.5) == (2, 2), "(N, 1, C) scores, one-hot targets: expected (2, 2)"
-assert _count_correct(np.zeros(2), np.array([0.3, 0.5]), 0.5) == (2, 2), "labels count as 1 only when > 0.5"
-assert isinstance(got[0], int) and isinstance(got[1], int), f"two ints expected, got {type(got[0])}"
-assert _count_correct([[0.3, 0.2, 0.9]], [2], 0.5) == (1, 1), "lists work too: expected (1, 1)"
+for out, target, threshold, exp, what in [
+        (np.array([[-1.0], [0.3], [0.7], [2.0]]), np.array([[0.0], [1.0], [1.0], [1.0]]), 0.0, (4, 4), "logits thresholded at 0"),
+        (np.array([-1.0, 0.3, 0.5, 2.0]), np.array([0.0, 1.0, 1.0, 0.6]), 0.5, (2, 4), "(N,) outputs, 0.5 is not > 0.5"),
+        (np.eye(3) + 0.1, np.eye(3)[[0, 2, 2]], 0.5, (2, 3), "one-hot targets"),
+        (scores, np.array([[1], [2]]), 0.5, (1, 2), "(N, 1, C) scores, (N, 1) targets"),
+        (scores, np.eye(3)[[[1], [0]]], 0.5, (2, 2), "(N, 1, C) scores, one-hot targets"),
+        (np.zeros(2), np.array([0.3, 0.5]), 0.5, (2, 2), "labels count as 1 only when > 0.5"),
+        ([[0.3, 0.2, 0.9]], [2], 0.5, (1, 1), "lists")]:
+    got = _count_correct(out, target, threshold)
+    assert got == exp and all(isinstance(v, int) for v in got), f"{what}: expected {exp} (two ints), got {got!r}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## The Trainer
 # A *loader* is anything re-iterable that yields `(x, y)` batches (a list, module 08's `DataLoader`).
-# `train_step` is the loop body above; `eval_step` runs under `no_grad()`; `_run` averages losses
-# over *samples*, not batches; `save`/`load` checkpoint the weights (not Adam's moments). The progress
-# bar is given.
+# `train_step` is the loop body above; `_run` averages losses over *samples*, not batches;
+# `save`/`load` checkpoint the weights (not Adam's moments). The progress bar is given.
 
 # %%
 #| export
@@ -256,7 +244,6 @@ def _report(bar, history):
 #| export
 class Trainer:
     """Fit a model with a loss, an optimizer, an optional per-epoch scheduler and gradient clipping."""
-
     def __init__(self, model, loss_fn, optimizer, scheduler=None, max_grad_norm=None):
         """Keep the five arguments as attributes of the same names; start at epoch 0 (`self.epoch`) with
         `self.history`, a dict of empty lists under "train_loss", "train_acc", "val_loss", "val_acc"
@@ -293,10 +280,7 @@ class Trainer:
         ### END SOLUTION
 
     def eval_step(self, x, y):
-        """(loss float, output ndarray) on the batch (x, y), computed without recording a graph.
-
-        Touches neither the gradients nor the weights.
-        """
+        """(loss float, output ndarray) on the batch (x, y), recording no graph (gradients and weights untouched)."""
         ### BEGIN SOLUTION
         with no_grad():
             out = self.model(x)
@@ -308,10 +292,9 @@ class Trainer:
         """One pass of step_fn over loader; returns (mean loss per sample, accuracy) as floats.
 
         Each batch (x, y) is first made of Tensors (`_as_tensor`). A batch's loss counts once per
-        sample (x.shape[0] samples; 1 for a 0-d x); accuracy is correct / predictions summed over
-        all batches, with `_count_correct(out, y.data, self.threshold)`.
-        Raises ValueError with a message containing "no batches" if the loader yields nothing
-        (a generator is used up after one pass).
+        sample (x.shape[0] samples; 1 for a 0-d x); accuracy is correct / predictions summed over all
+        batches, with `_count_correct(out, y.data, self.threshold)`. ValueError with a message
+        containing "no batches" if the loader yields nothing (a generator is used up after one pass).
         EXAMPLE: batches of 32 and 8 samples with losses 1.0 and 2.0 -> mean loss 1.2
         """
         ### BEGIN SOLUTION
@@ -341,12 +324,10 @@ class Trainer:
         """Train for `epochs` epochs; returns the history dict (the same dict, extended).
 
         Each epoch: the model goes to training mode, one pass of train_step over train_loader, one
-        scheduler step (if there is a scheduler), then `evaluate(val_loader)` if a val_loader is
-        given. It then appends, once per epoch, to history["train_loss"], ["train_acc"], ["lr"]
-        (the rate *used* during the epoch, i.e. read before the scheduler step) and, only with a
-        val_loader, ["val_loss"], ["val_acc"]; and counts the epoch in self.epoch.
-        Iterate over `_progress(epochs, progress)`, and call `_report` with that bar and the
-        history at the end of each epoch.
+        scheduler step (if any), then `evaluate(val_loader)` if a val_loader is given. It then appends
+        to history["train_loss"], ["train_acc"], ["lr"] (the rate *used* in the epoch, read before the
+        scheduler step) and, only with a val_loader, ["val_loss"], ["val_acc"]; and counts self.epoch.
+        Iterate over `_progress(epochs, progress)`; call `_report(bar, history)` after each epoch.
         EXAMPLE: trainer.fit(batches, epochs=3, progress=False)["train_loss"] -> [0.69, 0.52, 0.41]
         """
         ### BEGIN SOLUTION
@@ -411,9 +392,8 @@ for x, y in toy_batches()[:3]:
     twin_opt.zero_grad(); ref = CrossEntropyLoss()(twin(x), y); ref.backward(); twin_opt.step()
     assert np.isclose(loss, ref.item()) and np.shape(out) == (16, 2), \
         f"train_step returns (loss, output): expected ({ref.item():.4f}, shape (16, 2)), got ({loss}, {np.shape(out)})"
-for p, q in zip(model.parameters(), twin.parameters()):
-    assert np.array_equal(p.data, q.data), \
-        f"after three train_steps the weights differ from zero_grad/forward/backward/step by hand: {p.data.ravel()[:3]} vs {q.data.ravel()[:3]}"
+same = [np.array_equal(p.data, q.data) for p, q in zip(model.parameters(), twin.parameters())]
+assert all(same), f"after three train_steps, expected the weights of zero_grad/forward/backward/step by hand; parameters equal: {same}"
 ### BEGIN HIDDEN TESTS
 x, y = toy_batches()[0]
 manual_seed(1); m1 = Linear(2, 2)
@@ -464,10 +444,7 @@ assert np.isclose(val_loss, history["val_loss"][-1]) and model.training is False
 assert trainer.epoch == 15 and history["lr"] == [0.05] * 15, f"expected epoch 15 and lr [0.05]*15, got {trainer.epoch}, {history['lr']}"
 again = trainer.fit(toy_batches(), 1, progress=False)
 assert len(again["train_loss"]) == len(trainer.history["train_loss"]) == 16 and trainer.epoch == 16, f"fit extends the history: expected 16 losses, got {len(again['train_loss'])}"
-manual_seed(0)
 m2 = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
-h2 = Trainer(m2, CrossEntropyLoss(), Adam(m2.parameters(), lr=0.05)).fit(toy_batches(64, seed=0), 15, toy_batches(32, seed=1), progress=False)
-assert h2["train_loss"] == history["train_loss"][:15], "same seed, same run"
 uneven = toy_batches(40, batch_size=32, seed=3)
 t3 = Trainer(m2, CrossEntropyLoss(), SGD(m2.parameters(), lr=0.0))
 loss3, acc3 = t3.evaluate(uneven)
@@ -497,11 +474,9 @@ except ValueError as exc:
     assert "no batches" in str(exc), f"message should say 'no batches', got {exc}"
 lin = Linear(1, 1); lin.weight.data[...] = 1.0; lin.bias.data[...] = 0.0
 xb, yb = Tensor(np.array([[-1.0], [0.3], [0.7], [2.0]])), Tensor(np.array([[0.0], [1.0], [1.0], [1.0]]))
-acc = Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1]
-assert np.isclose(acc, 0.75), f"MSE outputs compared with 0.5: expected 0.75, got {acc}"
-acc = Trainer(lin, BCEWithLogitsLoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb, yb)])[1]
-assert np.isclose(acc, 1.0), f"BCEWithLogits logits compared with 0: expected 1.0, got {acc}"
-assert Trainer(lin, MSELoss(), SGD(lin.parameters(), lr=0.0)).evaluate([(xb[:1], yb[:1])])[1] == 1.0, "one sample, right"
+for loss_fn, batch, exp in [(MSELoss(), (xb, yb), 0.75), (BCEWithLogitsLoss(), (xb, yb), 1.0), (MSELoss(), (xb[:1], yb[:1]), 1.0)]:
+    acc = Trainer(lin, loss_fn, SGD(lin.parameters(), lr=0.0)).evaluate([batch])[1]
+    assert np.isclose(acc, exp), f"one output per sample, compared with 0 (BCEWithLogits) or 0.5 (MSE), {len(batch[0].data)} samples: expected accuracy {exp}, got {acc}"
 class Echo(Module):
     forward = lambda self, x: x * 1.0
 batches = [(Tensor(np.array(1.0)), Tensor(np.array(0.0))), (Tensor(np.zeros(2)), Tensor(np.zeros(2)))]
@@ -510,7 +485,6 @@ assert np.isclose(loss, 1 / 3), f"a 0-d batch is one sample (loss 1), then 2 sam
 ### END HIDDEN TESTS
 
 # %% test id="test-trainer-checkpoint" points=2
-import os
 import tempfile
 manual_seed(3)
 model = Sequential(Linear(2, 4), ReLU(), Linear(4, 2))
@@ -520,7 +494,7 @@ trainer = Trainer(model, CrossEntropyLoss(), opt, scheduler=sched)
 trainer.fit(toy_batches(), epochs=2, progress=False)
 saved, lr = {k: v.copy() for k, v in model.state_dict().items()}, opt.lr
 with tempfile.TemporaryDirectory() as tmp:
-    path = os.path.join(tmp, "checkpoint")
+    path = tmp + "/checkpoint"
     trainer.save(path)
     trainer.fit(toy_batches(), epochs=1, progress=False)
     opt.lr = 123.0
@@ -532,14 +506,73 @@ for k, v in model.state_dict().items():
 assert opt.lr == lr and trainer.epoch == 2, f"expected lr={lr}, epoch=2 restored, got lr={opt.lr}, epoch={trainer.epoch}"
 ### BEGIN HIDDEN TESTS
 assert sched.last_epoch == 2 and sched.get_last_lr() == [lr], f"expected 2, [{lr}], got {sched.last_epoch}, {sched.get_last_lr()}"
-ok = set(saved) <= set(files) and all(k in saved or k.startswith("__") for k in files)
-assert ok, f"expected the state_dict names plus '__' names, got {files}"
+assert set(saved) <= set(files) and all(k in saved or k.startswith("__") for k in files), f"expected the state_dict names plus '__' names, got {files}"
 assert isinstance(opt.lr, float) and isinstance(trainer.epoch, int), f"expected float lr, int epoch, got {opt.lr!r}, {trainer.epoch!r}"
 with tempfile.TemporaryDirectory() as tmp:  # without a scheduler, on either side
-    trainer.save(os.path.join(tmp, "a"))
+    trainer.save(tmp + "/a")
     plain = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.5))
-    plain.load(os.path.join(tmp, "a")); plain.save(os.path.join(tmp, "b")); plain.load(os.path.join(tmp, "b"))
+    plain.load(tmp + "/a"); plain.save(tmp + "/b"); plain.load(tmp + "/b")
 assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {plain.optimizer.lr}, {plain.epoch}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Early stopping
+# Validation loss falls, flattens, then rises as the model memorises its training set. **Early
+# stopping** trains while the validation loss improves, gives up after `patience` epochs without a
+# new best, and returns to the checkpoint of the best epoch.
+
+# %% solution id="early-stopping"
+def fit_early_stopping(trainer, train_loader, val_loader, max_epochs, patience, checkpoint):
+    """Train with trainer.fit one epoch at a time (progress=False), at most max_epochs (>= 1) epochs.
+
+    After each epoch read its validation loss (the last of trainer.history["val_loss"]); a loss
+    strictly below every earlier one of this call is a new best: save it to the file `checkpoint`
+    (trainer.save). Stop as soon as `patience` (>= 1) epochs in a row bring no new best. Finally
+    restore the best checkpoint (trainer.load). Returns (best_epoch, best_loss): the epoch counted
+    from 1 within this call (an int) and its validation loss (a float).
+    EXAMPLE: validation losses 0.9, 0.5, 0.6, 0.7, patience 2 -> trains 4 epochs, returns (2, 0.5)
+    HINT: count the epochs since the last best; a new best resets the count.
+    """
+    ### BEGIN SOLUTION
+    best_loss = math.inf                  # the first epoch is always a new best
+    for epoch in range(1, max_epochs + 1):
+        trainer.fit(train_loader, 1, val_loader=val_loader, progress=False)
+        loss = trainer.history["val_loss"][-1]
+        if loss < best_loss:
+            best_epoch, best_loss, waited = epoch, loss, 0
+            trainer.save(checkpoint)
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    trainer.load(checkpoint)
+    return best_epoch, float(best_loss)
+    ### END SOLUTION
+
+
+# %% test id="test-early-stopping" points=3
+import tempfile
+def scripted(vals):                    # a loss: cross-entropy in training, the next of vals in validation
+    it = iter(vals)
+    return lambda out, y: CrossEntropyLoss()(out, y) if is_grad_enabled() else Tensor(np.array(next(it)))
+with tempfile.TemporaryDirectory() as tmp:
+    manual_seed(0); model = Linear(2, 2)
+    manual_seed(0); twin = Linear(2, 2)
+    trainer = Trainer(model, scripted([0.9, 0.5, 0.6, 0.7, 0.1]), SGD(model.parameters(), lr=0.5))
+    got = fit_early_stopping(trainer, toy_batches(), toy_batches()[:1], 10, 2, tmp + "/best.npz")
+    Trainer(twin, CrossEntropyLoss(), SGD(twin.parameters(), lr=0.5)).fit(toy_batches(), 2, progress=False)
+assert got == (2, 0.5) and len(trainer.history["val_loss"]) == 4, f"losses 0.9, 0.5, 0.6, 0.7, patience 2: expected (2, 0.5) after 4 epochs, got {got} after {len(trainer.history['val_loss'])}"
+assert np.array_equal(model.weight.data, twin.weight.data) and trainer.epoch == 2, f"the best epoch's checkpoint comes back: expected epoch 2 and weights {twin.weight.data.tolist()}, got epoch {trainer.epoch} and {model.weight.data.tolist()}"
+### BEGIN HIDDEN TESTS
+for vals, max_epochs, patience, exp, epochs in [([0.9, 0.95, 0.5, 0.6, 0.7, 0.8], 10, 2, (3, 0.5), 5),
+                                                ([0.5, 0.5, 0.4], 10, 1, (1, 0.5), 2), ([0.9, 0.8, 0.7, 0.6], 3, 5, (3, 0.7), 3)]:
+    lin = Linear(2, 2)
+    t = Trainer(lin, scripted(vals), SGD(lin.parameters(), lr=0.1))
+    with tempfile.TemporaryDirectory() as tmp:
+        got = fit_early_stopping(t, toy_batches(), toy_batches()[:1], max_epochs, patience, tmp + "/ckpt")
+    ran = len(t.history["val_loss"])          # epochs trained
+    assert got == exp and ran == epochs and isinstance(got[0], int) and isinstance(got[1], float), f"losses {vals}, max_epochs {max_epochs}, patience {patience}: expected {exp} after {epochs} epochs, got {got} after {ran}"
+    assert t.epoch == exp[0], f"the best epoch's checkpoint is loaded: expected trainer.epoch {exp[0]}, got {t.epoch}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -547,9 +580,7 @@ assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {p
 # Two interleaved half-circles; Adam with a cosine schedule for 60 epochs.
 
 # %%
-import time
 import matplotlib.pyplot as plt
-from tinytorch_lib.tensor import get_generator
 def two_moons(n, noise=0.15, seed=0):
     rng = np.random.default_rng(seed)
     t = rng.uniform(0, np.pi, n)
@@ -557,7 +588,7 @@ def two_moons(n, noise=0.15, seed=0):
     x = np.where(label[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
     return (x + rng.normal(scale=noise, size=x.shape)).astype(np.float32), label.astype(np.int64)
 class Batches:
-    """Re-iterable mini-batches over arrays, reshuffled on every pass."""
+    """Re-iterable mini-batches over arrays, reshuffled on every pass (a generator is used up after one)."""
     def __init__(self, x, y, batch_size, shuffle=True):
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
     def __iter__(self):
@@ -565,42 +596,32 @@ class Batches:
         for i in range(0, len(order), self.batch_size):
             idx = order[i:i + self.batch_size]
             yield Tensor(self.x[idx]), Tensor(self.y[idx])
-x_train, y_train = two_moons(512, seed=0)
-x_val, y_val = two_moons(256, seed=1)
+(x_train, y_train), (x_val, y_val) = two_moons(512, seed=0), two_moons(256, seed=1)
 manual_seed(0)
 model = Sequential(Linear(2, 32), ReLU(), Linear(32, 32), ReLU(), Linear(32, 2))
 opt = Adam(model.parameters(), lr=0.02)
 trainer = Trainer(model, CrossEntropyLoss(), opt, scheduler=CosineAnnealingLR(opt, T_max=60))
 history = trainer.fit(Batches(x_train, y_train, 32), epochs=60,
                       val_loader=Batches(x_val, y_val, 256, shuffle=False), progress=False)
-print(f"final: train loss {history['train_loss'][-1]:.4f}, val loss {history['val_loss'][-1]:.4f}, "
-      f"val accuracy {history['val_acc'][-1]:.3f}")
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=72)
+fig, ax1 = plt.subplots(figsize=(6, 3.6), dpi=72)
 epochs = np.arange(1, 61)
 ax1.plot(epochs, history["train_loss"], label="train"); ax1.plot(epochs, history["val_loss"], label="validation")
-ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss"); ax1.legend(loc="upper center")
+ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title=f"two moons: val accuracy {history['val_acc'][-1]:.3f}"); ax1.legend(loc="upper center")
 ax1.twinx().plot(epochs, history["lr"], "k:", lw=1)[0].axes.set_ylabel("learning rate (dotted)")
-gx, gy = np.meshgrid(np.linspace(-1.5, 2.5, 200), np.linspace(-1.0, 1.5, 200))
-logits = model(Tensor(np.c_[gx.ravel(), gy.ravel()].astype(np.float32))).data
-ax2.contourf(gx, gy, ((logits[:, 1] - logits[:, 0]) > 0).reshape(gx.shape).astype(float), alpha=0.25, cmap="coolwarm")
-ax2.scatter(x_val[:, 0], x_val[:, 1], c=y_val, s=8, cmap="coolwarm")
-ax2.set(title=f"decision boundary, val accuracy {history['val_acc'][-1]:.3f}", xlabel="x0", ylabel="x1")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # ## Systems note: batch size and time per epoch
-# Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise
-# it, at the price of fewer updates per epoch. Measured on 2048 moons:
+# Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise it,
+# at the price of fewer updates per epoch. Measured on 2048 moons:
 
 # %% solution id="epoch-time"
 def epoch_time(trainer, loader, repeats=2):
-    """Seconds per training epoch of `trainer` on `loader`: the best (smallest) of `repeats` timed
-    one-epoch `fit` calls (time.perf_counter around each; no progress bar). Trains as it measures.
-
-    Returns a float. EXAMPLE: a loss that sleeps 10 ms, 3 batches -> a little over 0.03
-    HINT: the minimum of several runs is the least disturbed by other programs.
-    """
+    """Seconds per training epoch of `trainer` on `loader` (a float): the best (smallest) of `repeats`
+    timed one-epoch `fit` calls (time.perf_counter around each; no progress bar). Trains as it measures.
+    EXAMPLE: a loss that sleeps 10 ms, 3 batches -> a little over 0.03
+    HINT: the minimum of several runs is the least disturbed by other programs."""
     ### BEGIN SOLUTION
     times = []
     for _ in range(repeats):

@@ -2,10 +2,9 @@
 # # 11 · Embeddings
 #
 # A token id is a name, not a quantity. An **embedding** gives each of the $V$ ids a learned vector,
-# row $i$ of $W \in \mathbb{R}^{V \times d}$: the one-hot product $e_i^\top W = W_{i,:}$ without the
-# one-hot matrix. Backward: $\bar W = \sum_t e_{i_t} \bar y_t^\top$, the gradient of output row $t$
-# is **added** into row $i_t$; an id used three times collects three gradients. Attention (module
-# 12) sees a *set* of tokens, so position is added to the vectors: a **positional encoding**.
+# row $i$ of $W \in \mathbb{R}^{V \times d}$: $e_i^\top W = W_{i,:}$ without the one-hot matrix.
+# Backward: $\bar W = \sum_t e_{i_t} \bar y_t^\top$, so an id used three times collects three
+# gradients. Attention (module 12) sees a *set* of tokens: position must be put into the vectors.
 
 # %%
 #| default_exp embeddings
@@ -224,20 +223,16 @@ best = bigram_nll(chain, chain, 4, alpha=1e-9)
 assert len(losses) == 150 and losses[-1] < losses[0], f"expected 150 falling losses, got {len(losses)}: {losses[0]:.3f} -> {losses[-1]:.3f}"
 assert abs(losses[-1] - best) < 0.01, f"expected the final loss near the best bigram loss {best:.4f}, got {losses[-1]:.4f}"
 ### BEGIN HIDDEN TESTS
-manual_seed(3)
-model, losses = train_bigram([2, 0, 2, 1, 2], 3, 1, lr=0.5)
-manual_seed(3)
-w0 = np.asarray(get_generator().standard_normal((3, 3)), dtype=np.float32)
-logits, nxt = w0[[2, 0, 2, 1]], np.array([0, 2, 1, 2])
-ce = float(np.mean(np.log(np.exp(logits).sum(1)) - logits[np.arange(4), nxt]))
-assert len(losses) == 1 and np.isclose(losses[0], ce, rtol=1e-5), f"the first loss is the cross-entropy of the initial weights: expected [{ce:.5f}], got {losses}"
-moved = np.abs(model.weight.data - w0)
-assert np.allclose(moved, 0.5, atol=1e-4), f"one Adam step of lr 0.5 moves every entry of a used row by 0.5: got {np.round(moved, 4).tolist()}"
-manual_seed(5)
-model, _ = train_bigram([1, 1, 1], 3, 1, lr=0.5)
-manual_seed(5)
-moved = np.abs(model.weight.data - np.asarray(get_generator().standard_normal((3, 3)), dtype=np.float32))
-assert np.allclose(moved[[0, 2]], 0) and np.allclose(moved[1], 0.5, atol=1e-4), f"only row 1 is used: expected moves of 0, 0.5, 0 per row, got {np.round(moved, 4).tolist()}"
+for seed, ids, used in [(3, [2, 0, 2, 1, 2], [0.5, 0.5, 0.5]), (5, [1, 1, 1], [0.0, 0.5, 0.0])]:
+    manual_seed(seed)
+    model, losses = train_bigram(ids, 3, 1, lr=0.5)
+    manual_seed(seed)
+    w0 = np.asarray(get_generator().standard_normal((3, 3)), dtype=np.float32)
+    logits, nxt = w0[ids[:-1]], np.array(ids[1:])
+    ce = float(np.mean(np.log(np.exp(logits).sum(1)) - logits[np.arange(len(nxt)), nxt]))
+    assert len(losses) == 1 and np.isclose(losses[0], ce, rtol=1e-5), f"the first loss is the cross-entropy of the initial weights: expected [{ce:.5f}], got {losses}"
+    moved = np.abs(model.weight.data - w0)
+    assert np.allclose(moved, np.array(used)[:, None], atol=1e-4), f"one Adam step of lr 0.5 moves each entry of a used row by 0.5, of an unused row by 0: expected per row {used}, got {np.round(moved, 4).tolist()}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -245,12 +240,9 @@ assert np.allclose(moved[[0, 2]], 0) and np.allclose(moved[1], 0.5, atol=1e-4), 
 # Vaswani et al. (2017) add to position $p$ sines and cosines at geometric frequencies:
 # $PE_{p,2i} = \sin(p\,\omega_i)$, $PE_{p,2i+1} = \cos(p\,\omega_i)$, $\omega_i = 10000^{-2i/d}$ (odd
 # $d$: the last dimension is a sine alone). Fast columns tell neighbours apart, slow ones far
-# positions. `PositionalEncoding(max_len, d_model)` keeps the table `pe` (not a parameter);
-# `forward(x)`, $x$ $(B, T, d)$, returns $x + PE_{[:T]}$; $T$ > `max_len` is an error naming it.
-#
-# Why sines: by the angle-addition formulas, $PE_{p+k} = PE_p\, R_k$ for a block-diagonal rotation
-# $R_k$ (one $2 \times 2$ block per frequency) that does not depend on $p$, so "$k$ tokens back" is
-# a *linear* map a layer can learn. You build $R_k$ and check that claim.
+# positions. `PositionalEncoding` keeps the table `pe` (not a parameter) and adds its first $T$ rows.
+# Why sines: $PE_{p+k} = PE_p\, R_k$ for a block-diagonal rotation $R_k$ (one $2 \times 2$ block per
+# frequency, angle-addition formulas) independent of $p$: "$k$ tokens back" is a *linear* map.
 
 # %% solution id="positional-encoding"
 #| export
@@ -320,12 +312,10 @@ x = Tensor(np.zeros((2, 3, 4)), requires_grad=True)
 y = PositionalEncoding(5, 4)(x)
 assert y.shape == (2, 3, 4) and np.allclose(y.data[1], sinusoidal_table(5, 4)[:3]), f"x + PE[:3] for both sequences, got {y.data[1]}"
 ### BEGIN HIDDEN TESTS
-assert got.dtype == np.float32, f"float32 table, got {got.dtype}"
-odd = sinusoidal_table(3, 5)
 w = 10000.0 ** (-np.array([0, 2, 4]) / 5)
-assert odd.shape == (3, 5) and np.allclose(odd[2], [np.sin(2 * w[0]), np.cos(2 * w[0]), np.sin(2 * w[1]), np.cos(2 * w[1]), np.sin(2 * w[2])]), f"odd d_model: got {odd[2]}"
-big = sinusoidal_table(50, 8)
-assert np.allclose(big[37, 6], np.sin(37 * 1e-3)) and np.allclose(big[49, 3], np.cos(49 * 0.1)), "columns 3 and 6"
+for got, exp in [(sinusoidal_table(3, 5)[2], np.stack([np.sin(2 * w), np.cos(2 * w)], 1).ravel()[:5]),
+                 (sinusoidal_table(50, 8)[[37, 49], [6, 3]], [np.sin(37 * 1e-3), np.cos(49 * 0.1)])]:
+    assert got.dtype == np.float32 and np.allclose(got, exp), f"expected (float32) {np.round(exp, 5).tolist()}, got {got.dtype} {np.round(got, 5).tolist()}"
 assert y.dtype == np.float64 and y.requires_grad, "adding float32 PE to float64 x stays float64 and keeps the graph"
 y.sum().backward()
 assert np.array_equal(x.grad.data, np.ones((2, 3, 4))), "the gradient passes through unchanged"
@@ -350,12 +340,65 @@ raises(lambda: shift_rotation(1, 5), ValueError)
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Rotary positions
+# Instead of adding $PE_p$, **RoPE** (Su et al., 2021; used by LLaMA) *rotates* each pair of dimensions
+# $(2i, 2i+1)$ of a query or key at position $p$ by the angle $p\,\omega_i$. Rotations by $a$ and $b$
+# meet in a dot product as one rotation by $a - b$, so $\langle \mathrm{rope}(q, p), \mathrm{rope}(k, p')\rangle$
+# depends on $p - p'$ only: attention scores see *relative* positions, and no vector grows.
+
+# %% solution id="rope"
+def rope(x, positions):
+    """Rotary position embedding: a new float64 ndarray of x's shape; x is not modified.
+
+    x: float ndarray (..., T, d), d even (ValueError naming d otherwise); positions: T ints, one per
+    row t. The pair (x[..., t, 2i], x[..., t, 2i+1]) is rotated counter-clockwise by the angle
+    positions[t] * w_i, with w_i = 10000^(-2i/d) as in sinusoidal_table.
+    EXAMPLE: rope(np.array([[1., 0.], [1., 0.]]), [0, 1]) -> [[1, 0], [cos 1, sin 1]]
+    HINT: a 2-D rotation by a maps (u, v) to (u cos a - v sin a, u sin a + v cos a); slices with a
+    step of 2 give all first and all second members of the pairs at once.
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    d = x.shape[-1]
+    if d % 2:
+        raise ValueError(f"rope needs an even d, got d={d}")
+    freq = 10000.0 ** (-np.arange(0, d, 2) / d)
+    angles = np.asarray(positions, dtype=np.float64)[:, None] * freq[None, :]
+    cos, sin = np.cos(angles), np.sin(angles)
+    u, v = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = u * cos - v * sin
+    out[..., 1::2] = u * sin + v * cos
+    return out
+    ### END SOLUTION
+
+# %% test id="test-rope" points=2
+got = rope(np.array([[1.0, 0.0], [1.0, 0.0]]), [0, 1])
+assert np.allclose(got, [[1, 0], [np.cos(1), np.sin(1)]]), f"expected [[1, 0], [0.5403, 0.8415]], got {np.round(got, 4).tolist()}"
+q, k = np.random.default_rng(7).standard_normal((2, 1, 16))
+dots = [float((rope(q, [p + 3]) @ rope(k, [p]).T)[0, 0]) for p in (0, 5, 40)]
+assert np.allclose(dots, dots[0]), f"q at p + 3, k at p: expected the same score for every p, got {dots}"
+### BEGIN HIDDEN TESTS
+x = np.random.default_rng(8).standard_normal((2, 5, 6))
+keep, pos = x.copy(), np.array([0, 2, 4, 9, 1])
+a = pos[:, None] * 10000.0 ** (-np.arange(0, 6, 2) / 6)
+u, v = x[..., 0::2], x[..., 1::2]
+exp = np.stack([u * np.cos(a) - v * np.sin(a), u * np.sin(a) + v * np.cos(a)], axis=-1).reshape(x.shape)
+got = rope(x, pos)
+assert got.shape == x.shape and got.dtype == np.float64 and np.allclose(got, exp), f"batched (2, 5, 6): expected\n{exp}\ngot\n{got}"
+assert np.array_equal(x, keep), f"rope must not modify x: expected it unchanged, got a largest change of {np.abs(x - keep).max()}"
+got = rope(x.astype(np.float32), list(pos))
+assert got.dtype == np.float64 and np.allclose(got, exp, atol=1e-5), f"float32 x: expected float64\n{exp}\ngot {got.dtype}\n{got}"
+raises(lambda: rope(np.ones((2, 3)), [0, 1]), ValueError)
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## What a lookup saves, and what the positions look like
 # **Systems note.** A lookup of $N$ ids copies $N d$ numbers; the one-hot product computes the same
 # rows with an $(N, V)$ matrix: $NV$ floats and $2NVd$ FLOPs, nearly all multiplications by zero.
-# You time both. In the plots, left: the positional table; middle: $PE_p \cdot PE_{64}$ depends
-# only on $p - 64$ and falls with distance; right: a bigram embedding trained by gradient descent
-# reaches the loss of the counts.
+# The backward has the same waste: a batch touches at most $N$ of the $V$ rows, yet `_embedding_vjp`
+# returns all $V d$ numbers. A **sparse** gradient (PyTorch's `sparse=True`) keeps only the touched
+# rows and their summed gradients. You time the lookups and count the gradient's bytes.
 
 # %% solution id="lookup-cost"
 def lookup_cost(weight, ids):
@@ -377,12 +420,45 @@ def lookup_cost(weight, ids):
     return lookup_seconds, time.perf_counter() - start, rows
     ### END SOLUTION
 
+def sparse_grad(grad, idx):
+    """The weight gradient of `embedding` in sparse form: (rows, values).
+
+    grad: float ndarray (..., d), the gradient of the lookup's output; idx: ints of shape grad.shape[:-1].
+    rows: the distinct ids, ascending (int64 (U,)); values: (U, d) in grad's dtype, row u the sum of the
+    rows of grad whose id is rows[u]. Scattered into zeros (V, d), it is `_embedding_vjp`'s gradient.
+    EXAMPLE: sparse_grad(np.array([[1., 2.], [3., 4.], [5., 6.]]), np.array([2, 0, 2])) -> ([0, 2], [[3, 4], [6, 8]])
+    HINT: `np.unique` can also say, for every element, the position of its value among the distinct ones.
+    """
+    ### BEGIN SOLUTION
+    grad = np.asarray(grad)
+    d = grad.shape[-1]
+    rows, where = np.unique(np.asarray(idx).reshape(-1), return_inverse=True)
+    values = np.zeros((len(rows), d), dtype=grad.dtype)
+    np.add.at(values, where.reshape(-1), grad.reshape(-1, d))
+    return rows.astype(np.int64), values
+    ### END SOLUTION
+
 # %% test id="test-lookup-cost" points=1
 W = Tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
 t_lookup, t_onehot, rows = lookup_cost(W, np.array([3, 0, 3, 1]))
 exp = W.data[[3, 0, 3, 1]]
 assert np.array_equal(rows, exp) and rows.dtype == np.float32, f"expected {exp.tolist()} (float32), got {np.asarray(rows).tolist()}"
 assert 0 < t_lookup < 1 and 0 < t_onehot < 1, f"expected two small positive times, got {t_lookup}, {t_onehot}"
+
+# %% test id="test-sparse-grad" points=2
+rows, values = sparse_grad(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([2, 0, 2]))
+assert np.array_equal(rows, [0, 2]) and np.array_equal(values, [[3, 4], [6, 8]]), f"expected [0, 2] and [[3, 4], [6, 8]], got {np.asarray(rows).tolist()} and {np.asarray(values).tolist()}"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(9)
+for V, shape in [(6, (3, 4)), (4, (1, 5)), (9, (0,))]:
+    idx, g = rng.integers(0, V, size=shape), rng.standard_normal(shape + (3,)).astype(np.float32)
+    rows, values = sparse_grad(g, idx)
+    dense = np.zeros((V, 3), np.float32)
+    dense[np.asarray(rows)] = values
+    (exp,) = _embedding_vjp(g, None, Tensor(np.zeros((V, 3), np.float32)), idx)
+    assert np.array_equal(np.asarray(rows), np.unique(idx)) and np.asarray(rows).dtype == np.int64, f"ids {idx.tolist()}: expected rows {np.unique(idx).tolist()} (int64), got {np.asarray(rows).tolist()}"
+    assert np.asarray(values).dtype == np.float32 and np.allclose(dense, exp), f"ids {idx.tolist()}: scattered back, expected\n{exp}\ngot\n{dense}"
+### END HIDDEN TESTS
 
 # %%
 import matplotlib.pyplot as plt
@@ -403,3 +479,5 @@ table, ids = Embedding(V, d), np.random.default_rng(0).integers(0, V, size=N)
 t_lookup, t_onehot, rows = lookup_cost(table.weight, ids)
 print(f"{N} ids, V={V}, d={d}: lookup {t_lookup * 1e3:.2f} ms, one-hot matmul {t_onehot * 1e3:.1f} ms "
       f"({N * V * 4 / 2**20:.0f} MiB one-hot, {2 * N * V * d / 1e9:.1f} GFLOP), same rows: {np.allclose(rows, table.weight.data[ids])}")
+rows, values = sparse_grad(np.ones((N // 64, d), np.float32), ids[:N // 64])
+print(f"gradient of a batch of {N // 64} ids: dense {V * d * 4 / 1024:.0f} KiB, sparse {(rows.nbytes + values.nbytes) / 1024:.0f} KiB")

@@ -2,7 +2,6 @@
 # # 18 · Compression
 #
 # A trained network holds far more numbers than it needs. Four ways to drop them:
-#
 # * **magnitude pruning** (Han et al., 2015): zero the weights of smallest $|w|$, over the whole
 #   model (**global**: one threshold) or per layer (**layer**: each layer loses the same fraction);
 # * **structured pruning**: drop whole neurons, so the matrices really shrink (zeros in a dense
@@ -11,12 +10,12 @@
 #   $r(m+n)$ numbers instead of $mn$; the truncated SVD gives the best such $AB$ (Eckart-Young);
 # * **distillation** (Hinton et al., 2015): train a small student on a big teacher's softened outputs.
 #
-# A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean **mask**
+# Zeros only pay off in a sparse format (you write one). A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean **mask**
 # `weight_mask` and computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD
 # (momentum, weight decay), Adam and AdamW started after pruning never move them (their averages
 # stay 0, $0 / (\sqrt 0 + \epsilon) = 0$). Each forward also re-zeroes the pruned weights (a loaded
 # checkpoint cannot bring them back). The pruned layer gets its own instance `forward` (module 03's
-# `__call__` looks up `self.forward`), so no class changes.
+# `__call__` looks up `self.forward`): no class changes.
 
 # %%
 #| default_exp compression
@@ -89,20 +88,18 @@ def raises(fn, exc):
         return str(e)
     raise AssertionError(f"expected {exc.__name__} to be raised")
 
-def grad_check(fn, *arrays):
-    """fn(*float64 leaf Tensors) -> 0-d Tensor: its backward against central differences, every input."""
-    leaves = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    fn(*leaves).backward()
-    for k, leaf in enumerate(leaves):
-        num = np.zeros_like(leaf.data)
-        for i in np.ndindex(leaf.shape):
-            old, leaf.data[i] = leaf.data[i], leaf.data[i] + 1e-6
-            plus = float(fn(*leaves).data)
-            leaf.data[i] = old - 1e-6
-            num[i], leaf.data[i] = (plus - float(fn(*leaves).data)) / 2e-6, old
-        got = None if leaf.grad is None else leaf.grad.data
-        assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), \
-            f"gradient of input {k}: expected (finite differences)\n{np.round(num, 6)}\ngot\n{got}"
+def grad_check(fn, a):
+    """fn(float64 leaf Tensor) -> 0-d Tensor: its backward against central differences."""
+    leaf = Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    fn(leaf).backward()
+    num = np.zeros_like(leaf.data)
+    for i in np.ndindex(leaf.shape):
+        old, leaf.data[i] = leaf.data[i], leaf.data[i] + 1e-6
+        plus = float(fn(leaf).data)
+        leaf.data[i] = old - 1e-6
+        num[i], leaf.data[i] = (plus - float(fn(leaf).data)) / 2e-6, old
+    got = None if leaf.grad is None else leaf.grad.data
+    assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), f"expected (finite differences)\n{np.round(num, 6)}\ngot\n{got}"
 
 # %% test id="test-masked-forward" points=3
 lin = Linear(2, 1)
@@ -117,15 +114,13 @@ assert lin.weight.grad.data.tolist() == [[1.0, 0.0]], f"the pruned weight gets g
 lin.weight.data = np.array([[3.0, 7.0]], np.float32)        # e.g. a checkpoint loaded over it
 got = (lin(Tensor([[1.0, 1.0]])).data.tolist(), lin.weight.data.tolist())
 assert got == ([[3.5]], [[3.0, 0.0]]), f"each forward re-applies the mask to the weight: expected ([[3.5]], [[3.0, 0.0]]), got {got}"
-mine = np.array([[False, True]])
-apply_mask(lin, mine)
-mine[0, 0] = True
-assert lin.weight_mask.tolist() == [[False, False]] and np.all(lin.weight.data == 0), "a new mask is ANDed with the old one"
-assert lin.forward.__func__ is pruned_forward, "the layer's own forward is pruned_forward, bound to it"
 fresh, mine = Linear(2, 1), np.array([[True, False]])
 apply_mask(fresh, mine)
+apply_mask(lin, np.array([[False, True]]))
 mine[0, 1] = True
-assert fresh.weight_mask.tolist() == [[True, False]], f"the layer keeps its own copy of the mask, got {fresh.weight_mask.tolist()}"
+got = (lin.weight_mask.tolist(), lin.weight.data.tolist(), fresh.weight_mask.tolist())
+assert got == ([[False, False]], [[0.0, 0.0]], [[True, False]]), f"a new mask is ANDed with the old one; the layer keeps its own copy: expected ([[F, F]], [[0, 0]], [[T, F]]), got {got}"
+assert lin.forward.__func__ is pruned_forward, f"the layer's own forward is pruned_forward bound to it, got {lin.forward!r}"
 msg = raises(lambda: apply_mask(Linear(3, 2), np.ones((3, 2), bool)), ValueError)
 assert "(3, 2)" in msg and "(2, 3)" in msg, f"name both shapes, got: {msg}"
 conv = Conv2d(1, 2, 3, padding=1, bias=False)
@@ -216,8 +211,8 @@ got = magnitude_prune(net, 0.8)[1].weight_mask.tolist(), net[0].weight_mask.toli
 assert got == ([[False, False, False]], [[False, True]]), f"global 80% of 5 = 4: the small layer loses all 3 (|w| 0.5, 2, 3), the other keeps 9, got {got}"
 net = two_layers()
 magnitude_prune(net, 0.5, scope="layer")     # round(1.0) = 1 and round(1.5) = 2
-got = (net[0].weight_mask.sum(), net[1].weight_mask.sum(), net[1].bias.data.shape)
-assert got[:2] == (1, 1), f"layer 50%: round(1.0) = 1 pruned of 2, round(1.5) = 2 of 3: expected kept (1, 1), got {got[:2]}"
+got = (int(net[0].weight_mask.sum()), int(net[1].weight_mask.sum()))
+assert got == (1, 1), f"layer 50%: round(1.0) = 1 pruned of 2, round(1.5) = 2 of 3: expected kept (1, 1), got {got}"
 three = Sequential(Linear(2, 1, bias=False), Linear(2, 1, bias=False), Linear(2, 1, bias=False))
 for layer, w in zip(three, [[5.0, 1.0], [4.0, 2.0], [3.0, 6.0]]):
     layer.weight.data = np.array([w], np.float32)
@@ -225,13 +220,14 @@ got = [layer.weight_mask.tolist() for layer in magnitude_prune(three, 0.5)]
 assert got == [[[True, False]], [[True, False]], [[False, True]]], f"global over 3 layers: 1, 2, 3 pruned, got {got}"
 tie = Linear(4, 1, bias=False)
 tie.weight.data = np.array([[1.0, -1.0, 1.0, 2.0]], np.float32)
-assert magnitude_prune(tie, 0.5).weight_mask.tolist() == [[False, False, True, True]], f"ties: the first ones go first, got {tie.weight_mask.tolist()}"
-assert magnitude_prune(tie, 0.25).weight_mask.tolist() == [[False, False, True, True]], "pruning again to less keeps what was pruned"
+for p, what in [(0.5, "ties: the first ones go first"), (0.25, "pruning again to less keeps what was pruned")]:
+    got = magnitude_prune(tie, p).weight_mask.tolist()
+    assert got == [[False, False, True, True]], f"{what}: expected [[F, F, T, T]], got {got}"
 conv = Sequential(Conv2d(1, 2, 2, bias=True), Linear(2, 2))
 before = conv[0].bias.data.copy()
 magnitude_prune(conv, 1.0)
 assert sparsity(conv) == 1.0 and np.array_equal(conv[0].bias.data, before), f"sparsity 1.0 prunes every weight of Conv2d and Linear, never a bias: got {sparsity(conv)}"
-assert magnitude_prune(Linear(3, 3), 0.0).weight_mask.all(), "sparsity 0 prunes nothing"
+assert magnitude_prune(Linear(3, 3), 0.0).weight_mask.all(), "sparsity 0 prunes nothing: expected a mask of all True"
 for bad, word in [(lambda: magnitude_prune(two_layers(), 1.5), "1.5"), (lambda: magnitude_prune(two_layers(), 0.5, scope="row"), "row")]:
     msg = raises(bad, ValueError)
     assert word in msg, f"the error names the bad value {word}, got: {msg}"
@@ -239,6 +235,65 @@ m = Sequential(Linear(2, 2), Linear(2, 2))
 m[0].weight.data = np.array([[0.0, 1.0], [2.0, 0.0]], np.float32)
 m[1].weight.data = np.array([[0.0, 0.0], [0.0, 5.0]], np.float32)
 assert np.isclose(sparsity(m), 5 / 8) and sparsity(Sequential()) == 0.0, f"5 zeros of 8 weights (biases excluded) = 0.625, got {sparsity(m)}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## A sparse format
+# Zeros in a dense array still cost bytes and multiplications. **CSR** (compressed sparse row) keeps
+# only the nonzeros of $W$ $(m \times n)$: `values` row by row, their column indices `cols`, and
+# `row_ptr` $(m + 1)$: row $r$ owns `values[row_ptr[r]:row_ptr[r + 1]]`. A product with $W$ then
+# costs one multiply-add per nonzero.
+
+# %% solution id="csr"
+def to_csr(w):
+    """CSR form (values, cols, row_ptr) of the 2-D ndarray w (m, n).
+
+    values (nnz,) in w's dtype: the nonzeros in row-major order; cols (nnz,) int64: their column
+    indices; row_ptr (m + 1,) int64: row_ptr[0] = 0, and row r has row_ptr[r + 1] - row_ptr[r] nonzeros.
+    EXAMPLE: to_csr(np.array([[0., 2.], [0., 0.], [3., 4.]])) -> ([2., 3., 4.], [1, 0, 1], [0, 1, 1, 3])
+    HINT: `np.nonzero` lists the positions row by row; `np.bincount(..., minlength=m)` counts per row.
+    """
+    ### BEGIN SOLUTION
+    rows, cols = np.nonzero(w)
+    row_ptr = np.zeros(w.shape[0] + 1, dtype=np.int64)
+    row_ptr[1:] = np.cumsum(np.bincount(rows, minlength=w.shape[0]))
+    return w[rows, cols], cols.astype(np.int64), row_ptr
+    ### END SOLUTION
+
+
+def csr_linear(x, values, cols, row_ptr):
+    """x @ W.T for the CSR weight W (m rows) and a 2-D float ndarray x (N, n): an (N, m) ndarray in
+    x's dtype, computed from the nonzeros only (no dense W is built); a row of W without nonzeros
+    gives a column of zeros.
+    EXAMPLE: x [[1., 1.]] and to_csr of [[0, 2], [0, 0], [3, 4]] -> [[2., 0., 7.]]
+    HINT: row r of W touches only the columns cols[row_ptr[r]:row_ptr[r + 1]] of x.
+    """
+    ### BEGIN SOLUTION
+    out = np.zeros((x.shape[0], len(row_ptr) - 1), dtype=x.dtype)
+    for r in range(len(row_ptr) - 1):
+        a, b = row_ptr[r], row_ptr[r + 1]
+        out[:, r] = x[:, cols[a:b]] @ values[a:b]
+    return out
+    ### END SOLUTION
+
+# %% test id="test-csr" points=3
+w = np.array([[0.0, 2.0], [0.0, 0.0], [3.0, 4.0]], np.float32)
+got = [np.asarray(a).tolist() for a in to_csr(w)]
+assert got == [[2.0, 3.0, 4.0], [1, 0, 1], [0, 1, 1, 3]], f"expected values [2, 3, 4], cols [1, 0, 1], row_ptr [0, 1, 1, 3], got {got}"
+got = np.asarray(csr_linear(np.array([[1.0, 1.0], [2.0, -1.0]], np.float32), *to_csr(w)))
+assert np.allclose(got, [[2, 0, 7], [-2, 0, 2]]), f"expected x @ W.T = [[2, 0, 7], [-2, 0, 2]], got {got.tolist()}"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(6)
+for shape, density in [((5, 7), 0.3), ((4, 3), 0.0), ((3, 4), 1.0), ((6, 1), 0.5)]:
+    w = np.where(rng.random(shape) < density, rng.standard_normal(shape), 0.0).astype(np.float32)
+    values, cols, row_ptr = (np.asarray(a) for a in to_csr(w))
+    r, c = np.nonzero(w)
+    exp = (w[r, c], c, np.r_[0, np.cumsum((w != 0).sum(axis=1))])
+    ok = all(np.array_equal(g, e) for g, e in zip((values, cols, row_ptr), exp)) and (values.dtype, cols.dtype, row_ptr.dtype) == (np.float32, np.int64, np.int64)
+    assert ok, f"{shape}, {len(c)} nonzeros: expected {[e.tolist() for e in exp]} (float32, int64, int64), got {[g.tolist() for g in (values, cols, row_ptr)]} ({values.dtype}, {cols.dtype}, {row_ptr.dtype})"
+    x = rng.standard_normal((3, shape[1])).astype(np.float32)
+    got = np.asarray(csr_linear(x, *to_csr(w)))
+    assert got.dtype == np.float32 and got.shape == (3, shape[0]) and np.allclose(got, x @ w.T, atol=1e-5), f"{shape}: expected x @ W.T\n{x @ w.T}\ngot ({got.dtype})\n{got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -519,10 +574,9 @@ assert seen == [0.625, 0.75], f"scope='layer' is passed on: the small layer lose
 
 # %% [markdown]
 # ## Systems note: accuracy against sparsity, measured
-# A digits MLP (64 -> 128 -> 10). Prune it to growing sparsity, globally and per layer, without
-# retraining; then prune 90% and fine-tune with Adam: the masks hold (sparsity stays 0.9) while the
-# accuracy comes back. Sizes in bytes from module 17: dense storage does not shrink when weights
-# are zero; a sparse format (nonzeros + a bitmap) does, and so does dropping whole neurons.
+# A digits MLP (64 -> 128 -> 10), pruned to growing sparsity without retraining; then pruned 90% and
+# fine-tuned with Adam: the masks hold while the accuracy comes back. Sizes from module 17: dense
+# storage does not shrink when weights are zero; a sparse format (nonzeros + a bitmap, or CSR) does.
 
 # %%
 import matplotlib.pyplot as plt
@@ -535,11 +589,9 @@ X, Y = load_digits(flatten=True)
 train_set, test_set = random_split(TensorDataset(X, Y), [1397, 400])
 Xt, Yt = next(iter(DataLoader(test_set, batch_size=400)))
 accuracy = lambda m: float(np.mean(m(Xt).data.argmax(axis=1) == Yt.data))
-
 def fit(model, epochs):
     Trainer(model, CrossEntropyLoss(), Adam(model.parameters(), lr=3e-3)).fit(DataLoader(train_set, batch_size=64, shuffle=True), epochs, progress=False)
     return model
-
 mlp = fit(Sequential(Linear(64, 128), ReLU(), Linear(128, 10)), 8)
 levels = [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
 curves = {s: [accuracy(magnitude_prune(copy.deepcopy(mlp), p, scope=s)) for p in levels] for s in ("global", "layer")}
@@ -548,6 +600,9 @@ slim = structured_prune(mlp, 0.75)
 for name, m in [("dense", mlp), ("90% pruned + fine-tuned", tuned), ("75% of neurons dropped", slim), ("low rank 8", Sequential(low_rank(mlp[0], 8), ReLU(), mlp[2]))]:
     print(f"{name:24s} accuracy {accuracy(m):.3f}  sparsity {sparsity(m):.2f}  "
           f"bytes dense {model_size_bytes(m):6d}, sparse format {model_size_bytes(m, sparse=True):6d}")
+values, cols, row_ptr = to_csr(tuned[0].weight.data)
+print(f"first layer, 90% pruned: dense {tuned[0].weight.data.nbytes} bytes, CSR {values.nbytes + cols.nbytes + row_ptr.nbytes} bytes; "
+      f"same product: {np.allclose(csr_linear(Xt.data, values, cols, row_ptr), Xt.data @ tuned[0].weight.data.T, atol=1e-4)}")
 plt.figure(figsize=(5, 3))
 for s, accs in curves.items():
     plt.plot(levels, accs, "o-", label=f"{s} pruning, no retraining")
