@@ -104,7 +104,6 @@ class KVCache:
 import numpy as np
 from tinytorch_lib.layers import Module
 
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -112,7 +111,6 @@ def raises(fn, exc):
     except exc as e:
         return str(e)
     raise AssertionError(f"expected {exc.__name__} to be raised")
-
 
 def check_positions(cache, before=None):
     """Positions < cache.length are written (finite) and, if `before` (a snapshot of an earlier
@@ -127,13 +125,11 @@ def check_positions(cache, before=None):
                 old, m = before[0][layer][0 if name == "keys" else 1], before[1]
                 assert np.array_equal(arr[:, :, :m], old[:, :, :m]), f"{name}[{layer}]: positions 0..{m - 1} were written again"
 
-
 def nan_cache(*args, **kwargs):
     cache = KVCache(*args, **kwargs)
     for arr in cache.keys + cache.values:
         arr[...] = np.nan
     return cache
-
 
 class Spy(Module):
     def __init__(self, inner):
@@ -144,7 +140,6 @@ class Spy(Module):
     def forward(self, idx, kv_cache=None):
         self.seen.append([np.asarray(idx).shape[1], kv_cache is None, self.inner.training])
         return self.inner(idx, kv_cache=kv_cache)
-
 
 def snapshot(cache):
     return [(np.array(cache.keys[i]), np.array(cache.values[i])) for i in range(cache.num_layers)], cache.length
@@ -219,10 +214,9 @@ assert cache.length == 7 and np.allclose(got, full, rtol=0, atol=1e-12), f"cache
 # %% [markdown]
 # ## Counting the work
 #
-# `step_flops` turns the two formulas at the top into numbers: the FLOPs of the forward pass that
-# produces the next token when the sequence holds $T$ tokens, with the cache (one new token,
-# $T-1$ cached, one query against $T$ keys) or without it ($T$ tokens fed, every query against
-# every key: the $T \times T$ scores are computed in full and masked afterwards).
+# `step_flops` turns the two formulas at the top into numbers for a sequence of $T$ tokens: with
+# the cache one new token attends over $T$ keys; without it all $T$ are fed and the $T \times T$
+# scores are computed in full (then masked).
 
 # %% solution id="step-flops"
 #| export
@@ -341,12 +335,10 @@ assert np.array_equal(g, [0] * 5) and get_generator().integers(0, 10 ** 9) == ma
 # %% [markdown]
 # ## The generation loop
 #
-# `generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, use_cache=True, top_p=None)`
-# appends `max_new_tokens` tokens to every row of the prompt `idx` $(B, T_0)$. With the cache,
-# the prompt goes through the model **once** (the *prefill*: all $T_0$ positions in one call), then
-# each step feeds only the token just chosen; without it, each step feeds the whole sequence.
-# Either way the logits of the last position pick the next token, so greedy output must be the
-# same token for token, and sampling too, given the same seed.
+# `generate` appends tokens to every row of a prompt $(B, T_0)$. With the cache the prompt goes
+# through the model **once** (the *prefill*), then each step feeds only the token just chosen;
+# without it each step feeds the whole sequence. Greedy output must be the same token for token
+# either way, and sampling too, given the same seed.
 
 # %% solution id="generate"
 #| export
@@ -434,6 +426,8 @@ assert c[0, 1] == d[0] and not np.array_equal(c, a), "temperature, top_k and top
 # their tokens' log-probabilities), extends each by every token, and keeps the best `beam_width`
 # of those. The beams are the rows of one batch, so the cache has `beam_width` rows, and when
 # beam $b$ continues what beam $r$ was, its cached keys and values must be $r$'s: `reorder(rows)`.
+# A finished sequence needs no cache to be scored: causality gives the log-probability of every
+# token given its prefix in **one** pass over the whole sequence (*teacher forcing*).
 
 # %% solution id="beam-search"
 #| export
@@ -474,7 +468,31 @@ def beam_search(model, idx, max_new_tokens, beam_width=4):
     return beams[:1], float(scores[0])
     ### END SOLUTION
 
-# %% test id="test-beam-search" points=4
+# %% solution id="sequence-logprob"
+def sequence_logprob(model, idx, start):
+    """Log-probabilities (float64 ndarray (B,)) that `model` gives to tokens start .. T-1 of each
+    row of `idx` (B, T) (ndarray or list of ids), each given the tokens before it, summed per row;
+    1 <= start < T. One forward pass on all but the last token, in eval mode without a graph; the
+    model is left in the mode it was in. For a beam_search result and start = T0 it is its logprob.
+    EXAMPLE: a model that puts probability 1/2 on every next token, start = T - 2 -> 2 log(1/2)
+    HINT: the logits at position t predict token t + 1; log-softmax with the row maximum
+    subtracted; `np.take_along_axis` picks one entry per position.
+    """
+    ### BEGIN SOLUTION
+    ids = np.asarray(idx, dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            z = model(ids[:, :-1]).data[:, start - 1:].astype(np.float64)
+    finally:
+        model.train(was_training)
+    z = z - z.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return np.take_along_axis(logp, ids[:, start:, None], axis=-1)[..., 0].sum(axis=1)
+    ### END SOLUTION
+
+# %% test id="test-beam-search" points=5
 import itertools
 manual_seed(2)
 g = GPT(5, 16, 2, 2, 8)
@@ -491,13 +509,21 @@ assert np.array_equal(ids[0, 2:], seqs[lp.argmax()]) and np.isclose(score, lp.ma
 ids, score = beam_search(g, [[1, 3]], 3, beam_width=1)
 greedy = generate(g, [[1, 3]], 3, temperature=0)
 assert np.array_equal(ids, greedy) and ids.dtype == np.int64, f"one beam is greedy: expected {greedy}, got {ids}"
+got = sequence_logprob(g, full, 2)
+assert got.shape == (125,) and np.allclose(got, lp, rtol=1e-10), f"sequence_logprob of the 125 continuations: expected {lp[:4]}..., got {got[:4]}..."
 ### BEGIN HIDDEN TESTS
+got = [sequence_logprob(g, full[7:9].tolist(), 4), sequence_logprob(g, full[:1], 1)]
+z0 = g(full[:1, :1]).data[0, 0]
+exp = [logp[[7, 8], 2, seqs[[7, 8], 2]], z0[3] - z0.max() - np.log(np.exp(z0 - z0.max()).sum()) + lp[:1]]
+assert np.allclose(got[0], exp[0], rtol=1e-10) and np.allclose(got[1], exp[1], rtol=1e-10), f"start=4 (the last token) and start=1 (the whole row): expected {exp}, got {got}"
+spy = Spy(g).train()
+sequence_logprob(spy, full[:2], 2)
+assert np.asarray(spy.seen).tolist() == [[4, 1, 0]] and bool(spy.training), f"one pass on T - 1 = 4 tokens, no cache, in eval mode, then back to training: got {spy.seen}, training={spy.training}"
 for width in (1, 2, 3, 5):
     ids, score = beam_search(g, [[1, 3]], 3, beam_width=width)
     k = int(np.flatnonzero((seqs == ids[0, 2:]).all(axis=1))[0])
     assert ids.shape == (1, 5) and np.isclose(score, lp[k]) and isinstance(score, float), f"width {width}: the score is the log-probability of the sequence returned: {lp[k]:.4f}, got {score}"
     assert score >= lp[np.flatnonzero((seqs == greedy[0, 2:]).all(axis=1))[0]] - 1e-9 or width == 1, f"width {width} found something worse than greedy here"
-rank = np.sort(lp)[::-1]
 assert np.isclose(beam_search(g, [[1, 3]], 3, beam_width=5)[1], beam_search(g, Tensor(np.array([[1, 3]])), 3, beam_width=5)[1]), "a Tensor prompt"
 c = KVCache(2, 3, 4, 1, 1)
 for a in c.keys + c.values:
@@ -509,15 +535,14 @@ c.reorder([1, 0, 2])
 assert np.array_equal(c.values[1][:, 0, 0, 0], [0, 2, 0]), f"a swap must not overwrite a row before it is read: {c.values[1][:, 0, 0, 0]}"
 g.train()
 beam_search(g, [[1]], 2, beam_width=2)
-assert g.training and rank[0] >= rank[1], "the model goes back to training mode"
+assert g.training, "the model goes back to training mode"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Measuring the speed-up
 #
-# `time_step` measures one generation step at sequence length $T$: with the cache, the first
-# $T-1$ tokens are prefilled into a fresh cache (not timed) and only the call on the last token
-# is timed; without it, the call on all $T$ tokens is.
+# `time_step` times one generation step at length $T$: with the cache only the call on the last
+# token (the first $T-1$ prefilled, untimed), without it the call on all $T$ tokens.
 
 # %% solution id="time-step"
 #| export
@@ -574,8 +599,5 @@ print(f"a KVCache for max_len 512: {2 * 4 * 512 * 64 * 4 / 2 ** 20:.2f} MiB of f
 plt.figure(figsize=(6, 4))
 for flag, label in ((False, "without cache (all T tokens)"), (True, "with cache (one token)")):
     plt.loglog(lengths, np.array(times[flag]) * 1e3, marker="o", label=label)
-plt.xlabel("sequence length T")
-plt.ylabel("ms per generated token")
-plt.title("one generation step, GPT d=64, 4 layers")
-plt.legend()
-plt.show()
+plt.gca().set(xlabel="sequence length T", ylabel="ms per generated token", title="one generation step, GPT d=64, 4 layers")
+plt.legend(), plt.show()
