@@ -34,6 +34,8 @@ from tinytorch_lib.tensor import Tensor
 # %%
 from tinytorch_lib.activations import GELU, ReLU
 from tinytorch_lib.layers import Flatten, Sequential
+from tinytorch_lib.losses import MSELoss
+from tinytorch_lib.tensor import manual_seed
 
 # %% [markdown]
 # A layer of a later module that knows its own cost says so: if it has a method
@@ -237,7 +239,6 @@ def trace(model, *inputs):
 # %% helper
 import numpy as np
 
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -411,17 +412,10 @@ exp = {"weights": 268, "gradients": 268, "optimizer": 536, "activations": 152, "
 assert got == exp, f"training_memory with Adam: 67 parameters * 4 bytes, twice that for the moments: expected {exp}, got {got}"
 ### BEGIN HIDDEN TESTS
 cnn = Sequential(Conv2d(3, 8, 3, stride=2, padding=1), ReLU(), Conv2d(8, 4, (2, 3)), Flatten(), Linear(48, 10))
-got = (count_flops(cnn, (2, 3, 9, 9)), count_parameters(cnn))
-assert got == (21600 + 9216 + 1920, 224 + 196 + 490), f"CNN: expected (32736 FLOPs, 910 params), got {got}"
-got = activation_memory(cnn, (2, 3, 9, 9))
-assert got == 4048, f"CNN: expected (400 + 400 + 96 + 96 + 20) * 4 = 4048 bytes, got {got}"
 mha = MultiHeadAttention(8, 2)
-rows = profile(mha, Tensor(np.zeros((2, 5, 8), dtype=np.float32)))
-got = [r[:4] for r in rows]
+got = [r[:4] for r in profile(mha, Tensor(np.zeros((2, 5, 8), dtype=np.float32)))]
 exp = [("MultiHeadAttention", 0, 1600, (2, 5, 8))] + [(f"{n} (Linear)", 72, 1280, (2, 5, 8)) for n in ("q_proj", "k_proj", "v_proj", "out_proj")]
 assert got == exp, f"attention rows: expected\n{exp}\ngot\n{got}"
-got = (count_flops(mha, (2, 5, 8)), activation_memory(mha, (2, 5, 8)))
-assert got == (6720, 4 * 80 * 4), f"attention: expected 5120 + 1600 = 6720 FLOPs and 4 outputs of 80 floats = 1280 bytes, got {got}"
 class Scale(Module):
     def __init__(self):
         super().__init__()
@@ -432,19 +426,22 @@ class Scale(Module):
 got = [r[:4] for r in profile(Scale(), Tensor(np.zeros((1, 3))))]
 exp = [("Scale", 3, 0, (1, 3)), ("inner (Linear)", 9, 18, (1, 3)), ("inner (Linear)", 9, 18, (1, 3))]
 assert got == exp, f"own parameters, a layer called twice: expected\n{exp}\ngot\n{got}"
-got = (count_flops(Scale(), (4, 3)), activation_memory(Scale(), (4, 3)), count_flops(Linear(3, 2), (3,)))
-assert got == (144, 96, 12), f"expected (144, 96, 12), got {got}"
 rows = profile(Linear(4, 3), Tensor(np.zeros((2, 4), dtype=np.float32)))
 assert [r[:4] for r in rows] == [("Linear", 15, 48, (2, 3))] and rows[0][4] >= 0, f"a lone Linear: expected [('Linear', 15, 48, (2, 3), ms)], got {rows}"
+for what, got, exp in [("CNN (conv 21600 + conv 9216 + Linear 1920 FLOPs, 224 + 196 + 490 params)", (count_flops(cnn, (2, 3, 9, 9)), count_parameters(cnn)), (32736, 910)),
+                       ("CNN activations, (400 + 400 + 96 + 96 + 20) * 4 bytes", activation_memory(cnn, (2, 3, 9, 9)), 4048),
+                       ("attention (5120 + 1600 FLOPs, 4 outputs of 80 floats)", (count_flops(mha, (2, 5, 8)), activation_memory(mha, (2, 5, 8))), (6720, 1280)),
+                       ("Scale on (4, 3) (FLOPs, bytes), Linear(3, 2) on (3,) (FLOPs)", (count_flops(Scale(), (4, 3)), activation_memory(Scale(), (4, 3)),
+                                                                                       count_flops(Linear(3, 2), (3,))), (144, 96, 12)),
+                       ("training_memory, SGD with momentum, batch 5", training_memory(mlp, (5, 4), optimizer_states=1),
+                        {"weights": 268, "gradients": 268, "optimizer": 268, "activations": 4 * (40 + 40 + 15), "total": 1184})]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 lines = print_profile([("x", 3, 500000, (4,), 0.5), ("y", 4, 1500000, (1, 2), 0.0), ("z", 0, 0, (5,), 2.0)]).splitlines()
 got = [lines[1].split(), lines[2].split(), lines[3].split(), lines[-1].split()]
 exp = [["x", "3", "0.500", "(4,)", "0.500", "1.00"], ["y", "4", "1.500", "(1,", "2)", "0.000"], ["z", "0", "0.000", "(5,)", "2.000"], ["total", "7", "2.000", "2.500"]]
 assert got == exp, f"print_profile: expected (split on spaces) {exp}, got {got}"
 got = by_type([("A", 0, 5, (1,), 1.0), ("b (B)", 0, 0, (1,), 4.0), ("c (A)", 0, 7, (1,), 0.5), ("C", 0, 1, (1,), 1.5), ("d (B)", 0, 2, (1,), 0.5)])
 assert got == [("B", 2, 2, 4.5), ("A", 2, 12, 1.5), ("C", 1, 1, 1.5)], f"by_type: expected [('B', 2, 2, 4.5), ('A', 2, 12, 1.5), ('C', 1, 1, 1.5)] (ties keep row order), got {got}"
-got = training_memory(mlp, (5, 4), optimizer_states=1)
-exp = {"weights": 268, "gradients": 268, "optimizer": 268, "activations": 4 * (40 + 40 + 15), "total": 1184}
-assert got == exp, f"training_memory, SGD with momentum, batch 5: expected {exp}, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -513,12 +510,11 @@ assert got == 3 * (32 + 64) * 4 + 36 * 4 + 2 * 3 * 4 * 7 and isinstance(got, int
 # %% [markdown]
 # ## Latency: warm up, repeat, report the distribution
 #
-# The first calls of anything are slow (caches cold, memory not yet allocated, lazy imports), and
-# later calls vary with whatever else the machine does. So: run `warmup` untimed calls, then time
-# `repeats` calls one by one with `time.perf_counter` (a monotonic clock of the highest
-# resolution). Report the **median** (robust to the odd slow call), the **90th percentile** (what
-# one user in ten waits longer than) and the **minimum** (the closest to the machine's true
-# speed). A mean is pulled around by a single hiccup; a single measurement means nothing.
+# The first calls of anything are slow (cold caches, first allocations, lazy imports), and later
+# calls vary with whatever else the machine does. So: run `warmup` untimed calls, then time `repeats`
+# calls one by one with `time.perf_counter` (monotonic, highest resolution). Report the **median**
+# (robust to the odd slow call), the **90th percentile** (what one user in ten waits longer than)
+# and the **minimum** (closest to the machine's true speed); a mean follows every hiccup.
 
 # %% solution id="latency"
 #| export
@@ -569,25 +565,78 @@ assert "repeats" in msg, f"expected a ValueError naming repeats, got {msg!r}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# **Forward and backward.** Backward computes two products per weight matrix (the gradients of the
+# input and of the weight) where forward computes one: twice the FLOPs. Twice the time?
+
+# %% solution id="step-times"
+def step_times(model, x, target, loss_fn, repeats=5):
+    """Median wall times in milliseconds of the two phases of `repeats` (>= 1) training steps of
+    `model`: {"forward_ms": model(x) then loss_fn(output, target), "backward_ms": the loss's
+    backward(), "ratio": backward_ms / forward_ms}, floats. Every step starts from zeroed gradients,
+    so afterwards each parameter's .grad is that of ONE step; no weight changes (no optimizer).
+    EXAMPLE: step_times(Linear(4, 3), x, y, MSELoss()) -> {"forward_ms": 0.05, "backward_ms": 0.09, "ratio": 1.8}
+    HINT: `time.perf_counter()` before, between and after the phases; `zero_grad`; `np.median`.
+    """
+    ### BEGIN SOLUTION
+    forward, backward = [], []
+    for _ in range(repeats):
+        model.zero_grad()
+        t0 = time.perf_counter()
+        loss = loss_fn(model(x), target)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        forward.append((t1 - t0) * 1e3)
+        backward.append((t2 - t1) * 1e3)
+    f, b = float(np.median(forward)), float(np.median(backward))
+    return {"forward_ms": f, "backward_ms": b, "ratio": b / f}
+    ### END SOLUTION
+
+# %% test id="test-step-times" points=2
+manual_seed(0)
+net, x, y = Sequential(Linear(4, 8), ReLU(), Linear(8, 1)), Tensor(np.ones((5, 4))), Tensor(np.zeros((5, 1)))
+before, got = np.array(net[0].weight.data), step_times(net, x, y, MSELoss(), repeats=3)
+grad = np.array(net[0].weight.grad.data)
+net.zero_grad(), MSELoss()(net(x), y).backward()
+exp = np.array(net[0].weight.grad.data)
+assert np.allclose(grad, exp) and np.array_equal(net[0].weight.data, before), f"the gradient of ONE step, weights unchanged: expected {exp[0]}, got {grad[0]}"
+assert sorted(got) == ["backward_ms", "forward_ms", "ratio"] and got["forward_ms"] > 0 and np.isclose(got["ratio"], got["backward_ms"] / got["forward_ms"]), \
+    f"expected forward_ms > 0, backward_ms and their ratio backward / forward, got {got}"
+### BEGIN HIDDEN TESTS
+class Slow(Module):   # created in the notebook's kernel: call k of forward sleeps plan[k] seconds
+    def __init__(self, plan):
+        super().__init__()
+        self.plan, self.lin = plan, Linear(2, 1)
+    def forward(self, x):
+        time.sleep(self.plan.pop(0))
+        return self.lin(x)
+got = step_times(Slow([0.2, 0.005, 0.03]), Tensor(np.ones((3, 2))), Tensor(np.zeros((3, 1))), MSELoss(), repeats=3)
+assert 29 < got["forward_ms"] < 70 and got["backward_ms"] < 25, f"forwards of 200, 5, 30 ms: expected the median, about 30 ms (not the mean 78), and a fast backward, got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Systems note: FLOPs are not time
 #
 # A small CNN and a GPT, measured here. The profile's last column is the **achieved** GFLOP/s:
 # a big matrix product runs near the machine's peak; pooling, activations and reshapes do few FLOPs
-# per byte moved and spend their time on memory traffic and Python, so FLOPs do not predict time.
+# per byte moved and spend their time on memory traffic and Python, so FLOPs do not predict time
+# (nor does backward's 2x: in a small model per-operation overhead dominates both passes).
 
 # %%
 import matplotlib.pyplot as plt
 from tinytorch_lib.spatial import MaxPool2d
-from tinytorch_lib.transformer import GPT
+from tinytorch_lib.transformer import GPT, lm_loss
 cnn = Sequential(Conv2d(1, 16, 3, padding=1), ReLU(), MaxPool2d(2), Conv2d(16, 32, 3, padding=1), ReLU(),
                  MaxPool2d(2), Flatten(), Linear(32 * 4 * 4, 10))
 xb = Tensor(np.random.default_rng(0).standard_normal((64, 1, 16, 16)).astype(np.float32))
 trace(cnn, xb)                                   # warm-up
 types = by_type(rows := profile(cnn, xb))
 print_profile(rows)
-gpt = GPT(64, 64, 4, 2, 64)
+gpt, ids = GPT(64, 64, 4, 2, 64), np.random.default_rng(1).integers(0, 64, size=(1, 65))
+st = step_times(gpt, ids[:, :-1], ids[:, 1:], lm_loss)
 print(f"\nGPT: {count_parameters(gpt)} parameters, {count_flops(gpt, (1, 64), np.int64) / 1e6:.1f} MFLOPs on 64 tokens, "
-      f"training memory with Adam {training_memory(gpt, (1, 64), 2, np.int64)['total'] / 2**20:.2f} MiB")
+      f"training memory with Adam {training_memory(gpt, (1, 64), 2, np.int64)['total'] / 2**20:.2f} MiB; a training step: "
+      f"forward {st['forward_ms']:.1f} ms, backward {st['backward_ms']:.1f} ms ({st['ratio']:.1f}x)")
 lat = measure_latency(cnn, xb, warmup=3, repeats=30)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 axes[0].barh([t[0] for t in types], [t[3] for t in types], label="ms (self time)")
