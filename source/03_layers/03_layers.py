@@ -199,27 +199,21 @@ class Scale(Module):
         self.offset = Tensor(np.zeros(3))            # requires_grad=False: a constant, not a parameter
     def forward(self, t):
         return t * self.w
-
 class Pair(Module):
     def __init__(self, first=1.0, second=2.0):
         Module.__init__(self)
         self.first = Scale(first)
         self.second = Scale(second)
-
 net = Pair()
-got = names_of(net.named_parameters())
-assert got == ["first.w", "second.w"], f"expected ['first.w', 'second.w'], got {got}"
-got = [arr(p)[0] for p in net.parameters()]
-assert got == [1.0, 2.0], f"parameters() must yield first.w (all 1) then second.w (all 2); got values {got}"
-got = names_of(net.named_modules())
-assert got == ["", "first", "second"], f"expected named_modules ['', 'first', 'second'], got {got}"
-got = [isinstance(net.eval(), Pair)] + [bool(m.training) for m in (net, net.first, net.second)]
-assert got == [True, False, False, False], f"eval() returns the module and switches it and every sub-module off; got {got}"
-assert bool(net.train().second.training), "train() must switch every sub-module back on"
-got = arr(net.first(Tensor([1.0, 2.0, 3.0])))
-assert np.allclose(got, [1.0, 2.0, 3.0]), f"calling a module runs forward: expected x * 1 = [1, 2, 3], got {got}"
-got = {k: np.asarray(v).tolist() for k, v in net.state_dict().items()}
-assert got == {"first.w": [1.0] * 3, "second.w": [2.0] * 3}, f"state_dict: got {got}"
+for what, got, exp in [("named_parameters", names_of(net.named_parameters()), ["first.w", "second.w"]),
+                       ("parameters() values (first.w all 1, then second.w all 2)", [arr(p)[0] for p in net.parameters()], [1.0, 2.0]),
+                       ("named_modules", names_of(net.named_modules()), ["", "first", "second"]),
+                       ("eval() returns the module and switches it and every sub-module off",
+                        [isinstance(net.eval(), Pair)] + [bool(m.training) for m in (net, net.first, net.second)], [True, False, False, False]),
+                       ("train() switches every sub-module back on", bool(net.train().second.training), True),
+                       ("calling a module runs forward (x * 1)", arr(net.first(Tensor([1.0, 2.0, 3.0]))).tolist(), [1.0, 2.0, 3.0]),
+                       ("state_dict", {k: np.asarray(v).tolist() for k, v in net.state_dict().items()}, {"first.w": [1.0] * 3, "second.w": [2.0] * 3})]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 ### BEGIN HIDDEN TESTS
 class Deep(Module):
     def __init__(self):
