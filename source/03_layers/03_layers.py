@@ -37,8 +37,7 @@ def raised(call):
 # `Tensor` attribute with `requires_grad=True`. `vars(obj)` lists the attributes in assignment order.
 # The modules form a tree (a graph, really: with weight tying one object hangs in two places), and
 # three walks give PyTorch's names: `named_children()` (direct sub-modules), `named_modules()` (depth
-# first, the root as `""`, each module once) and `named_parameters()` (each tensor once):
-# `Sequential(Linear(2, 3), ReLU(), Linear(3, 1))` has `0.weight, 0.bias, 2.weight, 2.bias`.
+# first, the root as `""`, each module once) and `named_parameters()` (each tensor once).
 # `train()` / `eval()` reach **every** sub-module: a `Dropout` three levels deep must stop dropping.
 
 # %% solution id="module"
@@ -198,30 +197,23 @@ class Scale(Module):
         Module.__init__(self)
         self.w = Tensor(np.full(3, value), requires_grad=True)
         self.offset = Tensor(np.zeros(3))            # requires_grad=False: a constant, not a parameter
-
     def forward(self, t):
         return t * self.w
-
 class Pair(Module):
     def __init__(self, first=1.0, second=2.0):
         Module.__init__(self)
         self.first = Scale(first)
         self.second = Scale(second)
-
 net = Pair()
-got = names_of(net.named_parameters())
-assert got == ["first.w", "second.w"], f"expected ['first.w', 'second.w'], got {got}"
-got = [arr(p)[0] for p in net.parameters()]
-assert got == [1.0, 2.0], f"parameters() must yield first.w (all 1) then second.w (all 2); got values {got}"
-got = names_of(net.named_modules())
-assert got == ["", "first", "second"], f"expected named_modules ['', 'first', 'second'], got {got}"
-got = [isinstance(net.eval(), Pair)] + [bool(m.training) for m in (net, net.first, net.second)]
-assert got == [True, False, False, False], f"eval() returns the module and switches it and every sub-module off; got {got}"
-assert bool(net.train().second.training), "train() must switch every sub-module back on"
-got = arr(net.first(Tensor([1.0, 2.0, 3.0])))
-assert np.allclose(got, [1.0, 2.0, 3.0]), f"calling a module runs forward: expected x * 1 = [1, 2, 3], got {got}"
-got = {k: np.asarray(v).tolist() for k, v in net.state_dict().items()}
-assert got == {"first.w": [1.0] * 3, "second.w": [2.0] * 3}, f"state_dict: got {got}"
+for what, got, exp in [("named_parameters", names_of(net.named_parameters()), ["first.w", "second.w"]),
+                       ("parameters() values (first.w all 1, then second.w all 2)", [arr(p)[0] for p in net.parameters()], [1.0, 2.0]),
+                       ("named_modules", names_of(net.named_modules()), ["", "first", "second"]),
+                       ("eval() returns the module and switches it and every sub-module off",
+                        [isinstance(net.eval(), Pair)] + [bool(m.training) for m in (net, net.first, net.second)], [True, False, False, False]),
+                       ("train() switches every sub-module back on", bool(net.train().second.training), True),
+                       ("calling a module runs forward (x * 1)", arr(net.first(Tensor([1.0, 2.0, 3.0]))).tolist(), [1.0, 2.0, 3.0]),
+                       ("state_dict", {k: np.asarray(v).tolist() for k, v in net.state_dict().items()}, {"first.w": [1.0] * 3, "second.w": [2.0] * 3})]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 ### BEGIN HIDDEN TESTS
 class Deep(Module):
     def __init__(self):
@@ -356,8 +348,8 @@ assert got == (7, 5, 2), f"Linear must work on (..., in) inputs: expected (7, 5,
 # %% [markdown]
 # ## Sequential, Flatten and Dropout
 #
-# A `Sequential`'s layers are attributes `"0"`, `"1"`, …, so parameter names match PyTorch's
-# (`"0.weight"`). `Flatten` turns (N, C, H, W) into (N, C·H·W). **Dropout** zeroes each
+# Layers named `"0"`, `"1"`, … give PyTorch's parameter names (`"0.weight"`). `Flatten` turns
+# (N, C, H, W) into (N, C·H·W). **Dropout** zeroes each
 # activation with probability $p$ in training and scales the kept ones up, so the expectation is kept;
 # in evaluation mode it is the identity:
 #
@@ -584,8 +576,7 @@ for label, model in [("PyTorch U(±1/√in)", stack()), ("N(0, 1)", unit), ("Kai
         stds.append(float(h.data.std()))
     plt.semilogy(range(1, 11), stds[1::2], "o-", label=label)
 plt.xlabel("layer"); plt.ylabel("std of activations"); plt.legend(); plt.grid(alpha=0.3)
-plt.tight_layout()
-plt.show()
+plt.tight_layout(), plt.show()
 
 # %% [markdown]
 # ## Systems note: how big is an MLP?
@@ -641,9 +632,8 @@ batch = Tensor(np.zeros((64, 1, 28, 28), dtype=np.float32))
 t0 = time.perf_counter()
 n_params, param_bytes, act_bytes, flops = footprint(mlp, batch)
 ms = (time.perf_counter() - t0) * 1e3
-print(f"parameters: {n_params:,} = {param_bytes / 2**20:.2f} MiB in float32")
-print(f"activations kept for backward, batch of 64: {act_bytes / 2**20:.2f} MiB; "
-      f"forward {flops / 1e6:.1f} MFLOP in {ms:.2f} ms = {flops / ms / 1e6:.2f} GFLOP/s")
+print(f"parameters: {n_params:,} = {param_bytes / 2**20:.2f} MiB in float32; activations kept for backward, batch of 64: "
+      f"{act_bytes / 2**20:.2f} MiB; forward {flops / 1e6:.1f} MFLOP in {ms:.2f} ms = {flops / ms / 1e6:.2f} GFLOP/s")
 
 # %% [markdown]
 # The weights dominate for a small batch; activations grow with batch size and depth, and Adam keeps

@@ -31,12 +31,11 @@ from tinytorch_lib.transformer import GPT
 # %% [markdown]
 # ## The cache
 #
-# `KVCache(num_layers, batch_size, max_len, num_heads, head_dim, dtype=np.float32)` **preallocates**
-# one keys and one values array per layer, $(B, H, \text{max\_len}, D)$, in lists `keys` and
-# `values` (appending to an ndarray copies it: $O(T^2)$ copying over a generation). `length`
-# counts the positions stored. Module 13's attention calls `update(layer, k, v)` once per layer
-# with Tensors $(B, H, T, D)$ for positions `length .. length+T-1` and attends over what it
-# returns, every position so far; `length` moves on only after the **last** layer has written.
+# A `KVCache` **preallocates** one keys and one values array $(B, H, \text{max\_len}, D)$ per layer
+# (appending to an ndarray copies it: $O(T^2)$ copying over a generation); `length` counts the
+# positions stored. Module 13's attention calls `update(layer, k, v)` once per layer with the new
+# positions and attends over what it returns, every position so far; `length` moves on only after
+# the **last** layer has written.
 
 # %% solution id="kvcache"
 #| export
@@ -104,7 +103,6 @@ class KVCache:
 import numpy as np
 from tinytorch_lib.layers import Module
 
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -112,7 +110,6 @@ def raises(fn, exc):
     except exc as e:
         return str(e)
     raise AssertionError(f"expected {exc.__name__} to be raised")
-
 
 def check_positions(cache, before=None):
     """Positions < cache.length are written (finite) and, if `before` (a snapshot of an earlier
@@ -127,27 +124,29 @@ def check_positions(cache, before=None):
                 old, m = before[0][layer][0 if name == "keys" else 1], before[1]
                 assert np.array_equal(arr[:, :, :m], old[:, :, :m]), f"{name}[{layer}]: positions 0..{m - 1} were written again"
 
-
 def nan_cache(*args, **kwargs):
     cache = KVCache(*args, **kwargs)
     for arr in cache.keys + cache.values:
         arr[...] = np.nan
     return cache
 
-
 class Spy(Module):
     def __init__(self, inner):
         super().__init__()
         self.inner, self.seen = inner, []
         self.num_layers, self.num_heads, self.d_model, self.max_len = inner.num_layers, inner.num_heads, inner.d_model, inner.max_len
-
     def forward(self, idx, kv_cache=None):
         self.seen.append([np.asarray(idx).shape[1], kv_cache is None, self.inner.training])
         return self.inner(idx, kv_cache=kv_cache)
 
-
 def snapshot(cache):
     return [(np.array(cache.keys[i]), np.array(cache.values[i])) for i in range(cache.num_layers)], cache.length
+
+def f64(model, scale=1.0):
+    """The model, every parameter cast to float64 and multiplied by scale (sharper logits)."""
+    for p in model.parameters():
+        p.data = p.data.astype(np.float64) * scale
+    return model
 
 # %% test id="test-kvcache" points=4
 c = KVCache(2, 1, 8, 4, 16)
@@ -194,16 +193,13 @@ assert c32.update(0, Tensor(np.ones((1, 1, 1, 1))), Tensor(np.ones((1, 1, 1, 1))
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Module 13's `GPT.forward(idx, kv_cache)` already speaks this protocol: positions start at
-# `kv_cache.length` and each block's attention goes through `update`. So a prompt fed in one call,
-# then one token per call, must give the same logits as one call on the whole sequence, and write
-# every position exactly once. The test checks it in float64, with NaN in every slot nobody wrote.
+# Module 13's `GPT.forward(idx, kv_cache)` speaks this protocol. So a prompt fed in one call, then
+# one token per call, must give the logits of one call on the whole sequence, and write every
+# position exactly once: the test checks it in float64, with NaN in every slot nobody wrote.
 
 # %% test id="test-cache-with-gpt" points=3
 manual_seed(0)
-gpt = GPT(13, 16, 2, 2, 10)
-for p in gpt.parameters():
-    p.data = p.data.astype(np.float64)
+gpt = f64(GPT(13, 16, 2, 2, 10))
 ids = np.random.default_rng(1).integers(0, 13, size=(2, 7))
 full = gpt(ids).data
 cache = nan_cache(2, 2, 10, 2, 8, dtype=np.float64)
@@ -219,10 +215,9 @@ assert cache.length == 7 and np.allclose(got, full, rtol=0, atol=1e-12), f"cache
 # %% [markdown]
 # ## Counting the work
 #
-# `step_flops` turns the two formulas at the top into numbers: the FLOPs of the forward pass that
-# produces the next token when the sequence holds $T$ tokens, with the cache (one new token,
-# $T-1$ cached, one query against $T$ keys) or without it ($T$ tokens fed, every query against
-# every key: the $T \times T$ scores are computed in full and masked afterwards).
+# `step_flops` turns the two formulas at the top into numbers for a sequence of $T$ tokens: with
+# the cache one new token attends over $T$ keys; without it all $T$ are fed and the $T \times T$
+# scores are computed in full (then masked).
 
 # %% solution id="step-flops"
 #| export
@@ -253,11 +248,9 @@ for args, want in [((3, 8, 5, 10, True), 24 * 64 * 3 + 80 + 960), ((3, 8, 5, 10,
 # The last position's logits $z \in \mathbb{R}^V$ define $p_i \propto e^{z_i / \tau}$. The
 # **temperature** $\tau$ sharpens ($\tau < 1$) or flattens ($\tau > 1$) the distribution;
 # $\tau \to 0$ is **greedy** decoding ($\arg\max$), deterministic and prone to loops. **Top-$k$**
-# keeps only the $k$ largest logits (the rest get probability 0), cutting the long tail of
-# unlikely tokens; **top-$p$** (nucleus, Holtzman et al. 2019) keeps the smallest set of most
-# likely tokens whose probabilities sum to at least $p$, so the cut adapts to how sure the model is.
-# Temperature applies first, then top-$k$, then top-$p$. Every draw comes from `get_generator()`,
-# so `manual_seed` makes a run repeatable.
+# cuts the long tail to the $k$ largest logits; **top-$p$** (nucleus, Holtzman et al. 2019) keeps
+# the smallest set of most likely tokens whose probabilities sum to at least $p$, so the cut adapts
+# to how sure the model is. Draws come from `get_generator()`: `manual_seed` makes a run repeatable.
 
 # %% solution id="sample-next"
 #| export
@@ -304,33 +297,23 @@ manual_seed(0)
 freq = np.bincount(sample_next(np.tile(np.log(p4), (4000, 1))), minlength=4) / 4000
 assert np.allclose(freq, p4, atol=0.03), f"temperature 1 samples softmax(logits) = {p4}: frequencies {freq}"
 ### BEGIN HIDDEN TESTS
-z4 = np.tile(np.log(p4), (4000, 1))
-for kwargs, want in [({"temperature": 0.5}, p4 ** 2 / np.sum(p4 ** 2)), ({"temperature": 2.0}, np.sqrt(p4) / np.sum(np.sqrt(p4))),
-                     ({"top_k": 2}, [0, 0, 3 / 7, 4 / 7]), ({"top_k": 4}, p4), ({"top_k": 9}, p4),
-                     ({"top_p": 0.5}, [0, 0, 3 / 7, 4 / 7]), ({"top_p": 0.75}, [0, 0.2 / 0.9, 0.3 / 0.9, 0.4 / 0.9]),
-                     ({"top_p": 0.3}, [0, 0, 0, 1]), ({"top_p": 1.0}, p4), ({"temperature": 0.5, "top_k": 3}, [0, 0.04 / 0.29, 0.09 / 0.29, 0.16 / 0.29]),
-                     ({"temperature": 2.0, "top_p": 0.4}, [0, 0, np.sqrt(0.3), np.sqrt(0.4)] / (np.sqrt(0.3) + np.sqrt(0.4)))]:
+for probs, kwargs, want in [(p4, {"temperature": 0.5}, p4 ** 2 / np.sum(p4 ** 2)), (p4, {"temperature": 2.0}, np.sqrt(p4) / np.sum(np.sqrt(p4))),
+                            (p4, {"top_k": 2}, [0, 0, 3 / 7, 4 / 7]), (p4, {"top_k": 4}, p4), (p4, {"top_k": 9}, p4),
+                            (p4, {"top_p": 0.5}, [0, 0, 3 / 7, 4 / 7]), (p4, {"top_p": 0.75}, [0, 0.2 / 0.9, 0.3 / 0.9, 0.4 / 0.9]),
+                            (p4, {"top_p": 0.3}, [0, 0, 0, 1]), (p4, {"top_p": 1.0}, p4), (p4, {"temperature": 0.5, "top_k": 3}, [0, 0.04 / 0.29, 0.09 / 0.29, 0.16 / 0.29]),
+                            (p4, {"temperature": 2.0, "top_p": 0.4}, [0, 0, np.sqrt(0.3), np.sqrt(0.4)] / (np.sqrt(0.3) + np.sqrt(0.4))),
+                            (np.exp([1.0, 1.0, 1.0, 0.0]), {"top_k": 2}, [1 / 3, 1 / 3, 1 / 3, 0]),     # ties with the 2nd largest are kept
+                            (np.array([0.2, 0.5, 0.3]), {"top_p": 0.6}, [0, 0.625, 0.375])]:           # nucleus by probability, not id
     manual_seed(1)
-    freq = np.bincount(sample_next(z4, **kwargs), minlength=4) / 4000
-    assert np.allclose(freq, want, atol=0.03), f"{kwargs}: expected frequencies {np.round(want, 3)}, got {freq}"
-manual_seed(1)
-freq = np.bincount(sample_next(np.tile([1.0, 1.0, 1.0, 0.0], (3000, 1)), top_k=2), minlength=4) / 3000
-assert np.allclose(freq, [1 / 3, 1 / 3, 1 / 3, 0], atol=0.03), f"ties with the 2nd largest are kept: {freq}"
-manual_seed(1)
-freq = np.bincount(sample_next(np.tile(np.log([0.2, 0.5, 0.3]), (3000, 1)), top_p=0.6), minlength=3) / 3000
-assert np.allclose(freq, [0, 0.625, 0.375], atol=0.03), f"nucleus sorted by probability, not by id: {freq}"
+    freq = np.bincount(sample_next(np.tile(np.log(probs), (4000, 1)), **kwargs), minlength=len(probs)) / 4000
+    assert np.allclose(freq, want, atol=0.03), f"{np.round(probs / probs.sum(), 3)} with {kwargs}: expected frequencies {np.round(want, 3)}, got {freq}"
 z = np.array([[0.0, 9.0, 1.0], [8.0, 0.0, -2.0]])
 rows = sample_next(np.tile(z, (100, 1)).astype(np.float32), temperature=0.3)
-assert np.all(rows[0::2] == 1) and np.all(rows[1::2] == 0), "each row samples from its own logits"
+assert np.all(rows[0::2] == 1) and np.all(rows[1::2] == 0), f"each row samples from its own logits: expected 1, 0, 1, 0, ..., got {rows[:6]}"
 keep = z.copy()
 sample_next(z, temperature=2.0, top_k=2, top_p=0.9)
 assert np.array_equal(z, keep), f"the logits passed in must not change, got {z}"
-manual_seed(7)
-a = sample_next(np.zeros((300, 5)))
-manual_seed(7)
-b = sample_next(np.zeros((300, 5)))
-manual_seed(8)
-c = sample_next(np.zeros((300, 5)))
+a, b, c = [(manual_seed(seed), sample_next(np.zeros((300, 5))))[1] for seed in (7, 7, 8)]
 assert np.array_equal(a, b) and not np.array_equal(a, c), "draw from get_generator(): same seed, same tokens; another seed, others"
 assert a.shape == (300,) and a.dtype == np.int64 and set(a.tolist()) == {0, 1, 2, 3, 4}, f"(B,) int64 over all 5 ids, got {a.shape} {a.dtype}"
 manual_seed(9)
@@ -341,12 +324,10 @@ assert np.array_equal(g, [0] * 5) and get_generator().integers(0, 10 ** 9) == ma
 # %% [markdown]
 # ## The generation loop
 #
-# `generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, use_cache=True, top_p=None)`
-# appends `max_new_tokens` tokens to every row of the prompt `idx` $(B, T_0)$. With the cache,
-# the prompt goes through the model **once** (the *prefill*: all $T_0$ positions in one call), then
-# each step feeds only the token just chosen; without it, each step feeds the whole sequence.
-# Either way the logits of the last position pick the next token, so greedy output must be the
-# same token for token, and sampling too, given the same seed.
+# `generate` appends tokens to every row of a prompt $(B, T_0)$. With the cache the prompt goes
+# through the model **once** (the *prefill*), then each step feeds only the token just chosen;
+# without it each step feeds the whole sequence. Greedy output must be the same token for token
+# either way, and sampling too, given the same seed.
 
 # %% solution id="generate"
 #| export
@@ -410,18 +391,10 @@ assert "max_len" in raises(lambda: generate(gpt, prompt, 11, temperature=0, use_
 p2 = Tensor(prompt.copy())
 out0 = generate(gpt, p2, 0)
 assert out0.shape == (2, 3) and out0.dtype == np.int64 and np.array_equal(p2.data, prompt), f"0 new tokens: the prompt, got {out0}"
-g64 = GPT(11, 16, 4, 3, 40)
-for p in g64.parameters():
-    p.data = p.data.astype(np.float64) * 4
-manual_seed(3)
-a = generate(g64, [[5]], 30, temperature=1.5)
-manual_seed(3)
-b = generate(g64, [[5]], 30, temperature=1.5, use_cache=False)
+g64 = f64(GPT(11, 16, 4, 3, 40), 4)
+a, b, c = [(manual_seed(3), generate(g64, [[5]], 30, temperature=1.5, **kw))[1] for kw in ({}, {"use_cache": False}, {"top_k": 3, "top_p": 0.8})]
 assert np.array_equal(a, b) and len(set(a[0].tolist())) > 3, f"sampling, same seed: cached {a.tolist()} vs uncached {b.tolist()}"
-manual_seed(3)
-c = generate(g64, [[5]], 30, temperature=1.5, top_k=3, top_p=0.8)
-manual_seed(3)
-d = sample_next(g64(np.array([[5]])).data[:, -1], 1.5, 3, 0.8)
+d = (manual_seed(3), sample_next(g64(np.array([[5]])).data[:, -1], 1.5, 3, 0.8))[1]
 assert c[0, 1] == d[0] and not np.array_equal(c, a), "temperature, top_k and top_p reach sample_next"
 ### END HIDDEN TESTS
 
@@ -429,11 +402,12 @@ assert c[0, 1] == d[0] and not np.array_equal(c, a), "temperature, top_k and top
 # %% [markdown]
 # ## Beam search: a cache that follows its hypotheses
 #
-# Greedy decoding commits to the best token *now*; a slightly worse token may lead to a much
-# better sequence. **Beam search** keeps the `beam_width` best partial sequences (by the sum of
-# their tokens' log-probabilities), extends each by every token, and keeps the best `beam_width`
-# of those. The beams are the rows of one batch, so the cache has `beam_width` rows, and when
-# beam $b$ continues what beam $r$ was, its cached keys and values must be $r$'s: `reorder(rows)`.
+# Greedy decoding commits to the best token *now*; a slightly worse token may lead to a better
+# sequence. **Beam search** keeps the `beam_width` best partial sequences (by the sum of their
+# tokens' log-probabilities), extends each by every token, and keeps the best `beam_width` of those.
+# The beams are the rows of one batch: when beam $b$ continues what beam $r$ was, its cached keys
+# and values must be $r$'s (`reorder`). A finished sequence is scored without a cache: causality
+# gives every token's log-probability given its prefix in **one** pass (*teacher forcing*).
 
 # %% solution id="beam-search"
 #| export
@@ -474,12 +448,34 @@ def beam_search(model, idx, max_new_tokens, beam_width=4):
     return beams[:1], float(scores[0])
     ### END SOLUTION
 
-# %% test id="test-beam-search" points=4
+# %% solution id="sequence-logprob"
+def sequence_logprob(model, idx, start):
+    """Log-probabilities (float64 ndarray (B,)) that `model` gives to tokens start .. T-1 of each
+    row of `idx` (B, T) (ndarray or list of ids), each given the tokens before it, summed per row;
+    1 <= start < T. One forward pass on all but the last token, in eval mode without a graph; the
+    model is left in the mode it was in. For a beam_search result and start = T0 it is its logprob.
+    EXAMPLE: a model that puts probability 1/2 on every next token, start = T - 2 -> 2 log(1/2)
+    HINT: the logits at position t predict token t + 1; log-softmax with the row maximum
+    subtracted; `np.take_along_axis` picks one entry per position.
+    """
+    ### BEGIN SOLUTION
+    ids = np.asarray(idx, dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            z = model(ids[:, :-1]).data[:, start - 1:].astype(np.float64)
+    finally:
+        model.train(was_training)
+    z = z - z.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return np.take_along_axis(logp, ids[:, start:, None], axis=-1)[..., 0].sum(axis=1)
+    ### END SOLUTION
+
+# %% test id="test-beam-search" points=5
 import itertools
 manual_seed(2)
-g = GPT(5, 16, 2, 2, 8)
-for p in g.parameters():
-    p.data = p.data.astype(np.float64) * 8
+g = f64(GPT(5, 16, 2, 2, 8), 8)
 seqs = np.array(list(itertools.product(range(5), repeat=3)))
 full = np.concatenate([np.tile([[1, 3]], (125, 1)), seqs], axis=1)
 z = g(full[:, :-1]).data[:, 1:]
@@ -491,13 +487,21 @@ assert np.array_equal(ids[0, 2:], seqs[lp.argmax()]) and np.isclose(score, lp.ma
 ids, score = beam_search(g, [[1, 3]], 3, beam_width=1)
 greedy = generate(g, [[1, 3]], 3, temperature=0)
 assert np.array_equal(ids, greedy) and ids.dtype == np.int64, f"one beam is greedy: expected {greedy}, got {ids}"
+got = sequence_logprob(g, full, 2)
+assert got.shape == (125,) and np.allclose(got, lp, rtol=1e-10), f"sequence_logprob of the 125 continuations: expected {lp[:4]}..., got {got[:4]}..."
 ### BEGIN HIDDEN TESTS
+got = [sequence_logprob(g, full[7:9].tolist(), 4), sequence_logprob(g, full[:1], 1)]
+z0 = g(full[:1, :1]).data[0, 0]
+exp = [logp[[7, 8], 2, seqs[[7, 8], 2]], z0[3] - z0.max() - np.log(np.exp(z0 - z0.max()).sum()) + lp[:1]]
+assert np.allclose(got[0], exp[0], rtol=1e-10) and np.allclose(got[1], exp[1], rtol=1e-10), f"start=4 (the last token) and start=1 (the whole row): expected {exp}, got {got}"
+spy = Spy(g).train()
+sequence_logprob(spy, full[:2], 2)
+assert np.asarray(spy.seen).tolist() == [[4, 1, 0]] and bool(spy.training), f"one pass on T - 1 = 4 tokens, no cache, in eval mode, then back to training: got {spy.seen}, training={spy.training}"
 for width in (1, 2, 3, 5):
     ids, score = beam_search(g, [[1, 3]], 3, beam_width=width)
     k = int(np.flatnonzero((seqs == ids[0, 2:]).all(axis=1))[0])
     assert ids.shape == (1, 5) and np.isclose(score, lp[k]) and isinstance(score, float), f"width {width}: the score is the log-probability of the sequence returned: {lp[k]:.4f}, got {score}"
     assert score >= lp[np.flatnonzero((seqs == greedy[0, 2:]).all(axis=1))[0]] - 1e-9 or width == 1, f"width {width} found something worse than greedy here"
-rank = np.sort(lp)[::-1]
 assert np.isclose(beam_search(g, [[1, 3]], 3, beam_width=5)[1], beam_search(g, Tensor(np.array([[1, 3]])), 3, beam_width=5)[1]), "a Tensor prompt"
 c = KVCache(2, 3, 4, 1, 1)
 for a in c.keys + c.values:
@@ -509,15 +513,82 @@ c.reorder([1, 0, 2])
 assert np.array_equal(c.values[1][:, 0, 0, 0], [0, 2, 0]), f"a swap must not overwrite a row before it is read: {c.values[1][:, 0, 0, 0]}"
 g.train()
 beam_search(g, [[1]], 2, beam_width=2)
-assert g.training and rank[0] >= rank[1], "the model goes back to training mode"
+assert g.training, "the model goes back to training mode"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Speculative decoding
+#
+# Cached steps are cheap but sequential: one call of the big model per token. A small **draft**
+# model guesses the next $k$ tokens; the big model checks them all in **one** call (as in
+# `sequence_logprob`), keeps the guesses it agrees with and adds its own next token: the same
+# greedy output, in up to $k+1$ times fewer big calls. Rejected guesses leave wrong keys and values
+# in the caches: lowering `length` forgets them.
+
+# %% solution id="speculative"
+def speculative_generate(target, draft, idx, max_new_tokens, k=4):
+    """Exactly generate(target, idx, max_new_tokens, temperature=0) for a prompt `idx` (1, T0)
+    (ndarray or list of ids), with fewer calls of `target`: an int64 ndarray (1, T0 + max_new_tokens).
+    target and draft: GPTs with one vocabulary, used in the mode they are in, each with its own
+    KVCache (its max_len, its parameters' dtype); no graph. Each round the draft proposes greedily up
+    to k tokens (never more than the tokens still needed minus one); the target runs once on the
+    tokens its cache lacks plus the proposals; the longest prefix of proposals equal to the target's
+    argmax choices is kept, plus the target's own next token. Then both caches are rewound to hold
+    only right tokens (a cache holds every token of the sequence but the last).
+    EXAMPLE: with draft = target every proposal is accepted: 10 new tokens after a 3-token prompt
+             with k=4 take two target calls, fed 7 and then 5 tokens.
+    HINT: the logits at position t choose token t + 1; setting `cache.length` forgets later positions.
+    """
+    ### BEGIN SOLUTION
+    ids = np.array(idx, dtype=np.int64)
+    caches = [KVCache(m.num_layers, 1, m.max_len, m.num_heads, m.d_model // m.num_heads,
+                      dtype=next(iter(m.parameters())).dtype) for m in (target, draft)]
+    tcache, dcache = caches
+    with no_grad():
+        while ids.shape[1] < len(idx[0]) + max_new_tokens:
+            n = ids.shape[1]
+            guess = ids
+            for _ in range(min(k, len(idx[0]) + max_new_tokens - n - 1)):
+                z = draft(guess[:, dcache.length:], kv_cache=dcache).data[:, -1]
+                guess = np.concatenate([guess, z.argmax(axis=-1)[:, None]], axis=1)
+            best = target(guess[:, tcache.length:], kv_cache=tcache).data.argmax(axis=-1)[:, n - 1 - guess.shape[1]:]
+            proposed = guess[:, n:]
+            a = 0
+            while a < proposed.shape[1] and proposed[0, a] == best[0, a]:
+                a += 1
+            ids = np.concatenate([ids, proposed[:, :a], best[:, a:a + 1]], axis=1)
+            tcache.length = n + a
+            dcache.length = min(dcache.length, n + a)
+    return ids
+    ### END SOLUTION
+
+# %% test id="test-speculative" points=3
+manual_seed(0)
+big, small = f64(GPT(11, 16, 2, 2, 14), 3), f64(GPT(11, 8, 1, 1, 14), 3)
+ref = generate(big, [[1, 2, 3]], 10, temperature=0)
+spy = Spy(big)
+got = [speculative_generate(spy, big, [[1, 2, 3]], 10), np.asarray(spy.seen)[:, :2].tolist()]
+assert np.array_equal(got[0], ref) and got[1] == [[7, 0], [5, 0]], f"a perfect draft: expected {ref.tolist()} from 2 cached target calls on 7 and 5 tokens, got {got}"
+for k in (1, 3):
+    got = speculative_generate(big, small, np.array([[1, 2, 3]]), 10, k)
+    assert np.array_equal(got, ref) and got.dtype == np.int64, f"a poor draft, k={k}: expected greedy {ref.tolist()}, got {got.tolist()}"
+### BEGIN HIDDEN TESTS
+spy = Spy(big)
+got = [speculative_generate(spy, small, [[1, 2, 3]], 10, 7), np.asarray(spy.seen)[:, 0].tolist()]
+assert np.array_equal(got[0], ref) and got[1] == [10, 8, 8, 7, 6, 5, 4, 3, 2, 1], f"k=7, a draft always wrong here (one token a round, the last 7 rounds propose fewer): expected fed [10, 8, 8, 7, 6, 5, 4, 3, 2, 1], got {got}"
+spy = Spy(big)
+got = [speculative_generate(spy, big, [[5]], 13, 3), np.asarray(spy.seen)[:, 0].tolist()]
+exp = generate(big, [[5]], 13, temperature=0)
+assert np.array_equal(got[0], exp) and got[1] == [4, 4, 4, 1], f"the full max_len, the last round proposes nothing: expected {exp.tolist()} fed [4, 4, 4, 1], got {got}"
+got = speculative_generate(big, small, [[4, 4]], 1, 5)
+assert np.array_equal(got, generate(big, [[4, 4]], 1, temperature=0)), f"one new token needs no draft: got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Measuring the speed-up
 #
-# `time_step` measures one generation step at sequence length $T$: with the cache, the first
-# $T-1$ tokens are prefilled into a fresh cache (not timed) and only the call on the last token
-# is timed; without it, the call on all $T$ tokens is.
+# `time_step` times one generation step at length $T$: with the cache only the call on the last
+# token (the first $T-1$ prefilled, untimed), without it the call on all $T$ tokens.
 
 # %% solution id="time-step"
 #| export
@@ -556,7 +627,7 @@ assert time_step(slow, ones, False, repeats=2) > 3 * time_step(slow, ones, True,
 # **Systems note.** Measured below: without the cache the step time grows like $T$ (Linears),
 # then $T^2$; with it, it barely moves: Python overhead and $d^2$-sized matrix-vector products
 # dominate until $T$ is in the thousands, so the measured speed-up trails the FLOPs ratio. The
-# price is memory: $2 L B\,	ext{max\_len}\, d$ numbers held for the whole generation.
+# price is memory: $2 L B\,\text{max\_len}\, d$ numbers held for the whole generation.
 
 # %%
 import matplotlib.pyplot as plt
@@ -574,8 +645,5 @@ print(f"a KVCache for max_len 512: {2 * 4 * 512 * 64 * 4 / 2 ** 20:.2f} MiB of f
 plt.figure(figsize=(6, 4))
 for flag, label in ((False, "without cache (all T tokens)"), (True, "with cache (one token)")):
     plt.loglog(lengths, np.array(times[flag]) * 1e3, marker="o", label=label)
-plt.xlabel("sequence length T")
-plt.ylabel("ms per generated token")
-plt.title("one generation step, GPT d=64, 4 layers")
-plt.legend()
-plt.show()
+plt.gca().set(xlabel="sequence length T", ylabel="ms per generated token", title="one generation step, GPT d=64, 4 layers")
+plt.legend(), plt.show()

@@ -3,10 +3,9 @@
 #
 # Before making a model faster or smaller, measure it: **parameters** (what is stored), **FLOPs**
 # (the arithmetic), **activation memory** (what a pass writes) and **latency** (what a user waits).
-# The first three follow from the shapes; the last must be measured, carefully.
-#
-# A multiply-add is 2 floating-point operations, so a product $(M \times K)(K \times N)$ costs
-# $2MKN$. Biases, activations and normalisations are $O(\text{elements})$: not counted.
+# The first three follow from the shapes; the last must be measured, carefully. A multiply-add is
+# 2 floating-point operations, so a product $(M \times K)(K \times N)$ costs $2MKN$. Biases,
+# activations and normalisations are $O(\text{elements})$: not counted.
 #
 # | layer | input | output | FLOPs of one call |
 # |---|---|---|---|
@@ -35,6 +34,8 @@ from tinytorch_lib.tensor import Tensor
 # %%
 from tinytorch_lib.activations import GELU, ReLU
 from tinytorch_lib.layers import Flatten, Sequential
+from tinytorch_lib.losses import MSELoss
+from tinytorch_lib.tensor import manual_seed
 
 # %% [markdown]
 # A layer of a later module that knows its own cost says so: if it has a method
@@ -73,27 +74,20 @@ def layer_flops(module, in_shape, out_shape):
     ### END SOLUTION
 
 # %% test id="test-flop-rules" points=3
-# Linear(4, 3): 4*3 weights + 3 biases = 15; on (2, 4): 2*3 outputs, each 4 multiply-adds: 2*6*4 = 48
 got = (count_parameters(Linear(4, 3)), layer_flops(Linear(4, 3), (2, 4), (2, 3)), layer_flops(ReLU(), (2, 3), (2, 3)))
-assert got == (15, 48, 0), f"Linear(4, 3): expected 15 parameters, 48 FLOPs on (2, 4), ReLU 0 FLOPs, got {got}"
-# Conv2d(1, 2, 2) on (1, 1, 3, 3): output (1, 2, 2, 2) = 8 pixels, each 1*2*2 = 4 multiply-adds: 2*8*4 = 64
+assert got == (15, 48, 0), f"Linear(4, 3): expected 4*3 + 3 = 15 parameters, on (2, 4) 2*3 outputs of 4 multiply-adds = 48 FLOPs, ReLU 0; got {got}"
 got = layer_flops(Conv2d(1, 2, 2), (1, 1, 3, 3), (1, 2, 2, 2))
-assert got == 64, f"Conv2d(1, 2, 2) on a 3x3 image: expected 64 FLOPs, got {got}"
-# attention on (1, 2, 4): scores (2x4)(4x2) = 16 multiply-adds, output (2x2)(2x4) = 16: 2*32 = 64
+assert got == 64, f"Conv2d(1, 2, 2) on a 3x3 image: 8 output pixels of 1*2*2 multiply-adds, expected 2*8*4 = 64 FLOPs, got {got}"
 got = layer_flops(MultiHeadAttention(4, 1), (1, 2, 4), (1, 2, 4))
-assert got == 64, f"attention matmuls on (1, 2, 4): expected 64 FLOPs, got {got}"
+assert got == 64, f"attention on (1, 2, 4): scores (2x4)(4x2) and output (2x2)(2x4), 16 multiply-adds each: expected 64 FLOPs, got {got}"
 ### BEGIN HIDDEN TESTS
-# Linear(5, 7) on (2, 3, 5): 42 outputs * 5 * 2 = 420; weights 35 + bias 7; no bias: 35
-got = (layer_flops(Linear(5, 7), (2, 3, 5), (2, 3, 7)), count_parameters(Linear(5, 7)), count_parameters(Linear(5, 7, bias=False)))
-assert got == (420, 42, 35), f"Linear(5, 7) on (2, 3, 5): expected (420 FLOPs, 42 params, 35 without bias), got {got}"
-# Conv2d(3, 4, (2, 3), stride=2, padding=1) on (2, 3, 7, 6): H_out = (7+2-2)//2+1 = 4, W_out = (6+2-3)//2+1 = 3
-# 2 * (2*4*4*3 = 96 outputs) * (3*2*3 = 18) = 3456; params 4*3*2*3 + 4 = 76
-cv = Conv2d(3, 4, (2, 3), stride=2, padding=1)
-got = (layer_flops(cv, (2, 3, 7, 6), (2, 4, 4, 3)), count_parameters(cv))
-assert got == (3456, 76), f"Conv2d(3, 4, (2, 3), stride 2, padding 1) on (2, 3, 7, 6): expected (3456, 76), got {got}"
-# attention (B=3, T=5, E=6, 2 heads): 2 * 2 * 3*5*5*6 = 1800; params 4 * (36 + 6) = 168
-got = (layer_flops(MultiHeadAttention(6, 2), (3, 5, 6), (3, 5, 6)), count_parameters(MultiHeadAttention(6, 2)))
-assert got == (1800, 168), f"MultiHeadAttention(6, 2) on (3, 5, 6): expected (1800, 168), got {got}"
+cv, mha = Conv2d(3, 4, (2, 3), stride=2, padding=1), MultiHeadAttention(6, 2)
+for what, got, exp in [("Linear(5, 7) on (2, 3, 5): FLOPs, params, params without bias", (layer_flops(Linear(5, 7), (2, 3, 5), (2, 3, 7)),
+                         count_parameters(Linear(5, 7)), count_parameters(Linear(5, 7, bias=False))), (420, 42, 35)),
+                       ("Conv2d(3, 4, (2, 3), stride 2, padding 1) on (2, 3, 7, 6) -> (2, 4, 4, 3): FLOPs, params",
+                        (layer_flops(cv, (2, 3, 7, 6), (2, 4, 4, 3)), count_parameters(cv)), (3456, 76)),
+                       ("MultiHeadAttention(6, 2) on (3, 5, 6): FLOPs, params", (layer_flops(mha, (3, 5, 6), (3, 5, 6)), count_parameters(mha)), (1800, 168))]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 class Wide(Linear):
     pass
 class Costly(Module):
@@ -117,10 +111,8 @@ assert type(got[0]) is int and type(got[3]) is int, f"expected ints, got {type(g
 # counts their time too. A profiler reports **self time**: a call's wall time minus the wall time
 # of the calls made inside it, so the self times of all calls add up to the whole pass. The calls
 # that are running form a stack: when one ends, its time is subtracted from the one below it.
-#
-# Beware Python's late binding: a function defined in a loop sees the loop variable's *last*
-# value when called, unless it is bound when the function is made (a default argument, or a
-# function that builds the wrapper).
+# Beware late binding: a function made in a loop sees the loop variable's *last* value, unless a
+# default argument or a function that builds the wrapper binds it when the function is made.
 
 # %% solution id="layers"
 #| export
@@ -247,7 +239,6 @@ def trace(model, *inputs):
 # %% helper
 import numpy as np
 
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -269,7 +260,6 @@ class Sleepy(Module):
     def __init__(self, seconds, child=None):
         super().__init__()
         self.seconds, self.child = seconds, child
-
     def forward(self, x):
         time.sleep(self.seconds)
         return x if self.child is None else self.child(self.child(x))
@@ -302,11 +292,11 @@ assert out.requires_grad, "expected the graph switched back on after the trace (
 # ## A profile of the whole model
 #
 # A profile row is a call that does work or holds weights: a **leaf** call, or one with own FLOPs
-# or own parameters. A container (`Sequential`, a block) only calls others: its rows are theirs. **Activation memory** is what one forward pass writes: the outputs of every leaf call,
-# at 4 bytes per element (float32). It is what training keeps for the backward pass; it misses the
-# $B \cdot H \cdot T^2$ attention weights, which no layer returns. **Training** holds more than
-# the weights: a gradient per weight, the optimizer's state (Adam: two moments per weight) and the
-# activations. `by_type` answers the profiler's first question: which kind of layer takes the time?
+# or own parameters; a container (`Sequential`, a block) only calls others. **Activation memory**
+# is what one forward pass writes: the outputs of every leaf call, at 4 bytes per element
+# (float32), what training keeps for the backward pass (it misses the $B H T^2$ attention weights,
+# which no layer returns). **Training** also holds a gradient per weight and the optimizer's state
+# (Adam: two moments per weight). `by_type` answers: which kind of layer takes the time?
 
 # %% solution id="profile"
 #| export
@@ -402,75 +392,63 @@ def by_type(rows):
     ### END SOLUTION
 
 # %% test id="test-profile" points=4
-# MLP on (2, 4): Linear(4, 8): 2*(2*8)*4 = 128 FLOPs, 40 params; Linear(8, 3): 2*(2*3)*8 = 96 FLOPs, 27 params
 mlp = Sequential(Linear(4, 8), ReLU(), Linear(8, 3))
 rows = profile(mlp, Tensor(np.zeros((2, 4), dtype=np.float32)))
 got = [r[:4] for r in rows]
 exp = [("0 (Linear)", 40, 128, (2, 8)), ("1 (ReLU)", 0, 0, (2, 8)), ("2 (Linear)", 27, 96, (2, 3))]
-assert got == exp, f"expected rows (layer, params, flops, output_shape)\n{exp}\ngot\n{got}"
+assert got == exp, f"expected rows (layer, params, flops, output_shape): 2*(2*8)*4 = 128 and 2*(2*3)*8 = 96 FLOPs\n{exp}\ngot\n{got}"
 got = (count_flops(mlp, (2, 4)), count_parameters(mlp))
 assert got == (224, 67), f"MLP: expected 128 + 96 = 224 FLOPs and 67 parameters, got {got}"
-# leaf outputs (2, 8), (2, 8), (2, 3): (16 + 16 + 6) * 4 bytes = 152
 got = activation_memory(mlp, (2, 4))
-assert got == 152, f"expected (16 + 16 + 6) * 4 = 152 bytes, got {got}"
+assert got == 152, f"leaf outputs (2, 8), (2, 8), (2, 3): expected (16 + 16 + 6) * 4 = 152 bytes, got {got}"
 lines = print_profile([("0 (Linear)", 10, 2000000, (2, 3), 1.5), ("1 (ReLU)", 0, 0, (2, 3), 0.25)]).splitlines()
 got = [lines[1].split(), lines[-1].split(), len(lines)]
 exp = [["0", "(Linear)", "10", "2.000", "(2,", "3)", "1.500", "1.33"], ["total", "10", "2.000", "1.750"], 4]
 assert got == exp, f"print_profile: expected a header, then (split on spaces) {exp[0]}, ..., {exp[1]}; got {lines}"
 got = by_type([("0 (Linear)", 4, 10, (1,), 2.0), ("1 (ReLU)", 0, 0, (1,), 1.0), ("2 (Linear)", 5, 20, (1,), 3.0)])
 assert got == [("Linear", 2, 30, 5.0), ("ReLU", 1, 0, 1.0)], f"by_type: expected [('Linear', 2, 30, 5.0), ('ReLU', 1, 0, 1.0)], got {got}"
-# Adam on Linear(4, 8), ReLU, Linear(8, 3): 67 parameters * 4 = 268 bytes, twice that for the moments; 152 activations
 got = training_memory(mlp, (2, 4))
 exp = {"weights": 268, "gradients": 268, "optimizer": 536, "activations": 152, "total": 1224}
-assert got == exp, f"training_memory with Adam: expected {exp}, got {got}"
+assert got == exp, f"training_memory with Adam: 67 parameters * 4 bytes, twice that for the moments: expected {exp}, got {got}"
 ### BEGIN HIDDEN TESTS
-# CNN on (2, 3, 9, 9): Conv2d(3, 8, 3, stride 2, padding 1): out 5x5 = (9+2-3)//2+1; 2*(2*8*5*5)*(3*3*3) = 21600
-# Conv2d(8, 4, (2, 3)): out (4, 3); 2*(2*4*4*3)*(8*2*3) = 9216; Linear(48, 10): 2*(2*10)*48 = 1920
 cnn = Sequential(Conv2d(3, 8, 3, stride=2, padding=1), ReLU(), Conv2d(8, 4, (2, 3)), Flatten(), Linear(48, 10))
-got = (count_flops(cnn, (2, 3, 9, 9)), count_parameters(cnn))
-assert got == (21600 + 9216 + 1920, 224 + 196 + 490), f"CNN: expected (32736 FLOPs, 910 params), got {got}"
-# outputs: (2,8,5,5)=400 twice (conv, relu), (2,4,4,3)=96 twice (conv, flatten), (2,10)=20: 1012 * 4
-got = activation_memory(cnn, (2, 3, 9, 9))
-assert got == 4048, f"CNN: expected (400 + 400 + 96 + 96 + 20) * 4 = 4048 bytes, got {got}"
-# attention (8, 2 heads) on (2, 5, 8): 4 Linears 2*(2*5*8)*8 = 1280 each, QK^T and AV 2*2*(2*5*5*8) = 1600
 mha = MultiHeadAttention(8, 2)
-rows = profile(mha, Tensor(np.zeros((2, 5, 8), dtype=np.float32)))
-got = [r[:4] for r in rows]
+got = [r[:4] for r in profile(mha, Tensor(np.zeros((2, 5, 8), dtype=np.float32)))]
 exp = [("MultiHeadAttention", 0, 1600, (2, 5, 8))] + [(f"{n} (Linear)", 72, 1280, (2, 5, 8)) for n in ("q_proj", "k_proj", "v_proj", "out_proj")]
 assert got == exp, f"attention rows: expected\n{exp}\ngot\n{got}"
-got = (count_flops(mha, (2, 5, 8)), activation_memory(mha, (2, 5, 8)))
-assert got == (6720, 4 * 80 * 4), f"attention: expected 5120 + 1600 = 6720 FLOPs and 4 outputs of 80 floats = 1280 bytes, got {got}"
 class Scale(Module):
     def __init__(self):
         super().__init__()
         self.w = Tensor(np.ones(3), requires_grad=True)
         self.inner = Linear(3, 3, bias=False)
-
     def forward(self, x):
         return self.inner(self.inner(x * self.w))
 got = [r[:4] for r in profile(Scale(), Tensor(np.zeros((1, 3))))]
 exp = [("Scale", 3, 0, (1, 3)), ("inner (Linear)", 9, 18, (1, 3)), ("inner (Linear)", 9, 18, (1, 3))]
 assert got == exp, f"own parameters, a layer called twice: expected\n{exp}\ngot\n{got}"
-got = (count_flops(Scale(), (4, 3)), activation_memory(Scale(), (4, 3)), count_flops(Linear(3, 2), (3,)))
-assert got == (144, 96, 12), f"expected (144, 96, 12), got {got}"
 rows = profile(Linear(4, 3), Tensor(np.zeros((2, 4), dtype=np.float32)))
 assert [r[:4] for r in rows] == [("Linear", 15, 48, (2, 3))] and rows[0][4] >= 0, f"a lone Linear: expected [('Linear', 15, 48, (2, 3), ms)], got {rows}"
+for what, got, exp in [("CNN (conv 21600 + conv 9216 + Linear 1920 FLOPs, 224 + 196 + 490 params)", (count_flops(cnn, (2, 3, 9, 9)), count_parameters(cnn)), (32736, 910)),
+                       ("CNN activations, (400 + 400 + 96 + 96 + 20) * 4 bytes", activation_memory(cnn, (2, 3, 9, 9)), 4048),
+                       ("attention (5120 + 1600 FLOPs, 4 outputs of 80 floats)", (count_flops(mha, (2, 5, 8)), activation_memory(mha, (2, 5, 8))), (6720, 1280)),
+                       ("Scale on (4, 3) (FLOPs, bytes), Linear(3, 2) on (3,) (FLOPs)", (count_flops(Scale(), (4, 3)), activation_memory(Scale(), (4, 3)),
+                                                                                       count_flops(Linear(3, 2), (3,))), (144, 96, 12)),
+                       ("training_memory, SGD with momentum, batch 5", training_memory(mlp, (5, 4), optimizer_states=1),
+                        {"weights": 268, "gradients": 268, "optimizer": 268, "activations": 4 * (40 + 40 + 15), "total": 1184})]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 lines = print_profile([("x", 3, 500000, (4,), 0.5), ("y", 4, 1500000, (1, 2), 0.0), ("z", 0, 0, (5,), 2.0)]).splitlines()
 got = [lines[1].split(), lines[2].split(), lines[3].split(), lines[-1].split()]
 exp = [["x", "3", "0.500", "(4,)", "0.500", "1.00"], ["y", "4", "1.500", "(1,", "2)", "0.000"], ["z", "0", "0.000", "(5,)", "2.000"], ["total", "7", "2.000", "2.500"]]
 assert got == exp, f"print_profile: expected (split on spaces) {exp}, got {got}"
 got = by_type([("A", 0, 5, (1,), 1.0), ("b (B)", 0, 0, (1,), 4.0), ("c (A)", 0, 7, (1,), 0.5), ("C", 0, 1, (1,), 1.5), ("d (B)", 0, 2, (1,), 0.5)])
 assert got == [("B", 2, 2, 4.5), ("A", 2, 12, 1.5), ("C", 1, 1, 1.5)], f"by_type: expected [('B', 2, 2, 4.5), ('A', 2, 12, 1.5), ('C', 1, 1, 1.5)] (ties keep row order), got {got}"
-got = training_memory(mlp, (5, 4), optimizer_states=1)
-exp = {"weights": 268, "gradients": 268, "optimizer": 268, "activations": 4 * (40 + 40 + 15), "total": 1184}
-assert got == exp, f"training_memory, SGD with momentum, batch 5: expected {exp}, got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## A closed form for a GPT
 #
-# Count a `GPT(vocab_size, d_model, num_heads, num_layers, max_len)` of module 13 by hand, on
-# $B$ sequences of $T$ tokens: per block, four $d \times d$ projections and an MLP of
+# Count a `GPT(vocab_size, d_model, num_heads, num_layers, max_len)` of module 13 by hand, its
+# parameters and its FLOPs on $B$ sequences of $T$ tokens: per block, four $d \times d$ projections and an MLP of
 # $d \to 4d \to d$, plus attention's $4BT^2d$; embeddings are look-ups (0 FLOPs), the head is a
 # $d \times V$ Linear. Every weight multiplies every token once: about $2 \times$ parameters FLOPs
 # per token, the rule of thumb of scaling-law papers (training, with backward, costs $3\times$ that).
@@ -491,13 +469,38 @@ def gpt_flops(vocab_size, d_model, num_layers, seq_len, batch_size=1):
     return int(batch_size * (num_layers * (projections + mlp + attention) + head))
     ### END SOLUTION
 
-# %% test id="test-gpt-flops" points=2
-# 2 layers of (4 * 2*64*64*64 = 2097152 projections, 2 * 2*64*64*256 = 4194304 MLP, 4*64*64*64 = 1048576
-# attention) = 14680064, plus the head 2*64*64*64 = 524288: 15204352
+# %% solution id="gpt-parameters"
+def gpt_parameters(vocab_size, d_model, num_layers, max_len):
+    """Parameters (an int) of module 13's GPT(vocab_size, d_model, heads, num_layers, max_len),
+    mlp_ratio 4: what count_parameters gives for it, whatever the number of heads. It holds a token
+    and a position embedding table, per block four d x d projections and an MLP d -> 4d -> d (every
+    Linear with a bias) and two LayerNorms (a scale and a shift each), a final LayerNorm and the head,
+    a d -> vocab_size Linear. EXAMPLE: gpt_parameters(64, 64, 2, 64) -> 112448
+    HINT: for a wide model the 12 d^2 weights of each block dominate.
+    """
+    ### BEGIN SOLUTION
+    d = d_model
+    embeddings = (vocab_size + max_len) * d
+    projections = 4 * (d * d + d)
+    mlp = (d * 4 * d + 4 * d) + (4 * d * d + d)
+    norms = 2 * 2 * d
+    head = d * vocab_size + vocab_size
+    return int(embeddings + num_layers * (projections + mlp + norms) + 2 * d + head)
+    ### END SOLUTION
+
+# %% test id="test-gpt-flops" points=3
 got = gpt_flops(64, 64, 2, 64)
-assert got == 15204352, f"GPT(64, 64, heads, 2, 64) on 64 tokens: expected 15204352 FLOPs, got {got}"
+assert got == 15204352, (f"GPT(64, 64, heads, 2, 64) on 64 tokens: 2 blocks of (2097152 projections + 4194304 MLP + 1048576 "
+                         f"attention) + 524288 head: expected 15204352 FLOPs, got {got}")
+got = gpt_parameters(64, 64, 2, 64)
+assert got == 112448 and isinstance(got, int), (f"GPT(64, 64, heads, 2, 64): embeddings 8192 + 2 blocks of (16640 projections + "
+                                                f"33088 MLP + 256 norms) + final norm 128 + head 4160: expected 112448 parameters, got {got}")
 ### BEGIN HIDDEN TESTS
 from tinytorch_lib.transformer import GPT
+for args in [(11, 8, 2, 3, 6), (5, 12, 3, 1, 9), (30, 4, 1, 2, 2)]:
+    exp = int(sum(np.asarray(p.data).size for p in GPT(*args).parameters()))
+    got = gpt_parameters(args[0], args[1], args[3], args[4])
+    assert got == exp, f"GPT{args}: expected {exp} parameters (summed over the model), got {got}"
 got, exp = gpt_flops(11, 8, 3, 5, batch_size=2), count_flops(GPT(11, 8, 2, 3, 6), (2, 5), np.int64)
 assert got == exp, f"GPT(11, 8, 2 heads, 3 layers) on (2, 5): expected count_flops's {exp}, got {got}"
 got = gpt_flops(7, 4, 1, 3)
@@ -507,12 +510,11 @@ assert got == 3 * (32 + 64) * 4 + 36 * 4 + 2 * 3 * 4 * 7 and isinstance(got, int
 # %% [markdown]
 # ## Latency: warm up, repeat, report the distribution
 #
-# The first calls of anything are slow (caches cold, memory not yet allocated, lazy imports), and
-# later calls vary with whatever else the machine does. So: run `warmup` untimed calls, then time
-# `repeats` calls one by one with `time.perf_counter` (a monotonic clock of the highest
-# resolution). Report the **median** (robust to the odd slow call), the **90th percentile** (what
-# one user in ten waits longer than) and the **minimum** (the closest to the machine's true
-# speed). A mean is pulled around by a single hiccup; a single measurement means nothing.
+# The first calls of anything are slow (cold caches, first allocations, lazy imports), and later
+# calls vary with whatever else the machine does. So: run `warmup` untimed calls, then time `repeats`
+# calls one by one with `time.perf_counter` (monotonic, highest resolution). Report the **median**
+# (robust to the odd slow call), the **90th percentile** (what one user in ten waits longer than)
+# and the **minimum** (closest to the machine's true speed); a mean follows every hiccup.
 
 # %% solution id="latency"
 #| export
@@ -538,7 +540,6 @@ def measure_latency(fn, *args, warmup=3, repeats=20):
     ### END SOLUTION
 
 # %% test id="test-latency" points=3
-import time as _time
 calls = []
 got = measure_latency(lambda a, b: calls.append(a + b), 1, 2, warmup=2, repeats=5)
 assert calls == [3] * 7, f"expected fn(*args) called 2 + 5 = 7 times, got {len(calls)} calls: {calls}"
@@ -547,7 +548,6 @@ assert len(got["times_ms"]) == 5 and got["min_ms"] <= got["median_ms"] <= got["p
 class Plan:   # created in the notebook's kernel: call k sleeps plan[k] seconds
     def __init__(self, plan):
         self.plan, self.calls = plan, 0
-
     def __call__(self):
         time.sleep(self.plan[self.calls])
         self.calls += 1
@@ -565,36 +565,86 @@ assert "repeats" in msg, f"expected a ValueError naming repeats, got {msg!r}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# **Forward and backward.** Backward computes two products per weight matrix (the gradients of the
+# input and of the weight) where forward computes one: twice the FLOPs. Twice the time?
+
+# %% solution id="step-times"
+def step_times(model, x, target, loss_fn, repeats=5):
+    """Median wall times in milliseconds of the two phases of `repeats` (>= 1) training steps of
+    `model`: {"forward_ms": model(x) then loss_fn(output, target), "backward_ms": the loss's
+    backward(), "ratio": backward_ms / forward_ms}, floats. Every step starts from zeroed gradients,
+    so afterwards each parameter's .grad is that of ONE step; no weight changes (no optimizer).
+    EXAMPLE: step_times(Linear(4, 3), x, y, MSELoss()) -> {"forward_ms": 0.05, "backward_ms": 0.09, "ratio": 1.8}
+    HINT: `time.perf_counter()` before, between and after the phases; `zero_grad`; `np.median`.
+    """
+    ### BEGIN SOLUTION
+    forward, backward = [], []
+    for _ in range(repeats):
+        model.zero_grad()
+        t0 = time.perf_counter()
+        loss = loss_fn(model(x), target)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        forward.append((t1 - t0) * 1e3)
+        backward.append((t2 - t1) * 1e3)
+    f, b = float(np.median(forward)), float(np.median(backward))
+    return {"forward_ms": f, "backward_ms": b, "ratio": b / f}
+    ### END SOLUTION
+
+# %% test id="test-step-times" points=2
+manual_seed(0)
+net, x, y = Sequential(Linear(4, 8), ReLU(), Linear(8, 1)), Tensor(np.ones((5, 4))), Tensor(np.zeros((5, 1)))
+before, got = np.array(net[0].weight.data), step_times(net, x, y, MSELoss(), repeats=3)
+grad = np.array(net[0].weight.grad.data)
+net.zero_grad(), MSELoss()(net(x), y).backward()
+exp = np.array(net[0].weight.grad.data)
+assert np.allclose(grad, exp) and np.array_equal(net[0].weight.data, before), f"the gradient of ONE step, weights unchanged: expected {exp[0]}, got {grad[0]}"
+assert sorted(got) == ["backward_ms", "forward_ms", "ratio"] and got["forward_ms"] > 0 and np.isclose(got["ratio"], got["backward_ms"] / got["forward_ms"]), \
+    f"expected forward_ms > 0, backward_ms and their ratio backward / forward, got {got}"
+### BEGIN HIDDEN TESTS
+class Slow(Module):   # created in the notebook's kernel: call k of forward sleeps plan[k] seconds
+    def __init__(self, plan):
+        super().__init__()
+        self.plan, self.lin = plan, Linear(2, 1)
+    def forward(self, x):
+        time.sleep(self.plan.pop(0))
+        return self.lin(x)
+got = step_times(Slow([0.2, 0.005, 0.03]), Tensor(np.ones((3, 2))), Tensor(np.zeros((3, 1))), MSELoss(), repeats=3)
+assert 29 < got["forward_ms"] < 70 and got["backward_ms"] < 25, f"forwards of 200, 5, 30 ms: expected the median, about 30 ms (not the mean 78), and a fast backward, got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Systems note: FLOPs are not time
 #
 # A small CNN and a GPT, measured here. The profile's last column is the **achieved** GFLOP/s:
 # a big matrix product runs near the machine's peak; pooling, activations and reshapes do few FLOPs
-# per byte moved and spend their time on memory traffic and Python, so FLOPs do not predict time.
+# per byte moved and spend their time on memory traffic and Python, so FLOPs do not predict time
+# (nor does backward's 2x: in a small model per-operation overhead dominates both passes).
 
 # %%
 import matplotlib.pyplot as plt
 from tinytorch_lib.spatial import MaxPool2d
-from tinytorch_lib.transformer import GPT
-
+from tinytorch_lib.transformer import GPT, lm_loss
 cnn = Sequential(Conv2d(1, 16, 3, padding=1), ReLU(), MaxPool2d(2), Conv2d(16, 32, 3, padding=1), ReLU(),
                  MaxPool2d(2), Flatten(), Linear(32 * 4 * 4, 10))
 xb = Tensor(np.random.default_rng(0).standard_normal((64, 1, 16, 16)).astype(np.float32))
 trace(cnn, xb)                                   # warm-up
-types = by_type(profile(cnn, xb))
-print_profile(profile(cnn, xb))
-gpt = GPT(64, 64, 4, 2, 64)
+types = by_type(rows := profile(cnn, xb))
+print_profile(rows)
+gpt, ids = GPT(64, 64, 4, 2, 64), np.random.default_rng(1).integers(0, 64, size=(1, 65))
+st = step_times(gpt, ids[:, :-1], ids[:, 1:], lm_loss)
 print(f"\nGPT: {count_parameters(gpt)} parameters, {count_flops(gpt, (1, 64), np.int64) / 1e6:.1f} MFLOPs on 64 tokens, "
-      f"training memory with Adam {training_memory(gpt, (1, 64), 2, np.int64)['total'] / 2**20:.2f} MiB")
+      f"training memory with Adam {training_memory(gpt, (1, 64), 2, np.int64)['total'] / 2**20:.2f} MiB; a training step: "
+      f"forward {st['forward_ms']:.1f} ms, backward {st['backward_ms']:.1f} ms ({st['ratio']:.1f}x)")
 lat = measure_latency(cnn, xb, warmup=3, repeats=30)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 axes[0].barh([t[0] for t in types], [t[3] for t in types], label="ms (self time)")
 axes[0].barh([t[0] for t in types], [t[2] / 1e6 / types[0][3] for t in types], height=0.3, label="MFLOPs, scaled")
 axes[0].set(title="CNN: time and FLOPs by layer type")
-axes[0].legend()
 axes[1].hist(lat["times_ms"], bins=15)
 axes[1].axvline(lat["median_ms"], color="k", label=f"median {lat['median_ms']:.1f} ms")
 axes[1].axvline(lat["p90_ms"], color="r", ls="--", label=f"p90 {lat['p90_ms']:.1f} ms")
 axes[1].set(xlabel="ms per forward, batch of 64", title="latency of 30 calls")
-axes[1].legend()
-plt.tight_layout()
+axes[0].legend(), axes[1].legend(), plt.tight_layout()
 plt.show()
