@@ -180,6 +180,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lib", default=str(REPO), help="folder containing the tinytorch_lib to measure")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(REPO)}")
+    parser.add_argument("--train-only", action="store_true",
+                        help="only the training step against PyTorch (skips generation; implies --no-write)")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -196,8 +198,12 @@ def main(argv=None):
             "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
             "torch": torch.__version__, "load": " / ".join(f"{v:.2f}" for v in os.getloadavg())}
     print(f"tinytorch_lib from {Path(tt.__file__).parent}; {meta['cpu']}, {meta['cores']} cores; load {meta['load']}")
-    print("Generation (library defaults)")
-    gen = generation_rows()
+    if args.train_only:
+        args.no_write = True
+        gen = [(0, 1.0, 1.0)]
+    else:
+        print("Generation (library defaults)")
+        gen = generation_rows()
     cases, worst = training_cases(torch)
     tables = []
     title = f"Library defaults: {threads} threads"
