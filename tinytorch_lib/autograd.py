@@ -63,11 +63,12 @@ def _matmul_vjp(grad, out, a, b):
         B, G = B[:, None], np.expand_dims(G, -1)
     if A.ndim == 1:
         A, G = A[None, :], np.expand_dims(G, -2)
+    if A.ndim > 2 and B.ndim == 2:        # a batch of rows times one matrix: one big 2-D matmul each
+        A, G = A.reshape(-1, A.shape[-1]), G.reshape(-1, G.shape[-1])
     grad_a = G @ np.swapaxes(B, -1, -2) if a.requires_grad else None
-    if A.ndim > 2 and B.ndim == 2 and b.requires_grad:    # rows of a batch times one matrix: one big matmul
-        grad_b = A.reshape(-1, A.shape[-1]).T @ G.reshape(-1, G.shape[-1])
-    else:
-        grad_b = np.swapaxes(A, -1, -2) @ G if b.requires_grad else None
+    grad_b = np.swapaxes(A, -1, -2) @ G if b.requires_grad else None
+    if grad_a is not None and grad_a.ndim < a.ndim:
+        grad_a = grad_a.reshape(a.shape)
     if a.ndim == 1 and grad_a is not None:
         grad_a = grad_a[..., 0, :]
     if b.ndim == 1 and grad_b is not None:
