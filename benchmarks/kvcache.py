@@ -3,6 +3,7 @@
     pip install torch==2.13.0               # the CPU build (exactly this command)
     python benchmarks/kvcache.py            # prints the tables, updates docs/benchmarks.md
     python benchmarks/kvcache.py --no-write # print only
+    python benchmarks/kvcache.py --train-only  # only the training step against PyTorch, print only
 
 Generation (tinytorch_lib only): `generate` of module 14, greedy, 256 new tokens with
 `use_cache=True` and with `use_cache=False`, on GPT(vocab 96, d_model 256, 4 heads, 4 layers,
@@ -247,7 +248,7 @@ def main(argv=None):
         out += [f"| {n} | {fmt_time(a[0])} ({fmt_time(a[1])}) | {fmt_time(b[0])} ({fmt_time(b[1])}) | {a[0] / b[0]:.2f}x |"
                 for n, a, b in rows]
         out.append("")
-    for v in verdicts:
+    for v in verdicts[1:] if args.train_only else verdicts:
         print(v.replace("**", ""))
     if not args.no_write:
         write_section(SECTION, "\n".join(out))
