@@ -3,6 +3,7 @@
     pip install torch==2.13.0               # the CPU build (exactly this command)
     python benchmarks/kvcache.py            # prints the tables, updates docs/benchmarks.md
     python benchmarks/kvcache.py --no-write # print only
+    python benchmarks/kvcache.py --train-only  # only the training step against PyTorch, print only
 
 Generation (tinytorch_lib only): `generate` of module 14, greedy, 256 new tokens with
 `use_cache=True` and with `use_cache=False`, on GPT(vocab 96, d_model 256, 4 heads, 4 layers,
@@ -180,6 +181,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lib", default=str(REPO), help="folder containing the tinytorch_lib to measure")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(REPO)}")
+    parser.add_argument("--train-only", action="store_true",
+                        help="only the training step against PyTorch (skips generation; implies --no-write)")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -196,8 +199,12 @@ def main(argv=None):
             "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
             "torch": torch.__version__, "load": " / ".join(f"{v:.2f}" for v in os.getloadavg())}
     print(f"tinytorch_lib from {Path(tt.__file__).parent}; {meta['cpu']}, {meta['cores']} cores; load {meta['load']}")
-    print("Generation (library defaults)")
-    gen = generation_rows()
+    if args.train_only:
+        args.no_write = True
+        gen = [(0, 1.0, 1.0)]
+    else:
+        print("Generation (library defaults)")
+        gen = generation_rows()
     cases, worst = training_cases(torch)
     tables = []
     title = f"Library defaults: {threads} threads"
@@ -241,7 +248,7 @@ def main(argv=None):
         out += [f"| {n} | {fmt_time(a[0])} ({fmt_time(a[1])}) | {fmt_time(b[0])} ({fmt_time(b[1])}) | {a[0] / b[0]:.2f}x |"
                 for n, a, b in rows]
         out.append("")
-    for v in verdicts:
+    for v in verdicts[1:] if args.train_only else verdicts:
         print(v.replace("**", ""))
     if not args.no_write:
         write_section(SECTION, "\n".join(out))

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from tinytorch_lib.autograd import VJP
 from tinytorch_lib.layers import Linear, Module
 from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
@@ -18,10 +19,35 @@ def masked_softmax(x):
     """
     m = x.data.max(axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    e = np.exp(x.data - m)
+    e = x.data - m
+    np.exp(e, out=e)                              # in place: no second array of x's size
     total = e.sum(axis=-1, keepdims=True)
-    out = e / np.where(total > 0, total, 1)
-    return _make(out.astype(x.dtype), (x,), "softmax", dim=-1)
+    e /= np.where(total > 0, total, 1)
+    return _make(e.astype(x.dtype, copy=False), (x,), "softmax", dim=-1)
+
+
+def attention_backward(q, k, v, grad_out, weights=None):
+    """(dq, dk, dv): the gradients of sum(grad_out * (P @ v)) for P = softmax(q k^T / sqrt(E)) (rows over
+    the last axis), ndarrays q (..., L, E), k (..., S, E), v (..., S, Ev), grad_out (..., L, Ev); each
+    shaped like the broadcast of the leading axes with its own last two. `weights`: P (..., L, S) as the
+    forward pass computed it (masked entries 0); None: recompute it from q and k, unmasked, no overflow.
+    EXAMPLE: with one key (S = 1) every weight is 1, so dq = dk = 0 and dv = grad_out summed over L.
+    HINT: `np.swapaxes(a, -1, -2)` transposes the last two axes of a batch of matrices; every
+    intermediate has grad_out's or P's shape, so in-place operators (`-=`, `*=`) can reuse one.
+    """
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    p = weights
+    if p is None:
+        s = q @ np.swapaxes(k, -1, -2) * scale
+        p = np.exp(s - s.max(axis=-1, keepdims=True))
+        p = p / p.sum(axis=-1, keepdims=True)
+    dv = np.swapaxes(p, -1, -2) @ grad_out
+    ds = grad_out @ np.swapaxes(v, -1, -2)
+    ds -= (ds * p).sum(axis=-1, keepdims=True)
+    ds *= p
+    dq = ds @ k * scale
+    dk = np.swapaxes(ds, -1, -2) @ q * scale
+    return dq, dk, dv
 
 
 def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False):
@@ -36,15 +62,22 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False):
     if is_causal and attn_mask is not None:
         raise RuntimeError("Explicit attn_mask should not be set when is_causal=True")
     L, S = q.shape[-2], k.shape[-2]
-    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    scores = q.data @ np.swapaxes(k.data, -1, -2)
+    scores *= 1.0 / math.sqrt(q.shape[-1])
     if is_causal:
         attn_mask = np.tril(np.ones((L, S), dtype=bool))
     if attn_mask is not None:
         mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
         if mask.dtype == bool:
             mask = np.where(mask, 0.0, -np.inf)
-        scores = scores + Tensor(mask.astype(scores.dtype))
-    return masked_softmax(scores) @ v
+        scores = scores + mask.astype(scores.dtype)
+    weights = masked_softmax(as_tensor(scores)).data
+    return _make(weights @ v.data, (q, k, v), "attention", weights=weights)
+
+def _attention_vjp(grad, out, q, k, v, weights):
+    return attention_backward(q.data, k.data, v.data, grad, weights)
+
+VJP["attention"] = _attention_vjp
 
 
 class MultiHeadAttention(Module):
@@ -76,4 +109,4 @@ class MultiHeadAttention(Module):
         out = scaled_dot_product_attention(q, k, v, is_causal=self.causal)
         return self.out_proj(self.merge_heads(out))
 
-__all__ = ['masked_softmax', 'scaled_dot_product_attention', 'MultiHeadAttention']
+__all__ = ['masked_softmax', 'attention_backward', 'scaled_dot_product_attention', 'MultiHeadAttention']

@@ -18,14 +18,12 @@ def register_backward_engine(fn):
     """Install `fn(tensor, gradient)` as the function `Tensor.backward` calls (module 05 does this)."""
     global _BACKWARD_ENGINE
     _BACKWARD_ENGINE = fn
-
 def _from_array(array, requires_grad=False):
     """A Tensor around an existing ndarray, without copying it and without the dtype rule."""
     out = Tensor.__new__(Tensor)
     out.data, out.requires_grad, out.grad = np.asarray(array), requires_grad, None
     out._parents, out._op, out._ctx = (), None, {}
     return out
-
 def _make(data, parents, op, **ctx):
     """The result of operation `op` on `parents`; records the graph when gradients are needed."""
     out = _from_array(data)
@@ -212,6 +210,8 @@ def _matmul(a, b):
         _broadcast_shape(sa[:-2], sb[:-2])
     except ValueError:
         raise ValueError(f"matmul batch dimensions do not broadcast: {sa} @ {sb}") from None
+    if len(sa) > 2 and len(sb) == 2 and k_a:    # a batch times one matrix: ONE 2-D BLAS call, not one per matrix
+        return _make((a.data.reshape(-1, k_a) @ b.data).reshape(sa[:-1] + sb[-1:]), (a, b), "matmul")
     return _make(np.matmul(a.data, b.data), (a, b), "matmul")
 
 

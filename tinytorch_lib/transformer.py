@@ -25,21 +25,26 @@ def layer_norm(x, weight, bias, eps=1e-5):
     broadcast back against x. Keep x-hat and 1/sqrt(var + eps) for the backward pass.
     """
     axes = tuple(range(-weight.ndim, 0))
-    mu = x.data.mean(axis=axes, keepdims=True)
-    inv = 1.0 / np.sqrt(x.data.var(axis=axes, keepdims=True) + eps)
-    xhat = (x.data - mu) * inv
-    return _make(xhat * weight.data + bias.data, (x, weight, bias), "layer_norm", xhat=xhat, inv=inv)
+    xhat = x.data - x.data.mean(axis=axes, keepdims=True)
+    inv = 1.0 / np.sqrt((xhat * xhat).mean(axis=axes, keepdims=True) + eps)
+    xhat *= inv                                   # in place: one array of x's size, not three
+    out = xhat * weight.data
+    out += bias.data
+    return _make(out, (x, weight, bias), "layer_norm", xhat=xhat, inv=inv)
 
 def _layer_norm_vjp(grad, out, x, weight, bias, **ctx):
     """Gradients of (x, weight, bias): a tuple of three ndarrays of their shapes."""
     xhat, inv = ctx["xhat"], ctx["inv"]
     axes = tuple(range(-weight.ndim, 0))
     lead = tuple(range(grad.ndim - weight.ndim))
-    g = grad * weight.data
-    g_mean = g.mean(axis=axes, keepdims=True)
-    gx_mean = (g * xhat).mean(axis=axes, keepdims=True)
-    dx = (g - g_mean - xhat * gx_mean) * inv
-    return dx, (grad * xhat).sum(axis=lead), grad.sum(axis=lead)
+    gx = grad * xhat                              # serves d(weight) and, times weight, the xhat term
+    dw, db = gx.sum(axis=lead), grad.sum(axis=lead)
+    gx *= weight.data
+    dx = grad * weight.data
+    dx -= dx.mean(axis=axes, keepdims=True)
+    dx -= xhat * gx.mean(axis=axes, keepdims=True)
+    dx *= inv
+    return dx, dw, db
 
 VJP["layer_norm"] = _layer_norm_vjp
 

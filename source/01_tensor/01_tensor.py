@@ -32,14 +32,12 @@ def register_backward_engine(fn):
     """Install `fn(tensor, gradient)` as the function `Tensor.backward` calls (module 05 does this)."""
     global _BACKWARD_ENGINE
     _BACKWARD_ENGINE = fn
-
 def _from_array(array, requires_grad=False):
     """A Tensor around an existing ndarray, without copying it and without the dtype rule."""
     out = Tensor.__new__(Tensor)
     out.data, out.requires_grad, out.grad = np.asarray(array), requires_grad, None
     out._parents, out._op, out._ctx = (), None, {}
     return out
-
 def _make(data, parents, op, **ctx):
     """The result of operation `op` on `parents`; records the graph when gradients are needed."""
     out = _from_array(data)
@@ -369,6 +367,8 @@ def _matmul(a, b):
         _broadcast_shape(sa[:-2], sb[:-2])
     except ValueError:
         raise ValueError(f"matmul batch dimensions do not broadcast: {sa} @ {sb}") from None
+    if len(sa) > 2 and len(sb) == 2 and k_a:    # a batch times one matrix: ONE 2-D BLAS call, not one per matrix
+        return _make((a.data.reshape(-1, k_a) @ b.data).reshape(sa[:-1] + sb[-1:]), (a, b), "matmul")
     return _make(np.matmul(a.data, b.data), (a, b), "matmul")
     ### END SOLUTION
 
@@ -380,7 +380,7 @@ expect_error(lambda: A @ A, ValueError, "(2, 3) @ (2, 3)", "(2, 3)")
 ### BEGIN HIDDEN TESTS
 for got, want in [(Tensor(np.ones((2, 1, 2, 3))) @ np.ones((4, 3, 5)), np.full((2, 4, 2, 5), 3)), (Tensor([1.0, 1.0]) @ A, [5, 7, 9]),
                   (Tensor([1.0, 2.0]) @ [3.0, 4.0], 11), (np.eye(2) @ A, A.data), (_matmul(A, [[1.0], [0.0], [2.0]]), [[7], [16]]),
-                  (Tensor(np.ones((4, 2, 3))) @ np.ones((4, 3, 5)), np.full((4, 2, 5), 3))]:
+                  (Tensor(np.ones((4, 2, 3))) @ np.ones((4, 3, 5)), np.full((4, 2, 5), 3)), (Tensor(np.arange(12.0).reshape(2, 2, 3)) @ B, np.arange(12.0).reshape(2, 2, 3) @ B.data)]:
     expect(got, want, "matmul values")
 for sa, sb in [((3,), (4,)), ((2, 3), (4,)), ((2, 2, 3), (3, 3, 1)), ((), (3,)), ((3,), ()), ((4,), (3, 2)), ((4, 2, 3), (2, 3, 1))]:
     expect_error(lambda: Tensor(np.ones(sa)) @ Tensor(np.ones(sb)), ValueError, f"{sa} @ {sb}", str(sa), str(sb))

@@ -29,12 +29,10 @@ def numerical_grad(f, x, eps=1e-6):
     """Central differences of the scalar f() with respect to the float64 ndarray x (perturbed in place)."""
     grad = np.zeros(x.shape)
     for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
+        old, x[i] = x[i], x[i] + eps
         plus = f()
         x[i] = old - eps
-        grad[i] = (plus - f()) / (2 * eps)
-        x[i] = old
+        grad[i], x[i] = (plus - f()) / (2 * eps), old
     return grad
 
 def check_rule(rule, forward, *arrays, **ctx):
@@ -207,8 +205,12 @@ def _matmul_vjp(grad, out, a, b):
         B, G = B[:, None], np.expand_dims(G, -1)
     if A.ndim == 1:
         A, G = A[None, :], np.expand_dims(G, -2)
+    if A.ndim > 2 and B.ndim == 2:        # a batch of rows times one matrix: one big 2-D matmul each
+        A, G = A.reshape(-1, A.shape[-1]), G.reshape(-1, G.shape[-1])
     grad_a = G @ np.swapaxes(B, -1, -2) if a.requires_grad else None
     grad_b = np.swapaxes(A, -1, -2) @ G if b.requires_grad else None
+    if grad_a is not None and grad_a.ndim < a.ndim:
+        grad_a = grad_a.reshape(a.shape)
     if a.ndim == 1 and grad_a is not None:
         grad_a = grad_a[..., 0, :]
     if b.ndim == 1 and grad_b is not None:
@@ -222,6 +224,7 @@ check_rule(_matmul_vjp, np.matmul, rng.standard_normal(3), rng.standard_normal((
 ### BEGIN HIDDEN TESTS
 check_rule(_matmul_vjp, np.matmul, rng.standard_normal((2, 3)), rng.standard_normal(3))
 check_rule(_matmul_vjp, np.matmul, rng.standard_normal(3), rng.standard_normal(3))
+for shape_b in [(3, 2), (3,)]: check_rule(_matmul_vjp, np.matmul, rng.standard_normal((2, 4, 3)), rng.standard_normal(shape_b))
 xm, wm = Tensor(rng.standard_normal((4, 3))), Tensor(rng.standard_normal((3, 2)), requires_grad=True)
 ga, gb = _matmul_vjp(np.ones((4, 2)), xm @ wm, xm, wm)
 assert ga is None and np.allclose(gb, np.asarray(xm.data).sum(axis=0)[:, None] * np.ones(2)), \
@@ -355,9 +358,12 @@ def _tanh_vjp(grad, out, x):
 def _gelu_vjp(grad, out, x):
     ### BEGIN SOLUTION
     c, xd = math.sqrt(2.0 / math.pi), x.data
-    t = np.tanh(c * (xd + 0.044715 * xd ** 3))
-    dy = 0.5 * (1 + t) + 0.5 * xd * (1 - t ** 2) * c * (1 + 3 * 0.044715 * xd ** 2)
-    return (grad * dy,)
+    x2 = xd * xd                         # products, not `** 3`: a float32 power calls the slow powf
+    t = np.tanh(c * xd * (1 + 0.044715 * x2))
+    x2 *= 3 * 0.044715; x2 += 1; x2 *= xd; x2 *= 0.5 * c      # in place: no new big temporaries
+    dy = t * t; np.subtract(1, dy, out=dy); dy *= x2
+    t += 1; t *= 0.5; dy += t; dy *= grad
+    return (dy,)
     ### END SOLUTION
 def _softmax_vjp(grad, out, x, dim):
     ### BEGIN SOLUTION

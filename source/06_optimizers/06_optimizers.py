@@ -414,13 +414,13 @@ class AdamW(Adam):
                 state["exp_avg"] = np.zeros_like(p.data)
                 state["exp_avg_sq"] = np.zeros_like(p.data)
             state["step"] += 1
-            t = state["step"]
-            m = beta1 * state["exp_avg"] + (1 - beta1) * g
-            v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
-            state["exp_avg"], state["exp_avg_sq"] = m, v
-            m_hat = m / (1 - beta1 ** t)
-            v_hat = v / (1 - beta2 ** t)
-            p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            m *= beta1                           # in place, like torch: no new arrays per step
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * g * g
+            denom = np.sqrt(v / (1 - beta2 ** t)) + self.eps
+            p.data -= (self.lr / (1 - beta1 ** t)) * m / denom
         ### END SOLUTION
 
 # %% test id="test-adamw" points=2

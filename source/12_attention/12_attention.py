@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from tinytorch_lib.autograd import VJP
 from tinytorch_lib.layers import Linear, Module
 from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
@@ -40,10 +41,11 @@ def masked_softmax(x):
     ### BEGIN SOLUTION
     m = x.data.max(axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    e = np.exp(x.data - m)
+    e = x.data - m
+    np.exp(e, out=e)                              # in place: no second array of x's size
     total = e.sum(axis=-1, keepdims=True)
-    out = e / np.where(total > 0, total, 1)
-    return _make(out.astype(x.dtype), (x,), "softmax", dim=-1)
+    e /= np.where(total > 0, total, 1)
+    return _make(e.astype(x.dtype, copy=False), (x,), "softmax", dim=-1)
     ### END SOLUTION
 
 # %% helper
@@ -92,6 +94,70 @@ grad_check(lambda a: masked_softmax(a), np.random.default_rng(1).standard_normal
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## The backward pass by hand
+#
+# Composed from Tensor operations, attention records five graph nodes (matmul, scale, mask, softmax,
+# matmul), each with full-size $L \times S$ temporaries forward and backward. The function below records
+# **one** op `"attention"` that keeps only the weights $P$, and differentiates by hand. With
+# $S = QK^\top/\sqrt{E}$, $P = \text{softmax}(S)$, $O = PV$ and the upstream gradient $\bar O$:
+# $\bar V = P^\top \bar O$, $\bar P = \bar O V^\top$, the softmax rule
+# $\bar S = P \odot (\bar P - \text{rowsum}(\bar P \odot P))$, then $\bar Q = \bar S K/\sqrt{E}$ and
+# $\bar K = \bar S^\top Q/\sqrt{E}$. A masked weight is 0, so its $\bar S$ is 0 too: the same rule serves
+# every mask. (A blockwise kernel, below, keeps no $P$ and recomputes it: `weights=None`.)
+
+# %% solution id="attention-backward"
+#| export
+def attention_backward(q, k, v, grad_out, weights=None):
+    """(dq, dk, dv): the gradients of sum(grad_out * (P @ v)) for P = softmax(q k^T / sqrt(E)) (rows over
+    the last axis), ndarrays q (..., L, E), k (..., S, E), v (..., S, Ev), grad_out (..., L, Ev); each
+    shaped like the broadcast of the leading axes with its own last two. `weights`: P (..., L, S) as the
+    forward pass computed it (masked entries 0); None: recompute it from q and k, unmasked, no overflow.
+    EXAMPLE: with one key (S = 1) every weight is 1, so dq = dk = 0 and dv = grad_out summed over L.
+    HINT: `np.swapaxes(a, -1, -2)` transposes the last two axes of a batch of matrices; every
+    intermediate has grad_out's or P's shape, so in-place operators (`-=`, `*=`) can reuse one.
+    """
+    ### BEGIN SOLUTION
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    p = weights
+    if p is None:
+        s = q @ np.swapaxes(k, -1, -2) * scale
+        p = np.exp(s - s.max(axis=-1, keepdims=True))
+        p = p / p.sum(axis=-1, keepdims=True)
+    dv = np.swapaxes(p, -1, -2) @ grad_out
+    ds = grad_out @ np.swapaxes(v, -1, -2)
+    ds -= (ds * p).sum(axis=-1, keepdims=True)
+    ds *= p
+    dq = ds @ k * scale
+    dk = np.swapaxes(ds, -1, -2) @ q * scale
+    return dq, dk, dv
+    ### END SOLUTION
+
+# %% test id="test-attention-backward" points=3
+rng = np.random.default_rng(8)
+qa, ka, va, go = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 2)), rng.standard_normal((3, 2))
+leaves = [Tensor(a.copy(), requires_grad=True) for a in (qa, ka, va)]
+(masked_softmax(leaves[0] @ leaves[1].T * 0.5) @ leaves[2] * Tensor(go)).sum().backward()
+got = attention_backward(qa, ka, va, go)
+for name, g, leaf in zip("qkv", got, leaves):
+    assert np.shape(g) == leaf.shape and np.allclose(g, leaf.grad.data), f"d{name}: expected (autograd)\n{np.round(leaf.grad.data, 4)}\ngot\n{np.round(g, 4)}"
+### BEGIN HIDDEN TESTS
+def attend(q, k, v):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    w = np.exp(s - s.max(-1, keepdims=True))
+    return (w / w.sum(-1, keepdims=True)) @ v
+arrays = [rng.standard_normal((2, 3, 4)) * np.array([[[1.0]], [[2000.0]]]), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3))]
+gb = rng.standard_normal((2, 3, 3))
+with np.errstate(over="raise", invalid="raise"):
+    got = attention_backward(*arrays, gb)
+for n, (a, g) in enumerate(zip(arrays, got)):
+    num = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]; a[i] = old + 1e-6; plus = np.sum(gb * attend(*arrays))
+        a[i] = old - 1e-6; num[i] = (plus - np.sum(gb * attend(*arrays))) / 2e-6; a[i] = old
+    assert np.allclose(g, num, rtol=1e-5, atol=1e-6), f"batched input {n} (scores in the thousands: subtract each row's own maximum): expected (finite differences)\n{np.round(num, 4)}\ngot\n{np.round(g, 4)}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Scaled dot-product attention
 #
 # `scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False)`: Tensors $(\dots, L, E)$,
@@ -102,7 +168,9 @@ grad_check(lambda a: masked_softmax(a), np.random.default_rng(1).standard_normal
 # * `is_causal=True`: query $i$ sees keys $j \le i$, **top-left aligned** (row $i$ of an $L \times S$
 #   lower triangle, also when $L \ne S$); giving both a mask and `is_causal` is a `RuntimeError`.
 #
-# The mask becomes a constant Tensor added to the scores (their dtype); backward comes for free.
+# The mask becomes a constant array added to the scores (their dtype). Work on the arrays, compute the
+# weights with `masked_softmax`, and record the output as op `"attention"`, parents `(q, k, v)`, ctx
+# `weights=P`: the rule below hands them to your `attention_backward`.
 
 # %% solution id="sdpa"
 #| export
@@ -119,16 +187,23 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False):
     if is_causal and attn_mask is not None:
         raise RuntimeError("Explicit attn_mask should not be set when is_causal=True")
     L, S = q.shape[-2], k.shape[-2]
-    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    scores = q.data @ np.swapaxes(k.data, -1, -2)
+    scores *= 1.0 / math.sqrt(q.shape[-1])
     if is_causal:
         attn_mask = np.tril(np.ones((L, S), dtype=bool))
     if attn_mask is not None:
         mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
         if mask.dtype == bool:
             mask = np.where(mask, 0.0, -np.inf)
-        scores = scores + Tensor(mask.astype(scores.dtype))
-    return masked_softmax(scores) @ v
+        scores = scores + mask.astype(scores.dtype)
+    weights = masked_softmax(as_tensor(scores)).data
+    return _make(weights @ v.data, (q, k, v), "attention", weights=weights)
     ### END SOLUTION
+
+def _attention_vjp(grad, out, q, k, v, weights):
+    return attention_backward(q.data, k.data, v.data, grad, weights)
+
+VJP["attention"] = _attention_vjp
 
 # %% test id="test-sdpa" points=4
 q1, k1 = Tensor(np.array([[2.0, 0, 0, 0]])), Tensor(np.array([[np.log(3), 0, 0, 0], [0, 0, 0, 0]]))
@@ -160,6 +235,12 @@ mask = rng.random((4, 6)) > 0.3
 mask[:, 0] = True
 grad_check(lambda a, b, c: scaled_dot_product_attention(a, b, c, attn_mask=mask), qr[0], kr[0], vr[0])
 grad_check(lambda a, b, c: scaled_dot_product_attention(a, b, c, is_causal=True), qr[1, :, :4], kr[1, :, :4], vr[1, :, :4])
+rec = scaled_dot_product_attention(Tensor(qr[0], requires_grad=True), Tensor(kr[0]), Tensor(vr[0]), is_causal=True)
+w = np.asarray(rec._ctx["weights"])
+assert rec._op == "attention" and len(rec._parents) == 3, f"one op 'attention' with parents (q, k, v), got {rec._op!r}"
+assert w.shape == (3, 4, 6) and np.allclose(np.triu(w, 1), 0) and np.allclose(w.sum(-1), 1), f"ctx weights: the causal P, got {np.round(w[0], 3)}"
+dv = _attention_vjp(np.ones(rec.shape), rec, *rec._parents, **rec._ctx)[2]
+assert np.allclose(dv, w.sum(-2)[..., None] * np.ones(2)), f"dv = P^T @ grad: column sums of P, got {dv}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -358,60 +439,6 @@ with np.errstate(over="raise", invalid="raise", divide="raise"):
     assert got.shape == (2, 3, 9, 2) and np.allclose(got, exp), f"L=9 > S=6, causal top-left: max error {np.abs(got - exp).max()}"
 got = blockwise_attention(qb.astype(np.float32), kb.astype(np.float32), vb.astype(np.float32), 2)
 assert got.dtype == np.float64 and np.allclose(got, full, atol=1e-5), f"float32 in, float64 out: got {got.dtype}"
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ## The backward pass by hand
-#
-# A blockwise kernel keeps no weights $P$ for autograd to reuse, so it recomputes them and
-# differentiates by hand. With $S = QK^\top/\sqrt{E}$, $P = \text{softmax}(S)$, $O = PV$ and the
-# upstream gradient $\bar O$: $\bar V = P^\top \bar O$, $\bar P = \bar O V^\top$, the softmax rule
-# $\bar S = P \odot (\bar P - \text{rowsum}(\bar P \odot P))$, then $\bar Q = \bar S K/\sqrt{E}$ and
-# $\bar K = \bar S^\top Q/\sqrt{E}$.
-
-# %% solution id="attention-backward"
-def attention_backward(q, k, v, grad_out):
-    """(dq, dk, dv), shaped like q, k, v: the gradients of sum(grad_out * softmax(q k^T / sqrt(E)) v) for
-    ndarrays q (..., L, E), k (..., S, E), v (..., S, Ev), grad_out (..., L, Ev). No overflow.
-    EXAMPLE: with one key (S = 1) every weight is 1, so dq = dk = 0 and dv = grad_out summed over L.
-    HINT: `np.swapaxes(a, -1, -2)` transposes the last two axes of a batch of matrices.
-    """
-    ### BEGIN SOLUTION
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    s = q @ np.swapaxes(k, -1, -2) * scale
-    p = np.exp(s - s.max(axis=-1, keepdims=True))
-    p = p / p.sum(axis=-1, keepdims=True)
-    dv = np.swapaxes(p, -1, -2) @ grad_out
-    dp = grad_out @ np.swapaxes(v, -1, -2)
-    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
-    dq = ds @ k * scale
-    dk = np.swapaxes(ds, -1, -2) @ q * scale
-    return dq, dk, dv
-    ### END SOLUTION
-
-# %% test id="test-attention-backward" points=3
-rng = np.random.default_rng(8)
-qa, ka, va, go = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 2)), rng.standard_normal((3, 2))
-leaves = [Tensor(a.copy(), requires_grad=True) for a in (qa, ka, va)]
-(scaled_dot_product_attention(*leaves) * Tensor(go)).sum().backward()
-got = attention_backward(qa, ka, va, go)
-for name, g, leaf in zip("qkv", got, leaves):
-    assert np.shape(g) == leaf.shape and np.allclose(g, leaf.grad.data), f"d{name}: expected (autograd)\n{np.round(leaf.grad.data, 4)}\ngot\n{np.round(g, 4)}"
-### BEGIN HIDDEN TESTS
-def attend(q, k, v):
-    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
-    w = np.exp(s - s.max(-1, keepdims=True))
-    return (w / w.sum(-1, keepdims=True)) @ v
-arrays = [rng.standard_normal((2, 3, 4)) * np.array([[[1.0]], [[2000.0]]]), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3))]
-gb = rng.standard_normal((2, 3, 3))
-with np.errstate(over="raise", invalid="raise"):
-    got = attention_backward(*arrays, gb)
-for n, (a, g) in enumerate(zip(arrays, got)):
-    num = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]; a[i] = old + 1e-6; plus = np.sum(gb * attend(*arrays))
-        a[i] = old - 1e-6; num[i] = (plus - np.sum(gb * attend(*arrays))) / 2e-6; a[i] = old
-    assert np.allclose(g, num, rtol=1e-5, atol=1e-6), f"batched input {n} (scores in the thousands: subtract each row's own maximum): expected (finite differences)\n{np.round(num, 4)}\ngot\n{np.round(g, 4)}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
