@@ -131,7 +131,7 @@ def time_nbgrader(subs: Path, course_dir: Path) -> float:
     shutil.copy(REPO / "nbgrader_config.py", course_dir / "nbgrader_config.py")
     with (course_dir / "nbgrader_config.py").open("a") as config:   # the course refuses plain autograde:
         config.write("\nfrom nbgrader.converters import Autograde as _A\n"   # time nbgrader's own, as shipped
-                     "c.Autograde.autograde_preprocessors = _A.class_traits()['autograde_preprocessors'].default_value\n")
+                     "c.Autograde.autograde_preprocessors = _A.class_traits()['autograde_preprocessors'].make_dynamic_default()\n")
     shutil.copytree(REPO / "autograder" / "course", course_dir / "autograder" / "course",
                     ignore=shutil.ignore_patterns("__pycache__"))
     copy_modules(course.lib_dir, course_dir / "pkg" / "tinytorch_lib", below=module().number)
