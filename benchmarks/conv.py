@@ -14,10 +14,6 @@ Target: forward + backward within 3x of PyTorch.
 """
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,7 +22,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks.framework import blas_name, cpu_model, fmt_time, measure  # noqa: E402
+from benchmarks.framework import bench_parser, fmt_time, load_torch_and_lib, measure  # noqa: E402
 from benchmarks.report import DOC, write_section  # noqa: E402
 
 SECTION = "Convolution: Conv2d vs PyTorch (CPU)"
@@ -108,25 +104,15 @@ def run_cases(rows_in):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lib", default=str(REPO), help="folder containing the tinytorch_lib to measure")
-    parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(REPO)}")
+    parser = bench_parser(__doc__)
     args = parser.parse_args(argv)
-    try:
-        import torch
-    except ImportError:
-        print("PyTorch is not installed: run `pip install torch==2.13.0` (the CPU build)", file=sys.stderr)
+    loaded = load_torch_and_lib(args.lib)
+    if loaded is None:
         return 2
+    torch, tt, meta = loaded
     from threadpoolctl import threadpool_limits
 
-    sys.path.insert(0, str(Path(args.lib).resolve()))
-    import tinytorch_lib as tt
-
     threads = torch.get_num_threads()
-    meta = {"date": dt.date.today().isoformat(), "cpu": cpu_model(), "cores": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
-            "torch": torch.__version__, "load": " / ".join(f"{v:.2f}" for v in os.getloadavg())}
-    print(f"tinytorch_lib from {Path(tt.__file__).parent}; {meta['cpu']}, {meta['cores']} cores; load {meta['load']}")
     timed, loops = cases(torch)
     tables = []
     title = f"Library defaults: {threads} threads"

@@ -276,33 +276,46 @@ def run_cases(cases):
     return rows
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every PyTorch-comparison benchmark takes."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--lib", default=str(REPO),
                         help="folder containing the tinytorch_lib to measure (default: the reference)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(REPO)}")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def load_torch_and_lib(lib: str):
+    """(torch, tinytorch_lib from `lib`, the machine's description), or None after saying that
+    PyTorch is missing."""
     try:
         import torch
     except ImportError:
         print("PyTorch is not installed: run `pip install torch==2.13.0` (the CPU build; exactly "
               "this command)", file=sys.stderr)
-        return 2
-    from threadpoolctl import threadpool_limits   # comes with scikit-learn
-
-    sys.path.insert(0, str(Path(args.lib).resolve()))
+        return None
+    sys.path.insert(0, str(Path(lib).resolve()))
     import tinytorch_lib as tt
 
-    default_threads = torch.get_num_threads()
     meta = {
         "date": dt.date.today().isoformat(), "cpu": cpu_model(), "cores": os.cpu_count(),
         "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
         "torch": torch.__version__, "load": " / ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
-    print(f"tinytorch_lib from {Path(tt.__file__).parent}")
-    print(f"{meta['cpu']}, {meta['cores']} cores; numpy {meta['numpy']} ({meta['blas']}); "
-          f"torch {meta['torch']}; load {meta['load']}")
+    print(f"tinytorch_lib from {Path(tt.__file__).parent}; {meta['cpu']}, {meta['cores']} cores; "
+          f"numpy {meta['numpy']} ({meta['blas']}); torch {meta['torch']}; load {meta['load']}")
+    return torch, tt, meta
+
+
+def main(argv=None):
+    args = bench_parser(__doc__).parse_args(argv)
+    loaded = load_torch_and_lib(args.lib)
+    if loaded is None:
+        return 2
+    torch, tt, meta = loaded
+    from threadpoolctl import threadpool_limits   # comes with scikit-learn
+
+    default_threads = torch.get_num_threads()
 
     tt_step, torch_step = mlp_step_cases(tt, torch)
     step_name = f"MLP train step {D_IN}-{D_HIDDEN}-{D_OUT}, batch {BATCH}"

@@ -21,11 +21,8 @@ then one thread each). Target: within 2x of PyTorch.
 """
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,7 +31,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks.framework import blas_name, cpu_model, fmt_time, measure  # noqa: E402
+from benchmarks.framework import bench_parser, fmt_time, load_torch_and_lib, measure  # noqa: E402
 from benchmarks.report import DOC, write_section  # noqa: E402
 
 SECTION = "KV-cache: generation with and without the cache; a GPT training step vs PyTorch (CPU)"
@@ -178,27 +175,17 @@ def run_cases(cases):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lib", default=str(REPO), help="folder containing the tinytorch_lib to measure")
-    parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(REPO)}")
+    parser = bench_parser(__doc__)
     parser.add_argument("--train-only", action="store_true",
                         help="only the training step against PyTorch (skips generation; implies --no-write)")
     args = parser.parse_args(argv)
-    try:
-        import torch
-    except ImportError:
-        print("PyTorch is not installed: run `pip install torch==2.13.0` (the CPU build)", file=sys.stderr)
+    loaded = load_torch_and_lib(args.lib)
+    if loaded is None:
         return 2
+    torch, tt, meta = loaded
     from threadpoolctl import threadpool_limits
 
-    sys.path.insert(0, str(Path(args.lib).resolve()))
-    import tinytorch_lib as tt
-
     threads = torch.get_num_threads()
-    meta = {"date": dt.date.today().isoformat(), "cpu": cpu_model(), "cores": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
-            "torch": torch.__version__, "load": " / ".join(f"{v:.2f}" for v in os.getloadavg())}
-    print(f"tinytorch_lib from {Path(tt.__file__).parent}; {meta['cpu']}, {meta['cores']} cores; load {meta['load']}")
     if args.train_only:
         args.no_write = True
         gen = [(0, 1.0, 1.0)]
