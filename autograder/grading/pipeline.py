@@ -7,12 +7,9 @@ sandbox, then reports read back from the gradebook.
 from __future__ import annotations
 
 import json
-import queue
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +29,7 @@ from autograder.grading.late import parse_late_policy
 from autograder.grading.review_flags import review_flags
 from autograder.grading.shards import parse_shard, shard_of, write_shard_record
 from autograder.grading.cluster import cluster_client
+from autograder.grading.pool import WorkerPool, worker_job
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.executor.report import ExecStatus
 from autograder.sandbox.launcher import resolve_mode
@@ -53,15 +51,27 @@ class GradeOptions:
     cluster: str | None = None        # Dask: "local:N" or a scheduler address "tcp://HOST:PORT"
 
 
+def reference_notebook(module: Module) -> nbformat.NotebookNode:
+    """The module's nbgrader source notebook (solutions and hidden tests), built from its lesson."""
+    parsed = parse_module(module)
+    return nbformat.reads(dumps(build_notebook(module, parsed.cells)), as_version=4)
+
+
 def prepare_assignment(course: Course, module: Module, out: Path):
     """The grading folder's nbgrader source notebook and gradebook entry for `module`."""
-    parsed = parse_module(module)
-    nb_text = dumps(build_notebook(module, parsed.cells))
-    write_if_changed(out / "source" / module.name / module.notebook_name, nb_text)
+    nb = reference_notebook(module)
+    write_if_changed(out / "source" / module.name / module.notebook_name, dumps(nb))
     api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
     with exclusive(db_url(out)):
         checked(api.generate_assignment(module.name, force=True, create=True), f"preparing {module.name}")
-    return nbformat.reads(nb_text, as_version=4)
+    return nb
+
+
+def grading_settings(module: Module, out: Path, mode: str, hide: list[str], limits: Limits) -> dict:
+    """SandboxedExecute's traits for grading in `out` (one per field of Limits, and where the
+    reference package and the reference notebook will be)."""
+    return {"mode": mode, "package_dir": str(out / ".reference" / module.name), "hide": hide,
+            "reference_notebook": str(out / "source" / module.name / module.notebook_name), **limits.to_job()}
 
 
 def reference_package(course: Course, module: Module, out: Path) -> Path:
@@ -70,7 +80,7 @@ def reference_package(course: Course, module: Module, out: Path) -> Path:
         module_of_file(p) == m.name for p in course.lib_dir.glob("*.py"))]
     if missing:
         raise CourseError(f"the reference package lacks {', '.join(missing)}: run `tito build` first")
-    pkg = out / ".reference" / module.name
+    pkg = Path(grading_settings(module, out, "", [], Limits())["package_dir"])
     shutil.rmtree(pkg, ignore_errors=True)
     copy_modules(course.lib_dir, pkg / "tinytorch_lib", below=module.number)
     return pkg
@@ -193,61 +203,16 @@ def register_students(out: Path, students: list[Student]) -> None:
                                         email=s.email or None)
 
 
-def read_reports(proc: subprocess.Popen, reports: queue.Queue, other: list[str]) -> None:
-    """A worker's stdout: one JSON line per graded student; anything else is kept for its log."""
-    for line in proc.stdout:
-        try:
-            report = json.loads(line)
-        except json.JSONDecodeError:
-            report = None
-        if isinstance(report, dict) and "student" in report:
-            reports.put(report)
-        else:
-            other.append(line)
-
-
 def run_workers(course: Course, module: Module, out: Path, students: list[str], settings: dict,
                 workers: int, progress: bool, rejected: dict[str, str] | None = None,
-                late_policy: str = "none") -> dict[str, dict]:
-    """Grade `students` in `workers` subprocesses; each student's report (status, reason, sandbox),
-    by student id, as the workers sent them back (a student missing here was never reported)."""
-    from tqdm import tqdm
-
-    rejected = rejected or {}
-    shares = [students[i::workers] for i in range(max(1, min(workers, len(students))))]
-    procs, reports, found = [], queue.Queue(), {}
-    jobs_dir = Path(tempfile.mkdtemp(prefix="tito-jobs-"))
-    for i, share in enumerate(shares):
-        job = {"module": module.name, "root": str(out.resolve()), "config_file": str(course.config_file),
-               "db_url": db_url(out), "students": share, "mode": settings["mode"], "settings": settings,
-               "rejected": {s: rejected[s] for s in share if s in rejected}, "late_policy": late_policy}
-        path = jobs_dir / f"job{i}.json"
-        path.write_text(json.dumps(job))
-        log = open(jobs_dir / f"job{i}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "autograder.grading.worker", str(path)],
-                                stdout=subprocess.PIPE, stderr=log, cwd=out, text=True)
-        other: list[str] = []
-        reader = threading.Thread(target=read_reports, args=(proc, reports, other), daemon=True)
-        reader.start()
-        procs.append((proc, log, reader, other))
-    bar = tqdm(total=len(students), desc=f"grading {module.name}", unit="student", disable=None if progress else True, mininterval=1)
-    while any(reader.is_alive() for _, _, reader, _ in procs) or not reports.empty():
-        try:
-            report = reports.get(timeout=0.3)
-        except queue.Empty:
-            continue
-        found[report.pop("student")] = report
-        bar.update(1)
-    bar.close()
-    for i, (p, log, reader, other) in enumerate(procs):
-        p.wait()
-        log.close()
-        if p.returncode != 0:   # its students are reported as pipeline errors; say why
-            text = "".join(other) + (jobs_dir / f"job{i}.log").read_text(errors="replace")
-            tail = text.strip().splitlines()[-15:]
-            print(f"grading worker {i} exited {p.returncode}:\n  " + "\n  ".join(tail), file=sys.stderr)
-    shutil.rmtree(jobs_dir, ignore_errors=True)
-    return found
+                late_policy: str = "none", pool: WorkerPool | None = None) -> dict[str, dict]:
+    """Grade `students` in `workers` subprocesses (or the already started `pool`); each student's
+    report (status, reason, sandbox), by student id, as the workers sent them back (a student
+    missing here was never reported)."""
+    if pool is None:
+        job = worker_job(course, module, out, settings, rejected or {}, late_policy)
+        pool = WorkerPool(job, min(workers, len(students)))
+    return pool.grade(students, progress, desc=f"grading {module.name}")
 
 
 def cell_outputs(out: Path, student: str, module: Module) -> dict[str, str]:
@@ -367,12 +332,13 @@ def rebuild_reports(course: Course, module_name: str, out: Path, feedback: bool 
     if html:
         print(f"class report: {write_html_report(out, module, results)}")
     if feedback:
-        api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
+        from autograder.grading.feedback import FeedbackWriter
+
+        writer = FeedbackWriter(make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)}))
         for r in results:
             if (out / "autograded" / r.student.id / module.name).is_dir():
                 with quiet_nbgrader():
-                    checked(api.generate_feedback(module.name, r.student.id, force=True),
-                            f"feedback for {r.student.id}")
+                    checked(writer.write(module.name, r.student.id), f"feedback for {r.student.id}")
     return results
 
 
@@ -396,19 +362,17 @@ EXIT_GRADED, EXIT_PIPELINE_ERROR, EXIT_BAD_INPUT, EXIT_GRADER_BROKEN = 0, 1, 2, 
 
 
 def grade_batch(course: Course, module: Module, subs: list[Submission], out: Path, opts: GradeOptions,
-                mode: str, hide: list[str], client=None) -> list[StudentResult]:
+                mode: str, hide: list[str], client=None, pool: WorkerPool | None = None) -> list[StudentResult]:
     """Grade `subs` into the grading folder `out` (gradebook, reports, feedback): in local worker
-    processes, or as tasks on the Dask cluster of `client`."""
+    processes (`pool`, if already started), or as tasks on the Dask cluster of `client`."""
     source_nb = prepare_assignment(course, module, out)
     set_due_date(out, module, opts.due)
     release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
-    pkg = reference_package(course, module, out)
+    reference_package(course, module, out)
     for sub in subs:
         stage(sub, module, out, release)
     register_students(out, [s.student for s in subs])
-    reference = out / "source" / module.name / module.notebook_name
-    settings = {"mode": mode, "package_dir": str(pkg), "hide": hide, "reference_notebook": str(reference),
-                **opts.limits.to_job()}     # SandboxedExecute's traits: one per field of Limits
+    settings = grading_settings(module, out, mode, hide, opts.limits)
     rejected = {s.student.id: s.problem for s in subs if s.problem}
     if client is not None:
         from autograder.grading.cluster import run_on_cluster
@@ -417,7 +381,7 @@ def grade_batch(course: Course, module: Module, subs: list[Submission], out: Pat
                                  opts.sandbox, opts.progress, rejected, opts.late_policy)
     else:
         reports = run_workers(course, module, out, [s.student.id for s in subs], settings, opts.workers,
-                              opts.progress, rejected, opts.late_policy)
+                              opts.progress, rejected, opts.late_policy, pool)
     return collect_results(out, module, subs, reports, source_nb)
 
 
@@ -430,8 +394,7 @@ def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hi
     broken: raise GraderBroken naming the cause, before any student is graded."""
     with tempfile.TemporaryDirectory(prefix="tito-canary-") as tmp:
         out = Path(tmp)
-        source_nb = prepare_assignment(course, module, out)
-        canary = Submission(Student(CANARY), notebook=source_nb)
+        canary = Submission(Student(CANARY), notebook=reference_notebook(module))
         quiet = GradeOptions(opts.submissions, out, workers=1, sandbox=opts.sandbox, limits=opts.limits,
                              progress=False)
         (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide, client)
@@ -447,6 +410,15 @@ def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hi
         cause = f"{result.status.value}: {result.reason}"
     raise GraderBroken(f"the reference solution of {module.name} scored {result.score:g}/{result.max_score:g} "
                        f"under the grader, so nothing was graded: {cause}"[:1000])
+
+
+def start_pool(course: Course, module: Module, subs: list[Submission], out: Path, opts: GradeOptions,
+               mode: str, hide: list[str]) -> WorkerPool:
+    """The class's local workers, started before the canary so that their start-up (imports) overlaps
+    it; they touch nothing until the first student is handed to them, after the canary passed."""
+    job = worker_job(course, module, out, grading_settings(module, out, mode, hide, opts.limits),
+                     {s.student.id: s.problem for s in subs if s.problem}, opts.late_policy)
+    return WorkerPool(job, min(opts.workers, len(subs)))
 
 
 def same_failure_everywhere(results: list[StudentResult]) -> str | None:
@@ -490,10 +462,16 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
         # A remote cluster must prove it grades correctly; a LocalCluster runs on this machine, in this
         # sandbox, so the canary runs here as in local grading and spares the cluster a second template.
         on_this_machine = opts.cluster is None or opts.cluster.startswith("local:")
-        run_canary(course, module, opts, mode, hide, None if on_this_machine else client)
+        pool = None if client is not None else start_pool(course, module, subs, out, opts, mode, hide)
+        try:
+            run_canary(course, module, opts, mode, hide, None if on_this_machine else client)
+        except BaseException:
+            if pool is not None:
+                pool.cancel()
+            raise
         out.mkdir(parents=True, exist_ok=True)
         write_grading_config(course, out)
-        results = grade_batch(course, module, subs, out, opts, mode, hide, client)
+        results = grade_batch(course, module, subs, out, opts, mode, hide, client, pool)
     if shard:
         write_shard_record(out, module.name, shard, everyone, [s.student.id for s in subs])
     write_reports(out, module, class_results(out, module))

@@ -1,13 +1,14 @@
 """One grading worker: autogrades and writes feedback for its share of the students.
 
-Started by `tito grade` as a subprocess (`python -m autograder.grading.worker job.json`), so a fault
-in one worker never takes down the command, and workers share nbgrader's gradebook through SQLite.
-The job holds everything the worker needs (students, settings, intake's rejection reasons); each
-student's result goes back to the parent as one JSON line on stdout (which also drives the progress
-bar). nbgrader's own log goes to stderr.
+Started by `tito grade` as a subprocess (`python -m autograder.grading.worker job.json`, pool.py), so
+a fault in one worker never takes down the command, and workers share nbgrader's gradebook. The job
+holds what the worker needs (settings, intake's rejection reasons); the students arrive on stdin, one
+id per line, as the pool hands them out; each student's result goes back as one JSON line on stdout
+(which also drives the progress bar). nbgrader's own log goes to stderr.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import sys
@@ -103,12 +104,12 @@ class Session:
         self.api.config.SandboxedExecute.rejected = rejected
 
 
-def grade_students(job: dict, gradebook, session: Session | None = None):
-    """(student, report) for each of the job's students, in order; one student's failure never
-    stops the others."""
+def grade_students(job: dict, gradebook, session: Session | None = None, students=None):
+    """(student, report) for each of `students` (default: the job's), in order; one student's
+    failure never stops the others."""
     session = session or Session(job)
     session.reject(job["rejected"])
-    for student in job["students"]:
+    for student in job["students"] if students is None else students:
         try:
             report = grade_one(session.api, gradebook, job, student, session.executions, session.feedback)
         except Exception as exc:
@@ -116,12 +117,34 @@ def grade_students(job: dict, gradebook, session: Session | None = None):
         yield student, report
 
 
+def preload() -> None:
+    """Import what grading needs while waiting for the first student (the pool starts workers early)."""
+    import nbconvert.exporters.html  # noqa: F401
+    import nbgrader.converters  # noqa: F401
+    from nbgrader.api import Gradebook  # noqa: F401
+
+    import autograder.grading.feedback  # noqa: F401
+    import autograder.grading.preprocessor  # noqa: F401
+
+
+def students_on_stdin():
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
 def main(job_file: str) -> int:
+    job = json.loads(Path(job_file).read_text())
+    with quiet_nbgrader():
+        preload()
+    students = students_on_stdin()
+    first = next(students, None)
+    if first is None:       # cancelled before any student: nothing opened, nothing written
+        return 0
     from nbgrader.api import Gradebook
 
-    job = json.loads(Path(job_file).read_text())
     with quiet_nbgrader(), Gradebook(job["db_url"], course_id=COURSE_ID) as gradebook:
-        for student, report in grade_students(job, gradebook):
+        for student, report in grade_students(job, gradebook, students=itertools.chain([first], students)):
             print(json.dumps({"student": student, **report}), flush=True)
     return 0
 
