@@ -97,11 +97,72 @@ def exclusive(url: str):
         engine.dispose()
 
 
+def alembic_head() -> str:
+    """The schema revision nbgrader stamps a new gradebook with. nbgrader asks for it by running
+    `alembic heads` in a subprocess (most of a second of CPU, seconds on a busy machine, for every
+    new gradebook: the canary's, the class's, Dask's template); the same answer, read in-process."""
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    return ScriptDirectory(ALEMBIC_DIR).get_current_head()
+
+
+_COMMITS_TUNED = False
+
+
+def quick_sqlite_commits() -> None:
+    """Every SQLite connection this process opens (nbgrader's included) commits without waiting for
+    the disk: `synchronous=NORMAL`, which with the write-ahead log that `ensure_tables` gives new
+    gradebooks keeps the file consistent through crashes and loses at most the last commits on a
+    power cut. nbgrader's default waits for three disk flushes per commit: preparing an assignment
+    commits about a hundred times, grading a student dozens, and on a busy machine those flushes took
+    most of the wall time of preparing (docs/benchmarks.md)."""
+    global _COMMITS_TUNED
+    if _COMMITS_TUNED:
+        return
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _no_flush_per_commit(dbapi_connection, _record):
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    _COMMITS_TUNED = True
+
+
+def ensure_tables(url: str) -> None:
+    """nbgrader's tables and its alembic stamp in a database that has no tables yet, exactly as
+    nbgrader's Gradebook creates them (which then finds them and skips its subprocess); a new SQLite
+    gradebook keeps a write-ahead log (so a grading folder belongs on a local disk, not NFS)."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect, text
+
+    quick_sqlite_commits()
+    engine = create_engine(url)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        if url.startswith("sqlite"):
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL);"))
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v);"), {"v": alembic_head()})
+    finally:
+        engine.dispose()
+
+
 def create_tables(url: str) -> None:
     from autograder.grading.nbgrader_glue import quiet_nbgrader
 
-    with exclusive(url), quiet_nbgrader(), open_gradebook(url):
-        pass
+    with exclusive(url), quiet_nbgrader():
+        ensure_tables(url)
+        with open_gradebook(url):
+            pass
 
 
 def use_database(out: Path, requested: str | None) -> str:
@@ -177,4 +238,5 @@ def write_snapshot(gb, module: str, student: str, snap: dict) -> None:
 def open_gradebook(url: str):
     from nbgrader.api import Gradebook
 
+    quick_sqlite_commits()
     return Gradebook(url, course_id=COURSE_ID)

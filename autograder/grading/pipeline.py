@@ -24,7 +24,7 @@ from autograder.grading.reports import (GradeStatus, StudentResult, parse_status
 from autograder.grading.intake import Student, Submission, collect, readable_time
 from autograder.grading.nbgrader_glue import checked, make_api, programs_next_to_interpreter, quiet_nbgrader
 from autograder.build.notebooks import build_notebook, dumps, write_if_changed
-from autograder.grading.gradebook import db_url, exclusive, has_gradebook, use_database
+from autograder.grading.gradebook import db_url, ensure_tables, exclusive, has_gradebook, use_database
 from autograder.grading.late import parse_late_policy
 from autograder.grading.review_flags import review_flags
 from autograder.grading.shards import parse_shard, shard_of, write_shard_record
@@ -62,7 +62,8 @@ def prepare_assignment(course: Course, module: Module, out: Path):
     nb = reference_notebook(module)
     write_if_changed(out / "source" / module.name / module.notebook_name, dumps(nb))
     api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
-    with exclusive(db_url(out)):
+    with exclusive(db_url(out)), quiet_nbgrader():
+        ensure_tables(db_url(out))
         checked(api.generate_assignment(module.name, force=True, create=True), f"preparing {module.name}")
     return nb
 

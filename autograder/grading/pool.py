@@ -37,9 +37,10 @@ def worker_job(course: Course, module: Module, out: Path, settings: dict, reject
 
 
 class WorkerPool:
-    """`size` worker processes for one grading folder; `grade(students)` once, or `cancel()`."""
+    """`size` worker processes for one grading folder; `grade(students)` once, or `cancel()`.
+    `command`: the worker program (tests put a stand-in there), given the job file's path."""
 
-    def __init__(self, job: dict, size: int):
+    def __init__(self, job: dict, size: int, command: list[str] | None = None):
         self.jobs_dir = Path(tempfile.mkdtemp(prefix="tito-jobs-"))
         path = self.jobs_dir / "job.json"
         path.write_text(json.dumps(job))
@@ -47,7 +48,7 @@ class WorkerPool:
         self.workers = []
         for i in range(max(1, size)):
             log = open(self.jobs_dir / f"worker{i}.log", "w")
-            proc = subprocess.Popen([sys.executable, "-m", "autograder.grading.worker", str(path)],
+            proc = subprocess.Popen([*(command or [sys.executable, "-m", "autograder.grading.worker"]), str(path)],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                     cwd=self.jobs_dir, text=True)
             other: list[str] = []

@@ -8,6 +8,7 @@ id per line, as the pool hands them out; each student's result goes back as one 
 """
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import shutil
@@ -15,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.course.constants import COURSE_ID
 from autograder.grading import overrides
 from autograder.grading.late import parse_late_policy
 from autograder.grading.nbgrader_glue import make_api, quiet_nbgrader
@@ -117,14 +117,14 @@ def grade_students(job: dict, gradebook, session: Session | None = None, student
         yield student, report
 
 
+PRELOADED = ("nbconvert.exporters.html", "nbgrader.converters", "nbgrader.api", "autograder.grading.feedback",
+             "autograder.grading.preprocessor")
+
+
 def preload() -> None:
     """Import what grading needs while waiting for the first student (the pool starts workers early)."""
-    import nbconvert.exporters.html  # noqa: F401
-    import nbgrader.converters  # noqa: F401
-    from nbgrader.api import Gradebook  # noqa: F401
-
-    import autograder.grading.feedback  # noqa: F401
-    import autograder.grading.preprocessor  # noqa: F401
+    for name in PRELOADED:
+        importlib.import_module(name)
 
 
 def students_on_stdin():
@@ -141,9 +141,9 @@ def main(job_file: str) -> int:
     first = next(students, None)
     if first is None:       # cancelled before any student: nothing opened, nothing written
         return 0
-    from nbgrader.api import Gradebook
+    from autograder.grading.gradebook import open_gradebook
 
-    with quiet_nbgrader(), Gradebook(job["db_url"], course_id=COURSE_ID) as gradebook:
+    with quiet_nbgrader(), open_gradebook(job["db_url"]) as gradebook:
         for student, report in grade_students(job, gradebook, students=itertools.chain([first], students)):
             print(json.dumps({"student": student, **report}), flush=True)
     return 0
