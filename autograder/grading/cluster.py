@@ -61,6 +61,15 @@ def cluster_client(spec: str | None) -> Iterator[object | None]:
         yield client
 
 
+def warm_up(client) -> list:
+    """Each worker imports what grading needs (worker.preload) now, while the canary runs, rather than
+    in its first task. Keep the futures until the run ends: a released future is cancelled."""
+    from autograder.grading.worker import preload
+
+    return [client.submit(preload, pure=False, workers=[address], allow_other_workers=False)
+            for address in client.scheduler_info()["workers"]]
+
+
 def pack_template(course: Course, module: Module, out: Path, package_dir: Path) -> bytes:
     """The per-run template every worker unpacks (see the module docstring)."""
     from autograder.grading.gradebook import db_url, open_gradebook

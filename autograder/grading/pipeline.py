@@ -28,7 +28,7 @@ from autograder.grading.gradebook import db_url, ensure_tables, exclusive, has_g
 from autograder.grading.late import parse_late_policy
 from autograder.grading.review_flags import review_flags
 from autograder.grading.shards import parse_shard, shard_of, write_shard_record
-from autograder.grading.cluster import cluster_client
+from autograder.grading.cluster import cluster_client, warm_up
 from autograder.grading.pool import WorkerPool, worker_job
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.executor.report import ExecStatus
@@ -464,6 +464,7 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
         # sandbox, so the canary runs here as in local grading and spares the cluster a second template.
         on_this_machine = opts.cluster is None or opts.cluster.startswith("local:")
         pool = None if client is not None else start_pool(course, module, subs, out, opts, mode, hide)
+        warming = warm_up(client) if client is not None else []     # held until the batch is graded
         try:
             run_canary(course, module, opts, mode, hide, None if on_this_machine else client)
         except BaseException:
@@ -473,6 +474,7 @@ def grade(course: Course, module_name: str, opts: GradeOptions) -> tuple[list[St
         out.mkdir(parents=True, exist_ok=True)
         write_grading_config(course, out)
         results = grade_batch(course, module, subs, out, opts, mode, hide, client, pool)
+        del warming
     if shard:
         write_shard_record(out, module.name, shard, everyone, [s.student.id for s in subs])
     write_reports(out, module, class_results(out, module))
