@@ -366,13 +366,18 @@ def grade_batch(course: Course, module: Module, subs: list[Submission], out: Pat
                 mode: str, hide: list[str], client=None, pool: WorkerPool | None = None) -> list[StudentResult]:
     """Grade `subs` into the grading folder `out` (gradebook, reports, feedback): in local worker
     processes (`pool`, if already started), or as tasks on the Dask cluster of `client`."""
-    source_nb = prepare_assignment(course, module, out)
-    set_due_date(out, module, opts.due)
-    release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
-    reference_package(course, module, out)
-    for sub in subs:
-        stage(sub, module, out, release)
-    register_students(out, [s.student for s in subs])
+    try:
+        source_nb = prepare_assignment(course, module, out)
+        set_due_date(out, module, opts.due)
+        release = nbformat.read(out / "release" / module.name / module.notebook_name, as_version=4)
+        reference_package(course, module, out)
+        for sub in subs:
+            stage(sub, module, out, release)
+        register_students(out, [s.student for s in subs])
+    except BaseException:
+        if pool is not None:      # its workers wait for students that will not come
+            pool.cancel()
+        raise
     settings = grading_settings(module, out, mode, hide, opts.limits)
     rejected = {s.student.id: s.problem for s in subs if s.problem}
     if client is not None:
@@ -398,7 +403,9 @@ def run_canary(course: Course, module: Module, opts: GradeOptions, mode: str, hi
         canary = Submission(Student(CANARY), notebook=reference_notebook(module))
         quiet = GradeOptions(opts.submissions, out, workers=1, sandbox=opts.sandbox, limits=opts.limits,
                              progress=False)
-        (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide, client)
+        # its worker starts now, so that its imports overlap preparing the assignment
+        pool = start_pool(course, module, [canary], out, quiet, mode, hide) if client is None else None
+        (result,) = grade_batch(course, module, [canary], out, quiet, mode, hide, client, pool)
     if result.score >= result.max_score and result.status in (ExecStatus.OK, GradeStatus.REVIEW):
         return
     failed = [t for t in result.tests if t["status"] != "passed"]
