@@ -133,7 +133,7 @@ def run_on_cluster(client, course: Course, module: Module, out: Path, students: 
     from distributed import as_completed
     from tqdm import tqdm
 
-    from autograder.grading.gradebook import db_url, open_gradebook
+    from autograder.grading.gradebook import db_url, exclusive, open_gradebook
     from autograder.grading.nbgrader_glue import quiet_nbgrader
     from autograder.grading.worker import failure
 
@@ -154,7 +154,8 @@ def run_on_cluster(client, course: Course, module: Module, out: Path, students: 
             except Exception as exc:    # e.g. KilledWorker: its workers died too often; the rest go on
                 found[student] = failure({"mode": "dask"}, f"Dask task failed: {type(exc).__name__}: {exc}")
             else:
-                found[student] = import_result(gradebook, out, module, student, result)
+                with exclusive(db_url(out), shared=True):
+                    found[student] = import_result(gradebook, out, module, student, result)
             bar.update(1)
     bar.close()
     return found

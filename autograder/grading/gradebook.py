@@ -76,23 +76,27 @@ def check_reachable(url: str) -> None:
 
 
 @contextlib.contextmanager
-def exclusive(url: str):
-    """Hold a PostgreSQL advisory lock on the gradebook while inside: graders that start at the same
-    time must not create nbgrader's tables, or (re)generate the assignment, at the same time: nbgrader
-    deletes and recreates an assignment's notebook, which races. SQLite: nothing to hold."""
+def exclusive(url: str, shared: bool = False):
+    """Hold a PostgreSQL advisory lock on the gradebook while inside. (Re)generating the assignment
+    holds it alone: nbgrader deletes and recreates an assignment's notebook rows while it has no
+    submissions, which races with another grader creating its tables or generating it too (a
+    foreign-key violation) and with a grader recording a student's first submission (a deadlock).
+    Recording a student's grading holds it `shared`, so graders record at the same time but never
+    while the assignment is being regenerated. SQLite: one process writes at a time anyway."""
     if url.startswith("sqlite"):
         yield
         return
     from sqlalchemy import create_engine, text
 
+    how = "_shared" if shared else ""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            conn.execute(text("select pg_advisory_lock(7436)"))
+            conn.execute(text(f"select pg_advisory_lock{how}(7436)"))
             try:
                 yield
             finally:
-                conn.execute(text("select pg_advisory_unlock(7436)"))
+                conn.execute(text(f"select pg_advisory_unlock{how}(7436)"))
     finally:
         engine.dispose()
 

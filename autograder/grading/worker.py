@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from autograder.grading import overrides
+from autograder.grading.gradebook import exclusive
 from autograder.grading.late import parse_late_policy
 from autograder.grading.nbgrader_glue import make_api, quiet_nbgrader
 from autograder.grading.reports import GradeStatus
@@ -55,7 +56,8 @@ def grade_one(api, gradebook, job: dict, student: str, executions: dict[str, Exe
         shutil.rmtree(root / step / student / module, ignore_errors=True)
     executions.pop(student, None)
     started = time.perf_counter()
-    result = api.autograde(module, student, force=True, create=True)
+    with exclusive(job["db_url"], shared=True):
+        result = api.autograde(module, student, force=True, create=True)
     graded = time.perf_counter()
     if not result.get("success"):
         tail = ((result.get("error") or "") + (result.get("log") or "")).strip().splitlines()[-3:]
