@@ -333,6 +333,78 @@ assert np.asarray(grad).dtype == np.float32, f"float32 logits give a float32 gra
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## PyTorch's options: class weights, ignored targets, label smoothing
+#
+# `torch.nn.CrossEntropyLoss` takes three options that real training uses. A **weight** $w_c$ per class
+# (rare classes count more) scales example $n$'s loss by $w_{c_n}$, and the mean becomes a weighted
+# mean, divided by $W = \sum_n w_{c_n}$, not by $N$. A target equal to **ignore_index** (a padding token)
+# leaves the sum and $W$ alike. **Label smoothing** $\varepsilon$ trains against the target distribution
+# $(1-\varepsilon)\,\text{one-hot}(c_n) + \varepsilon / C$: with $\ell_{nj} = -\log\mathrm{softmax}(z_n)_j$,
+#
+# $$\mathcal L = \frac1W \sum_{n\ \text{kept}} \Bigl[(1-\varepsilon)\, w_{c_n} \ell_{n c_n} + \frac{\varepsilon}{C} \sum_j w_j\, \ell_{nj}\Bigr].$$
+#
+# Its gradient follows from $\partial \ell_{nj} / \partial z_{nk} = \mathrm{softmax}(z_n)_k - [j = k]$.
+
+# %% solution id="cross-entropy-options"
+def cross_entropy_options(logits, targets, weight=None, ignore_index=-100, label_smoothing=0.0):
+    """(loss, grad) of torch.nn.functional.cross_entropy(logits, targets, weight, ignore_index=...,
+    label_smoothing=...) with mean reduction: loss a Python float, grad = d loss / d logits, a new
+    float64 (N, C) ndarray (0 in ignored rows). logits: float (N, C), not modified; targets: ints (N,)
+    (ndarray or list); weight: C floats or None (all 1). Every target ignored: loss nan, grad all 0,
+    no warning. No overflow for |z| <= 1e4.
+    EXAMPLE: cross_entropy_options(np.array([[2., 0, 0], [0, 1, 0]]), [0, 1], weight=[3., 1, 1])
+             -> (0.3175, ...)  (= (3 l_0 + l_1) / 4 with l_n = -log softmax(z_n)[c_n])
+    HINT: a boolean mask selects the kept rows; the log-sum-exp trick gives every l_nj at once.
+    """
+    ### BEGIN SOLUTION
+    z = np.asarray(logits, dtype=np.float64)
+    t = np.asarray(targets)
+    C, eps = z.shape[1], label_smoothing
+    w = np.ones(C) if weight is None else np.asarray(weight, dtype=np.float64)
+    keep = t != ignore_index
+    grad = np.zeros(z.shape)
+    if not keep.any():
+        return float("nan"), grad
+    zk, tk = z[keep], t[keep]
+    rows, wt = np.arange(len(tk)), w[tk]
+    m = zk.max(axis=1, keepdims=True)
+    e = np.exp(zk - m)
+    total = e.sum(axis=1, keepdims=True)
+    nlogp = m + np.log(total) - zk
+    p = e / total
+    loss = (1 - eps) * np.sum(wt * nlogp[rows, tk]) + eps / C * np.sum(nlogp * w)
+    g = (1 - eps) * wt[:, None] * p + eps / C * (w.sum() * p - w)
+    g[rows, tk] -= (1 - eps) * wt
+    grad[keep] = g / wt.sum()
+    return float(loss / wt.sum()), grad
+    ### END SOLUTION
+
+# %% test id="test-cross-entropy-options" points=3
+ls = lambda row, c: np.log(np.exp(row).sum()) - row[c]
+loss, grad = cross_entropy_options(np.array([[2.0, 0, 0], [0, 1, 0]]), [0, 1], weight=[3.0, 1, 1])
+exp = (3 * ls(np.array([2.0, 0, 0]), 0) + ls(np.array([0.0, 1, 0]), 1)) / 4
+assert np.isclose(loss, exp), f"weighted mean (3 l_0 + l_1) / (3 + 1): expected {exp}, got {loss}"
+loss, grad = cross_entropy_options(np.zeros((1, 3)), [1], label_smoothing=0.3)
+exp = [np.log(3), 0.7 / 3, 0.7 / 3 - 0.7, 0.7 / 3]
+assert np.allclose([loss] + np.asarray(grad)[0].tolist(), exp), f"uniform logits, eps 0.3: loss log 3, gradient 0.7 (softmax - one-hot): expected {exp}, got {loss}, {grad}"
+### BEGIN HIDDEN TESTS
+Z, wts = np.array([[0.5, -1.0, 2.0, 0.0], [3.0, 0.0, 0.0, -2.0], [0.0, 1.0, 0.0, 1.0], [1.0, 1.0, -1.0, 0.5]]), [1.0, 2.0, 0.5, 3.0]
+for kw, torch_loss in [(dict(), 1.1506734362485556), (dict(weight=wts), 1.5242263605376074), (dict(label_smoothing=0.2), 1.3506734362485555),
+                       (dict(weight=wts, label_smoothing=0.1), 1.571545941179042), (dict(ignore_index=3), 0.554835363177922),
+                       (dict(ignore_index=0, weight=[1.0, 2, 3, 4], label_smoothing=0.5), 1.7199288657654455)]:
+    T, keep = np.array([3, 0, kw.get("ignore_index", -100), 1]), Z.copy()
+    loss, grad = cross_entropy_options(Z, T, **kw)
+    num = numerical_grad(lambda v: cross_entropy_options(v, T, **kw)[0], Z)
+    assert np.isclose(loss, torch_loss, rtol=1e-12), f"targets {T.tolist()}, {kw}: expected PyTorch's {torch_loss}, got {loss}"
+    assert np.shape(grad) == (4, 4) and np.asarray(grad).dtype == np.float64 and np.allclose(grad, num, rtol=1e-6, atol=1e-8), f"{kw}: expected (central differences)\n{num}\ngot\n{grad}"
+    assert np.array_equal(Z, keep), "the logits must not be modified"
+with np.errstate(over="raise", invalid="raise", divide="raise"):
+    got = [cross_entropy_options(np.array([[1e4, 0.0], [0.0, 1e4]], dtype=np.float32), np.array([0, 0]), label_smoothing=0.5)[0],
+           cross_entropy_options(np.ones((2, 3)), [-100, -100])]
+assert np.isclose(got[0], (0.5 * 1e4 + 0.25 * 2e4) / 2) and np.isnan(got[1][0]) and np.array_equal(got[1][1], np.zeros((2, 3))), f"|z| = 1e4 -> 5000; all ignored -> (nan, zeros): got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## The picture: how hard each loss pushes
 #
 # For a positive example ($y = 1$), cross-entropy $-\log p$ grows without bound as the prediction

@@ -59,18 +59,41 @@ def raises(fn, exc):
         return str(e)
     raise AssertionError(f"expected {exc.__name__} to be raised")
 
+def scores_of(q, k, causal=False):
+    """Reference scaled scores q k^T / sqrt(E) of float64 ndarrays, -inf where causal masks them."""
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    return np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf) if causal else s
+
+def lse_of(q, k, causal=False):
+    """Each query's log-sum-exp of its scaled (causal: masked) scores, float64 (..., L)."""
+    s = scores_of(q, k, causal)
+    m = s.max(-1, keepdims=True)
+    return (m + np.log(np.exp(s - m).sum(-1, keepdims=True)))[..., 0]
+
+def attend(q, k, v, causal=False):
+    """Reference attention of float64 ndarrays (leading axes broadcast; causal: top-left aligned)."""
+    return np.exp(scores_of(q, k, causal) - lse_of(q, k, causal)[..., None]) @ v
+
+def numeric_grads(f, arrays, R):
+    """Central differences of sum(R * f(*arrays)) with respect to every float64 ndarray of `arrays`."""
+    grads = [np.zeros_like(a) for a in arrays]
+    for a, g in zip(arrays, grads):
+        for i in np.ndindex(a.shape):
+            old = a[i]
+            a[i] = old + 1e-6
+            plus = np.sum(R * f(*arrays))
+            a[i] = old - 1e-6
+            g[i], a[i] = (plus - np.sum(R * f(*arrays))) / 2e-6, old
+    return grads
+
 def grad_check(fn, *arrays):
     """fn(*float64 leaf Tensors) -> Tensor: its backward against central differences, every input."""
-    leaves = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
     R = np.random.default_rng(0).standard_normal(fn(*leaves).shape)
     (fn(*leaves) * Tensor(R)).sum().backward()
-    for k, leaf in enumerate(leaves):
-        num = np.zeros_like(leaf.data)
-        for i in np.ndindex(leaf.shape):
-            old, leaf.data[i] = leaf.data[i], leaf.data[i] + 1e-6
-            plus = np.sum(R * fn(*leaves).data)
-            leaf.data[i] = old - 1e-6
-            num[i], leaf.data[i] = (plus - np.sum(R * fn(*leaves).data)) / 2e-6, old
+    nums = numeric_grads(lambda *a: fn(*[Tensor(x) for x in a]).data, arrays, R)
+    for k, (leaf, num) in enumerate(zip(leaves, nums)):
         got = None if leaf.grad is None else leaf.grad.data
         assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), \
             f"gradient of input {k}: expected (finite differences)\n{np.round(num, 5)}\ngot\n{got}"
@@ -141,19 +164,11 @@ got = attention_backward(qa, ka, va, go)
 for name, g, leaf in zip("qkv", got, leaves):
     assert np.shape(g) == leaf.shape and np.allclose(g, leaf.grad.data), f"d{name}: expected (autograd)\n{np.round(leaf.grad.data, 4)}\ngot\n{np.round(g, 4)}"
 ### BEGIN HIDDEN TESTS
-def attend(q, k, v):
-    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
-    w = np.exp(s - s.max(-1, keepdims=True))
-    return (w / w.sum(-1, keepdims=True)) @ v
 arrays = [rng.standard_normal((2, 3, 4)) * np.array([[[1.0]], [[2000.0]]]), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3))]
 gb = rng.standard_normal((2, 3, 3))
 with np.errstate(over="raise", invalid="raise"):
     got = attention_backward(*arrays, gb)
-for n, (a, g) in enumerate(zip(arrays, got)):
-    num = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]; a[i] = old + 1e-6; plus = np.sum(gb * attend(*arrays))
-        a[i] = old - 1e-6; num[i] = (plus - np.sum(gb * attend(*arrays))) / 2e-6; a[i] = old
+for n, (g, num) in enumerate(zip(got, numeric_grads(attend, arrays, gb))):
     assert np.allclose(g, num, rtol=1e-5, atol=1e-6), f"batched input {n} (scores in the thousands: subtract each row's own maximum): expected (finite differences)\n{np.round(num, 4)}\ngot\n{np.round(g, 4)}"
 ### END HIDDEN TESTS
 
@@ -226,8 +241,7 @@ for what, L, S, vv, kw, exp in [("causal", 2, 2, v1, dict(is_causal=True), [[4, 
 raises(lambda: scaled_dot_product_attention(q1, k1, v1, attn_mask=np.array([[True, True]]), is_causal=True), RuntimeError)
 rng = np.random.default_rng(2)
 qr, kr, vr = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 3, 6, 2))
-w_ref = np.exp(qr @ kr.transpose(0, 1, 3, 2) / np.sqrt(5))
-got, exp = scaled_dot_product_attention(Tensor(qr), Tensor(kr), Tensor(vr)), w_ref / w_ref.sum(-1, keepdims=True) @ vr
+got, exp = scaled_dot_product_attention(Tensor(qr), Tensor(kr), Tensor(vr)), attend(qr, kr, vr)
 assert got.shape == (2, 3, 4, 2) and np.allclose(got.data, exp), f"batched heads (2, 3, L=4, S=6), scale sqrt(E=5): expected\n{exp}\ngot\n{got.data}"
 f32 = scaled_dot_product_attention(Tensor(qr.astype(np.float32)), Tensor(kr.astype(np.float32)), Tensor(vr.astype(np.float32)), is_causal=True)
 assert f32.dtype == np.float32, f"float32 in, float32 out, got {f32.dtype}"
@@ -376,6 +390,51 @@ assert not np.allclose(np.triu(w, 1), 0), "without causal, queries also see late
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Grouped-query attention
+#
+# Generating text keeps every key and value ever computed (module 14), so $K, V$ dominate memory.
+# **Grouped-query attention** (Ainslie et al., 2023; Llama 2 70B, Mistral) gives $H$ query heads only
+# $G$ key/value heads: query heads $h = 0 \dots H-1$ form $G$ groups of $R = H / G$ consecutive heads,
+# and group $g$ reads key/value head $g$ ($G = 1$: multi-query attention). The cache shrinks $R$ times.
+# `scaled_dot_product_attention` broadcasts its leading axes, so no key or value needs copying.
+
+# %% solution id="gqa"
+def grouped_query_attention(q, k, v, is_causal=False):
+    """Attention of Tensor q (..., H, L, D) against k (..., G, S, D), v (..., G, S, Dv) -> Tensor
+    (..., H, L, Dv): query head h attends with key/value head h // (H // G). ValueError naming H and G
+    unless G divides H. Differentiable: a shared key gets the gradients of all its query heads.
+    EXAMPLE: H = 4, G = 2: query heads 0 and 1 use kv head 0, heads 2 and 3 use kv head 1.
+    HINT: give the queries an extra group axis and the keys a length-1 axis where the queries have R.
+    """
+    ### BEGIN SOLUTION
+    H, G = q.shape[-3], k.shape[-3]
+    if H % G != 0:
+        raise ValueError(f"{H} query heads cannot be split into {G} key/value groups")
+    lead = q.shape[:-3]
+    qg = q.reshape(*lead, G, H // G, *q.shape[-2:])
+    kg = k.reshape(*lead, G, 1, *k.shape[-2:])
+    vg = v.reshape(*lead, G, 1, *v.shape[-2:])
+    out = scaled_dot_product_attention(qg, kg, vg, is_causal=is_causal)
+    return out.reshape(*lead, H, *out.shape[-2:])
+    ### END SOLUTION
+
+# %% test id="test-gqa" points=2
+rng = np.random.default_rng(12)
+qg, kg, vg = rng.standard_normal((2, 4, 3, 5)), rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((2, 2, 6, 3))
+got, exp = grouped_query_attention(Tensor(qg), Tensor(kg), Tensor(vg)), attend(qg, np.repeat(kg, 2, axis=1), np.repeat(vg, 2, axis=1))
+assert got.shape == (2, 4, 3, 3) and np.allclose(got.data, exp), f"heads 0, 1 use kv head 0, heads 2, 3 kv head 1: expected (2, 4, 3, 3)\n{np.round(exp[0, 1], 3)}\ngot {got.shape}\n{np.round(got.data[0, 1], 3)}"
+### BEGIN HIDDEN TESTS
+for G, causal in [(1, True), (4, False), (2, True)]:
+    kk, vv = kg[:, :1].repeat(G, axis=1) + np.arange(G)[:, None, None], vg[:, :1].repeat(G, axis=1) * np.arange(1, G + 1)[:, None, None]
+    got, exp = grouped_query_attention(Tensor(qg), Tensor(kk), Tensor(vv), is_causal=causal), attend(qg, np.repeat(kk, 4 // G, axis=1), np.repeat(vv, 4 // G, axis=1), causal)
+    assert got.shape == (2, 4, 3, 3) and np.allclose(got.data, exp), f"G = {G}, causal {causal}: expected\n{np.round(exp[1, 3], 3)}\ngot\n{np.round(got.data[1, 3], 3)}"
+msg = raises(lambda: grouped_query_attention(Tensor(qg[:, :3]), Tensor(kg), Tensor(vg)), ValueError)
+assert "3" in msg and "2" in msg, f"expected a ValueError naming H = 3 and G = 2, got {msg!r}"
+assert grouped_query_attention(Tensor(qg[0]), Tensor(kg[0]), Tensor(vg[0])).shape == (4, 3, 3), "no batch axis: (H, L, D) works too"
+grad_check(lambda a, b, c: grouped_query_attention(a, b, c, is_causal=True), qg[0, :, :, :3], kg[0, :, :4, :3], vg[0, :, :4])
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Attention in blocks: the online softmax
 #
 # FlashAttention (Dao et al., 2022) never holds the $L \times S$ scores: it reads keys and values in
@@ -388,11 +447,14 @@ assert not np.allclose(np.triu(w, 1), 0), "without causal, queries also see late
 # Every exponent is $\le 0$ (no overflow), and the result is exact, not an approximation.
 
 # %% solution id="blockwise-attention"
-def blockwise_attention(q, k, v, block_size, is_causal=False):
+def blockwise_attention(q, k, v, block_size, is_causal=False, return_lse=False):
     """scaled_dot_product_attention(q, k, v, is_causal=is_causal) of ndarrays (same leading axes) as a
     float64 (..., L, Ev) ndarray, with the online softmax: keys and values `block_size` at a time (the
     last block may be shorter), never more than (..., L, block_size) scores. Causal is top-left aligned.
-    EXAMPLE: with q, k, v of the scaled_dot_product_attention example, block_size=1 -> [[3., 2.]]
+    return_lse=True: (output, lse), lse the float64 (..., L) log-sum-exp of each query's scaled,
+    masked scores, log sum_j exp(s_j): all the backward pass needs to rebuild the weights.
+    EXAMPLE: with q, k, v of the scaled_dot_product_attention example, block_size=1 -> [[3., 2.]];
+             return_lse=True -> ([[3., 2.]], [log 4])
     HINT: start the running maximum at -inf: np.exp(-inf) is 0, without a warning.
     """
     ### BEGIN SOLUTION
@@ -411,7 +473,10 @@ def blockwise_attention(q, k, v, block_size, is_causal=False):
         total = total * rescale + p.sum(axis=-1, keepdims=True)
         acc = acc * rescale + p @ v[..., start:stop, :]
         m = m_new
-    return acc / total
+    out = acc / total
+    if return_lse:
+        return out, (m + np.log(total))[..., 0]
+    return out
     ### END SOLUTION
 
 # %% test id="test-blockwise-attention" points=3
@@ -424,21 +489,78 @@ for bs in (1, 3, 7):
     got = blockwise_attention(qb, kb, vb, bs)
     assert got.shape == (5, 3) and np.allclose(got, full), f"block_size {bs}: expected the full attention\n{np.round(full, 4)}\ngot\n{np.round(got, 4)}"
 ### BEGIN HIDDEN TESTS
-def reference(q, k, v, causal):
-    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
-    if causal:
-        s = np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
-    w = np.exp(s - s.max(-1, keepdims=True))
-    return (w / w.sum(-1, keepdims=True)) @ v
 qh, kh, vh = rng.standard_normal((2, 3, 6, 4)) * 30, rng.standard_normal((2, 3, 9, 4)), rng.standard_normal((2, 3, 9, 2))
 with np.errstate(over="raise", invalid="raise", divide="raise"):
     for bs, causal in [(2, False), (4, True), (1, True), (20, False), (9, True)]:
-        got, exp = blockwise_attention(qh, kh, vh, bs, is_causal=causal), reference(qh, kh, vh, causal)
+        got, exp = blockwise_attention(qh, kh, vh, bs, is_causal=causal), attend(qh, kh, vh, causal)
         assert got.shape == (2, 3, 6, 2) and np.allclose(got, exp), f"batched heads, scores up to ~100, block {bs}, causal {causal}: max error {np.abs(got - exp).max()}"
-    got, exp = blockwise_attention(kh, qh, vh[..., :6, :], 4, is_causal=True), reference(kh, qh, vh[..., :6, :], True)
+    got, exp = blockwise_attention(kh, qh, vh[..., :6, :], 4, is_causal=True), attend(kh, qh, vh[..., :6, :], True)
     assert got.shape == (2, 3, 9, 2) and np.allclose(got, exp), f"L=9 > S=6, causal top-left: max error {np.abs(got - exp).max()}"
 got = blockwise_attention(qb.astype(np.float32), kb.astype(np.float32), vb.astype(np.float32), 2)
 assert got.dtype == np.float64 and np.allclose(got, full, atol=1e-5), f"float32 in, float64 out: got {got.dtype}"
+for bs, causal in [(4, True), (1, False), (20, True)]:
+    got, exp = blockwise_attention(qh, kh, vh, bs, causal, return_lse=True), lse_of(qh, kh, causal)
+    assert len(got) == 2 and np.allclose(got[0], attend(qh, kh, vh, causal)) and np.shape(got[1]) == (2, 3, 6) and np.allclose(got[1], exp), \
+        f"return_lse, block {bs}, causal {causal}: expected lse (2, 3, 6)\n{np.round(exp[0, 0], 3)}\ngot {np.shape(got[1])}\n{np.round(got[1][0, 0], 3)}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The backward pass in blocks
+#
+# FlashAttention's backward stores no $P$ either. The forward kept the output $O$ and each query's
+# log-sum-exp $\lambda_i = m_i + \log \ell_i$, so a block of weights comes back exactly,
+# $P_{ij} = e^{s_{ij} - \lambda_i}$. The softmax rule needs $\sum_j \bar P_{ij} P_{ij}$ over *all* keys; since
+# $\bar P_{ij} = \bar O_i \cdot v_j$, that sum is $\bar O_i \cdot O_i$: one number per query, known before
+# the loop. Each block of keys then yields its own rows of $\bar K$, $\bar V$ and adds its share to $\bar Q$.
+
+# %% solution id="blockwise-backward"
+def blockwise_attention_backward(q, k, v, grad_out, out, lse, block_size, is_causal=False):
+    """(dq, dk, dv) of attention_backward, float64 ndarrays shaped like q, k, v (same leading axes),
+    computed `block_size` keys at a time from out = blockwise_attention(q, k, v, ...) and its lse
+    ((..., L), see return_lse): never more than (..., L, block_size) weights or scores at once.
+    Causal is top-left aligned (masked weights are 0).
+    EXAMPLE: with one key (S = 1, lse = the only score) -> dq = dk = 0, dv = grad_out summed over L.
+    HINT: exp(score - lse) is a weight; the row sums the softmax rule needs come from grad_out and out.
+    """
+    ### BEGIN SOLUTION
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    L, S = q.shape[-2], k.shape[-2]
+    row_dot = np.sum(grad_out * out, axis=-1, keepdims=True)
+    lse = lse[..., None]
+    dq, dk, dv = np.zeros(q.shape), np.zeros(k.shape), np.zeros(v.shape)
+    for start in range(0, S, block_size):
+        stop = min(start + block_size, S)
+        kb, vb = k[..., start:stop, :], v[..., start:stop, :]
+        s = q @ np.swapaxes(kb, -1, -2) * scale
+        if is_causal:
+            s = np.where(np.arange(start, stop) <= np.arange(L)[:, None], s, -np.inf)
+        p = np.exp(s - lse)
+        dv[..., start:stop, :] = np.swapaxes(p, -1, -2) @ grad_out
+        ds = p * (grad_out @ np.swapaxes(vb, -1, -2) - row_dot)
+        dq += ds @ kb * scale
+        dk[..., start:stop, :] = np.swapaxes(ds, -1, -2) @ q * scale
+    return dq, dk, dv
+    ### END SOLUTION
+
+# %% test id="test-blockwise-backward" points=3
+rng = np.random.default_rng(11)
+qb, kb, vb, gb = rng.standard_normal((5, 4)), rng.standard_normal((7, 4)), rng.standard_normal((7, 3)), rng.standard_normal((5, 3))
+exp = numeric_grads(attend, [qb, kb, vb], gb)
+for bs in (1, 3, 7):
+    got = blockwise_attention_backward(qb, kb, vb, gb, attend(qb, kb, vb), lse_of(qb, kb), bs)
+    for name, g, e in zip("qkv", got, exp):
+        assert np.shape(g) == e.shape and np.allclose(g, e, atol=1e-6), f"block_size {bs}, d{name}: expected (finite differences)\n{np.round(e, 4)}\ngot\n{np.round(g, 4)}"
+### BEGIN HIDDEN TESTS
+qh, kh, vh, gh = rng.standard_normal((2, 2, 6, 4)) * 20, rng.standard_normal((2, 2, 9, 4)), rng.standard_normal((2, 2, 9, 2)), rng.standard_normal((2, 2, 6, 2))
+for (q_, k_, v_, g_), causal in [((qh, kh, vh, gh), False), ((qh, kh, vh, gh), True), ((kh, qh, vh[..., :6, :], rng.standard_normal((2, 2, 9, 2))), True)]:
+    exp = numeric_grads(lambda a, b, c: attend(a, b, c, causal), [q_.copy(), k_.copy(), v_.copy()], g_)
+    for bs in (2, 4, 20):
+        with np.errstate(over="raise", invalid="raise"):
+            got = blockwise_attention_backward(q_, k_, v_, g_, attend(q_, k_, v_, causal), lse_of(q_, k_, causal), bs, is_causal=causal)
+        for name, g, e in zip("qkv", got, exp):
+            assert np.shape(g) == e.shape and np.allclose(g, e, rtol=1e-4, atol=1e-5), f"batched heads (L={q_.shape[-2]}, S={k_.shape[-2]}), scores ~ 50, block {bs}, causal {causal}, d{name}: max error {np.abs(g - e).max()}"
+got = blockwise_attention_backward(qb.astype(np.float32), kb, vb, gb, attend(qb, kb, vb), lse_of(qb, kb), 2)
+assert all(np.asarray(g).dtype == np.float64 for g in got), f"float64 results, got {[np.asarray(g).dtype for g in got]}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
