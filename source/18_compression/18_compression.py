@@ -35,6 +35,7 @@ from tinytorch_lib.tensor import Tensor
 PRUNABLE = (Linear, Conv2d)
 
 # %%
+import heapq
 from tinytorch_lib.activations import ReLU
 from tinytorch_lib.optim import SGD, Adam, AdamW
 from tinytorch_lib.tensor import manual_seed
@@ -495,6 +496,99 @@ assert np.isclose(got, reference_distillation(zs, zt, y, 4.0, 0.5), rtol=1e-5) a
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Weight sharing and Huffman coding
+# Deep Compression (Han et al., 2016) stores each weight as the index of one of $k$ shared values, a
+# **codebook** found by k-means on the weights' values (1-D): start from $k$ values evenly spaced from
+# the smallest to the largest weight, then alternate *assign* (nearest value) and *update* (mean of the
+# assigned weights). $\log_2 k$ bits per weight instead of 32, and fine-tuning can move the $k$ values.
+
+# %% solution id="share-weights"
+def share_weights(w, k, iters=10):
+    """k-means codebook for the values of the float ndarray w (any shape; not modified).
+
+    Returns (codebook, idx): codebook (k,) float64; idx int64 of w's shape, w ~ codebook[idx].
+    Start from k values evenly spaced from w.min() to w.max(); then `iters` rounds of assign (each
+    weight to its nearest value, a tie to the lower index) and update (each value to the mean of
+    its weights; a value no weight chose stays). idx is the assignment to the final codebook.
+    EXAMPLE: share_weights(np.array([0., 1., 9., 10.]), 2) -> (array([0.5, 9.5]), array([0, 0, 1, 1]))
+    HINT: an (n, 1) column minus a (k,) row gives every distance at once; `np.argmin`, `np.linspace`.
+    """
+    ### BEGIN SOLUTION
+    values = w.astype(np.float64).ravel()
+    codebook = np.linspace(values.min(), values.max(), k)
+    for _ in range(iters):
+        idx = np.argmin(np.abs(values[:, None] - codebook), axis=1)
+        for j in range(k):
+            if np.any(idx == j):
+                codebook[j] = values[idx == j].mean()
+    idx = np.argmin(np.abs(values[:, None] - codebook), axis=1)
+    return codebook, idx.reshape(w.shape).astype(np.int64)
+    ### END SOLUTION
+
+# %% test id="test-share-weights" points=3
+book, idx = share_weights(np.array([0.0, 1.0, 9.0, 10.0]), 2)
+got = (np.asarray(book).tolist(), np.asarray(idx).tolist())
+assert got == ([0.5, 9.5], [0, 0, 1, 1]), f"start [0, 10], assign, update to the means: expected ([0.5, 9.5], [0, 0, 1, 1]), got {got}"
+### BEGIN HIDDEN TESTS
+for w, k, iters, exp in [(np.array([0.0, 0.1, 10.0]), 3, 10, ([0.05, 5.0, 10.0], [0, 0, 2])),   # an unused value stays
+                         (np.array([0.0, 1.0, 2.0]), 2, 0, ([0.0, 2.0], [0, 0, 1])),             # no round; a tie goes low
+                         (np.array([[4.0, 0.0], [1.0, 2.0]], np.float32), 2, 1, ([1.0, 4.0], [[1, 0], [0, 0]]))]:
+    book, idx = (np.asarray(a) for a in share_weights(w, k, iters))
+    ok = np.allclose(book, exp[0]) and idx.tolist() == exp[1] and (book.dtype, idx.dtype) == (np.float64, np.int64)
+    assert ok, f"{w.tolist()}, k={k}, iters={iters}: expected {exp} (float64, int64), got ({book.tolist()}, {idx.tolist()}) ({book.dtype}, {idx.dtype})"
+w = np.random.default_rng(7).standard_normal(200)
+book, idx = (np.asarray(a) for a in share_weights(w, 4, 1))
+ref = np.linspace(w.min(), w.max(), 4)
+first = np.argmin(np.abs(w[:, None] - ref), axis=1)
+ref = np.array([w[first == j].mean() if np.any(first == j) else ref[j] for j in range(4)])
+assert np.allclose(book, ref) and np.array_equal(idx, np.argmin(np.abs(w[:, None] - ref), axis=1)), f"one round from the linear start: expected {ref}, got {book}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The indices are not equally common, so **Huffman coding** (the third stage) gives the frequent ones
+# short codes: merge the two least frequent groups of symbols until one is left; every merge adds one
+# bit to the code of each symbol in the two groups. No prefix code spends fewer bits in total.
+
+# %% solution id="huffman"
+def huffman_lengths(counts):
+    """Huffman code lengths in bits (an int64 array (k,)) for symbol counts (k,) of non-negative ints.
+
+    A symbol of count 0 gets length 0; when a single symbol occurs it gets length 1; otherwise the
+    lengths of a Huffman code of the occurring symbols (sum of counts * lengths is the smallest possible).
+    EXAMPLE: huffman_lengths([5, 2, 1, 1, 0]) -> [1, 2, 3, 3, 0] (5 + 4 + 3 + 3 = 15 bits)
+    HINT: the `heapq` module; a heap entry can be a tuple (count, tie-breaker, symbols).
+    """
+    ### BEGIN SOLUTION
+    lengths = np.zeros(len(counts), dtype=np.int64)
+    heap = [(int(c), i, [i]) for i, c in enumerate(counts) if c > 0]
+    if len(heap) == 1:
+        lengths[heap[0][2]] = 1
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        c1, t1, s1 = heapq.heappop(heap)
+        c2, t2, s2 = heapq.heappop(heap)
+        lengths[s1 + s2] += 1
+        heapq.heappush(heap, (c1 + c2, min(t1, t2), s1 + s2))
+    return lengths
+    ### END SOLUTION
+
+# %% test id="test-huffman" points=3
+got = np.asarray(huffman_lengths([5, 2, 1, 1, 0]))
+assert got.tolist() == [1, 2, 3, 3, 0] and got.dtype == np.int64, f"expected [1, 2, 3, 3, 0] (int64), got {got.tolist()} ({got.dtype})"
+### BEGIN HIDDEN TESTS
+assert np.asarray(huffman_lengths([0, 7, 0])).tolist() == [0, 1, 0] and np.asarray(huffman_lengths([0, 0])).tolist() == [0, 0], "one symbol: 1 bit; none: no bits"
+for counts in [[3, 3], [1, 1, 1, 1], [40, 30, 20, 6, 3, 1], list(np.random.default_rng(8).integers(0, 50, 16))]:
+    got = np.asarray(huffman_lengths(counts))
+    heap, best = sorted(c for c in counts if c > 0), 0          # optimal total = sum of all merged weights
+    while len(heap) > 1:
+        a, b = heap.pop(0), heap.pop(0)
+        best += a + b
+        heap = sorted(heap + [a + b])
+    kraft = np.sum(2.0 ** -got[np.asarray(counts) > 0])
+    assert np.sum(got * np.asarray(counts)) == best and np.isclose(kraft, 1.0), f"{counts}: expected {best} bits in total and a complete code (sum 2^-length = 1), got {got.tolist()}: {np.sum(got * np.asarray(counts))} bits, sum {kraft}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Putting them to work
 # `distill` runs one epoch of distillation: the teacher only predicts (eval mode, no graph), the
 # student learns from `distillation_loss`. `iterative_prune` prunes in `steps` stages with the cubic
@@ -603,6 +697,11 @@ for name, m in [("dense", mlp), ("90% pruned + fine-tuned", tuned), ("75% of neu
 values, cols, row_ptr = to_csr(tuned[0].weight.data)
 print(f"first layer, 90% pruned: dense {tuned[0].weight.data.nbytes} bytes, CSR {values.nbytes + cols.nbytes + row_ptr.nbytes} bytes; "
       f"same product: {np.allclose(csr_linear(Xt.data, values, cols, row_ptr), Xt.data @ tuned[0].weight.data.T, atol=1e-4)}")
+shared = copy.deepcopy(tuned)
+book, idx = share_weights(tuned[0].weight.data, 16)
+shared[0].weight.data = book[idx].astype(np.float32)     # its mask keeps the pruned weights at 0
+huff = np.sum(huffman_lengths(np.bincount(idx.ravel(), minlength=16)) * np.bincount(idx.ravel(), minlength=16)) / idx.size
+print(f"first layer shared to 16 values: accuracy {accuracy(shared):.3f}, 32 -> 4 bits per weight, {huff:.2f} with Huffman")
 plt.figure(figsize=(5, 3))
 for s, accs in curves.items():
     plt.plot(levels, accs, "o-", label=f"{s} pruning, no retraining")
