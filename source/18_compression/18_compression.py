@@ -1,21 +1,16 @@
 # %% [markdown]
 # # 18 · Compression
 #
-# A trained network holds far more numbers than it needs. Four ways to drop them:
-# * **magnitude pruning** (Han et al., 2015): zero the weights of smallest $|w|$, over the whole
-#   model (**global**: one threshold) or per layer (**layer**: each layer loses the same fraction);
-# * **structured pruning**: drop whole neurons, so the matrices really shrink (zeros in a dense
-#   matrix save no time);
-# * **low rank**: replace $W$ $(m \times n)$ by $AB$ with $A$ $(m \times r)$, $B$ $(r \times n)$:
-#   $r(m+n)$ numbers instead of $mn$; the truncated SVD gives the best such $AB$ (Eckart-Young);
-# * **distillation** (Hinton et al., 2015): train a small student on a big teacher's softened outputs.
+# A trained network holds far more numbers than it needs. Ways to drop them: **magnitude pruning**
+# (zero the smallest $|w|$, Han et al., 2015) and a sparse format to store it; **structured pruning**
+# (drop whole neurons: smaller dense matrices); **low rank** (truncated SVD); **weight sharing**
+# (Deep Compression); **distillation** (a small student learns a teacher's outputs).
 #
-# Zeros only pay off in a sparse format (you write one). A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean **mask**
-# `weight_mask` and computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD
-# (momentum, weight decay), Adam and AdamW started after pruning never move them (their averages
-# stay 0, $0 / (\sqrt 0 + \epsilon) = 0$). Each forward also re-zeroes the pruned weights (a loaded
-# checkpoint cannot bring them back). The pruned layer gets its own instance `forward` (module 03's
-# `__call__` looks up `self.forward`): no class changes.
+# A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean mask `weight_mask`
+# and computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD, Adam and AdamW
+# started after pruning never move them ($0 / (\sqrt 0 + \epsilon) = 0$). Each forward also re-zeroes
+# them (a loaded checkpoint cannot bring them back). The pruned layer gets its own instance `forward`
+# (module 03's `__call__` looks up `self.forward`): no class changes.
 
 # %%
 #| default_exp compression
@@ -35,7 +30,6 @@ from tinytorch_lib.tensor import Tensor
 PRUNABLE = (Linear, Conv2d)
 
 # %%
-import heapq
 from tinytorch_lib.activations import ReLU
 from tinytorch_lib.optim import SGD, Adam, AdamW
 from tinytorch_lib.tensor import manual_seed
@@ -103,8 +97,7 @@ def grad_check(fn, a):
     assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), f"expected (finite differences)\n{np.round(num, 6)}\ngot\n{got}"
 
 # %% test id="test-masked-forward" points=3
-lin = Linear(2, 1)
-lin.weight.data, lin.bias.data = np.array([[1.0, 2.0]], np.float32), np.array([0.5], np.float32)
+lin = Linear(2, 1); lin.weight.data, lin.bias.data = np.array([[1.0, 2.0]], np.float32), np.array([0.5], np.float32)
 apply_mask(lin, np.array([[True, False]]))
 assert lin.weight.data.tolist() == [[1.0, 0.0]] and lin.weight_mask.dtype == np.bool_, f"the pruned weight is zeroed, mask kept as bool: got {lin.weight.data.tolist()}"
 out = lin(Tensor([[1.0, 1.0]]))
@@ -116,24 +109,18 @@ lin.weight.data = np.array([[3.0, 7.0]], np.float32)        # e.g. a checkpoint 
 got = (lin(Tensor([[1.0, 1.0]])).data.tolist(), lin.weight.data.tolist())
 assert got == ([[3.5]], [[3.0, 0.0]]), f"each forward re-applies the mask to the weight: expected ([[3.5]], [[3.0, 0.0]]), got {got}"
 fresh, mine = Linear(2, 1), np.array([[True, False]])
-apply_mask(fresh, mine)
-apply_mask(lin, np.array([[False, True]]))
-mine[0, 1] = True
+apply_mask(fresh, mine); apply_mask(lin, np.array([[False, True]])); mine[0, 1] = True
 got = (lin.weight_mask.tolist(), lin.weight.data.tolist(), fresh.weight_mask.tolist())
 assert got == ([[False, False]], [[0.0, 0.0]], [[True, False]]), f"a new mask is ANDed with the old one; the layer keeps its own copy: expected ([[F, F]], [[0, 0]], [[T, F]]), got {got}"
 assert lin.forward.__func__ is pruned_forward, f"the layer's own forward is pruned_forward bound to it, got {lin.forward!r}"
 msg = raises(lambda: apply_mask(Linear(3, 2), np.ones((3, 2), bool)), ValueError)
 assert "(3, 2)" in msg and "(2, 3)" in msg, f"name both shapes, got: {msg}"
-conv = Conv2d(1, 2, 3, padding=1, bias=False)
-m = np.zeros((2, 1, 3, 3), bool)
+conv, m, x = Conv2d(1, 2, 3, padding=1, bias=False), np.zeros((2, 1, 3, 3), bool), np.random.default_rng(0).standard_normal((1, 1, 4, 4)).astype(np.float32)
 m[0, 0, 1, 1] = True
-apply_mask(conv, m)
-x = np.random.default_rng(0).standard_normal((1, 1, 4, 4)).astype(np.float32)
-got = conv(Tensor(x)).data
+got = apply_mask(conv, m)(Tensor(x)).data
 assert np.allclose(got[0, 0], conv.weight.data[0, 0, 1, 1] * x[0, 0]) and np.allclose(got[0, 1], 0), "a pruned Conv2d keeps its stride/padding and only the kept taps"
 for make in [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), lambda ps: Adam(ps, lr=0.1), lambda ps: AdamW(ps, lr=0.1)]:
-    layer = Linear(4, 3)
-    apply_mask(layer, np.random.default_rng(1).random((3, 4)) < 0.5)
+    layer = apply_mask(Linear(4, 3), np.random.default_rng(1).random((3, 4)) < 0.5)
     opt = make(list(layer.parameters()))
     for step in range(3):
         opt.zero_grad()
@@ -233,8 +220,7 @@ for bad, word in [(lambda: magnitude_prune(two_layers(), 1.5), "1.5"), (lambda: 
     msg = raises(bad, ValueError)
     assert word in msg, f"the error names the bad value {word}, got: {msg}"
 m = Sequential(Linear(2, 2), Linear(2, 2))
-m[0].weight.data = np.array([[0.0, 1.0], [2.0, 0.0]], np.float32)
-m[1].weight.data = np.array([[0.0, 0.0], [0.0, 5.0]], np.float32)
+m[0].weight.data, m[1].weight.data = np.array([[0.0, 1.0], [2.0, 0.0]], np.float32), np.array([[0.0, 0.0], [0.0, 5.0]], np.float32)
 assert np.isclose(sparsity(m), 5 / 8) and sparsity(Sequential()) == 0.0, f"5 zeros of 8 weights (biases excluded) = 0.625, got {sparsity(m)}"
 ### END HIDDEN TESTS
 
@@ -496,11 +482,11 @@ assert np.isclose(got, reference_distillation(zs, zt, y, 4.0, 0.5), rtol=1e-5) a
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Weight sharing and Huffman coding
+# ## Weight sharing
 # Deep Compression (Han et al., 2016) stores each weight as the index of one of $k$ shared values, a
 # **codebook** found by k-means on the weights' values (1-D): start from $k$ values evenly spaced from
 # the smallest to the largest weight, then alternate *assign* (nearest value) and *update* (mean of the
-# assigned weights). $\log_2 k$ bits per weight instead of 32, and fine-tuning can move the $k$ values.
+# assigned weights). $\log_2 k$ bits per weight instead of 32 (Huffman coding of the indices saves more).
 
 # %% solution id="share-weights"
 def share_weights(w, k, iters=10):
@@ -545,50 +531,6 @@ assert np.allclose(book, ref) and np.array_equal(idx, np.argmin(np.abs(w[:, None
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# The indices are not equally common, so **Huffman coding** (the third stage) gives the frequent ones
-# short codes: merge the two least frequent groups of symbols until one is left; every merge adds one
-# bit to the code of each symbol in the two groups. No prefix code spends fewer bits in total.
-
-# %% solution id="huffman"
-def huffman_lengths(counts):
-    """Huffman code lengths in bits (an int64 array (k,)) for symbol counts (k,) of non-negative ints.
-
-    A symbol of count 0 gets length 0; when a single symbol occurs it gets length 1; otherwise the
-    lengths of a Huffman code of the occurring symbols (sum of counts * lengths is the smallest possible).
-    EXAMPLE: huffman_lengths([5, 2, 1, 1, 0]) -> [1, 2, 3, 3, 0] (5 + 4 + 3 + 3 = 15 bits)
-    HINT: the `heapq` module; a heap entry can be a tuple (count, tie-breaker, symbols).
-    """
-    ### BEGIN SOLUTION
-    lengths = np.zeros(len(counts), dtype=np.int64)
-    heap = [(int(c), i, [i]) for i, c in enumerate(counts) if c > 0]
-    if len(heap) == 1:
-        lengths[heap[0][2]] = 1
-    heapq.heapify(heap)
-    while len(heap) > 1:
-        c1, t1, s1 = heapq.heappop(heap)
-        c2, t2, s2 = heapq.heappop(heap)
-        lengths[s1 + s2] += 1
-        heapq.heappush(heap, (c1 + c2, min(t1, t2), s1 + s2))
-    return lengths
-    ### END SOLUTION
-
-# %% test id="test-huffman" points=3
-got = np.asarray(huffman_lengths([5, 2, 1, 1, 0]))
-assert got.tolist() == [1, 2, 3, 3, 0] and got.dtype == np.int64, f"expected [1, 2, 3, 3, 0] (int64), got {got.tolist()} ({got.dtype})"
-### BEGIN HIDDEN TESTS
-assert np.asarray(huffman_lengths([0, 7, 0])).tolist() == [0, 1, 0] and np.asarray(huffman_lengths([0, 0])).tolist() == [0, 0], "one symbol: 1 bit; none: no bits"
-for counts in [[3, 3], [1, 1, 1, 1], [40, 30, 20, 6, 3, 1], list(np.random.default_rng(8).integers(0, 50, 16))]:
-    got = np.asarray(huffman_lengths(counts))
-    heap, best = sorted(c for c in counts if c > 0), 0          # optimal total = sum of all merged weights
-    while len(heap) > 1:
-        a, b = heap.pop(0), heap.pop(0)
-        best += a + b
-        heap = sorted(heap + [a + b])
-    kraft = np.sum(2.0 ** -got[np.asarray(counts) > 0])
-    assert np.sum(got * np.asarray(counts)) == best and np.isclose(kraft, 1.0), f"{counts}: expected {best} bits in total and a complete code (sum 2^-length = 1), got {got.tolist()}: {np.sum(got * np.asarray(counts))} bits, sum {kraft}"
-### END HIDDEN TESTS
-
-# %% [markdown]
 # ## Putting them to work
 # `distill` runs one epoch of distillation: the teacher only predicts (eval mode, no graph), the
 # student learns from `distillation_loss`. `iterative_prune` prunes in `steps` stages with the cubic
@@ -630,8 +572,7 @@ def iterative_prune(model, final_sparsity, steps, finetune, scope="global"):
     ### END SOLUTION
 
 # %% test id="test-distill" points=3
-manual_seed(0)
-teacher, pupil = Linear(3, 2), Linear(3, 2)
+manual_seed(0); teacher, pupil = Linear(3, 2), Linear(3, 2)
 xs = np.random.default_rng(5).standard_normal((32, 3)).astype(np.float32)
 batches = [(Tensor(xs[i:i + 8]), Tensor(np.zeros(8, np.int64))) for i in range(0, 32, 8)]
 t_before = teacher.weight.data.copy()
@@ -700,8 +641,7 @@ print(f"first layer, 90% pruned: dense {tuned[0].weight.data.nbytes} bytes, CSR 
 shared = copy.deepcopy(tuned)
 book, idx = share_weights(tuned[0].weight.data, 16)
 shared[0].weight.data = book[idx].astype(np.float32)     # its mask keeps the pruned weights at 0
-huff = np.sum(huffman_lengths(np.bincount(idx.ravel(), minlength=16)) * np.bincount(idx.ravel(), minlength=16)) / idx.size
-print(f"first layer shared to 16 values: accuracy {accuracy(shared):.3f}, 32 -> 4 bits per weight, {huff:.2f} with Huffman")
+print(f"first layer shared to 16 values: accuracy {accuracy(shared):.3f}, 32 -> 4 bits per weight")
 plt.figure(figsize=(5, 3))
 for s, accs in curves.items():
     plt.plot(levels, accs, "o-", label=f"{s} pruning, no retraining")
