@@ -18,7 +18,7 @@ from tinytorch_lib.losses import BCEWithLogitsLoss
 
 # %%
 import time
-from tinytorch_lib.tensor import manual_seed, is_grad_enabled, get_generator
+from tinytorch_lib.tensor import manual_seed, is_grad_enabled
 from tinytorch_lib.layers import Module, Linear, Sequential
 from tinytorch_lib.activations import Tanh, ReLU
 from tinytorch_lib.losses import CrossEntropyLoss, MSELoss
@@ -31,6 +31,13 @@ def toy_batches(n=64, batch_size=16, seed=0):
     x = rng.normal(size=(n, 2)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
     return [(Tensor(x[i:i + batch_size]), Tensor(y[i:i + batch_size])) for i in range(0, n, batch_size)]
+def raises(fn, exc=ValueError):
+    """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
+    try:
+        fn()
+    except exc as e:
+        return str(e)
+    raise AssertionError(f"expected {exc.__name__} to be raised, got no error")
 def with_grad(values, dtype=np.float64):
     """Test data: a parameter of zeros whose .grad holds `values`."""
     p = Tensor(np.zeros(np.shape(values), dtype=dtype), requires_grad=True)
@@ -74,17 +81,14 @@ def clip_grad_norm_(parameters, max_norm):
 a, b = with_grad([3.0, 0.0]), with_grad([[0.0], [4.0]])
 norm = clip_grad_norm_([a, b], max_norm=1.0)
 assert np.isclose(float(norm), 5.0), f"total norm of [3, 0] and [0, 4]: expected 5.0, got {norm}"
-assert np.allclose(a.grad.data, [0.6, 0.0], atol=1e-6) and np.allclose(b.grad.data, [[0.0], [0.8]], atol=1e-6), (
-    f"both gradients scaled by 1/5: expected [0.6, 0] and [[0], [0.8]], got {a.grad.data} and {b.grad.data.tolist()}")
+assert np.allclose(a.grad.data, [0.6, 0.0], atol=1e-6) and np.allclose(b.grad.data, [[0.0], [0.8]], atol=1e-6), f"both gradients scaled by 1/5: expected [0.6, 0] and [[0], [0.8]], got {a.grad.data} and {b.grad.data.tolist()}"
 a, b = with_grad([3.0, 0.0]), with_grad([0.0, 4.0])
 norm = clip_grad_norm_([a, b], max_norm=10.0)
-assert np.isclose(float(norm), 5.0) and np.array_equal(a.grad.data, [3.0, 0.0]), \
-    f"below max_norm: expected norm 5.0 and untouched grads, got {norm} and {a.grad.data}"
+assert np.isclose(float(norm), 5.0) and np.array_equal(a.grad.data, [3.0, 0.0]), f"below max_norm: expected norm 5.0 and untouched grads, got {norm} and {a.grad.data}"
 ### BEGIN HIDDEN TESTS
 a, b = with_grad([10.0]), with_grad([0.1])
 clip_grad_norm_([a, b], max_norm=1.0)
-exp = np.array([10.0, 0.1]) / (math.sqrt(100.01) + 1e-6)
-got = [a.grad.data[0], b.grad.data[0]]
+exp, got = np.array([10.0, 0.1]) / (math.sqrt(100.01) + 1e-6), [a.grad.data[0], b.grad.data[0]]
 assert np.allclose(got, exp, rtol=1e-12), f"one global factor: expected {exp}, got {got}"
 a, none = with_grad(np.full(3, 2.0), dtype=np.float32), Tensor(np.zeros(2), requires_grad=True)
 got = (float(clip_grad_norm_((p for p in [a, none]), max_norm=0.5)), np.linalg.norm(a.grad.data), a.grad.dtype, none.grad)
@@ -93,8 +97,7 @@ assert ok, f"a generator, float32 grads: expected norm sqrt(12), new norm 0.5, f
 d = with_grad([0.0, 10.0])
 got = (float(clip_grad_norm_(d, 1.0)), float(clip_grad_norm_([none], 1.0)))
 assert got == (10.0, 0.0) and np.allclose(d.grad.data, [0.0, 1.0], atol=1e-6), f"a single Tensor, then no gradient at all: expected norms (10, 0) and grad [0, 1], got {got}, {d.grad.data}"
-e, f = Tensor(np.zeros(2), requires_grad=True), Tensor(np.zeros(2), requires_grad=True)
-e.grad = Tensor(np.array([6.0, 8.0]))
+e, f = with_grad([6.0, 8.0]), with_grad([0.0, 0.0])
 f.grad = e.grad.detach()                                   # shares e.grad's array
 clip_grad_norm_([e, f], 1.0)
 exp = np.array([6.0, 8.0]) / (math.sqrt(200.0) + 1e-6)
@@ -154,10 +157,7 @@ class CosineAnnealingLR:
 opt = SGD([Tensor(np.zeros(1), requires_grad=True)], lr=1.0)
 sched = CosineAnnealingLR(opt, T_max=4)
 assert sched.get_last_lr() == [1.0], f"before any step: expected [1.0], got {sched.get_last_lr()}"
-got = []
-for _ in range(4):
-    sched.step()
-    got.append(opt.lr)
+got = [(sched.step(), opt.lr)[1] for _ in range(4)]
 expected = [(1 + np.cos(np.pi / 4)) / 2, 0.5, (1 - np.cos(np.pi / 4)) / 2, 0.0]  # 0.8536, 0.5, 0.1464, 0
 assert np.allclose(got, expected), f"optimizer.lr after each step: expected {np.round(expected, 4)}, got {np.round(got, 4)}"
 assert sched.get_last_lr() == [opt.lr], f"get_last_lr() should be [optimizer.lr], got {sched.get_last_lr()}"
@@ -171,13 +171,8 @@ assert np.allclose(lrs, ref, rtol=1e-12), f"eta_min / past T_max: expected {ref}
 assert sched.last_epoch == 12 and np.isclose(opt.lr, ref[-1]), f"expected 12, {ref[-1]}, got {sched.last_epoch}, {opt.lr}"
 got = sched.get_last_lr(); got.append(5)
 assert sched.get_last_lr() == [opt.lr], f"get_last_lr must return a new list: expected [{opt.lr}] after appending to an earlier result, got {sched.get_last_lr()}"
-try:
-    CosineAnnealingLR(opt, T_max=0)
-except ValueError:
-    pass
-else:
-    raise AssertionError("T_max=0: expected ValueError, got no error")
-assert CosineAnnealingLR(opt, T_max=1).T_max == 1, "T_max=1 is allowed: expected T_max 1"
+raises(lambda: CosineAnnealingLR(opt, T_max=0))
+assert CosineAnnealingLR(opt, T_max=1).T_max == 1, "T_max=0 raises ValueError, T_max=1 is allowed: expected T_max 1"
 ### END HIDDEN TESTS
 
 # %% solution id="count-correct"
@@ -226,8 +221,7 @@ for out, target, threshold, exp, what in [
 # %% [markdown]
 # ## The Trainer
 # A *loader* is anything re-iterable that yields `(x, y)` batches (a list, module 08's `DataLoader`).
-# `train_step` is the loop body above; `_run` averages losses over *samples*, not batches;
-# `save`/`load` checkpoint the weights (not Adam's moments). The progress bar is given.
+# `train_step` is the loop body above; checkpoints hold the weights, not Adam's moments.
 
 # %%
 #| export
@@ -385,31 +379,26 @@ class Trainer:
 # %% test id="test-trainer-train-step" points=2
 manual_seed(0); model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
 manual_seed(0); twin = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
-trainer = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.5, momentum=0.9))
-twin_opt = SGD(twin.parameters(), lr=0.5, momentum=0.9)
+trainer, twin_opt = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.5, momentum=0.9)), SGD(twin.parameters(), lr=0.5, momentum=0.9)
 for x, y in toy_batches()[:3]:
     loss, out = trainer.train_step(x, y)
     twin_opt.zero_grad(); ref = CrossEntropyLoss()(twin(x), y); ref.backward(); twin_opt.step()
-    assert np.isclose(loss, ref.item()) and np.shape(out) == (16, 2), \
-        f"train_step returns (loss, output): expected ({ref.item():.4f}, shape (16, 2)), got ({loss}, {np.shape(out)})"
+    assert np.isclose(loss, ref.item()) and np.shape(out) == (16, 2), f"train_step returns (loss, output): expected ({ref.item():.4f}, shape (16, 2)), got ({loss}, {np.shape(out)})"
 same = [np.array_equal(p.data, q.data) for p, q in zip(model.parameters(), twin.parameters())]
 assert all(same), f"after three train_steps, expected the weights of zero_grad/forward/backward/step by hand; parameters equal: {same}"
 ### BEGIN HIDDEN TESTS
 x, y = toy_batches()[0]
 manual_seed(1); m1 = Linear(2, 2)
 manual_seed(1); m2 = Linear(2, 2)
-t1 = Trainer(m1, CrossEntropyLoss(), SGD(m1.parameters(), lr=1.0), max_grad_norm=1e-3)
-o2 = SGD(m2.parameters(), lr=1.0)
+t1, o2 = Trainer(m1, CrossEntropyLoss(), SGD(m1.parameters(), lr=1.0), max_grad_norm=1e-3), SGD(m2.parameters(), lr=1.0)
 t1.train_step(x, y)
 CrossEntropyLoss()(m2(x), y).backward(); clip_grad_norm_(m2.parameters(), 1e-3); o2.step()
-assert all(np.array_equal(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters())), \
-    "train_step must clip to max_grad_norm before the optimizer step"
+assert all(np.array_equal(p.data, q.data) for p, q in zip(m1.parameters(), m2.parameters())), "train_step must clip to max_grad_norm before the optimizer step"
 assert isinstance(t1.train_step(x, y)[0], float), "the loss is returned as a Python float"
 ### END HIDDEN TESTS
 
 # %% test id="test-trainer-eval-step" points=1
-manual_seed(0)
-model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
+manual_seed(0); model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
 trainer = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.5))
 x, y = toy_batches()[0]
 before = [p.data.copy() for p in model.parameters()]
@@ -420,15 +409,13 @@ assert all(np.array_equal(b, p.data) for b, p in zip(before, model.parameters())
 ### BEGIN HIDDEN TESTS
 assert all(p.grad is None for p in model.parameters()), "eval_step must not compute gradients"
 assert np.allclose(out, model(x).data), "eval_step returns the model's output array"
-log = []
-spy_loss = lambda out, target: (log.append((bool(is_grad_enabled()), bool(out.requires_grad))), CrossEntropyLoss()(out, target))[1]
+log, spy_loss = [], lambda out, target: (log.append((bool(is_grad_enabled()), bool(out.requires_grad))), CrossEntropyLoss()(out, target))[1]
 Trainer(model, spy_loss, SGD(model.parameters(), lr=0.1)).eval_step(x, y)
 assert log == [(False, False)] and is_grad_enabled(), f"eval_step must run under no_grad() and restore it: {log}"
 ### END HIDDEN TESTS
 
 # %% test id="test-trainer-fit" points=3
-manual_seed(0)
-model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
+manual_seed(0); model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
 opt = Adam(model.parameters(), lr=0.05)
 trainer = Trainer(model, CrossEntropyLoss(), opt)
 history = trainer.fit(toy_batches(64, seed=0), epochs=15, val_loader=toy_batches(32, seed=1), progress=False)
@@ -438,28 +425,23 @@ first, last = history["train_loss"][0], history["train_loss"][-1]
 assert last < 0.5 * first, f"training loss should at least halve in 15 epochs: {first:.4f} -> {last:.4f}"
 assert history["val_acc"][-1] >= 0.9, f"validation accuracy: expected >= 0.9, got {history['val_acc'][-1]}"
 val_loss, val_acc = trainer.evaluate(toy_batches(32, seed=1))
-assert np.isclose(val_loss, history["val_loss"][-1]) and model.training is False, \
-    f"evaluate returns (loss, acc) = ({history['val_loss'][-1]:.4f}, ...) in eval mode, got ({val_loss}, {val_acc}), training={model.training}"
+assert np.isclose(val_loss, history["val_loss"][-1]) and model.training is False, f"evaluate returns (loss, acc) = ({history['val_loss'][-1]:.4f}, ...) in eval mode, got ({val_loss}, {val_acc}), training={model.training}"
 ### BEGIN HIDDEN TESTS
 assert trainer.epoch == 15 and history["lr"] == [0.05] * 15, f"expected epoch 15 and lr [0.05]*15, got {trainer.epoch}, {history['lr']}"
 again = trainer.fit(toy_batches(), 1, progress=False)
 assert len(again["train_loss"]) == len(trainer.history["train_loss"]) == 16 and trainer.epoch == 16, f"fit extends the history: expected 16 losses, got {len(again['train_loss'])}"
-m2 = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
-uneven = toy_batches(40, batch_size=32, seed=3)
+m2, uneven = Sequential(Linear(2, 8), Tanh(), Linear(8, 2)), toy_batches(40, batch_size=32, seed=3)
 t3 = Trainer(m2, CrossEntropyLoss(), SGD(m2.parameters(), lr=0.0))
 loss3, acc3 = t3.evaluate(uneven)
-ce = CrossEntropyLoss()
-ref = (ce(m2(uneven[0][0]), uneven[0][1]).item() * 32 + ce(m2(uneven[1][0]), uneven[1][1]).item() * 8) / 40
+ref = (CrossEntropyLoss()(m2(uneven[0][0]), uneven[0][1]).item() * 32 + CrossEntropyLoss()(m2(uneven[1][0]), uneven[1][1]).item() * 8) / 40
 assert np.isclose(loss3, ref, rtol=1e-6), f"batch losses weighted by batch size: expected {ref}, got {loss3}"
-xs = np.concatenate([b[0].data for b in uneven]); ys = np.concatenate([b[1].data for b in uneven])
-exp3 = np.mean(m2(Tensor(xs)).data.argmax(1) == ys)
+exp3 = np.mean(m2(Tensor(np.concatenate([b[0].data for b in uneven]))).data.argmax(1) == np.concatenate([b[1].data for b in uneven]))
 assert np.isclose(acc3, exp3), f"accuracy over all samples: expected {exp3}, got {acc3}"
 lists = [(b[0].data.tolist(), b[1].data.tolist()) for b in uneven]
 assert np.isclose(t3.evaluate(lists)[0], loss3, rtol=1e-5), "plain (list / array) batches are made into Tensors"
 spy, log = Linear(2, 2), []
 spy_loss = lambda out, target: (log.append((bool(spy.training), bool(is_grad_enabled()), bool(out.requires_grad))), CrossEntropyLoss()(out, target))[1]
-opt = SGD(spy.parameters(), lr=0.1)
-sched = CosineAnnealingLR(opt, T_max=4)
+opt = SGD(spy.parameters(), lr=0.1); sched = CosineAnnealingLR(opt, T_max=4)
 t = Trainer(spy, spy_loss, opt, scheduler=sched)
 h = t.fit(toy_batches()[:1], epochs=3, val_loader=toy_batches()[1:2], progress=False)
 assert log == [(True, True, True), (False, False, False)] * 3, f"modes seen by the loss: {log}"
@@ -468,10 +450,8 @@ assert np.allclose(h["lr"], exp_lr) and np.isclose(opt.lr, sched.lr_at(3)), f"lr
 assert t.epoch == 3 and sched.last_epoch == 3 and spy.training is False, f"expected 3, 3, eval mode, got {t.epoch}, {sched.last_epoch}, {spy.training}"
 h = Trainer(spy, CrossEntropyLoss(), SGD(spy.parameters(), lr=0.1)).fit(toy_batches()[:1], 2, progress=False)
 assert h["val_loss"] == [] and h["val_acc"] == [] and len(h["train_acc"]) == 2, f"no val_loader: expected empty val lists, got {h}"
-try:
-    t.fit(iter([]), epochs=1, progress=False); raise AssertionError("empty loader: expected ValueError, got no error")
-except ValueError as exc:
-    assert "no batches" in str(exc), f"message should say 'no batches', got {exc}"
+msg = raises(lambda: t.fit(iter([]), epochs=1, progress=False))
+assert "no batches" in msg, f"an empty loader: the message should say 'no batches', got {msg}"
 lin = Linear(1, 1); lin.weight.data[...] = 1.0; lin.bias.data[...] = 0.0
 xb, yb = Tensor(np.array([[-1.0], [0.3], [0.7], [2.0]])), Tensor(np.array([[0.0], [1.0], [1.0], [1.0]]))
 for loss_fn, batch, exp in [(MSELoss(), (xb, yb), 0.75), (BCEWithLogitsLoss(), (xb, yb), 1.0), (MSELoss(), (xb[:1], yb[:1]), 1.0)]:
@@ -486,10 +466,8 @@ assert np.isclose(loss, 1 / 3), f"a 0-d batch is one sample (loss 1), then 2 sam
 
 # %% test id="test-trainer-checkpoint" points=2
 import tempfile
-manual_seed(3)
-model = Sequential(Linear(2, 4), ReLU(), Linear(4, 2))
-opt = SGD(model.parameters(), lr=0.25)
-sched = CosineAnnealingLR(opt, T_max=10)
+manual_seed(3); model = Sequential(Linear(2, 4), ReLU(), Linear(4, 2))
+opt = SGD(model.parameters(), lr=0.25); sched = CosineAnnealingLR(opt, T_max=10)
 trainer = Trainer(model, CrossEntropyLoss(), opt, scheduler=sched)
 trainer.fit(toy_batches(), epochs=2, progress=False)
 saved, lr = {k: v.copy() for k, v in model.state_dict().items()}, opt.lr
@@ -516,10 +494,57 @@ assert plain.optimizer.lr == lr and plain.epoch == 2, f"expected {lr}, 2, got {p
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Gradient accumulation
+# A batch too big for memory can be cut into micro-batches: with mean losses $L_i$ over $n_i$ of $N$
+# samples, $L = \sum_i \tfrac{n_i}{N} L_i$. `.grad` **adds up** over `backward` calls (module 05), so
+# backpropagating each weighted $L_i$ and stepping once is the big batch's step, in one micro-batch's memory.
+
+# %% solution id="accumulate"
+def accumulated_step(model, loss_fn, optimizer, micro_batches):
+    """One optimizer step on the union of `micro_batches`, a non-empty list of (x, y) Tensor pairs
+    (x of shape (n_i, ...)), with the gradient of one batch holding them all (for a mean loss).
+
+    The old gradients are cleared once; each micro-batch's loss is backpropagated weighted by its
+    share of all samples; then one step. Returns the big batch's mean loss as a float.
+    Raises ValueError if micro_batches is empty.
+    EXAMPLE: micro-batches of 48 and 16 samples with losses 0.4 and 0.8 -> one step, returns 0.5
+    HINT: multiply a loss Tensor by a Python float before calling `backward`.
+    """
+    ### BEGIN SOLUTION
+    if not micro_batches:
+        raise ValueError("no micro-batches")
+    total = sum(x.shape[0] for x, _ in micro_batches)
+    optimizer.zero_grad()
+    mean_loss = 0.0
+    for x, y in micro_batches:
+        loss = loss_fn(model(x), y) * (x.shape[0] / total)
+        loss.backward()
+        mean_loss += loss.item()
+    optimizer.step()
+    return mean_loss
+    ### END SOLUTION
+
+# %% test id="test-accumulate" points=2
+(x, y), = toy_batches(64, batch_size=64)
+manual_seed(0); big = Linear(2, 2)
+manual_seed(0); acc = Linear(2, 2)
+opt = SGD(big.parameters(), lr=0.5); opt.zero_grad(); ref = CrossEntropyLoss()(big(x), y); ref.backward(); opt.step()
+got = accumulated_step(acc, CrossEntropyLoss(), SGD(acc.parameters(), lr=0.5), toy_batches(64, batch_size=48))
+assert isinstance(got, float) and np.isclose(got, ref.item()), f"the mean loss of all 64 samples: expected {ref.item():.5f}, got {got}"
+assert np.allclose(acc.weight.data, big.weight.data, atol=1e-6), f"micro-batches of 48 and 16 step like one batch of 64: expected weights {big.weight.data.tolist()}, got {acc.weight.data.tolist()}"
+### BEGIN HIDDEN TESTS
+for p in acc.parameters():
+    p.grad = Tensor(np.full(p.shape, 100.0, np.float32))     # stale gradients must be cleared
+opt.zero_grad(); CrossEntropyLoss()(big(x), y).backward(); opt.step()
+got = accumulated_step(acc, CrossEntropyLoss(), SGD(acc.parameters(), lr=0.5), toy_batches(64, batch_size=16))
+assert np.allclose(acc.bias.data, big.bias.data, atol=1e-6) and np.allclose(acc.weight.data, big.weight.data, atol=1e-6), f"four micro-batches (stale grads cleared), one step: expected bias {big.bias.data.tolist()}, got {acc.bias.data.tolist()}"
+raises(lambda: accumulated_step(acc, CrossEntropyLoss(), SGD(acc.parameters(), lr=0.5), []))
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Early stopping
 # Validation loss falls, flattens, then rises as the model memorises its training set. **Early
-# stopping** trains while the validation loss improves, gives up after `patience` epochs without a
-# new best, and returns to the checkpoint of the best epoch.
+# stopping** keeps the best epoch's checkpoint and gives up after `patience` epochs without a new best.
 
 # %% solution id="early-stopping"
 def fit_early_stopping(trainer, train_loader, val_loader, max_epochs, patience, checkpoint):
@@ -549,7 +574,6 @@ def fit_early_stopping(trainer, train_loader, val_loader, max_epochs, patience, 
     return best_epoch, float(best_loss)
     ### END SOLUTION
 
-
 # %% test id="test-early-stopping" points=3
 import tempfile
 def scripted(vals):                    # a loss: cross-entropy in training, the next of vals in validation
@@ -576,45 +600,9 @@ for vals, max_epochs, patience, exp, epochs in [([0.9, 0.95, 0.5, 0.6, 0.7, 0.8]
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Training a classifier on two moons
-# Two interleaved half-circles; Adam with a cosine schedule for 60 epochs.
-
-# %%
-import matplotlib.pyplot as plt
-def two_moons(n, noise=0.15, seed=0):
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0, np.pi, n)
-    label = rng.integers(0, 2, n)
-    x = np.where(label[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
-    return (x + rng.normal(scale=noise, size=x.shape)).astype(np.float32), label.astype(np.int64)
-class Batches:
-    """Re-iterable mini-batches over arrays, reshuffled on every pass (a generator is used up after one)."""
-    def __init__(self, x, y, batch_size, shuffle=True):
-        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
-    def __iter__(self):
-        order = get_generator().permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
-        for i in range(0, len(order), self.batch_size):
-            idx = order[i:i + self.batch_size]
-            yield Tensor(self.x[idx]), Tensor(self.y[idx])
-(x_train, y_train), (x_val, y_val) = two_moons(512, seed=0), two_moons(256, seed=1)
-manual_seed(0)
-model = Sequential(Linear(2, 32), ReLU(), Linear(32, 32), ReLU(), Linear(32, 2))
-opt = Adam(model.parameters(), lr=0.02)
-trainer = Trainer(model, CrossEntropyLoss(), opt, scheduler=CosineAnnealingLR(opt, T_max=60))
-history = trainer.fit(Batches(x_train, y_train, 32), epochs=60,
-                      val_loader=Batches(x_val, y_val, 256, shuffle=False), progress=False)
-fig, ax1 = plt.subplots(figsize=(6, 3.6), dpi=72)
-epochs = np.arange(1, 61)
-ax1.plot(epochs, history["train_loss"], label="train"); ax1.plot(epochs, history["val_loss"], label="validation")
-ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title=f"two moons: val accuracy {history['val_acc'][-1]:.3f}"); ax1.legend(loc="upper center")
-ax1.twinx().plot(epochs, history["lr"], "k:", lw=1)[0].axes.set_ylabel("learning rate (dotted)")
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
-# ## Systems note: batch size and time per epoch
+# ## Systems note: batch size against time, on two moons
 # Every step pays a fixed cost (op dispatch, the graph, the optimizer loop); larger batches amortise it,
-# at the price of fewer updates per epoch. Measured on 2048 moons:
+# at the price of fewer updates per epoch. Which buys the lowest loss per second, on 2048 two-moons points?
 
 # %% solution id="epoch-time"
 def epoch_time(trainer, loader, repeats=2):
@@ -640,11 +628,23 @@ assert 0.03 <= sec < 0.5, f"3 batches, each loss sleeping 10 ms: expected a litt
 assert tr.epoch == 3 and len(tr.history["train_loss"]) == 3, f"3 repeats train 3 epochs: got {tr.epoch}"
 
 # %%
-x_big, y_big = two_moons(2048, seed=2)
+import matplotlib.pyplot as plt
+def two_moons(n, noise=0.15, seed=0):
+    rng = np.random.default_rng(seed)
+    t, label = rng.uniform(0, np.pi, n), rng.integers(0, 2, n)
+    x = np.where(label[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+    return (x + rng.normal(scale=noise, size=x.shape)).astype(np.float32), label.astype(np.int64)
+batches = lambda x, y, size: [(Tensor(x[i:i + size]), Tensor(y[i:i + size])) for i in range(0, len(x), size)]  # points come shuffled
+(x_big, y_big), (x_val, y_val) = two_moons(2048, seed=2), two_moons(256, seed=1)
+fig, ax = plt.subplots(figsize=(6, 3.6), dpi=72)
 for batch_size in [8, 32, 128, 512]:
-    manual_seed(0)
-    m = Sequential(Linear(2, 32), ReLU(), Linear(32, 32), ReLU(), Linear(32, 2))
-    t = Trainer(m, CrossEntropyLoss(), Adam(m.parameters(), lr=0.01))
-    sec = epoch_time(t, Batches(x_big, y_big, batch_size))
+    manual_seed(0); m = Sequential(Linear(2, 32), ReLU(), Linear(32, 32), ReLU(), Linear(32, 2))
+    opt = Adam(m.parameters(), lr=0.01)
+    t = Trainer(m, CrossEntropyLoss(), opt, scheduler=CosineAnnealingLR(opt, T_max=3))
+    sec = epoch_time(t, batches(x_big, y_big, batch_size), repeats=3)
+    acc = t.evaluate(batches(x_val, y_val, 256))[1]
     print(f"batch {batch_size:4d}: {len(x_big) // batch_size:4d} steps, {sec * 1000:7.1f} ms/epoch, "
-          f"{len(x_big) / sec:9.0f} samples/s, loss after 1 epoch {t.history['train_loss'][0]:.3f}")
+          f"{len(x_big) / sec:9.0f} samples/s, validation accuracy after 3 epochs {acc:.3f}")
+    ax.plot(sec * np.arange(1, 4), t.history["train_loss"], "o-", label=f"batch {batch_size}")
+ax.set(xlabel="seconds (3 epochs at the best epoch time)", ylabel="train loss", yscale="log", title="two moons: loss against time"); ax.legend()
+plt.show()

@@ -1,21 +1,16 @@
 # %% [markdown]
 # # 18 · Compression
 #
-# A trained network holds far more numbers than it needs. Four ways to drop them:
-# * **magnitude pruning** (Han et al., 2015): zero the weights of smallest $|w|$, over the whole
-#   model (**global**: one threshold) or per layer (**layer**: each layer loses the same fraction);
-# * **structured pruning**: drop whole neurons, so the matrices really shrink (zeros in a dense
-#   matrix save no time);
-# * **low rank**: replace $W$ $(m \times n)$ by $AB$ with $A$ $(m \times r)$, $B$ $(r \times n)$:
-#   $r(m+n)$ numbers instead of $mn$; the truncated SVD gives the best such $AB$ (Eckart-Young);
-# * **distillation** (Hinton et al., 2015): train a small student on a big teacher's softened outputs.
+# A trained network holds far more numbers than it needs. Ways to drop them: **magnitude pruning**
+# (zero the smallest $|w|$, Han et al., 2015) and a sparse format to store it; **structured pruning**
+# (drop whole neurons: smaller dense matrices); **low rank** (truncated SVD); **weight sharing**
+# (Deep Compression); **distillation** (a small student learns a teacher's outputs).
 #
-# Zeros only pay off in a sparse format (you write one). A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean **mask**
-# `weight_mask` and computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD
-# (momentum, weight decay), Adam and AdamW started after pruning never move them (their averages
-# stay 0, $0 / (\sqrt 0 + \epsilon) = 0$). Each forward also re-zeroes the pruned weights (a loaded
-# checkpoint cannot bring them back). The pruned layer gets its own instance `forward` (module 03's
-# `__call__` looks up `self.forward`): no class changes.
+# A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean mask `weight_mask`
+# and computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD, Adam and AdamW
+# started after pruning never move them ($0 / (\sqrt 0 + \epsilon) = 0$). Each forward also re-zeroes
+# them (a loaded checkpoint cannot bring them back). The pruned layer gets its own instance `forward`
+# (module 03's `__call__` looks up `self.forward`): no class changes.
 
 # %%
 #| default_exp compression
@@ -102,8 +97,7 @@ def grad_check(fn, a):
     assert got is not None and np.allclose(got, num, rtol=1e-5, atol=1e-7), f"expected (finite differences)\n{np.round(num, 6)}\ngot\n{got}"
 
 # %% test id="test-masked-forward" points=3
-lin = Linear(2, 1)
-lin.weight.data, lin.bias.data = np.array([[1.0, 2.0]], np.float32), np.array([0.5], np.float32)
+lin = Linear(2, 1); lin.weight.data, lin.bias.data = np.array([[1.0, 2.0]], np.float32), np.array([0.5], np.float32)
 apply_mask(lin, np.array([[True, False]]))
 assert lin.weight.data.tolist() == [[1.0, 0.0]] and lin.weight_mask.dtype == np.bool_, f"the pruned weight is zeroed, mask kept as bool: got {lin.weight.data.tolist()}"
 out = lin(Tensor([[1.0, 1.0]]))
@@ -115,24 +109,18 @@ lin.weight.data = np.array([[3.0, 7.0]], np.float32)        # e.g. a checkpoint 
 got = (lin(Tensor([[1.0, 1.0]])).data.tolist(), lin.weight.data.tolist())
 assert got == ([[3.5]], [[3.0, 0.0]]), f"each forward re-applies the mask to the weight: expected ([[3.5]], [[3.0, 0.0]]), got {got}"
 fresh, mine = Linear(2, 1), np.array([[True, False]])
-apply_mask(fresh, mine)
-apply_mask(lin, np.array([[False, True]]))
-mine[0, 1] = True
+apply_mask(fresh, mine); apply_mask(lin, np.array([[False, True]])); mine[0, 1] = True
 got = (lin.weight_mask.tolist(), lin.weight.data.tolist(), fresh.weight_mask.tolist())
 assert got == ([[False, False]], [[0.0, 0.0]], [[True, False]]), f"a new mask is ANDed with the old one; the layer keeps its own copy: expected ([[F, F]], [[0, 0]], [[T, F]]), got {got}"
 assert lin.forward.__func__ is pruned_forward, f"the layer's own forward is pruned_forward bound to it, got {lin.forward!r}"
 msg = raises(lambda: apply_mask(Linear(3, 2), np.ones((3, 2), bool)), ValueError)
 assert "(3, 2)" in msg and "(2, 3)" in msg, f"name both shapes, got: {msg}"
-conv = Conv2d(1, 2, 3, padding=1, bias=False)
-m = np.zeros((2, 1, 3, 3), bool)
+conv, m, x = Conv2d(1, 2, 3, padding=1, bias=False), np.zeros((2, 1, 3, 3), bool), np.random.default_rng(0).standard_normal((1, 1, 4, 4)).astype(np.float32)
 m[0, 0, 1, 1] = True
-apply_mask(conv, m)
-x = np.random.default_rng(0).standard_normal((1, 1, 4, 4)).astype(np.float32)
-got = conv(Tensor(x)).data
+got = apply_mask(conv, m)(Tensor(x)).data
 assert np.allclose(got[0, 0], conv.weight.data[0, 0, 1, 1] * x[0, 0]) and np.allclose(got[0, 1], 0), "a pruned Conv2d keeps its stride/padding and only the kept taps"
 for make in [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), lambda ps: Adam(ps, lr=0.1), lambda ps: AdamW(ps, lr=0.1)]:
-    layer = Linear(4, 3)
-    apply_mask(layer, np.random.default_rng(1).random((3, 4)) < 0.5)
+    layer = apply_mask(Linear(4, 3), np.random.default_rng(1).random((3, 4)) < 0.5)
     opt = make(list(layer.parameters()))
     for step in range(3):
         opt.zero_grad()
@@ -232,8 +220,7 @@ for bad, word in [(lambda: magnitude_prune(two_layers(), 1.5), "1.5"), (lambda: 
     msg = raises(bad, ValueError)
     assert word in msg, f"the error names the bad value {word}, got: {msg}"
 m = Sequential(Linear(2, 2), Linear(2, 2))
-m[0].weight.data = np.array([[0.0, 1.0], [2.0, 0.0]], np.float32)
-m[1].weight.data = np.array([[0.0, 0.0], [0.0, 5.0]], np.float32)
+m[0].weight.data, m[1].weight.data = np.array([[0.0, 1.0], [2.0, 0.0]], np.float32), np.array([[0.0, 0.0], [0.0, 5.0]], np.float32)
 assert np.isclose(sparsity(m), 5 / 8) and sparsity(Sequential()) == 0.0, f"5 zeros of 8 weights (biases excluded) = 0.625, got {sparsity(m)}"
 ### END HIDDEN TESTS
 
@@ -495,6 +482,55 @@ assert np.isclose(got, reference_distillation(zs, zt, y, 4.0, 0.5), rtol=1e-5) a
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Weight sharing
+# Deep Compression (Han et al., 2016) stores each weight as the index of one of $k$ shared values, a
+# **codebook** found by k-means on the weights' values (1-D): start from $k$ values evenly spaced from
+# the smallest to the largest weight, then alternate *assign* (nearest value) and *update* (mean of the
+# assigned weights). $\log_2 k$ bits per weight instead of 32 (Huffman coding of the indices saves more).
+
+# %% solution id="share-weights"
+def share_weights(w, k, iters=10):
+    """k-means codebook for the values of the float ndarray w (any shape; not modified).
+
+    Returns (codebook, idx): codebook (k,) float64; idx int64 of w's shape, w ~ codebook[idx].
+    Start from k values evenly spaced from w.min() to w.max(); then `iters` rounds of assign (each
+    weight to its nearest value, a tie to the lower index) and update (each value to the mean of
+    its weights; a value no weight chose stays). idx is the assignment to the final codebook.
+    EXAMPLE: share_weights(np.array([0., 1., 9., 10.]), 2) -> (array([0.5, 9.5]), array([0, 0, 1, 1]))
+    HINT: an (n, 1) column minus a (k,) row gives every distance at once; `np.argmin`, `np.linspace`.
+    """
+    ### BEGIN SOLUTION
+    values = w.astype(np.float64).ravel()
+    codebook = np.linspace(values.min(), values.max(), k)
+    for _ in range(iters):
+        idx = np.argmin(np.abs(values[:, None] - codebook), axis=1)
+        for j in range(k):
+            if np.any(idx == j):
+                codebook[j] = values[idx == j].mean()
+    idx = np.argmin(np.abs(values[:, None] - codebook), axis=1)
+    return codebook, idx.reshape(w.shape).astype(np.int64)
+    ### END SOLUTION
+
+# %% test id="test-share-weights" points=3
+book, idx = share_weights(np.array([0.0, 1.0, 9.0, 10.0]), 2)
+got = (np.asarray(book).tolist(), np.asarray(idx).tolist())
+assert got == ([0.5, 9.5], [0, 0, 1, 1]), f"start [0, 10], assign, update to the means: expected ([0.5, 9.5], [0, 0, 1, 1]), got {got}"
+### BEGIN HIDDEN TESTS
+for w, k, iters, exp in [(np.array([0.0, 0.1, 10.0]), 3, 10, ([0.05, 5.0, 10.0], [0, 0, 2])),   # an unused value stays
+                         (np.array([0.0, 1.0, 2.0]), 2, 0, ([0.0, 2.0], [0, 0, 1])),             # no round; a tie goes low
+                         (np.array([[4.0, 0.0], [1.0, 2.0]], np.float32), 2, 1, ([1.0, 4.0], [[1, 0], [0, 0]]))]:
+    book, idx = (np.asarray(a) for a in share_weights(w, k, iters))
+    ok = np.allclose(book, exp[0]) and idx.tolist() == exp[1] and (book.dtype, idx.dtype) == (np.float64, np.int64)
+    assert ok, f"{w.tolist()}, k={k}, iters={iters}: expected {exp} (float64, int64), got ({book.tolist()}, {idx.tolist()}) ({book.dtype}, {idx.dtype})"
+w = np.random.default_rng(7).standard_normal(200)
+book, idx = (np.asarray(a) for a in share_weights(w, 4, 1))
+ref = np.linspace(w.min(), w.max(), 4)
+first = np.argmin(np.abs(w[:, None] - ref), axis=1)
+ref = np.array([w[first == j].mean() if np.any(first == j) else ref[j] for j in range(4)])
+assert np.allclose(book, ref) and np.array_equal(idx, np.argmin(np.abs(w[:, None] - ref), axis=1)), f"one round from the linear start: expected {ref}, got {book}"
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## Putting them to work
 # `distill` runs one epoch of distillation: the teacher only predicts (eval mode, no graph), the
 # student learns from `distillation_loss`. `iterative_prune` prunes in `steps` stages with the cubic
@@ -536,8 +572,7 @@ def iterative_prune(model, final_sparsity, steps, finetune, scope="global"):
     ### END SOLUTION
 
 # %% test id="test-distill" points=3
-manual_seed(0)
-teacher, pupil = Linear(3, 2), Linear(3, 2)
+manual_seed(0); teacher, pupil = Linear(3, 2), Linear(3, 2)
 xs = np.random.default_rng(5).standard_normal((32, 3)).astype(np.float32)
 batches = [(Tensor(xs[i:i + 8]), Tensor(np.zeros(8, np.int64))) for i in range(0, 32, 8)]
 t_before = teacher.weight.data.copy()
@@ -603,6 +638,10 @@ for name, m in [("dense", mlp), ("90% pruned + fine-tuned", tuned), ("75% of neu
 values, cols, row_ptr = to_csr(tuned[0].weight.data)
 print(f"first layer, 90% pruned: dense {tuned[0].weight.data.nbytes} bytes, CSR {values.nbytes + cols.nbytes + row_ptr.nbytes} bytes; "
       f"same product: {np.allclose(csr_linear(Xt.data, values, cols, row_ptr), Xt.data @ tuned[0].weight.data.T, atol=1e-4)}")
+shared = copy.deepcopy(tuned)
+book, idx = share_weights(tuned[0].weight.data, 16)
+shared[0].weight.data = book[idx].astype(np.float32)     # its mask keeps the pruned weights at 0
+print(f"first layer shared to 16 values: accuracy {accuracy(shared):.3f}, 32 -> 4 bits per weight")
 plt.figure(figsize=(5, 3))
 for s, accs in curves.items():
     plt.plot(levels, accs, "o-", label=f"{s} pruning, no retraining")
