@@ -128,13 +128,15 @@ def _sigmoid_vjp(grad, out, x):
 def _tanh_vjp(grad, out, x):
     return (grad * (1 - out.data ** 2),)
 def _gelu_vjp(grad, out, x):
-    c, xd = math.sqrt(2.0 / math.pi), x.data
-    x2 = xd * xd                         # products, not `** 3`: a float32 power calls the slow powf
-    t = np.tanh(c * xd * (1 + 0.044715 * x2))
-    x2 *= 3 * 0.044715; x2 += 1; x2 *= xd; x2 *= 0.5 * c      # in place: no new big temporaries
-    dy = t * t; np.subtract(1, dy, out=dy); dy *= x2
-    t += 1; t *= 0.5; dy += t; dy *= grad
-    return (dy,)
+    xd, y = x.data, out.data
+    tmp = np.abs(xd)
+    s = np.full_like(y, 0.5)                     # s = y / x, its limit 1/2 where x is (almost) 0
+    np.divide(y, xd, out=s, where=tmp > 1e-30)
+    np.multiply(xd, xd, out=tmp); tmp *= 3 * 0.044715; tmp += 1; tmp *= xd; tmp *= 2 * math.sqrt(2 / math.pi)
+    tmp *= s; np.subtract(1, tmp, out=tmp)       # 1 - u, u = 2cx(1 + 3kx^2) s: in place, no new arrays
+    np.subtract(1, s, out=s); s *= tmp; np.subtract(1, s, out=s)     # s + u(1 - s) = 1 - (1 - s)(1 - u)
+    s *= grad
+    return (s,)
 def _softmax_vjp(grad, out, x, dim):
     s = out.data
     return (s * (grad - np.sum(grad * s, axis=dim, keepdims=True)),)
