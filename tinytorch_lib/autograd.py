@@ -76,6 +76,22 @@ def _matmul_vjp(grad, out, a, b):
     return grad_a, grad_b
 
 
+def _linear_vjp(grad, out, x, weight, bias=None):
+    """z = x @ weight.T (+ bias), module 03's Linear: x (..., in), weight (out, in), bias (out,) or None.
+
+    grad: ndarray (..., out). Returns (grad_x, grad_weight), or (grad_x, grad_weight, grad_bias) with a bias,
+    each of its parent's exact shape; None, computing nothing, for a parent whose requires_grad is False.
+    Example: x [[1., 2.]], weight [[3., 4.]], bias [0.], grad [[2.]] -> ([[6., 8.]], [[2., 4.]], [2.])
+    Hint: reshape to 2-D matrices of rows, one matmul each; a broadcast add's gradient is a sum over rows.
+    """
+    G = np.asarray(grad).reshape(-1, weight.shape[0])
+    grad_x = (G @ weight.data).reshape(x.shape) if x.requires_grad else None
+    grad_w = G.T @ x.data.reshape(-1, weight.shape[1]) if weight.requires_grad else None
+    if bias is None:
+        return grad_x, grad_w
+    return grad_x, grad_w, (G.sum(axis=0) if bias.requires_grad else None)
+
+
 def _sum_vjp(grad, out, a, axis, keepdims):
     """z = a.sum(axis, keepdims), axis None, an int or a tuple (possibly negative). Returns a 1-tuple of a's
     shape (a read-only broadcast view is fine). Example: a (2, 3), axis 1, grad [1., 2.] -> ([[1., 1., 1.], [2., 2., 2.]],)"""
@@ -230,8 +246,8 @@ def backward(tensor, gradient=None):
 
 
 VJP = {"add": _add_vjp, "sub": _sub_vjp, "mul": _mul_vjp, "div": _div_vjp, "neg": _neg_vjp, "pow": _pow_vjp,
-       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "sum": _sum_vjp,
-       "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
+       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "linear": _linear_vjp,
+       "sum": _sum_vjp, "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
        "permute": _permute_vjp, "getitem": _getitem_vjp, "relu": _relu_vjp, "sigmoid": _sigmoid_vjp,
        "tanh": _tanh_vjp, "gelu": _gelu_vjp, "softmax": _softmax_vjp, "log_softmax": _log_softmax_vjp,
        "bce": _bce_vjp, "bce_with_logits": _bce_with_logits_vjp}

@@ -188,6 +188,8 @@ check_rule(_pow_vjp, lambda a: a ** 2, x, exponent=2)
 # last two axes. A 1-D operand is a one-row matrix on the left or a one-column matrix on the right whose axis
 # NumPy drops from the result (and so from `grad`): restore it, apply the formulas, drop it again. A parent
 # that does not require grad (a layer's input batch) gets `None` instead of a wasted matmul.
+# Module 03's `Linear` records $y = xW^\top + b$ as ONE op, "linear": with the leading axes of $x$ flattened into
+# rows $X$ (N, in), $\bar X = \bar Y W$, $\bar W = \bar Y^\top X$ (already in $W$'s layout) and $\bar b = \sum_n \bar Y_n$ (the broadcast undone).
 
 # %% solution id="vjp-matmul"
 #| export
@@ -229,6 +231,36 @@ xm, wm = Tensor(rng.standard_normal((4, 3))), Tensor(rng.standard_normal((3, 2))
 ga, gb = _matmul_vjp(np.ones((4, 2)), xm @ wm, xm, wm)
 assert ga is None and np.allclose(gb, np.asarray(xm.data).sum(axis=0)[:, None] * np.ones(2)), \
     f"a parent without requires_grad: expected None and x^T @ 1, got {ga}, {gb}"
+### END HIDDEN TESTS
+
+# %% solution id="vjp-linear"
+#| export
+def _linear_vjp(grad, out, x, weight, bias=None):
+    """z = x @ weight.T (+ bias), module 03's Linear: x (..., in), weight (out, in), bias (out,) or None.
+
+    grad: ndarray (..., out). Returns (grad_x, grad_weight), or (grad_x, grad_weight, grad_bias) with a bias,
+    each of its parent's exact shape; None, computing nothing, for a parent whose requires_grad is False.
+    Example: x [[1., 2.]], weight [[3., 4.]], bias [0.], grad [[2.]] -> ([[6., 8.]], [[2., 4.]], [2.])
+    Hint: reshape to 2-D matrices of rows, one matmul each; a broadcast add's gradient is a sum over rows.
+    """
+    ### BEGIN SOLUTION
+    G = np.asarray(grad).reshape(-1, weight.shape[0])
+    grad_x = (G @ weight.data).reshape(x.shape) if x.requires_grad else None
+    grad_w = G.T @ x.data.reshape(-1, weight.shape[1]) if weight.requires_grad else None
+    if bias is None:
+        return grad_x, grad_w
+    return grad_x, grad_w, (G.sum(axis=0) if bias.requires_grad else None)
+    ### END SOLUTION
+# %% test id="test-vjp-linear" points=2
+np_linear = lambda v, w, b: v @ w.T + b
+check_rule(_linear_vjp, np_linear, rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2))
+### BEGIN HIDDEN TESTS
+for shape in [(2, 4, 3), (3,)]: check_rule(_linear_vjp, np_linear, rng.standard_normal(shape), rng.standard_normal((2, 3)), rng.standard_normal(2))
+check_rule(_linear_vjp, lambda v, w: v @ w.T, rng.standard_normal((5, 3)), rng.standard_normal((2, 3)))
+xl, wl, bl = Tensor(rng.standard_normal((4, 3))), Tensor(rng.standard_normal((2, 3)), requires_grad=True), Tensor(np.ones(2))
+gx, gw, gb = _linear_vjp(np.ones((4, 2)), None, xl, wl, bl)
+assert gx is None and gb is None and np.allclose(gw, np.ones((2, 1)) * np.asarray(xl.data).sum(axis=0)), \
+    f"x and bias without requires_grad: expected None, 1^T X, None; got {gx}, {gw}, {gb}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -526,8 +558,8 @@ def backward(tensor, gradient=None):
 # %%
 #| export
 VJP = {"add": _add_vjp, "sub": _sub_vjp, "mul": _mul_vjp, "div": _div_vjp, "neg": _neg_vjp, "pow": _pow_vjp,
-       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "sum": _sum_vjp,
-       "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
+       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "linear": _linear_vjp,
+       "sum": _sum_vjp, "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
        "permute": _permute_vjp, "getitem": _getitem_vjp, "relu": _relu_vjp, "sigmoid": _sigmoid_vjp,
        "tanh": _tanh_vjp, "gelu": _gelu_vjp, "softmax": _softmax_vjp, "log_softmax": _log_softmax_vjp,
        "bce": _bce_vjp, "bce_with_logits": _bce_with_logits_vjp}
