@@ -44,9 +44,8 @@ class Tanh(Activation):
 class GELU(Activation):
     def forward(self, x):
         a = x.data
-        out = np.multiply(a, a, dtype=np.result_type(a, 0.5))   # the one new array
-        out *= 0.044715; out += 1; out *= a; out *= math.sqrt(2 / math.pi)
-        np.tanh(out, out=out); out += 1; out *= a; out *= 0.5
+        inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
+        out = 0.5 * a * (1 + np.tanh(inner))
         return _make(out, (x,), "gelu")
 
 

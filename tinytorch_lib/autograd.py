@@ -133,7 +133,7 @@ def _getitem_vjp(grad, out, a, index):
 
 
 # Six rules, each returning a 1-tuple of x's shape: _relu_vjp(grad, out, x) (slope 0 at 0, like PyTorch),
-#   _sigmoid_vjp(grad, out, x), _tanh_vjp(grad, out, x), _gelu_vjp(grad, out, x) (tanh form),
+#   _sigmoid_vjp(grad, out, x), _tanh_vjp(grad, out, x), _gelu_vjp(grad, out, x) (tanh form, from out),
 #   _softmax_vjp(grad, out, x, dim), _log_softmax_vjp(grad, out, x, dim).
 # Example: _softmax_vjp(np.array([1., 0.]), out, x, dim=-1) with x [0., 0.] -> (array([0.25, -0.25]),)
 def _relu_vjp(grad, out, x):

@@ -161,16 +161,13 @@ class Linear(Module):
     def forward(self, x):
         x = as_tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear({self.in_features}, {self.out_features}) needs an input of shape "
-                             f"(..., {self.in_features}), got {x.shape}")
+            raise ValueError(f"Linear needs an input of shape (..., {self.in_features}), got {x.shape}")
         y = x.data.reshape(-1, self.in_features) @ self.weight.data.T     # every row in one 2-D matmul
         parents = (x, self.weight)
         if self.bias is not None:
             parents += (self.bias,)
-            if np.result_type(y, self.bias.data) == y.dtype:
-                y += self.bias.data                  # in place: no second (N, out) array
-            else:
-                y = y + self.bias.data
+            same = np.result_type(y, self.bias.data) == y.dtype
+            y = np.add(y, self.bias.data, out=y if same else None)     # in place unless the dtype changes
         return _make(y.reshape(x.shape[:-1] + (self.out_features,)), parents, "linear")
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -274,9 +274,8 @@ from tinytorch_lib.tensor import manual_seed  # for the tests and demos below
 #
 # for $x$ of shape (…, in). Each output sums `in` products, so its variance grows with `in`; PyTorch
 # draws weights and bias from $\mathcal U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})$, which keeps the
-# output scale independent of the width. `forward` records the whole layer as ONE op, "linear": one
-# graph node instead of three (transpose, matmul, add), one array instead of two, and in module 05 one
-# gradient rule that can hand each parameter its gradient in the right layout directly.
+# output scale independent of the width. `forward` records the layer as ONE op, "linear": one graph node, not
+# three (transpose, matmul, add), one new array, not two, and one gradient rule in module 05.
 
 # %% solution id="linear"
 #| export
@@ -314,16 +313,13 @@ class Linear(Module):
         ### BEGIN SOLUTION
         x = as_tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear({self.in_features}, {self.out_features}) needs an input of shape "
-                             f"(..., {self.in_features}), got {x.shape}")
+            raise ValueError(f"Linear needs an input of shape (..., {self.in_features}), got {x.shape}")
         y = x.data.reshape(-1, self.in_features) @ self.weight.data.T     # every row in one 2-D matmul
         parents = (x, self.weight)
         if self.bias is not None:
             parents += (self.bias,)
-            if np.result_type(y, self.bias.data) == y.dtype:
-                y += self.bias.data                  # in place: no second (N, out) array
-            else:
-                y = y + self.bias.data
+            same = np.result_type(y, self.bias.data) == y.dtype
+            y = np.add(y, self.bias.data, out=y if same else None)     # in place unless the dtype changes
         return _make(y.reshape(x.shape[:-1] + (self.out_features,)), parents, "linear")
         ### END SOLUTION
     def extra_repr(self):
@@ -579,7 +575,6 @@ assert bool(nested[2].weight.requires_grad) and nested[1][0].bias is None, "the 
 
 # %%
 import matplotlib.pyplot as plt
-
 manual_seed(0)
 x = Tensor(get_generator().standard_normal((512, 256)).astype(np.float32))
 stack = lambda: Sequential(*[layer for _ in range(10) for layer in (Linear(256, 256), ReLU())])
@@ -590,15 +585,13 @@ plt.figure(figsize=(5, 3.2))
 for label, model in [("PyTorch U(±1/√in)", stack()), ("N(0, 1)", unit), ("Kaiming N(0, 2/in)", kaiming_normal_(stack()))]:
     h, stds = x, []
     for lay in model:
-        h = lay(h)
-        stds.append(float(h.data.std()))
+        stds.append(float((h := lay(h)).data.std()))
     plt.semilogy(range(1, 11), stds[1::2], "o-", label=label)
 plt.xlabel("layer"); plt.ylabel("std of activations"); plt.legend(); plt.grid(alpha=0.3)
 plt.tight_layout(), plt.show()
 
 # %% [markdown]
 # ## Systems note: how big is an MLP?
-#
 # A `Linear(in, out)` has $\text{in}\cdot\text{out} + \text{out}$ parameters and costs
 # $2\cdot\text{in}\cdot\text{out}$ FLOPs per input row (a multiply and an add). Training must also
 # keep the output of every layer until the backward pass. Count all three.
@@ -644,7 +637,6 @@ assert got == (0, 0, 0, 0), f"an empty model: expected (0, 0, 0, 0), got {got}"
 
 # %%
 import time
-
 mlp = Sequential(Flatten(), Linear(784, 256), ReLU(), Dropout(0.1), Linear(256, 128), ReLU(), Linear(128, 10))
 batch = Tensor(np.zeros((64, 1, 28, 28), dtype=np.float32))
 t0 = time.perf_counter()
