@@ -76,6 +76,22 @@ def _matmul_vjp(grad, out, a, b):
     return grad_a, grad_b
 
 
+def _linear_vjp(grad, out, x, weight, bias=None):
+    """z = x @ weight.T (+ bias), module 03's Linear: x (..., in), weight (out, in), bias (out,) or None.
+
+    grad: ndarray (..., out). Returns (grad_x, grad_weight), or (grad_x, grad_weight, grad_bias) with a bias,
+    each of its parent's exact shape; None, computing nothing, for a parent whose requires_grad is False.
+    Example: x [[1., 2.]], weight [[3., 4.]], bias [0.], grad [[2.]] -> ([[6., 8.]], [[2., 4.]], [2.])
+    Hint: reshape to 2-D matrices of rows, one matmul each; a broadcast add's gradient is a sum over rows.
+    """
+    G = np.asarray(grad).reshape(-1, weight.shape[0])
+    grad_x = (G @ weight.data).reshape(x.shape) if x.requires_grad else None
+    grad_w = G.T @ x.data.reshape(-1, weight.shape[1]) if weight.requires_grad else None
+    if bias is None:
+        return grad_x, grad_w
+    return grad_x, grad_w, (G.sum(axis=0) if bias.requires_grad else None)
+
+
 def _sum_vjp(grad, out, a, axis, keepdims):
     """z = a.sum(axis, keepdims), axis None, an int or a tuple (possibly negative). Returns a 1-tuple of a's
     shape (a read-only broadcast view is fine). Example: a (2, 3), axis 1, grad [1., 2.] -> ([[1., 1., 1.], [2., 2., 2.]],)"""
@@ -117,7 +133,7 @@ def _getitem_vjp(grad, out, a, index):
 
 
 # Six rules, each returning a 1-tuple of x's shape: _relu_vjp(grad, out, x) (slope 0 at 0, like PyTorch),
-#   _sigmoid_vjp(grad, out, x), _tanh_vjp(grad, out, x), _gelu_vjp(grad, out, x) (tanh form),
+#   _sigmoid_vjp(grad, out, x), _tanh_vjp(grad, out, x), _gelu_vjp(grad, out, x) (tanh form, from out),
 #   _softmax_vjp(grad, out, x, dim), _log_softmax_vjp(grad, out, x, dim).
 # Example: _softmax_vjp(np.array([1., 0.]), out, x, dim=-1) with x [0., 0.] -> (array([0.25, -0.25]),)
 def _relu_vjp(grad, out, x):
@@ -128,13 +144,15 @@ def _sigmoid_vjp(grad, out, x):
 def _tanh_vjp(grad, out, x):
     return (grad * (1 - out.data ** 2),)
 def _gelu_vjp(grad, out, x):
-    c, xd = math.sqrt(2.0 / math.pi), x.data
-    x2 = xd * xd                         # products, not `** 3`: a float32 power calls the slow powf
-    t = np.tanh(c * xd * (1 + 0.044715 * x2))
-    x2 *= 3 * 0.044715; x2 += 1; x2 *= xd; x2 *= 0.5 * c      # in place: no new big temporaries
-    dy = t * t; np.subtract(1, dy, out=dy); dy *= x2
-    t += 1; t *= 0.5; dy += t; dy *= grad
-    return (dy,)
+    xd, y = x.data, out.data
+    tmp = np.abs(xd)
+    s = np.full_like(y, 0.5)                     # s = y / x, its limit 1/2 where x is (almost) 0
+    np.divide(y, xd, out=s, where=tmp > 1e-30)
+    np.multiply(xd, xd, out=tmp); tmp *= 3 * 0.044715; tmp += 1; tmp *= xd; tmp *= 2 * math.sqrt(2 / math.pi)
+    tmp *= s; np.subtract(1, tmp, out=tmp)       # 1 - u, u = 2cx(1 + 3kx^2) s: in place, no new arrays
+    np.subtract(1, s, out=s); s *= tmp; np.subtract(1, s, out=s)     # s + u(1 - s) = 1 - (1 - s)(1 - u)
+    s *= grad
+    return (s,)
 def _softmax_vjp(grad, out, x, dim):
     s = out.data
     return (s * (grad - np.sum(grad * s, axis=dim, keepdims=True)),)
@@ -228,8 +246,8 @@ def backward(tensor, gradient=None):
 
 
 VJP = {"add": _add_vjp, "sub": _sub_vjp, "mul": _mul_vjp, "div": _div_vjp, "neg": _neg_vjp, "pow": _pow_vjp,
-       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "sum": _sum_vjp,
-       "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
+       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "linear": _linear_vjp,
+       "sum": _sum_vjp, "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
        "permute": _permute_vjp, "getitem": _getitem_vjp, "relu": _relu_vjp, "sigmoid": _sigmoid_vjp,
        "tanh": _tanh_vjp, "gelu": _gelu_vjp, "softmax": _softmax_vjp, "log_softmax": _log_softmax_vjp,
        "bce": _bce_vjp, "bce_with_logits": _bce_with_logits_vjp}

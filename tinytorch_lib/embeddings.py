@@ -30,9 +30,23 @@ def embedding(weight, idx):
 
 
 def _embedding_vjp(grad, out, weight, idx):
-    """Gradient of the weight: zeros of weight's shape and dtype, each row of grad added to row idx."""
+    """The weight's gradient, a 1-tuple: zeros of weight's (V, d) shape and dtype, with every row of
+    `grad` (shape idx.shape + (d,)) added to row idx of it; repeated ids add up; no ids: all zeros.
+    Without np.add.at (it scatters one element at a time): bring equal ids together, then sum each run
+    of equal ids in one call, and write each sum into its row once.
+    EXAMPLE: grad [[1., 2.], [3., 4.], [5., 6.]], idx [2, 0, 2], V = 3 -> ([[3., 4.], [0., 0.], [6., 8.]],)
+    HINT: a stable np.argsort groups equal ids; a run starts where the sorted id changes
+    (np.flatnonzero); np.add.reduceat sums the rows from each start to the next.
+    """
     g = np.zeros(weight.shape, dtype=weight.dtype)
-    np.add.at(g, idx, grad)
+    ids = np.asarray(idx).reshape(-1)
+    if ids.size == 0:
+        return (g,)
+    rows = np.asarray(grad).reshape(ids.size, -1)
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    g[ids[starts]] = np.add.reduceat(rows[order], starts, axis=0)
     return (g,)
 
 

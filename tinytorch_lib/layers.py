@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from tinytorch_lib.tensor import Tensor, get_generator
+from tinytorch_lib.tensor import Tensor, _make, as_tensor, get_generator
 
 
 class Module:
@@ -138,11 +138,13 @@ class Linear(Module):
     float32 Tensors with requires_grad=True, every entry drawn independently from
     U(-1/sqrt(in_features), 1/sqrt(in_features)) by the course generator, the whole weight matrix
     first, then the bias vector (so manual_seed(s) fixes both).
-    forward(x): x of shape (..., in) -> (..., out), from Tensor operations only.
+    forward(x): x (a Tensor or anything `as_tensor` takes) of shape (..., in) -> (..., out), NumPy's
+    result dtype, recorded as ONE op "linear" with parents (x, weight) or (x, weight, bias) and no ctx
+    (module 05 writes its gradient); ValueError naming x's shape if its last size is not in_features.
     EXAMPLE: Linear(4, 2).weight.shape -> (2, 4); Linear(4, 2, bias=False).bias -> None;
              an x of shape (5, 4) through Linear(4, 2) -> shape (5, 2)
-    HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards. Tensor has
-          a transpose property; broadcasting adds the (out,) bias to every row.
+    HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards. Flatten the
+          leading axes of x.data so one 2-D matmul does every row; `_make` records; `+=` adds in place.
     """
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
@@ -157,10 +159,16 @@ class Linear(Module):
             b = gen.uniform(-bound, bound, size=(out_features,))
             self.bias = Tensor(b.astype(np.float32), requires_grad=True)
     def forward(self, x):
-        y = x @ self.weight.T
+        x = as_tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear needs an input of shape (..., {self.in_features}), got {x.shape}")
+        y = x.data.reshape(-1, self.in_features) @ self.weight.data.T     # every row in one 2-D matmul
+        parents = (x, self.weight)
         if self.bias is not None:
-            y = y + self.bias
-        return y
+            parents += (self.bias,)
+            same = np.result_type(y, self.bias.data) == y.dtype
+            y = np.add(y, self.bias.data, out=y if same else None)     # in place unless the dtype changes
+        return _make(y.reshape(x.shape[:-1] + (self.out_features,)), parents, "linear")
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 

@@ -4,14 +4,14 @@
 # A neural network is a function with knobs. `Module` holds the knobs: calling it runs `forward`; it
 # finds its **parameters** (and those of its sub-modules), switches between training and evaluation
 # mode, and saves and loads its weights. Then the first layers: `Linear`, `Sequential`, `Flatten`,
-# `Dropout`, all built from module 01's Tensor operations (module 05 differentiates them for free).
+# `Dropout`, on module 01's Tensors (module 05 writes their gradients).
 
 # %%
 #| default_exp layers
 #| export
 import numpy as np
 
-from tinytorch_lib.tensor import Tensor, get_generator
+from tinytorch_lib.tensor import Tensor, _make, as_tensor, get_generator
 
 # %% helper
 def arr(t):
@@ -274,7 +274,8 @@ from tinytorch_lib.tensor import manual_seed  # for the tests and demos below
 #
 # for $x$ of shape (…, in). Each output sums `in` products, so its variance grows with `in`; PyTorch
 # draws weights and bias from $\mathcal U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})$, which keeps the
-# output scale independent of the width.
+# output scale independent of the width. `forward` records the layer as ONE op, "linear": one graph node, not
+# three (transpose, matmul, add), one new array, not two, and one gradient rule in module 05.
 
 # %% solution id="linear"
 #| export
@@ -286,11 +287,13 @@ class Linear(Module):
     float32 Tensors with requires_grad=True, every entry drawn independently from
     U(-1/sqrt(in_features), 1/sqrt(in_features)) by the course generator, the whole weight matrix
     first, then the bias vector (so manual_seed(s) fixes both).
-    forward(x): x of shape (..., in) -> (..., out), from Tensor operations only.
+    forward(x): x (a Tensor or anything `as_tensor` takes) of shape (..., in) -> (..., out), NumPy's
+    result dtype, recorded as ONE op "linear" with parents (x, weight) or (x, weight, bias) and no ctx
+    (module 05 writes its gradient); ValueError naming x's shape if its last size is not in_features.
     EXAMPLE: Linear(4, 2).weight.shape -> (2, 4); Linear(4, 2, bias=False).bias -> None;
              an x of shape (5, 4) through Linear(4, 2) -> shape (5, 2)
-    HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards. Tensor has
-          a transpose property; broadcasting adds the (out,) bias to every row.
+    HINT: a NumPy Generator's `uniform(low, high, size)` draws float64; cast afterwards. Flatten the
+          leading axes of x.data so one 2-D matmul does every row; `_make` records; `+=` adds in place.
     """
     def __init__(self, in_features, out_features, bias=True):
         ### BEGIN SOLUTION
@@ -308,10 +311,16 @@ class Linear(Module):
         ### END SOLUTION
     def forward(self, x):
         ### BEGIN SOLUTION
-        y = x @ self.weight.T
+        x = as_tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear needs an input of shape (..., {self.in_features}), got {x.shape}")
+        y = x.data.reshape(-1, self.in_features) @ self.weight.data.T     # every row in one 2-D matmul
+        parents = (x, self.weight)
         if self.bias is not None:
-            y = y + self.bias
-        return y
+            parents += (self.bias,)
+            same = np.result_type(y, self.bias.data) == y.dtype
+            y = np.add(y, self.bias.data, out=y if same else None)     # in place unless the dtype changes
+        return _make(y.reshape(x.shape[:-1] + (self.out_features,)), parents, "linear")
         ### END SOLUTION
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -343,6 +352,11 @@ got = arr(nb(Tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])))
 assert np.allclose(got, [[-2.0, 4.0], [0.0, 3.0]]), f"no bias: expected [[-2, 4], [0, 3]], got {got}"
 got = tuple(layer(Tensor(np.ones((7, 5, 3)))).shape)
 assert got == (7, 5, 2), f"Linear must work on (..., in) inputs: expected (7, 5, 2), got {got}"
+rec = layer(Tensor(np.ones((4, 3)), requires_grad=True))
+got = [str(rec._op), len(rec._parents), str(nb(np.ones((4, 3)))._op), len(nb(np.ones((4, 3)))._parents)]
+assert got == ["linear", 3, "linear", 2], f"expected ONE op 'linear' with parents (x, W, b), or (x, W) without a bias; got {got}"
+got = [tuple(layer(Tensor([1.0, 2.0, 3.0])).shape), str(arr(layer(np.ones((2, 3)))).dtype), str(raised(lambda: layer(Tensor(np.ones((2, 4))))))]
+assert got[:2] == [(2,), "float64"] and "(2, 4)" in got[2], f"expected (2,) for a 1-D x, float64 for a float64 x, a ValueError naming (2, 4); got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -561,7 +575,6 @@ assert bool(nested[2].weight.requires_grad) and nested[1][0].bias is None, "the 
 
 # %%
 import matplotlib.pyplot as plt
-
 manual_seed(0)
 x = Tensor(get_generator().standard_normal((512, 256)).astype(np.float32))
 stack = lambda: Sequential(*[layer for _ in range(10) for layer in (Linear(256, 256), ReLU())])
@@ -572,15 +585,13 @@ plt.figure(figsize=(5, 3.2))
 for label, model in [("PyTorch U(±1/√in)", stack()), ("N(0, 1)", unit), ("Kaiming N(0, 2/in)", kaiming_normal_(stack()))]:
     h, stds = x, []
     for lay in model:
-        h = lay(h)
-        stds.append(float(h.data.std()))
+        stds.append(float((h := lay(h)).data.std()))
     plt.semilogy(range(1, 11), stds[1::2], "o-", label=label)
 plt.xlabel("layer"); plt.ylabel("std of activations"); plt.legend(); plt.grid(alpha=0.3)
 plt.tight_layout(), plt.show()
 
 # %% [markdown]
 # ## Systems note: how big is an MLP?
-#
 # A `Linear(in, out)` has $\text{in}\cdot\text{out} + \text{out}$ parameters and costs
 # $2\cdot\text{in}\cdot\text{out}$ FLOPs per input row (a multiply and an add). Training must also
 # keep the output of every layer until the backward pass. Count all three.
@@ -626,7 +637,6 @@ assert got == (0, 0, 0, 0), f"an empty model: expected (0, 0, 0, 0), got {got}"
 
 # %%
 import time
-
 mlp = Sequential(Flatten(), Linear(784, 256), ReLU(), Dropout(0.1), Linear(256, 128), ReLU(), Linear(128, 10))
 batch = Tensor(np.zeros((64, 1, 28, 28), dtype=np.float32))
 t0 = time.perf_counter()

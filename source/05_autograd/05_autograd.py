@@ -1,12 +1,10 @@
 # %% [markdown]
 # # 05 · Autograd
-#
-# Every operation on a `Tensor` records itself (`z._parents`, `z._op`, `z._ctx`, module 01). This module turns
-# that graph into gradients with **reverse-mode automatic differentiation**, the algorithm behind `loss.backward()`.
-# You write both parts. **Local rules**: for each op a *vector-Jacobian product* (VJP) that turns
-# $\bar z = \partial L/\partial z$ (called `grad`) into $\bar x_i = \sum_j \bar z_j\, \partial z_j/\partial x_i$ for each input $x$,
-# never building the Jacobian. **The engine**: visit the graph from the loss back to the leaves, apply the
-# rules, and add up the gradients that reach a tensor along several paths.
+# Every operation on a `Tensor` records itself (`z._parents`, `z._op`, `z._ctx`, module 01). This module turns that graph
+# into gradients with **reverse-mode automatic differentiation**, the algorithm behind `loss.backward()`. You write both
+# parts. **Local rules**: for each op a *vector-Jacobian product* (VJP) that turns $\bar z = \partial L/\partial z$ (called `grad`)
+# into $\bar x_i = \sum_j \bar z_j\, \partial z_j/\partial x_i$ for each input $x$, never building the Jacobian. **The engine**: visit
+# the graph from the loss back to the leaves, apply the rules, add up the gradients reaching a tensor along several paths.
 
 # %%
 #| default_exp autograd
@@ -68,11 +66,10 @@ np_bce_logits = lambda v, y: np.maximum(v, 0) - v * y + np.log1p(np.exp(-np.abs(
 
 # %% [markdown]
 # ## Broadcasting, backwards
-#
-# If `b` of shape `(3,)` was broadcast to `(2, 3)` in `a + b`, each entry of `b` was used twice, so its gradient
-# is the **sum** of the two rows of the incoming gradient. Broadcasting prepends axes an input never had and
-# repeats its axes of size 1; undoing it sums over exactly those axes (forgetting it is the classic autograd
-# bug). Rules return gradients in the broadcast shape; the engine unbroadcasts them.
+# If `b` of shape `(3,)` was broadcast to `(2, 3)` in `a + b`, each entry of `b` was used twice, so its gradient is the
+# **sum** of the two rows of the incoming gradient. Broadcasting prepends axes an input never had and repeats its axes
+# of size 1; undoing it sums over exactly those axes (forgetting it is the classic autograd bug). Rules return
+# gradients in the broadcast shape; the engine unbroadcasts them.
 
 # %% solution id="unbroadcast"
 #| export
@@ -110,7 +107,6 @@ assert got.dtype == np.float32, f"expected grad's dtype float32 to be kept, got 
 
 # %% [markdown]
 # ## The local rules
-#
 # A rule `rule(grad, out, *parents, **ctx)` returns a **tuple** with one ndarray per parent: `grad` is $\bar z$ (shape
 # of `out`), `out` the output Tensor, `parents` the input Tensors (read `.data`), `ctx` what module 01 recorded.
 # For an elementwise op $z_j$ depends only on $x_j$, so the chain-rule sum keeps only $i = j$ and
@@ -165,29 +161,24 @@ def _sqrt_vjp(grad, out, a):
     ### END SOLUTION
 # %% test id="test-vjp-elementwise" points=2
 x, y = rng.standard_normal((2, 3)), rng.uniform(0.5, 2.0, (2, 3))
-check_rule(_add_vjp, lambda a, b: a + b, x, y)
-check_rule(_sub_vjp, lambda a, b: a - b, x, y)
-check_rule(_mul_vjp, lambda a, b: a * b, x, y)
-check_rule(_div_vjp, lambda a, b: a / b, x, y)
-check_rule(_neg_vjp, lambda a: -a, x)
+for rule, f, args in [(_add_vjp, np.add, (x, y)), (_sub_vjp, np.subtract, (x, y)), (_mul_vjp, np.multiply, (x, y)),
+                      (_div_vjp, np.divide, (x, y)), (_neg_vjp, np.negative, (x,)), (_exp_vjp, np.exp, (x,)),
+                      (_log_vjp, np.log, (y,)), (_sqrt_vjp, np.sqrt, (y,))]:
+    check_rule(rule, f, *args)
 check_rule(_pow_vjp, lambda a: a ** 3, x, exponent=3)
-check_rule(_exp_vjp, np.exp, x)
-check_rule(_log_vjp, np.log, y)
-check_rule(_sqrt_vjp, np.sqrt, y)
 ### BEGIN HIDDEN TESTS
 check_rule(_div_vjp, lambda a, b: a / b, y, -x - 3)
-check_rule(_pow_vjp, lambda a: a ** -0.5, y, exponent=-0.5)
-check_rule(_pow_vjp, lambda a: a ** 2, x, exponent=2)
+for p, v in [(-0.5, y), (2, x)]: check_rule(_pow_vjp, lambda a: a ** p, v, exponent=p)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Matrix multiplication
-#
 # $C_{ij} = \sum_l A_{il} B_{lj}$ gives $\bar A_{il} = \sum_j \bar C_{ij} B_{lj} = (\bar C B^\top)_{il}$ and likewise $\bar B = A^\top \bar C$: one
 # more matmul each, so **backward costs twice the forward**. With batch dimensions the transposes swap only the
 # last two axes. A 1-D operand is a one-row matrix on the left or a one-column matrix on the right whose axis
 # NumPy drops from the result (and so from `grad`): restore it, apply the formulas, drop it again. A parent
-# that does not require grad (a layer's input batch) gets `None` instead of a wasted matmul.
+# that does not require grad (a layer's input batch) gets `None` instead of a wasted matmul. Module 03's `Linear`
+# is ONE op, "linear", $Y = XW^\top + b$ on rows $X$: $\bar X = \bar Y W$, $\bar W = \bar Y^\top X$, $\bar b = \sum_n \bar Y_n$ (a broadcast undone).
 
 # %% solution id="vjp-matmul"
 #| export
@@ -231,14 +222,42 @@ assert ga is None and np.allclose(gb, np.asarray(xm.data).sum(axis=0)[:, None] *
     f"a parent without requires_grad: expected None and x^T @ 1, got {ga}, {gb}"
 ### END HIDDEN TESTS
 
+# %% solution id="vjp-linear"
+#| export
+def _linear_vjp(grad, out, x, weight, bias=None):
+    """z = x @ weight.T (+ bias), module 03's Linear: x (..., in), weight (out, in), bias (out,) or None.
+
+    grad: ndarray (..., out). Returns (grad_x, grad_weight), or (grad_x, grad_weight, grad_bias) with a bias,
+    each of its parent's exact shape; None, computing nothing, for a parent whose requires_grad is False.
+    Example: x [[1., 2.]], weight [[3., 4.]], bias [0.], grad [[2.]] -> ([[6., 8.]], [[2., 4.]], [2.])
+    Hint: reshape to 2-D matrices of rows, one matmul each; a broadcast add's gradient is a sum over rows.
+    """
+    ### BEGIN SOLUTION
+    G = np.asarray(grad).reshape(-1, weight.shape[0])
+    grad_x = (G @ weight.data).reshape(x.shape) if x.requires_grad else None
+    grad_w = G.T @ x.data.reshape(-1, weight.shape[1]) if weight.requires_grad else None
+    if bias is None:
+        return grad_x, grad_w
+    return grad_x, grad_w, (G.sum(axis=0) if bias.requires_grad else None)
+    ### END SOLUTION
+# %% test id="test-vjp-linear" points=2
+np_linear = lambda v, w, b: v @ w.T + b
+check_rule(_linear_vjp, np_linear, rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2))
+### BEGIN HIDDEN TESTS
+for shape in [(2, 4, 3), (3,)]: check_rule(_linear_vjp, np_linear, rng.standard_normal(shape), rng.standard_normal((2, 3)), rng.standard_normal(2))
+check_rule(_linear_vjp, lambda v, w: v @ w.T, rng.standard_normal((5, 3)), rng.standard_normal((2, 3)))
+xl, wl, bl = Tensor(rng.standard_normal((4, 3))), Tensor(rng.standard_normal((2, 3)), requires_grad=True), Tensor(np.ones(2))
+gx, gw, gb = _linear_vjp(np.ones((4, 2)), None, xl, wl, bl)
+assert gx is None and gb is None and np.allclose(gw, np.ones((2, 1)) * np.asarray(xl.data).sum(axis=0)), \
+    f"x and bias without requires_grad: expected None, 1^T X, None; got {gx}, {gw}, {gb}"
+### END HIDDEN TESTS
+
 # %% [markdown]
 # ### Reductions, shape operations and indexing
-#
 # `sum` uses each summed element once with weight 1, so $\bar x$ is $\bar z$ copied back to every element it summed;
 # `mean` divides that copy by the number $N$ of averaged elements; `max` sends $\bar z$ to the maximal elements,
 # ties splitting it evenly (as `torch.amax`): $\bar x_i = \bar z\,[x_i = \max]\,/\,\#\{j : x_j = \max\}$. Unless `keepdims` kept
 # them, the reduced axes must be re-inserted before broadcasting back, else NumPy aligns the wrong axes.
-#
 # Ops that only move numbers are undone by moving the gradient back: reshape it, swap the same two axes, or
 # apply the *inverse* permutation (`np.argsort` of a permutation). For `x[index]`, $\bar x$ is zero except where an
 # element was picked, and an element picked **twice** receives both contributions (`np.add.at` adds them all).
@@ -305,8 +324,7 @@ check_rule(_max_vjp, lambda a: a.max(axis=1), m, axis=1, keepdims=False)
 tie = Tensor(np.array([1.0, 3.0, 3.0]))
 (got,) = _max_vjp(np.array(1.0), tie.max(), tie, axis=None, keepdims=False)
 assert np.allclose(got, [0, 0.5, 0.5]), f"ties share the gradient evenly: expected [0, .5, .5], got {got}"
-check_rule(_reshape_vjp, lambda a: a.reshape(4, 6), s)
-check_rule(_transpose_vjp, lambda a: np.swapaxes(a, 0, 2), s, dim0=0, dim1=2)
+check_rule(_reshape_vjp, lambda a: a.reshape(4, 6), s), check_rule(_transpose_vjp, lambda a: np.swapaxes(a, 0, 2), s, dim0=0, dim1=2)
 check_rule(_permute_vjp, lambda a: np.transpose(a, (2, 0, 1)), s, dims=(2, 0, 1))
 check_rule(_getitem_vjp, lambda a: a[1, :, 2:], s, index=(1, slice(None), slice(2, None)))
 ### BEGIN HIDDEN TESTS
@@ -314,8 +332,7 @@ for axis, keep in [(None, False), (None, True), (-1, False), ((0, 2), False), (1
     check_rule(_sum_vjp, lambda a: a.sum(axis=axis, keepdims=keep), s, axis=axis, keepdims=keep)
     check_rule(_mean_vjp, lambda a: a.mean(axis=axis, keepdims=keep), s, axis=axis, keepdims=keep)
     check_rule(_max_vjp, lambda a: a.max(axis=axis, keepdims=keep), s, axis=axis, keepdims=keep)
-check_rule(_permute_vjp, lambda a: np.transpose(a, (1, 2, 0)), s, dims=(1, 2, 0))
-check_rule(_permute_vjp, lambda a: np.transpose(a, (-1, 0, 1)), s, dims=(-1, 0, 1))
+for dims in [(1, 2, 0), (-1, 0, 1)]: check_rule(_permute_vjp, lambda a: np.transpose(a, dims), s, dims=dims)
 check_rule(_transpose_vjp, lambda a: np.swapaxes(a, -1, 1), s, dim0=-1, dim1=1)
 fancy = (np.array([0, 1, 1]), np.array([2, 0, 0]))
 check_rule(_getitem_vjp, lambda a: a[fancy], s, index=fancy)
@@ -326,10 +343,10 @@ assert np.allclose(got, [3, 0, 1]), f"a repeated index collects its gradient eac
 
 # %% [markdown]
 # ### Activations (module 02) and binary cross-entropy (module 04)
-#
 # With $s = \sigma(x)$, $t = \tanh(x)$ (both `out`): $\sigma' = s(1-s)$, $\tanh' = 1 - t^2$, $\mathrm{relu}'(x) = [x > 0]$. GELU is
 # $y = \tfrac12 x(1 + \tanh u)$ with $u = c(x + 0.044715\,x^3)$, $c = \sqrt{2/\pi}$, so by the product and chain rules
-# $y' = \tfrac12(1 + \tanh u) + \tfrac12 x\,(1 - \tanh^2 u)\, c\,(1 + 3\cdot 0.044715\,x^2)$. **Softmax** along `dim` is not
+# $y' = s + 2x\,s(1-s)\,c\,(1 + 3\cdot 0.044715\,x^2)$ with $s = \tfrac12(1+\tanh u) = y/x$ (as $1 - \tanh^2 u = 4s(1-s)$): read from `out`,
+# no tanh recomputed; $s = \tfrac12$ where $x$ is (almost) 0. In place, it allocates two arrays, not six. **Softmax** along `dim` is not
 # elementwise: $\partial s_i/\partial x_j = s_i(\delta_{ij} - s_j)$, so $\bar x_j = \sum_i \bar s_i s_i (\delta_{ij} - s_j) = s_j\big(\bar s_j - \sum_i \bar s_i s_i\big)$,
 # summing along `dim`. Log-softmax $\ell_i = x_i - \log\sum_k e^{x_k}$ has $\partial \ell_i/\partial x_j = \delta_{ij} - s_j$, $s = e^{\ell}$: $\bar x_j = \bar\ell_j - s_j \sum_i \bar\ell_i$.
 # Binary cross-entropy $-(y \log p + (1-y)\log(1-p))$ has $\partial/\partial p = (p - y)/(p(1-p))$, the denominator
@@ -339,7 +356,7 @@ assert np.allclose(got, [3, 0, 1]), f"a repeated index collects its gradient eac
 # %% solution id="vjp-activations"
 #| export
 # Six rules, each returning a 1-tuple of x's shape: _relu_vjp(grad, out, x) (slope 0 at 0, like PyTorch),
-#   _sigmoid_vjp(grad, out, x), _tanh_vjp(grad, out, x), _gelu_vjp(grad, out, x) (tanh form),
+#   _sigmoid_vjp(grad, out, x), _tanh_vjp(grad, out, x), _gelu_vjp(grad, out, x) (tanh form, from out),
 #   _softmax_vjp(grad, out, x, dim), _log_softmax_vjp(grad, out, x, dim).
 # Example: _softmax_vjp(np.array([1., 0.]), out, x, dim=-1) with x [0., 0.] -> (array([0.25, -0.25]),)
 def _relu_vjp(grad, out, x):
@@ -357,13 +374,15 @@ def _tanh_vjp(grad, out, x):
     ### END SOLUTION
 def _gelu_vjp(grad, out, x):
     ### BEGIN SOLUTION
-    c, xd = math.sqrt(2.0 / math.pi), x.data
-    x2 = xd * xd                         # products, not `** 3`: a float32 power calls the slow powf
-    t = np.tanh(c * xd * (1 + 0.044715 * x2))
-    x2 *= 3 * 0.044715; x2 += 1; x2 *= xd; x2 *= 0.5 * c      # in place: no new big temporaries
-    dy = t * t; np.subtract(1, dy, out=dy); dy *= x2
-    t += 1; t *= 0.5; dy += t; dy *= grad
-    return (dy,)
+    xd, y = x.data, out.data
+    tmp = np.abs(xd)
+    s = np.full_like(y, 0.5)                     # s = y / x, its limit 1/2 where x is (almost) 0
+    np.divide(y, xd, out=s, where=tmp > 1e-30)
+    np.multiply(xd, xd, out=tmp); tmp *= 3 * 0.044715; tmp += 1; tmp *= xd; tmp *= 2 * math.sqrt(2 / math.pi)
+    tmp *= s; np.subtract(1, tmp, out=tmp)       # 1 - u, u = 2cx(1 + 3kx^2) s: in place, no new arrays
+    np.subtract(1, s, out=s); s *= tmp; np.subtract(1, s, out=s)     # s + u(1 - s) = 1 - (1 - s)(1 - u)
+    s *= grad
+    return (s,)
     ### END SOLUTION
 def _softmax_vjp(grad, out, x, dim):
     ### BEGIN SOLUTION
@@ -396,10 +415,9 @@ def _bce_with_logits_vjp(grad, out, x, target):
 acts = rng.standard_normal((3, 4)) * 2
 acts[np.abs(acts) < 0.05] = 0.5          # keep relu's kink away from the finite differences
 target = (rng.uniform(size=(3, 4)) > 0.5).astype(np.float64)
-check_rule(_relu_vjp, lambda v: np.maximum(v, 0), acts)
-check_rule(_sigmoid_vjp, lambda v: 0.5 * (1 + np.tanh(0.5 * v)), acts)
-check_rule(_tanh_vjp, np.tanh, acts)
-check_rule(_gelu_vjp, np_gelu, acts)
+for rule, f in [(_relu_vjp, lambda v: np.maximum(v, 0)), (_sigmoid_vjp, lambda v: 0.5 * (1 + np.tanh(0.5 * v))),
+                (_tanh_vjp, np.tanh), (_gelu_vjp, np_gelu)]:
+    check_rule(rule, f, acts)
 check_rule(_softmax_vjp, lambda v: np.exp(np_log_softmax(v, -1)), acts, dim=-1)
 check_rule(_log_softmax_vjp, lambda v: np_log_softmax(v, -1), acts, dim=-1)
 check_rule(_bce_vjp, lambda p: np_bce(p, target), rng.uniform(0.1, 0.9, (3, 4)), target=target)
@@ -411,24 +429,20 @@ check_rule(_bce_vjp, lambda p: np_bce(p, target).mean(), rng.uniform(0.1, 0.9, (
 check_rule(_bce_with_logits_vjp, lambda v: np_bce_logits(v, target).mean(), acts, target=target)
 (got,) = _relu_vjp(np.ones(3), big := Tensor(np.array([-2.0, 0.0, 2.0])), big)
 assert np.allclose(got, [0, 0, 1]), f"relu'(0) is 0 like PyTorch: expected [0, 0, 1], got {got}"
-big = Tensor(np.array([-800.0, 800.0, 0.0]))
-(got,) = _bce_with_logits_vjp(np.ones(3), big, big, target=np.array([0.0, 1.0, 1.0]))
+(got,) = _bce_with_logits_vjp(np.ones(3), big := Tensor(np.array([-800.0, 800.0, 0.0])), big, target=np.array([0.0, 1.0, 1.0]))
 assert np.allclose(got, [0, 0, -0.5]), f"sigmoid(x) - target without overflow: expected [0, 0, -0.5], got {got}"
-edge = Tensor(np.array([0.0, 1.0, 0.5]))
-(got,) = _bce_vjp(np.ones(3), edge, edge, target=np.array([1.0, 0.0, 1.0]))
+(got,) = _bce_vjp(np.ones(3), edge := Tensor(np.array([0.0, 1.0, 0.5])), edge, target=np.array([1.0, 0.0, 1.0]))
 assert np.allclose(got, [-1e12, 1e12, -2]), f"denominator clamped at 1e-12: expected [-1e12, 1e12, -2], got {got}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## The engine
-#
 # A tensor's gradient is complete only when every tensor that *uses* it has sent its share ($y = 3x$, $L = 2y + 5y$:
 # `y` collects $2 + 5$ before anything flows on to `x`). So the engine visits the graph in **reverse topological
 # order**, holding each tensor's gradient so far: a leaf the user asked about stores it, any other tensor hands it
 # to its op's rule, whose results go, unbroadcast, to the parents. Gradients **add up**, along several paths and
 # across passes (until module 06's `zero_grad`); the graph is kept, so `backward` may run twice. A topological order
 # comes from a depth-first search; loop-built graphs can be deeper than Python's recursion limit (~1000 frames).
-# The given cell after the engine maps each op name to its rule and registers the engine for `t.backward()`.
 
 # %% solution id="topological-order"
 #| export
@@ -459,8 +473,7 @@ assert sorted(values) == [2, 3, 6, 8] and values[-1] == 8 and values.index(6) > 
     f"expected x (2), y (3), then x*y (6), then z (8), each once, got {values}"
 ### BEGIN HIDDEN TESTS
 top = Tensor(np.array([1.0]), requires_grad=True)
-for _ in range(3000):
-    top = top * 1.0
+for _ in range(3000): top = top * 1.0
 n = len(topological_order(top))
 assert n == 6001, f"a 3000-op chain: expected 6001 nodes (with the constants), got {n}"
 o = topological_order(Tensor(np.array([4.0])))
@@ -524,8 +537,8 @@ def backward(tensor, gradient=None):
 # %%
 #| export
 VJP = {"add": _add_vjp, "sub": _sub_vjp, "mul": _mul_vjp, "div": _div_vjp, "neg": _neg_vjp, "pow": _pow_vjp,
-       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "sum": _sum_vjp,
-       "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
+       "exp": _exp_vjp, "log": _log_vjp, "sqrt": _sqrt_vjp, "matmul": _matmul_vjp, "linear": _linear_vjp,
+       "sum": _sum_vjp, "mean": _mean_vjp, "max": _max_vjp, "reshape": _reshape_vjp, "transpose": _transpose_vjp,
        "permute": _permute_vjp, "getitem": _getitem_vjp, "relu": _relu_vjp, "sigmoid": _sigmoid_vjp,
        "tanh": _tanh_vjp, "gelu": _gelu_vjp, "softmax": _softmax_vjp, "log_softmax": _log_softmax_vjp,
        "bce": _bce_vjp, "bce_with_logits": _bce_with_logits_vjp}
@@ -533,16 +546,14 @@ register_backward_engine(backward)
 
 # %% test id="test-engine" points=3
 x = Tensor(np.array(2.0), requires_grad=True)
-y = x * 3
-backward(y * 2 + y * 5)
+backward((y := x * 3) * 2 + y * 5)
 got = None if x.grad is None else float(x.grad.data)
 assert got == 21.0, f"y = 3x is used twice: d(2y + 5y)/dx = 21 expected, got {got}"
 a, b = Tensor(np.ones((2, 3)), requires_grad=True), Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
 backward((a * b).sum())
 got = None if b.grad is None else np.asarray(b.grad.data)
 assert got is not None and got.shape == (3,) and np.allclose(got, 2), f"b (3,) used in 2 rows: expected [2, 2, 2], got {got}"
-check_backward(lambda W, X, C: ((((X @ W + C) ** 2).mean(axis=0) * (X[:, :2] ** 2).sum(axis=0)).sum()
-                                / (((W.T @ W) ** 2 + 1) ** 0.5).sum()),
+check_backward(lambda W, X, C: ((((X @ W + C) ** 2).mean(axis=0) * (X[:, :2] ** 2).sum(axis=0)).sum() / (((W.T @ W) ** 2 + 1) ** 0.5).sum()),
                rng.standard_normal((3, 2)), rng.standard_normal((4, 3)), rng.standard_normal((1, 2)))
 ### BEGIN HIDDEN TESTS
 acc = Tensor(np.array([1.0, 2.0]), requires_grad=True)
@@ -564,24 +575,20 @@ for bad_call, err, text in [(lambda: backward(vec * 2), RuntimeError, "(2, 3)"),
         raise AssertionError(f"expected {err.__name__} mentioning {text!r}, got no error")
     except err as e:
         assert text in str(e), f"expected {err.__name__} mentioning {text!r}, got {e}"
-backward(vec * 2, np.ones((2, 3), dtype=np.float32))
-backward(vec * 2, Tensor(np.ones((2, 3))))
-backward(vec * 2, [[0.5] * 3] * 2)
+for gradient in [np.ones((2, 3), dtype=np.float32), Tensor(np.ones((2, 3))), [[0.5] * 3] * 2]: backward(vec * 2, gradient)
 assert vec.grad.dtype == np.float64 and np.allclose(vec.grad.data, 5), f"expected float64 5s, got {vec.grad.data}"
 f32, one = Tensor([1.0, 2.0], requires_grad=True), Tensor(np.array([2.0]), requires_grad=True)
 backward((f32 * Tensor(np.array([0.5, 0.5]))).sum())          # a float64 constant: float64 gradients reach f32
 backward(one * one)
 assert f32.grad.dtype == np.float32 and np.allclose(one.grad.data, 4), f"expected a float32 grad and 4, got {f32.grad}, {one.grad}"
 chain = out = Tensor(np.array(1.0), requires_grad=True)
-for _ in range(3000):
-    out = out * 1.0
+for _ in range(3000): out = out * 1.0
 backward(out)
 assert float(chain.grad.data) == 1.0, f"a 3000-op chain: expected 1, got {chain.grad.data}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Switching off
-#
 # `no_grad()` turns recording off (evaluation, optimizer updates) and restores the previous mode, even on an error.
 
 # %% solution id="no-grad"
@@ -609,28 +616,23 @@ assert frozen._op is None and not frozen.requires_grad, f"expected nothing recor
 with contextlib.suppress(KeyError), no_grad():
     raise KeyError("an error inside no_grad")
 with no_grad():
-    with no_grad():
-        pass
+    with no_grad(): pass
     still_off = is_grad_enabled()
 assert is_grad_enabled() and not still_off, "expected the previous mode restored, after an exception and when nested"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Systems note: what backward costs
-#
-# Backward of a matmul is two matmuls, so backward costs about **twice** the forward if the engine skips what
-# nobody needs (`_matmul_vjp` returns `None` for the input batch). And the graph keeps every intermediate alive
-# until backward is done: that memory grows with the batch, the parameters' does not (hence `no_grad` for evaluation).
+# Backward of a matmul is two matmuls: about **twice** the forward if nothing unneeded is computed (`None` for the input
+# batch). The graph keeps every intermediate alive until backward is done: memory that grows with the batch (`no_grad`!).
 
 # %%
-import timeit
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt, timeit
 from threadpoolctl import threadpool_limits       # one BLAS thread: steadier timings on a shared machine
 
 gen = np.random.default_rng(0)
 W1, W2 = (Tensor(gen.standard_normal(shape).astype(np.float32) * 0.03, requires_grad=True) for shape in [(784, 512), (512, 10)])
 best = lambda fn: min(timeit.repeat(fn, number=1, repeat=5)) * 1e3       # milliseconds
-
 def measure(batch):
     xb = Tensor(gen.standard_normal((batch, 784)).astype(np.float32))
     forward = lambda: (((xb @ W1) ** 2) @ W2).mean()
@@ -640,11 +642,9 @@ def measure(batch):
 with threadpool_limits(1):
     n, t_forward, t_backward, graph_mib = np.array([measure(batch) for batch in (32, 64, 128, 256, 512)]).T
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
-ax1.plot(n, t_forward, "o-", n, t_backward, "o-")
+ax1.plot(n, t_forward, "o-", n, t_backward, "o-"), ax1.legend(["forward", "backward"])
 ax1.set(xlabel="batch size", ylabel="ms (best of 5)", title="time")
 ax2.plot(n, graph_mib, "o-", label="intermediates kept by the graph")
 ax2.axhline((W1.data.nbytes + W2.data.nbytes) / 2**20, color="gray", label="parameters")
-ax2.set(xlabel="batch size", ylabel="MiB", title="memory")
-ax1.legend(["forward", "backward"]), ax2.legend(), plt.show()
-print(f"batch 512: forward {t_forward[-1]:.1f} ms, backward {t_backward[-1]:.1f} ms "
-      f"(ratio {t_backward[-1] / t_forward[-1]:.1f}), graph {graph_mib[-1]:.1f} MiB")
+ax2.set(xlabel="batch size", ylabel="MiB", title="memory"), ax2.legend(), plt.show()
+print(f"batch 512: forward {t_forward[-1]:.1f} ms, backward {t_backward[-1]:.1f} ms, graph {graph_mib[-1]:.1f} MiB")

@@ -46,10 +46,24 @@ def embedding(weight, idx):
 
 
 def _embedding_vjp(grad, out, weight, idx):
-    """Gradient of the weight: zeros of weight's shape and dtype, each row of grad added to row idx."""
+    """The weight's gradient, a 1-tuple: zeros of weight's (V, d) shape and dtype, with every row of
+    `grad` (shape idx.shape + (d,)) added to row idx of it; repeated ids add up; no ids: all zeros.
+    Without np.add.at (it scatters one element at a time): bring equal ids together, then sum each run
+    of equal ids in one call, and write each sum into its row once.
+    EXAMPLE: grad [[1., 2.], [3., 4.], [5., 6.]], idx [2, 0, 2], V = 3 -> ([[3., 4.], [0., 0.], [6., 8.]],)
+    HINT: a stable np.argsort groups equal ids; a run starts where the sorted id changes
+    (np.flatnonzero); np.add.reduceat sums the rows from each start to the next.
+    """
     ### BEGIN SOLUTION
     g = np.zeros(weight.shape, dtype=weight.dtype)
-    np.add.at(g, idx, grad)
+    ids = np.asarray(idx).reshape(-1)
+    if ids.size == 0:
+        return (g,)
+    rows = np.asarray(grad).reshape(ids.size, -1)
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    g[ids[starts]] = np.add.reduceat(rows[order], starts, axis=0)
     return (g,)
     ### END SOLUTION
 
@@ -98,6 +112,13 @@ assert embedding(Tensor(np.ones((3, 2), np.float32)), [1]).dtype == np.float32, 
 assert np.array_equal(g, [[3, 4], [0, 0], [6, 8]]) and g.dtype == np.float64, f"expected [[3, 4], [0, 0], [6, 8]], got {g.tolist()}"
 (g,) = _embedding_vjp(np.ones((1, 2, 2), np.float32), None, Tensor(np.ones((3, 2), np.float32)), np.array([[1, 1]]))
 assert g.dtype == np.float32 and np.array_equal(g, [[0, 0], [2, 2], [0, 0]]), f"2-D ids, got {g.tolist()}"
+ids, rows = np.random.default_rng(3).integers(0, 5, size=(4, 6)), np.random.default_rng(4).standard_normal((4, 6, 3))
+exp = np.zeros((5, 3))
+for i, r in zip(ids.reshape(-1), rows.reshape(-1, 3)): exp[i] += r
+(g,) = _embedding_vjp(rows, None, Tensor(np.ones((5, 3))), ids)
+assert g.shape == (5, 3) and np.allclose(g, exp), f"24 ids, repeats, unsorted: expected\n{exp}\ngot\n{g}"
+(g,) = _embedding_vjp(np.zeros((0, 3)), None, Tensor(np.ones((5, 3))), np.array([], dtype=np.int64))
+assert np.array_equal(g, np.zeros((5, 3))), f"no ids: expected zeros (5, 3), got {g}"
 for bad in (3, -1):
     msg = raises(lambda: embedding(W, [0, bad]), IndexError)
     assert str(bad) in msg and "3" in msg, f"the error names the id and the size: {msg}"
