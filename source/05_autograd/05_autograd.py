@@ -429,6 +429,8 @@ check_rule(_bce_vjp, lambda p: np_bce(p, target).mean(), rng.uniform(0.1, 0.9, (
 check_rule(_bce_with_logits_vjp, lambda v: np_bce_logits(v, target).mean(), acts, target=target)
 (got,) = _relu_vjp(np.ones(3), big := Tensor(np.array([-2.0, 0.0, 2.0])), big)
 assert np.allclose(got, [0, 0, 1]), f"relu'(0) is 0 like PyTorch: expected [0, 0, 1], got {got}"
+(got,), exp = _gelu_vjp(np.ones(3), Tensor(np_gelu(big.data)), big), [-0.0860993, 0.5, 1.0860993]
+assert np.allclose(got, exp, atol=1e-6), f"GELU'(x) at x = -2, 0 (the limit 1/2), 2: expected {exp}, got {got}"
 (got,) = _bce_with_logits_vjp(np.ones(3), big := Tensor(np.array([-800.0, 800.0, 0.0])), big, target=np.array([0.0, 1.0, 1.0]))
 assert np.allclose(got, [0, 0, -0.5]), f"sigmoid(x) - target without overflow: expected [0, 0, -0.5], got {got}"
 (got,) = _bce_vjp(np.ones(3), edge := Tensor(np.array([0.0, 1.0, 0.5])), edge, target=np.array([1.0, 0.0, 1.0]))
@@ -629,7 +631,6 @@ assert is_grad_enabled() and not still_off, "expected the previous mode restored
 # %%
 import matplotlib.pyplot as plt, timeit
 from threadpoolctl import threadpool_limits       # one BLAS thread: steadier timings on a shared machine
-
 gen = np.random.default_rng(0)
 W1, W2 = (Tensor(gen.standard_normal(shape).astype(np.float32) * 0.03, requires_grad=True) for shape in [(784, 512), (512, 10)])
 best = lambda fn: min(timeit.repeat(fn, number=1, repeat=5)) * 1e3       # milliseconds
@@ -642,8 +643,7 @@ def measure(batch):
 with threadpool_limits(1):
     n, t_forward, t_backward, graph_mib = np.array([measure(batch) for batch in (32, 64, 128, 256, 512)]).T
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
-ax1.plot(n, t_forward, "o-", n, t_backward, "o-"), ax1.legend(["forward", "backward"])
-ax1.set(xlabel="batch size", ylabel="ms (best of 5)", title="time")
+ax1.plot(n, t_forward, "o-", n, t_backward, "o-"), ax1.legend(["forward", "backward"]), ax1.set(xlabel="batch size", ylabel="ms (best of 5)", title="time")
 ax2.plot(n, graph_mib, "o-", label="intermediates kept by the graph")
 ax2.axhline((W1.data.nbytes + W2.data.nbytes) / 2**20, color="gray", label="parameters")
 ax2.set(xlabel="batch size", ylabel="MiB", title="memory"), ax2.legend(), plt.show()
