@@ -1,17 +1,16 @@
 # %% [markdown]
 # # 17 · Quantization
 #
-# A float32 weight costs 4 bytes, an **int8** 1. Affine quantization maps reals onto $-128 \dots 127$
-# with a **scale** $s$ (real units per step) and a **zero point** $z$ (the code of the real 0.0):
+# A float32 weight costs 4 bytes, an **int8** 1. Affine quantization maps reals onto $-128 \dots 127$ with a
+# **scale** $s$ (real units per step) and a **zero point** $z$ (the code of the real 0.0):
 # $$q = \operatorname{clamp}\big(z + \operatorname{round}(x / s),\; -128,\; 127\big), \qquad \hat x = (q - z)\, s ,$$
 # as `torch.quantize_per_tensor(x, s, z, torch.qint8)`, `round` **half to even** (`np.round`: 2.5 -> 2,
 # 3.5 -> 4, -2.5 -> -2); half away from zero would bias every tie one way.
 #
 # **Choosing $s$ and $z$** (PyTorch's `MinMaxObserver`): widen the range to contain 0, then
 # $$s = \frac{\max(x_{max}, 0) - \min(x_{min}, 0)}{255}, \qquad z = -128 - \operatorname{round}\!\big(\min(x_{min}, 0) / s\big),$$
-# so 0.0 is exactly the code $z$ (zero padding, ReLU zeros stay exact); $s \ge$ float32's epsilon.
-# **Symmetric** (weights): $z = 0$, $s = \max|x| / 127.5$. **Per channel**: each output channel
-# (weight row) gets its own $s$ and $z$, so one large row does not blur the others.
+# so 0.0 is exactly the code $z$ (padding, ReLU zeros stay exact); $s \ge$ float32's epsilon. **Symmetric**
+# (weights): $z = 0$, $s = \max|x| / 127.5$. **Per channel**: each weight row its own $s$, $z$ (no row blurs another).
 
 # %%
 #| default_exp quantization
@@ -38,6 +37,7 @@ EPS = float(np.finfo(np.float32).eps)   # PyTorch's floor for a scale
 #| export
 def choose_qparams(x, axis=None, symmetric=False):
     """Scale and zero point of int8 quantization for the values of x (ndarray or Tensor).
+
     axis=None: one pair for the whole tensor, returned as (float, int).
     axis=k: one pair per index along axis k (min and max over all OTHER axes), returned as
     (float64 ndarray (C,), int64 ndarray (C,)) with C = x.shape[k]; negative k counts from the end.
@@ -120,6 +120,7 @@ def _broadcastable(v, ndim, axis):
 
 def quantize_int8(x, scale, zero_point, axis=None):
     """int8 codes of x (ndarray or Tensor): clamp(zero_point + round_half_even(x / scale), -128, 127).
+
     Returns an int8 ndarray of x's shape. axis=k: scale and zero_point are (C,) arrays along axis k.
     EXAMPLE: quantize_int8(np.array([-1., 0., 0.5, 2.]), 3 / 255, -43) -> [-128, -43, -1, 127]
              quantize_int8(np.array([2.5, 3.5, -2.5, 200.]), 1.0, 0) -> [2, 4, -2, 127]
@@ -178,9 +179,8 @@ assert t.tolist() == [[3, 5]], f"a Tensor input with per-channel arrays: expecte
 # With per-output-channel symmetric weights ($W \approx s_w[o]\,Q_w$, $z_w = 0$) and a per-tensor
 # affine input ($x \approx s_x (q_x - z_x)$), one output of a Linear layer is
 # $$y_{n,o} = s_x\, s_w[o] \sum_k (q_{x,nk} - z_x)\, Q_{w,ok} + b_o :$$
-# pure **integer** arithmetic, int8 times int8 accumulated in **int32** (a few hundred products of
-# $255 \cdot 128$ overflow int16), then one float multiply per output, as int8 kernels (fbgemm,
-# QNNPACK) do. `from_float` fixes $s_x, z_x$ from **calibration** inputs.
+# pure **integer** arithmetic, int8 times int8 accumulated in **int32** (hundreds of $255 \cdot 128$ products overflow
+# int16), then one float multiply per output, as fbgemm/QNNPACK do. `from_float` fixes $s_x, z_x$ by **calibration**.
 
 # %% solution id="quantized-linear"
 #| export
@@ -199,6 +199,7 @@ class QuantizedLinear(Module):
     @classmethod
     def from_float(cls, linear, calibration_inputs):
         """A new cls(...) from a float layer (Linear, or Conv2d for the subclass), not modifying it.
+
         Weight: symmetric int8, one scale per output channel (axis 0), stored as float32.
         Input: per-tensor affine qparams of all calibration inputs (a Tensor, an ndarray, or a list
         of them, of any shapes). Bias: a float32 copy, or None.
@@ -322,9 +323,8 @@ assert got2.shape == (1, 2, 3, 3) and np.allclose(got2, exp2, atol=0.03), f"kern
 
 # %% [markdown]
 # ## Quantizing a whole model
-# Calibration needs the range of what each layer *receives*. To listen without changing a class: an
-# instance attribute `forward` shadows the class's method (module 03's `__call__` looks up
-# `self.forward`); `del layer.forward` uncovers it.
+# Calibration needs the range of what each layer *receives*. To listen without changing a class: an instance
+# attribute `forward` shadows the class's method (module 03's `__call__` looks up `self.forward`); `del` uncovers it.
 
 # %% solution id="observe-inputs"
 #| export
@@ -418,6 +418,7 @@ def quantize_model(model, calibration_loader):
 
 def model_size_bytes(model, sparse=False):
     """Bytes of every ndarray and Tensor attribute of every module of model (each array once).
+
     sparse=True: an array is stored as its nonzero entries plus a bitmap of one bit per entry
     (nonzeros * itemsize + ceil(size / 8) bytes) when that is smaller; boolean arrays (pruning
     masks) are then not stored at all, the bitmap is the mask.

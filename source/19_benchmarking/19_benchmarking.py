@@ -34,11 +34,10 @@ def _logits(output):
 # %% [markdown]
 # ## How sure is a median? The bootstrap
 #
-# Efron's **bootstrap** (1979) tells how much the median of $n$ timings would move in a rerun: take
-# the medians $m^*_b$ of $B$ resamples of size $n$ drawn **with replacement**; the **percentile**
-# interval at confidence $c$ is their $\alpha$ and $1-\alpha$ quantiles, $\alpha = (1-c)/2$ (it shrinks
-# as $1/\sqrt n$). Draws use their own `np.random.default_rng(seed)`, not `manual_seed`'s generator.
-# A **speed-up** median(A)/median(B) resamples A and B independently each round.
+# Efron's **bootstrap** (1979) tells how much the median of $n$ timings would move in a rerun: take the medians
+# $m^*_b$ of $B$ resamples of size $n$ drawn **with replacement**; the **percentile** interval at confidence $c$ is
+# their $\alpha$ and $1-\alpha$ quantiles, $\alpha = (1-c)/2$ (it shrinks as $1/\sqrt n$). Draws use their own
+# `np.random.default_rng(seed)`, not `manual_seed`'s. A **speed-up** median(A)/median(B) resamples both independently.
 
 # %% solution id="bootstrap"
 #| export
