@@ -1,18 +1,13 @@
 # %% [markdown]
 # # 14 · KV-caching and generation
 #
-# A GPT writes text one token at a time: run the model on the sequence so far, pick the next token
-# from the logits of the **last** position, append it, repeat. Naively every step recomputes the
-# whole prefix: for $T$ tokens, $L$ layers of width $d$ and a vocabulary of $V$ one step costs
-#
-# $$T\,(24\,d^2 L + 2\,d V) + 4\,T^2 d\,L \quad\text{FLOPs (Linears at every position, then } QK^\top \text{ and } AV).$$
-#
-# But causality (module 13) means the keys and values of positions $0 \dots T-2$ **never change**
-# when token $T-1$ arrives. A **KV-cache** keeps every layer's keys and values; each step feeds only
-# the newest token, which attends over the cache: $24\,d^2 L + 2\,d V + 4\,T d\,L$ FLOPs, $O(T)$
-# instead of $O(T^2)$. (Per token and layer: $q, k, v$ and output projections $4 \cdot 2d^2$, the
-# MLP $d \to 4d \to d$ $2 \cdot 8 d^2$; the head $2dV$; a query against $S$ keys $2Sd$ for the
-# scores and $2Sd$ for the values. Multiply-add = 2 FLOPs; biases, norms, softmax not counted.)
+# A GPT writes one token at a time: run the model on the sequence so far, pick the next token from
+# the **last** position's logits, append it, repeat. Naively each step recomputes the whole prefix:
+# $T\,(24\,d^2 L + 2\,d V) + 4\,T^2 d\,L$ FLOPs for $T$ tokens, $L$ layers of width $d$, vocabulary $V$.
+# By causality (module 13) the keys and values of positions $0 \dots T-2$ **never change**, so a
+# **KV-cache** keeps them; each step feeds only the newest token: $24\,d^2 L + 2\,d V + 4\,T d\,L$
+# FLOPs, $O(T)$ instead of $O(T^2)$. (Per token and layer: projections $4 \cdot 2d^2$, MLP $2 \cdot 8 d^2$;
+# head $2dV$; a query against $S$ keys $2Sd + 2Sd$. Multiply-add = 2 FLOPs; norms, softmax not counted.)
 
 # %%
 #| default_exp kvcache
@@ -31,11 +26,9 @@ from tinytorch_lib.transformer import GPT
 # %% [markdown]
 # ## The cache
 #
-# A `KVCache` **preallocates** one keys and one values array $(B, H, \text{max\_len}, D)$ per layer
-# (appending to an ndarray copies it: $O(T^2)$ copying over a generation); `length` counts the
-# positions stored. Module 13's attention calls `update(layer, k, v)` once per layer with the new
-# positions and attends over what it returns, every position so far; `length` moves on only after
-# the **last** layer has written.
+# A `KVCache` **preallocates** keys and values $(B, H, \text{max\_len}, D)$ per layer (appending to
+# an ndarray copies it: $O(T^2)$ in all). Module 13's attention calls `update(layer, k, v)` once per
+# layer and attends over what it returns; `length` moves on after the **last** layer has written.
 
 # %% solution id="kvcache"
 #| export
@@ -193,9 +186,8 @@ assert c32.update(0, Tensor(np.ones((1, 1, 1, 1))), Tensor(np.ones((1, 1, 1, 1))
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Module 13's `GPT.forward(idx, kv_cache)` speaks this protocol. So a prompt fed in one call, then
-# one token per call, must give the logits of one call on the whole sequence, and write every
-# position exactly once: the test checks it in float64, with NaN in every slot nobody wrote.
+# With module 13's `GPT.forward(idx, kv_cache)`, a prompt then one token per call must give the
+# logits of one full pass and write every position once (checked in float64, unwritten slots NaN).
 
 # %% test id="test-cache-with-gpt" points=3
 manual_seed(0)
@@ -215,9 +207,8 @@ assert cache.length == 7 and np.allclose(got, full, rtol=0, atol=1e-12), f"cache
 # %% [markdown]
 # ## Counting the work
 #
-# `step_flops` turns the two formulas at the top into numbers for a sequence of $T$ tokens: with
-# the cache one new token attends over $T$ keys; without it all $T$ are fed and the $T \times T$
-# scores are computed in full (then masked).
+# `step_flops` evaluates the two formulas at the top: with the cache one token attends over $T$
+# keys; without it all $T$ are fed and the $T \times T$ scores computed in full (then masked).
 
 # %% solution id="step-flops"
 #| export
@@ -245,12 +236,11 @@ for args, want in [((3, 8, 5, 10, True), 24 * 64 * 3 + 80 + 960), ((3, 8, 5, 10,
 # %% [markdown]
 # ## Choosing the next token
 #
-# The last position's logits $z \in \mathbb{R}^V$ define $p_i \propto e^{z_i / \tau}$. The
-# **temperature** $\tau$ sharpens ($\tau < 1$) or flattens ($\tau > 1$) the distribution;
-# $\tau \to 0$ is **greedy** decoding ($\arg\max$), deterministic and prone to loops. **Top-$k$**
-# cuts the long tail to the $k$ largest logits; **top-$p$** (nucleus, Holtzman et al. 2019) keeps
-# the smallest set of most likely tokens whose probabilities sum to at least $p$, so the cut adapts
-# to how sure the model is. Draws come from `get_generator()`: `manual_seed` makes a run repeatable.
+# The last logits $z$ give $p_i \propto e^{z_i / \tau}$: **temperature** $\tau < 1$ sharpens,
+# $\tau > 1$ flattens, $\tau \to 0$ is **greedy** ($\arg\max$, deterministic, prone to loops).
+# **Top-$k$** keeps the $k$ largest logits; **top-$p$** (nucleus, Holtzman et al. 2019) keeps the
+# fewest most likely tokens whose probabilities sum to at least $p$, a cut that adapts to the model's
+# certainty. Draws come from `get_generator()`, so `manual_seed` makes a run repeatable.
 
 # %% solution id="sample-next"
 #| export
@@ -324,10 +314,8 @@ assert np.array_equal(g, [0] * 5) and get_generator().integers(0, 10 ** 9) == ma
 # %% [markdown]
 # ## The generation loop
 #
-# `generate` appends tokens to every row of a prompt $(B, T_0)$. With the cache the prompt goes
-# through the model **once** (the *prefill*), then each step feeds only the token just chosen;
-# without it each step feeds the whole sequence. Greedy output must be the same token for token
-# either way, and sampling too, given the same seed.
+# With the cache the prompt goes through the model **once** (the *prefill*), then each step feeds
+# only the token just chosen; without it, the whole sequence. Same output either way, same seed.
 
 # %% solution id="generate"
 #| export
@@ -398,16 +386,14 @@ d = (manual_seed(3), sample_next(g64(np.array([[5]])).data[:, -1], 1.5, 3, 0.8))
 assert c[0, 1] == d[0] and not np.array_equal(c, a), "temperature, top_k and top_p reach sample_next"
 ### END HIDDEN TESTS
 
-
 # %% [markdown]
 # ## Beam search: a cache that follows its hypotheses
 #
-# Greedy decoding commits to the best token *now*; a slightly worse token may lead to a better
-# sequence. **Beam search** keeps the `beam_width` best partial sequences (by the sum of their
-# tokens' log-probabilities), extends each by every token, and keeps the best `beam_width` of those.
-# The beams are the rows of one batch: when beam $b$ continues what beam $r$ was, its cached keys
-# and values must be $r$'s (`reorder`). A finished sequence is scored without a cache: causality
-# gives every token's log-probability given its prefix in **one** pass (*teacher forcing*).
+# Greedy commits to the best token *now*; a worse token may lead to a better sequence. **Beam
+# search** extends the `beam_width` best partial sequences (by summed log-probabilities) by every
+# token and keeps the best `beam_width`. Beams are batch rows: when beam $b$ continues beam $r$, it
+# needs $r$'s cached keys and values (`reorder`). Scoring a finished sequence needs no cache: by
+# causality one pass gives every token's log-probability given its prefix (*teacher forcing*).
 
 # %% solution id="beam-search"
 #| export
@@ -519,11 +505,9 @@ assert g.training, "the model goes back to training mode"
 # %% [markdown]
 # ## Speculative decoding
 #
-# Cached steps are cheap but sequential: one call of the big model per token. A small **draft**
-# model guesses the next $k$ tokens; the big model checks them all in **one** call (as in
-# `sequence_logprob`), keeps the guesses it agrees with and adds its own next token: the same
-# greedy output, in up to $k+1$ times fewer big calls. Rejected guesses leave wrong keys and values
-# in the caches: lowering `length` forgets them.
+# Cached steps are cheap but sequential. A small **draft** model guesses $k$ tokens; the big model
+# checks them in **one** call (as in `sequence_logprob`), keeps those it agrees with and adds its
+# own: the same greedy output with up to $k+1$ times fewer big calls. Lowering `length` forgets rejects.
 
 # %% solution id="speculative"
 def speculative_generate(target, draft, idx, max_new_tokens, k=4):
@@ -587,8 +571,7 @@ assert np.array_equal(got, generate(big, [[4, 4]], 1, temperature=0)), f"one new
 # %% [markdown]
 # ## Measuring the speed-up
 #
-# `time_step` times one generation step at length $T$: with the cache only the call on the last
-# token (the first $T-1$ prefilled, untimed), without it the call on all $T$ tokens.
+# `time_step` times one step at length $T$: the last token after an untimed prefill, or all $T$.
 
 # %% solution id="time-step"
 #| export
@@ -624,10 +607,9 @@ assert time_step(slow, ones, False, repeats=2) > 3 * time_step(slow, ones, True,
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Systems note.** Measured below: without the cache the step time grows like $T$ (Linears),
-# then $T^2$; with it, it barely moves: Python overhead and $d^2$-sized matrix-vector products
-# dominate until $T$ is in the thousands, so the measured speed-up trails the FLOPs ratio. The
-# price is memory: $2 L B\,\text{max\_len}\, d$ numbers held for the whole generation.
+# **Systems note.** Uncached, step time grows like $T$ then $T^2$; cached, it barely moves (Python
+# overhead and $d^2$ matrix-vector products dominate until $T$ is in the thousands, so the speed-up
+# trails the FLOPs ratio). The price: $2 L B\,\text{max\_len}\, d$ numbers held throughout.
 
 # %%
 import matplotlib.pyplot as plt
@@ -639,8 +621,7 @@ lengths = [16, 32, 64, 128, 256, 512]
 times = {flag: [time_step(model, seq[:, :T], flag) for T in lengths] for flag in (False, True)}
 for i, T in enumerate(lengths):
     ratio = step_flops(4, 64, 64, T, False) / step_flops(4, 64, 64, T, True)
-    print(f"T={T:3d}: {times[False][i] * 1e3:6.2f} ms without, {times[True][i] * 1e3:5.2f} ms with the cache: "
-          f"{times[False][i] / times[True][i]:5.1f}x (FLOPs ratio {ratio:5.1f}x)")
+    print(f"T={T:3d}: {times[False][i] * 1e3:6.2f} ms without, {times[True][i] * 1e3:5.2f} ms with the cache: {times[False][i] / times[True][i]:5.1f}x (FLOPs ratio {ratio:5.1f}x)")
 print(f"a KVCache for max_len 512: {2 * 4 * 512 * 64 * 4 / 2 ** 20:.2f} MiB of float32")
 plt.figure(figsize=(6, 4))
 for flag, label in ((False, "without cache (all T tokens)"), (True, "with cache (one token)")):

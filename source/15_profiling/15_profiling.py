@@ -1,11 +1,10 @@
 # %% [markdown]
 # # 15 · Profiling
 #
-# Before making a model faster or smaller, measure it: **parameters** (what is stored), **FLOPs**
-# (the arithmetic), **activation memory** (what a pass writes) and **latency** (what a user waits).
-# The first three follow from the shapes; the last must be measured, carefully. A multiply-add is
-# 2 floating-point operations, so a product $(M \times K)(K \times N)$ costs $2MKN$. Biases,
-# activations and normalisations are $O(\text{elements})$: not counted.
+# Before making a model faster or smaller, measure it: **parameters** (stored), **FLOPs**
+# (arithmetic), **activation memory** (written by a pass) follow from the shapes; **latency** must be
+# measured, carefully. A multiply-add is 2 FLOPs, so $(M \times K)(K \times N)$ costs $2MKN$; biases,
+# activations and normalisations ($O(\text{elements})$) are not counted.
 #
 # | layer | input | output | FLOPs of one call |
 # |---|---|---|---|
@@ -13,9 +12,9 @@
 # | `Conv2d(C, O, (k_h, k_w))` | $(N, C, H, W)$ | $(N, O, H_o, W_o)$ | $2 \cdot N O H_o W_o \cdot C k_h k_w$ |
 # | `MultiHeadAttention(E, H)` | $(B, T, E)$ | $(B, T, E)$ | its 4 Linears, plus $QK^\top$, $AV$: $2 \cdot 2BHT^2 \tfrac{E}{H}$ |
 #
-# Each output of a Linear is a dot product of length `in`; each output pixel of a conv one over its
-# $C k_h k_w$ window (stride and padding change only $H_o, W_o$). Per attention head the scores are
-# $(T \times D)(D \times T)$ and the output $(T \times T)(T \times D)$, $D = E/H$: $H$ cancels.
+# A conv output pixel is a dot product over its $C k_h k_w$ window (stride, padding change only
+# $H_o, W_o$). Per head, scores $(T \times D)(D \times T)$ and output $(T \times T)(T \times D)$, $D = E/H$.
+# A layer with its own method `flops(in_shape, out_shape)` (module 16's fused layer) is its own rule.
 
 # %%
 #| default_exp profiling
@@ -36,10 +35,6 @@ from tinytorch_lib.activations import GELU, ReLU
 from tinytorch_lib.layers import Flatten, Sequential
 from tinytorch_lib.losses import MSELoss
 from tinytorch_lib.tensor import manual_seed
-
-# %% [markdown]
-# A layer of a later module that knows its own cost says so: if it has a method
-# `flops(in_shape, out_shape)`, that method is the rule (module 16's fused layer has one).
 
 # %% solution id="flop-rules"
 #| export
@@ -101,18 +96,15 @@ assert type(got[0]) is int and type(got[3]) is int, f"expected ints, got {type(g
 # %% [markdown]
 # ## Tracing a forward pass
 #
-# A model's `forward` is arbitrary Python, so the shapes each layer sees are found by **running**
-# it once and watching. The layers are the modules of `named_modules()` and the activations of
-# module 02 they hold (not Modules, so `named_modules` skips them). Both are called through
-# `self.forward`, and an attribute set on an instance hides the class's method: `layer.forward =
-# wrapper` puts a probe in front of a layer, and deleting the attribute takes it out again.
+# `forward` is arbitrary Python, so the shapes each layer sees are found by **running** it once.
+# The layers are the modules and the module-02 activations they hold (not Modules). An attribute set
+# on an instance hides the class's method: `layer.forward = wrapper` puts a probe in front of a
+# layer; deleting the attribute removes it.
 #
-# Timing a layer that calls other layers (a block calls its attention, which calls four Linears)
-# counts their time too. A profiler reports **self time**: a call's wall time minus the wall time
-# of the calls made inside it, so the self times of all calls add up to the whole pass. The calls
-# that are running form a stack: when one ends, its time is subtracted from the one below it.
-# Beware late binding: a function made in a loop sees the loop variable's *last* value, unless a
-# default argument or a function that builds the wrapper binds it when the function is made.
+# A layer's wall time includes the layers it calls, so a profiler reports **self time**: wall time
+# minus that of the calls inside it; self times add up to the whole pass. Running calls form a stack:
+# when one ends, its time is subtracted from the one below. Beware late binding: a function made in a
+# loop sees the loop variable's *last* value unless a default argument or a factory binds it.
 
 # %% solution id="layers"
 #| export
@@ -284,19 +276,16 @@ raises(lambda: trace(bad, Tensor(np.zeros((1, 4)))), Exception)
 assert "forward" not in bad.__dict__ and "forward" not in bad[1].__dict__, "expected every wrapper removed after a forward that raised"
 t = Tensor(np.ones((1, 4)), requires_grad=True)
 trace(Linear(4, 2), t)
-out = Linear(4, 2)(t)
-assert out.requires_grad, "expected the graph switched back on after the trace (no_grad only inside)"
+assert Linear(4, 2)(t).requires_grad, "expected the graph switched back on after the trace (no_grad only inside)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## A profile of the whole model
 #
-# A profile row is a call that does work or holds weights: a **leaf** call, or one with own FLOPs
-# or own parameters; a container (`Sequential`, a block) only calls others. **Activation memory**
-# is what one forward pass writes: the outputs of every leaf call, at 4 bytes per element
-# (float32), what training keeps for the backward pass (it misses the $B H T^2$ attention weights,
-# which no layer returns). **Training** also holds a gradient per weight and the optimizer's state
-# (Adam: two moments per weight). `by_type` answers: which kind of layer takes the time?
+# A profile row is a call that does work or holds weights; a container only calls others.
+# **Activation memory** (the leaf outputs of one pass, float32) is what training keeps for backward
+# (minus the $B H T^2$ attention weights no layer returns). **Training** adds a gradient per weight
+# and the optimizer's state (Adam: two moments). `by_type`: which kind of layer takes the time?
 
 # %% solution id="profile"
 #| export
@@ -397,19 +386,17 @@ rows = profile(mlp, Tensor(np.zeros((2, 4), dtype=np.float32)))
 got = [r[:4] for r in rows]
 exp = [("0 (Linear)", 40, 128, (2, 8)), ("1 (ReLU)", 0, 0, (2, 8)), ("2 (Linear)", 27, 96, (2, 3))]
 assert got == exp, f"expected rows (layer, params, flops, output_shape): 2*(2*8)*4 = 128 and 2*(2*3)*8 = 96 FLOPs\n{exp}\ngot\n{got}"
-got = (count_flops(mlp, (2, 4)), count_parameters(mlp))
-assert got == (224, 67), f"MLP: expected 128 + 96 = 224 FLOPs and 67 parameters, got {got}"
-got = activation_memory(mlp, (2, 4))
-assert got == 152, f"leaf outputs (2, 8), (2, 8), (2, 3): expected (16 + 16 + 6) * 4 = 152 bytes, got {got}"
+for what, got, exp in [("MLP: 128 + 96 FLOPs and 67 parameters", (count_flops(mlp, (2, 4)), count_parameters(mlp)), (224, 67)),
+                       ("leaf outputs (2, 8), (2, 8), (2, 3): (16 + 16 + 6) * 4 bytes", activation_memory(mlp, (2, 4)), 152),
+                       ("training_memory with Adam: 67 parameters * 4 bytes, twice that for the moments", training_memory(mlp, (2, 4)),
+                        {"weights": 268, "gradients": 268, "optimizer": 536, "activations": 152, "total": 1224})]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 lines = print_profile([("0 (Linear)", 10, 2000000, (2, 3), 1.5), ("1 (ReLU)", 0, 0, (2, 3), 0.25)]).splitlines()
 got = [lines[1].split(), lines[-1].split(), len(lines)]
 exp = [["0", "(Linear)", "10", "2.000", "(2,", "3)", "1.500", "1.33"], ["total", "10", "2.000", "1.750"], 4]
 assert got == exp, f"print_profile: expected a header, then (split on spaces) {exp[0]}, ..., {exp[1]}; got {lines}"
 got = by_type([("0 (Linear)", 4, 10, (1,), 2.0), ("1 (ReLU)", 0, 0, (1,), 1.0), ("2 (Linear)", 5, 20, (1,), 3.0)])
 assert got == [("Linear", 2, 30, 5.0), ("ReLU", 1, 0, 1.0)], f"by_type: expected [('Linear', 2, 30, 5.0), ('ReLU', 1, 0, 1.0)], got {got}"
-got = training_memory(mlp, (2, 4))
-exp = {"weights": 268, "gradients": 268, "optimizer": 536, "activations": 152, "total": 1224}
-assert got == exp, f"training_memory with Adam: 67 parameters * 4 bytes, twice that for the moments: expected {exp}, got {got}"
 ### BEGIN HIDDEN TESTS
 cnn = Sequential(Conv2d(3, 8, 3, stride=2, padding=1), ReLU(), Conv2d(8, 4, (2, 3)), Flatten(), Linear(48, 10))
 mha = MultiHeadAttention(8, 2)
@@ -447,11 +434,10 @@ assert got == [("B", 2, 2, 4.5), ("A", 2, 12, 1.5), ("C", 1, 1, 1.5)], f"by_type
 # %% [markdown]
 # ## A closed form for a GPT
 #
-# Count a `GPT(vocab_size, d_model, num_heads, num_layers, max_len)` of module 13 by hand, its
-# parameters and its FLOPs on $B$ sequences of $T$ tokens: per block, four $d \times d$ projections and an MLP of
-# $d \to 4d \to d$, plus attention's $4BT^2d$; embeddings are look-ups (0 FLOPs), the head is a
-# $d \times V$ Linear. Every weight multiplies every token once: about $2 \times$ parameters FLOPs
-# per token, the rule of thumb of scaling-law papers (training, with backward, costs $3\times$ that).
+# Module 13's GPT by hand, on $B$ sequences of $T$ tokens: per block four $d \times d$ projections, an
+# MLP $d \to 4d \to d$ and attention's $4BT^2d$; embeddings are look-ups (0 FLOPs), the head a $d \times V$
+# Linear. Every weight multiplies every token once: about $2 \times$ parameters FLOPs per token, the
+# scaling-law rule of thumb (training, with backward, $3\times$ that).
 
 # %% solution id="gpt-flops"
 #| export
@@ -510,11 +496,9 @@ assert got == 3 * (32 + 64) * 4 + 36 * 4 + 2 * 3 * 4 * 7 and isinstance(got, int
 # %% [markdown]
 # ## Latency: warm up, repeat, report the distribution
 #
-# The first calls of anything are slow (cold caches, first allocations, lazy imports), and later
-# calls vary with whatever else the machine does. So: run `warmup` untimed calls, then time `repeats`
-# calls one by one with `time.perf_counter` (monotonic, highest resolution). Report the **median**
-# (robust to the odd slow call), the **90th percentile** (what one user in ten waits longer than)
-# and the **minimum** (closest to the machine's true speed); a mean follows every hiccup.
+# First calls are slow (cold caches, allocations, lazy imports) and later ones vary with the
+# machine's load: warm up, then time calls one by one. Report the **median** (robust), the **90th
+# percentile** (one user in ten waits longer) and the **minimum** (the true speed); a mean follows every hiccup.
 
 # %% solution id="latency"
 #| export
@@ -617,10 +601,9 @@ assert 29 < got["forward_ms"] < 70 and got["backward_ms"] < 25, f"forwards of 20
 # %% [markdown]
 # ## Systems note: FLOPs are not time
 #
-# A small CNN and a GPT, measured here. The profile's last column is the **achieved** GFLOP/s:
-# a big matrix product runs near the machine's peak; pooling, activations and reshapes do few FLOPs
-# per byte moved and spend their time on memory traffic and Python, so FLOPs do not predict time
-# (nor does backward's 2x: in a small model per-operation overhead dominates both passes).
+# The profile's last column is the **achieved** GFLOP/s: a big matrix product runs near peak;
+# pooling, activations and reshapes do few FLOPs per byte moved (memory traffic, Python), so FLOPs do
+# not predict time, nor does backward's 2x (per-operation overhead dominates a small model).
 
 # %%
 import matplotlib.pyplot as plt
@@ -635,8 +618,7 @@ print_profile(rows)
 gpt, ids = GPT(64, 64, 4, 2, 64), np.random.default_rng(1).integers(0, 64, size=(1, 65))
 st = step_times(gpt, ids[:, :-1], ids[:, 1:], lm_loss)
 print(f"\nGPT: {count_parameters(gpt)} parameters, {count_flops(gpt, (1, 64), np.int64) / 1e6:.1f} MFLOPs on 64 tokens, "
-      f"training memory with Adam {training_memory(gpt, (1, 64), 2, np.int64)['total'] / 2**20:.2f} MiB; a training step: "
-      f"forward {st['forward_ms']:.1f} ms, backward {st['backward_ms']:.1f} ms ({st['ratio']:.1f}x)")
+      f"Adam training memory {training_memory(gpt, (1, 64), 2, np.int64)['total'] / 2**20:.2f} MiB; forward {st['forward_ms']:.1f} ms, backward {st['backward_ms']:.1f} ms ({st['ratio']:.1f}x)")
 lat = measure_latency(cnn, xb, warmup=3, repeats=30)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 axes[0].barh([t[0] for t in types], [t[3] for t in types], label="ms (self time)")
@@ -646,5 +628,4 @@ axes[1].hist(lat["times_ms"], bins=15)
 axes[1].axvline(lat["median_ms"], color="k", label=f"median {lat['median_ms']:.1f} ms")
 axes[1].axvline(lat["p90_ms"], color="r", ls="--", label=f"p90 {lat['p90_ms']:.1f} ms")
 axes[1].set(xlabel="ms per forward, batch of 64", title="latency of 30 calls")
-axes[0].legend(), axes[1].legend(), plt.tight_layout()
-plt.show()
+axes[0].legend(), axes[1].legend(), plt.tight_layout(), plt.show()

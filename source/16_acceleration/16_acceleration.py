@@ -1,15 +1,11 @@
 # %% [markdown]
 # # 16 · Acceleration
 #
-# Module 15 counted the work; this one makes the same work take less time or less memory, and
-# **measures** every claim on your machine. Each fast path has a slow twin it must equal to 1e-5:
-#
-# * **blocking**: a matrix product as a loop over tiles that fit in cache, the idea inside BLAS;
-# * **direct convolution** against module 09's im2col: fewer copies against one big product;
-# * **fusion**: `Linear` then `GELU` as one operation with one graph node, fewer temporary arrays,
-#   and a hand-written backward pass.
-#
-# A speed-up measured on one machine is a fact about that machine: your numbers will differ.
+# Module 15 counted the work; this one makes it take less time or memory, **measured** on your
+# machine (your numbers will differ). Each fast path must equal its slow twin to 1e-5:
+# **blocking** (a matrix product over cache-sized tiles, the idea inside BLAS); **direct convolution**
+# against module 09's im2col (fewer copies against one big product); **fusion** (`Linear` then
+# `GELU` as one graph node with fewer temporaries and a hand-written backward).
 
 # %%
 #| default_exp acceleration
@@ -26,7 +22,6 @@ from tinytorch_lib.spatial import conv_output_size
 from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 # %%
-
 import matplotlib.pyplot as plt
 from tinytorch_lib.activations import ReLU
 from tinytorch_lib.autograd import topological_order
@@ -37,12 +32,10 @@ from tinytorch_lib.tensor import manual_seed
 # %% [markdown]
 # ## Matrix products: loops, tiles, BLAS
 #
-# $C_{ij} = \sum_k A_{ik} B_{kj}$ as three Python loops does $MKN$ multiply-adds one at a time, each
-# costing an interpreter round trip. **Blocking** splits $A$, $B$ and $C$ into $b \times b$ tiles
-# and accumulates tile products, $C_{IJ} \mathrel{+}= A_{IK} B_{KJ}$: each tile is loaded once and
-# used $b$ times while it sits in cache, and each tile product runs as one fast call. BLAS does the
-# same, several levels deep (registers, L1, L2), in hand-tuned machine code. Edge tiles are smaller
-# when a size is not a multiple of $b$; NumPy slicing clips them for you.
+# $C_{ij} = \sum_k A_{ik} B_{kj}$ as three Python loops costs an interpreter round trip per
+# multiply-add. **Blocking** accumulates $b \times b$ tile products $C_{IJ} \mathrel{+}= A_{IK} B_{KJ}$:
+# a tile is used $b$ times while in cache, each product one fast call. BLAS does the same several
+# levels deep (registers, L1, L2). NumPy slicing clips the smaller edge tiles for you.
 
 # %% solution id="matmul"
 #| export
@@ -91,7 +84,6 @@ def matmul_blocked(a, b, block=64):
 
 # %% helper
 import numpy as np
-
 
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
@@ -149,23 +141,19 @@ plt.figure(figsize=(6, 3.5))
 plt.semilogx(blocks, rates, marker="o", base=2, label="matmul_blocked")
 plt.axhline(blas, color="k", ls="--", label="BLAS (np.matmul)")
 plt.gca().set(xlabel="block size", ylabel="GFLOP/s", title="256x256 matrix product, measured")
-plt.legend()
-plt.show()
+plt.legend(), plt.show()
 
 # %% [markdown]
 # ## Direct convolution
 #
-# Module 09's im2col copies every window into a column matrix $k_hk_w/s^2$ times the input's size,
-# then runs one matrix product. A **direct** convolution reads the windows in place: for each
-# output position $(i, j)$ it contracts the window $x^{pad}_{:, :, is:is+k_h, js:js+k_w}$ of all
-# $N$ images with all $O$ filters over $(C, k_h, k_w)$ at once, an $(N \times Ck_hk_w)(Ck_hk_w \times O)$
-# product. No column matrix, but $H_oW_o$ small products instead of one big one.
+# Module 09's im2col copies every window into a column matrix ($k_hk_w/s^2$ times the input), then
+# runs one product. A **direct** convolution reads windows in place: per output position $(i, j)$ it
+# contracts $x^{pad}_{:, :, is:is+k_h, js:js+k_w}$ with all filters over $(C, k_h, k_w)$, an
+# $(N \times Ck_hk_w)(Ck_hk_w \times O)$ product: no column matrix, but $H_oW_o$ small products.
 #
-# Turn the loops around and the direct convolution gets fast too: for each **filter offset**
-# $(u, v)$, the pixels $x^{pad}_{:, :, is+u, js+v}$ of all output positions are one strided slice
-# $(N, C, H_o, W_o)$, and its contribution to the output is one product with the $(O, C)$ matrix
-# $w_{:, :, u, v}$. Only $k_hk_w$ large products, accumulated into the output: im2col's speed without
-# its column matrix (the idea behind "implicit GEMM" convolutions).
+# Turned around, per **filter offset** $(u, v)$ the pixels $x^{pad}_{:, :, is+u, js+v}$ of all output
+# positions are one strided slice $(N, C, H_o, W_o)$, multiplied by the $(O, C)$ matrix $w_{:, :, u, v}$:
+# $k_hk_w$ large products, im2col's speed without its column matrix ("implicit GEMM").
 
 # %% solution id="conv-direct"
 #| export
@@ -242,9 +230,8 @@ assert "(1, 2, 4, 4)" in msg and "(3, 1, 2, 2)" in msg, f"expected a ValueError 
 
 # %% [markdown]
 # ### Measuring memory
-# `tracemalloc` (standard library) follows every allocation Python and NumPy make once started;
-# `tracemalloc.get_traced_memory()` gives (current, peak) bytes since then. The peak is the most a
-# call held at once: what decides whether it fits in memory, and a count of its temporaries.
+# `tracemalloc` follows every Python and NumPy allocation once started; `get_traced_memory()` gives
+# (current, peak) bytes. The peak decides whether a call fits in memory and counts its temporaries.
 
 # %% solution id="peak-memory"
 #| export
@@ -293,14 +280,12 @@ for name, fn in convs.items():
 # %% [markdown]
 # ## Fusion: Linear + GELU in one pass
 #
-# `GELU()(Linear(x))` as module 02 and 03 wrote them records three graph nodes (matmul, add, gelu)
-# and NumPy allocates a fresh array for every step of
-# $\text{GELU}(z) = \tfrac12 z\,(1 + \tanh(\sqrt{2/\pi}\,(z + 0.044715\,z^3)))$: $z\cdot z$, then
-# $\cdot z$, $\cdot 0.044715$, $+z$, $\cdot\sqrt{2/\pi}$, $\tanh$, $+1$, ... Every array is written
-# to memory and read back: for elementwise work, memory traffic is the cost, not arithmetic.
+# `GELU()(Linear(x))` records three graph nodes (matmul, add, gelu), and every step of
+# $\text{GELU}(z) = \tfrac12 z\,(1 + \tanh(\sqrt{2/\pi}\,(z + 0.044715\,z^3)))$ allocates an array that
+# is written and read back: for elementwise work memory traffic, not arithmetic, is the cost.
 #
-# **Fused**, every step writes into the same buffer: NumPy ufuncs take `out=`, and `a *= b` is
-# in place. The layer records **one** node, `"linear_gelu"`, keeping only the pre-activation
+# **Fused**, every step writes into one buffer (ufuncs take `out=`; `a *= b` is in place). The
+# layer records **one** node, `"linear_gelu"`, keeping only the pre-activation
 # $z = xW^\top + b$; its backward recomputes what it needs from $z$ (recomputation for memory):
 #
 # $$\bar z = \bar y \odot \text{GELU}'(z), \qquad \bar x = \bar z W, \qquad \bar W = \bar z^\top x, \qquad \bar b = \textstyle\sum_{\text{rows}} \bar z,$$
@@ -449,7 +434,6 @@ def fuse_linear_gelu(seq):
 # %% helper
 import numpy as np
 
-
 def grad_check(fn, *arrays):
     """fn(*float64 leaf Tensors) -> Tensor: its backward against central differences, every input."""
     leaves = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
@@ -489,9 +473,8 @@ grad_check(lambda a, w, b: linear_gelu(a, w, b), rng.standard_normal(3) * 2, rng
 xt, xu = Tensor(xr, requires_grad=True), Tensor(xr, requires_grad=True)
 fused(xt).sum().backward()
 GELU()(lin(xu)).sum().backward()
-assert_close(fused.weight.grad.data, lin.weight.grad.data, "weight gradient, fused against Linear + GELU")
-assert_close(fused.bias.grad.data, lin.bias.grad.data, "bias gradient, fused against Linear + GELU")
-assert_close(xt.grad.data, xu.grad.data, "input gradient, fused against Linear + GELU")
+for what, got, exp in [("weight", fused.weight.grad, lin.weight.grad), ("bias", fused.bias.grad, lin.bias.grad), ("input", xt.grad, xu.grad)]:
+    assert_close(got.data, exp.data, f"{what} gradient, fused against Linear + GELU")
 nb = FusedLinearGELU(3, 2, bias=False)
 got = (nb.bias, nb.weight.shape, nb.weight.dtype, nb.in_features, nb.out_features, len(list(nb.parameters())))
 assert got == (None, (2, 3), np.float32, 3, 2, 1), f"bias=False: expected (None, (2, 3), float32, 3, 2, 1), got {got}"
@@ -522,9 +505,8 @@ print(blk.mlp, f"\nlargest difference after fusion: {np.abs(blk(xt).data - befor
 
 # %% [markdown]
 # ## Systems note: what fusion saves, measured
-# A (256, 512) batch through 512 -> 1024 units, both ways: forward + backward time, the GELU alone,
-# the graph nodes recorded, and peak memory (the graph keeps every node's array alive). The matrix
-# product dominates the time; fusion saves the memory traffic and the arrays of the elementwise part.
+# A (256, 512) batch through 512 -> 1024 units both ways: time, graph nodes, peak memory (the graph
+# keeps every node's array alive). The product dominates time; fusion saves the elementwise arrays.
 
 # %%
 manual_seed(0)
@@ -544,5 +526,4 @@ fig, axes = plt.subplots(1, 3, figsize=(12, 2.5))
 for ax, k, label in zip(axes, (0, 1, 2), ("ms, forward + backward", "ms, GELU alone", "peak, in (256, 1024) arrays")):
     ax.barh(list(results), [r[k] for r in results.values()])
     ax.set(xlabel=label)
-plt.tight_layout()
-plt.show()
+plt.tight_layout(), plt.show()

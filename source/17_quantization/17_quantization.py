@@ -1,21 +1,16 @@
 # %% [markdown]
 # # 17 · Quantization
 #
-# A float32 weight costs 4 bytes, an **int8** 1. Affine quantization maps reals onto $-128 \dots 127$
-# with a **scale** $s$ (real units per step) and a **zero point** $z$ (the code of the real 0.0):
-#
-# $$q = \operatorname{clamp}\big(z + \operatorname{round}(x / s),\; -128,\; 127\big), \qquad \hat x = (q - z)\, s .$$
-#
-# This is `torch.quantize_per_tensor(x, s, z, torch.qint8)`. `round` is **half to even**
-# (`np.round`): 2.5 -> 2, 3.5 -> 4, -2.5 -> -2; half away from zero would bias every tie one way.
+# A float32 weight costs 4 bytes, an **int8** 1. Affine quantization maps reals onto $-128 \dots 127$ with a
+# **scale** $s$ (real units per step) and a **zero point** $z$ (the code of the real 0.0):
+# $$q = \operatorname{clamp}\big(z + \operatorname{round}(x / s),\; -128,\; 127\big), \qquad \hat x = (q - z)\, s ,$$
+# as `torch.quantize_per_tensor(x, s, z, torch.qint8)`, `round` **half to even** (`np.round`: 2.5 -> 2,
+# 3.5 -> 4, -2.5 -> -2); half away from zero would bias every tie one way.
 #
 # **Choosing $s$ and $z$** (PyTorch's `MinMaxObserver`): widen the range to contain 0, then
-#
 # $$s = \frac{\max(x_{max}, 0) - \min(x_{min}, 0)}{255}, \qquad z = -128 - \operatorname{round}\!\big(\min(x_{min}, 0) / s\big),$$
-#
-# so 0.0 is exactly the code $z$ (zero padding, ReLU zeros stay exact); $s \ge$ float32's epsilon.
-# **Symmetric** (weights): $z = 0$, $s = \max|x| / 127.5$. **Per channel**: each output channel
-# (weight row) gets its own $s$ and $z$, so one large row does not blur the others.
+# so 0.0 is exactly the code $z$ (padding, ReLU zeros stay exact); $s \ge$ float32's epsilon. **Symmetric**
+# (weights): $z = 0$, $s = \max|x| / 127.5$. **Per channel**: each weight row its own $s$, $z$ (no row blurs another).
 
 # %%
 #| default_exp quantization
@@ -108,8 +103,7 @@ assert np.asarray(z).dtype == np.int64 and np.all(np.asarray(z) == 0), f"symmetr
 
 # %% [markdown]
 # ## Quantize and dequantize
-# With `axis=k`, `scale` and `zero_point` are arrays (C,) that apply along axis k. Inside the range,
-# rounding moves a value by at most half a step, so $|\hat x - x| \le s/2$; outside, the clamp cuts.
+# Inside the range rounding moves a value at most half a step, $|\hat x - x| \le s/2$; outside, the clamp cuts.
 
 # %% solution id="quantize"
 #| export
@@ -153,10 +147,9 @@ def dequantize_int8(q, scale, zero_point, axis=None):
 # %% test id="test-quantize" points=4
 got = _broadcastable(np.array([1.0, 2.0]), 3, 1).shape, _broadcastable(np.arange(3), 2, -1).shape, _broadcastable(0.5, 2, None)
 assert got == ((1, 2, 1), (1, 3), 0.5), f"expected shapes (1, 2, 1), (1, 3) and 0.5 as it is, got {got}"
-q = quantize_int8(np.array([-1.0, 0.0, 0.5, 2.0]), 3 / 255, -43)
-assert q.dtype == np.int8 and q.tolist() == [-128, -43, -1, 127], f"expected int8 [-128, -43, -1, 127], got {q.dtype} {q.tolist()}"
-q = quantize_int8(np.array([2.5, 3.5, -2.5, 0.5]), 1.0, 0)
-assert q.tolist() == [2, 4, -2, 0], f"round half to even: expected [2, 4, -2, 0], got {q.tolist()}"
+for x, s, z, exp, what in [([-1.0, 0.0, 0.5, 2.0], 3 / 255, -43, [-128, -43, -1, 127], "s = 3/255, z = -43"), ([2.5, 3.5, -2.5, 0.5], 1.0, 0, [2, 4, -2, 0], "round half to even")]:
+    q = quantize_int8(np.array(x), s, z)
+    assert q.dtype == np.int8 and q.tolist() == exp, f"{what}: expected int8 {exp}, got {q.dtype} {q.tolist()}"
 x = dequantize_int8(np.array([-128, -43, 127], np.int8), 3 / 255, -43)
 assert x.dtype == np.float32 and np.allclose(x, [-1, 0, 2]), f"expected float32 [-1, 0, 2], got {x.dtype} {x.tolist()}"
 ### BEGIN HIDDEN TESTS
@@ -185,12 +178,9 @@ assert t.tolist() == [[3, 5]], f"a Tensor input with per-channel arrays: expecte
 # ## A quantized Linear layer
 # With per-output-channel symmetric weights ($W \approx s_w[o]\,Q_w$, $z_w = 0$) and a per-tensor
 # affine input ($x \approx s_x (q_x - z_x)$), one output of a Linear layer is
-#
-# $$y_{n,o} = s_x\, s_w[o] \sum_k (q_{x,nk} - z_x)\, Q_{w,ok} + b_o .$$
-#
-# The sum is pure **integer** arithmetic, int8 times int8 accumulated in **int32** (a few hundred
-# products of size $255 \cdot 128$ overflow int16), then one float multiply per output: that is how
-# int8 kernels (fbgemm, QNNPACK) run a layer. `from_float` fixes $s_x, z_x$ from **calibration** inputs.
+# $$y_{n,o} = s_x\, s_w[o] \sum_k (q_{x,nk} - z_x)\, Q_{w,ok} + b_o :$$
+# pure **integer** arithmetic, int8 times int8 accumulated in **int32** (hundreds of $255 \cdot 128$ products overflow
+# int16), then one float multiply per output, as fbgemm/QNNPACK do. `from_float` fixes $s_x, z_x$ by **calibration**.
 
 # %% solution id="quantized-linear"
 #| export
@@ -333,9 +323,8 @@ assert got2.shape == (1, 2, 3, 3) and np.allclose(got2, exp2, atol=0.03), f"kern
 
 # %% [markdown]
 # ## Quantizing a whole model
-# Calibration needs the min and max of what each layer *receives* (PyTorch's `MinMaxObserver`).
-# `observe_inputs` listens without changing a class: an instance attribute `forward` shadows the
-# class's method (module 03's `__call__` looks up `self.forward`); `del layer.forward` uncovers it.
+# Calibration needs the range of what each layer *receives*. To listen without changing a class: an instance
+# attribute `forward` shadows the class's method (module 03's `__call__` looks up `self.forward`); `del` uncovers it.
 
 # %% solution id="observe-inputs"
 #| export
@@ -482,8 +471,7 @@ assert isinstance(tb.conv, Conv2d) and isinstance(tb.heads[1][0], Linear) and tb
 assert np.allclose(qtb(Tensor(xi)).data, tb(Tensor(xi)).data, atol=0.05), "quantized two-branch model close to the float one"
 assert not own_forward_removed(tb.conv) and not own_forward_removed(qtb.heads[1]), "calibration leaves no spy behind"
 sp, dense, odd = Linear(8, 4, bias=False), Linear(8, 4), Linear(9, 2, bias=False)
-odd.weight.data[:] = 0
-odd.weight.data[0, 0] = 1.0
+odd.weight.data[:] = np.eye(1, 18).reshape(2, 9)
 sp.weight.data[:, :6] = 0
 sp.mask = np.ones((4, 8), bool)
 got = (model_size_bytes(sp), model_size_bytes(sp, sparse=True))
@@ -494,16 +482,14 @@ assert got == (2600, 144, 144, 7), f"Linear(64, 10); a dense layer, sparse=True,
 
 # %% [markdown]
 # ## Systems note: size, accuracy and time, measured
-# A digits MLP (64 -> 128 -> 10) calibrated on its training images: just under 4x fewer bytes. NumPy
-# has no int8 BLAS, so no speed-up here (that needs int8 instructions such as VNNI); the memory
-# saving holds on any machine. How few bits would do? Round the weights to $b$ bits:
+# A digits MLP (64 -> 128 -> 10) calibrated on its training images: just under 4x fewer bytes, no
+# speed-up (NumPy has no int8 BLAS; that needs VNNI-like instructions). How few bits? Round to $b$ bits:
 
 # %% solution id="fake-quantize"
 def fake_quantize(w, bits, per_channel=True):
     """w (ndarray (out, ...)) rounded to a symmetric per-row grid of `bits` bits and mapped back to
     floats: codes -2^(bits-1) .. 2^(bits-1) - 1, scale max|row| / (2^(bits-1) - 0.5) (at least EPS),
-    as choose_qparams(..., symmetric=True) does for 8 bits. per_channel=False: one scale for all of
-    w. Returns a float32 array of w's shape.
+    as choose_qparams(..., symmetric=True) does for 8 bits; per_channel=False: one scale. float32, w's shape.
     EXAMPLE: fake_quantize(np.array([[1.0, 0.3, -0.6]]), 2) -> [[0.6667, 0.0, -0.6667]] (scale 1/1.5)
     """
     ### BEGIN SOLUTION
@@ -638,5 +624,4 @@ plt.figure(figsize=(5, 3))
 for pc in (True, False):
     plt.plot(bits, accuracy_at_bits(mlp, Xt, Yt, bits, pc), "o-", label=f"b bits, {'per row' if pc else 'per tensor'}")
 plt.gca().invert_xaxis()
-plt.xlabel("bits per weight"), plt.ylabel("test accuracy"), plt.legend(), plt.title("digits MLP")
-plt.show()
+plt.xlabel("bits per weight"), plt.ylabel("test accuracy"), plt.legend(), plt.title("digits MLP"), plt.show()

@@ -1,10 +1,9 @@
 # %% [markdown]
 # # 19 · Benchmarking
 #
-# "The int8 model is 2x faster" is a claim about a **distribution**: no two timings of one forward
-# pass agree. An honest benchmark **warms up** (the first calls pay for cold caches), **repeats**,
-# reports the **median** (outliers cannot drag it, unlike the mean) with a **95% confidence
-# interval**, and says **what** it measured, the **scenario** of MLPerf Inference (Reddi et al., 2020):
+# "The int8 model is 2x faster" is a claim about a **distribution**: no two timings agree. An honest
+# benchmark **warms up** (cold caches), **repeats**, reports the **median** (outliers cannot drag it)
+# with a **95% confidence interval**, and names its **scenario** (MLPerf Inference, Reddi et al., 2020):
 #
 # | scenario | a query is | metric |
 # |---|---|---|
@@ -35,12 +34,10 @@ def _logits(output):
 # %% [markdown]
 # ## How sure is a median? The bootstrap
 #
-# Efron's **bootstrap** (1979) tells how much the median of $n$ timings would move in a rerun,
-# without rerunning: take the median $m^*_b$ of each of $B$ resamples of size $n$ drawn **with
-# replacement**; the **percentile** interval at confidence $c$ is the $\alpha$ and $1-\alpha$
-# quantiles of the $m^*_b$, $\alpha = (1-c)/2$ (identical values: width zero; it shrinks as
-# $1/\sqrt n$). The draws use their own `np.random.default_rng(seed)`, leaving `manual_seed`'s
-# generator alone. A **speed-up** median(A)/median(B) resamples A and B independently each round.
+# Efron's **bootstrap** (1979) tells how much the median of $n$ timings would move in a rerun: take the medians
+# $m^*_b$ of $B$ resamples of size $n$ drawn **with replacement**; the **percentile** interval at confidence $c$ is
+# their $\alpha$ and $1-\alpha$ quantiles, $\alpha = (1-c)/2$ (it shrinks as $1/\sqrt n$). Draws use their own
+# `np.random.default_rng(seed)`, not `manual_seed`'s. A **speed-up** median(A)/median(B) resamples both independently.
 
 # %% solution id="bootstrap"
 #| export
@@ -140,11 +137,9 @@ assert raises(lambda: speedup_ci([1.0], []), ValueError) is not None and speedup
 # %% [markdown]
 # ## The two scenarios
 #
-# A timing loop reads a clock just before and after the work. Both loops take the clock as an
-# argument (default `time.perf_counter`), run the model inside `no_grad()` and run `warmup` untimed
-# rounds before the `repeats` timed ones. A batch of 64 pays Python's per-call overhead once for 64
-# samples: the systems note measures what that buys. The tests hand in a model that moves its own
-# **fake clock** by a fixed cost per call and per sample: every timing is known exactly.
+# Both loops read the clock (an argument, default `time.perf_counter`) just before and after the
+# work, run the model inside `no_grad()` and run `warmup` untimed rounds before the `repeats` timed
+# ones. The tests hand in a model moving its own **fake clock**: every timing is known exactly.
 
 # %% solution id="scenarios"
 #| export
@@ -202,7 +197,6 @@ class FakeModel(Module):
         self.now += self.per_call + self.per_sample * x.shape[0] + (0.0 if self.seen else self.slow_first)
         self.seen.append(x.data[:, 0].astype(int).tolist())
         return Tensor(np.eye(3, dtype=np.float32)[x.data[:, 0].astype(int) % 3])
-
 data = Tensor(np.arange(5, dtype=np.float32).reshape(5, 1))
 m = FakeModel(0.004, 0.001)
 got = single_stream(m, data, warmup=1, repeats=3, clock=m.clock)
@@ -239,12 +233,9 @@ assert all("repeats" in raises(f, ValueError) for f in [lambda: single_stream(pr
 #
 # A server answers one query at a time, first come first served. Query $i$ arrives at $a_i$, needs
 # $s_i$ ms of work and starts once it has arrived **and** the previous one is done (Lindley):
-#
 # $$\text{start}_i = \max(a_i, \text{done}_{i-1}), \qquad \text{done}_i = \text{start}_i + s_i,
 #   \qquad \text{latency}_i = \text{done}_i - a_i, \qquad \text{done}_{-1} = -\infty .$$
-#
-# With measured latencies as the $s_i$ and random (Poisson) arrivals it shows what MLPerf's Server
-# scenario measures: the tail latency grows long before the load reaches capacity.
+# With measured $s_i$ and Poisson arrivals: tail latency grows long before the load reaches capacity.
 
 # %% solution id="server"
 #| export
@@ -277,19 +268,17 @@ assert "2" in (msg := raises(lambda: queue_latencies([0, 1], [1, 2, 3]), ValueEr
 # %% [markdown]
 # ## The harness and its report
 #
-# `Benchmark(models, data, metrics=METRICS, size_fn=model_size_bytes, clock=time.perf_counter)` compares
-# models (dict name -> model) on a `DataLoader` of `(x, y)`: ValueError naming an unknown metric or for
-# a loader without batches; it
-# reads the loader once into `self.batches` (input Tensors), `self.samples` (all inputs in one
-# Tensor), `self.labels` (int64 ndarray). `run(warmup, repeats, seed)` puts each model in eval mode
-# and fills `self.results[name]` (returned) with the keys of its metrics only: `"accuracy"` (float
-# share of labels equal to the arg-max of the logits, no graph); for `"latency"`, `"latency_ms"`
-# and `"throughput"` (`summarize` of `single_stream` and of `offline`, with the run's `warmup`,
-# `repeats`, `seed` and the harness's clock); `"size_bytes"` (int `size_fn(model)`).
-#
-# `to_markdown()` (RuntimeError saying to call `run()` first without results) is a header row, a
-# separator `|---|---|...`, a row per model; rows are `| ` + cells joined by ` | ` + ` |`, joined by
-# newlines. Columns: `model`, then those of the metrics run, in this order:
+# `Benchmark(models, data, metrics=METRICS, size_fn=model_size_bytes, clock=time.perf_counter)`
+# compares models (dict name -> model) on a `DataLoader` of `(x, y)`; ValueError naming an unknown
+# metric, or for a loader without batches. It reads the loader once into `self.batches` (input
+# Tensors), `self.samples` (all inputs in one Tensor), `self.labels` (int64 ndarray).
+# `run(warmup, repeats, seed)` puts each model in eval mode and fills `self.results[name]`
+# (returned) with its metrics' keys only: `"accuracy"` (float share of labels equal to the logits'
+# arg-max, no graph); for `"latency"`, `"latency_ms"` and `"throughput"` (`summarize` of
+# `single_stream` and of `offline` with the run's `warmup`, `repeats`, `seed` and the harness's
+# clock); `"size_bytes"` (int `size_fn(model)`). `to_markdown()` (RuntimeError saying to call `run()`
+# first without results): a header row, a separator `|---|---|...`, a row per model; rows are `| ` +
+# cells joined by ` | ` + ` |`, joined by newlines. Columns: `model`, then the metrics run's, in order:
 #
 # | column header | cell | example |
 # |---|---|---|
@@ -404,7 +393,6 @@ class Oracle(Module):
     def forward(self, x):
         Oracle.now[0] += 0.002
         return Tensor(np.eye(3, dtype=np.float32)[np.zeros(x.shape[0], int) if self.wrong else x.data[:, 0].astype(int)])
-
 xs, ys = np.array([[0.0], [1.0], [2.0], [0.0], [1.0]], np.float32), np.array([0, 1, 2, 0, 1])
 loader = DataLoader(TensorDataset(Tensor(xs), Tensor(ys)), batch_size=2)
 oracle = Oracle()
@@ -455,14 +443,12 @@ assert np.allclose(seg[:, 1], [1.5, 3.0]), f"an error bar from low 1.5 to high 3
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Systems note.** What does warm-up matter, what does batching buy, and how sure is a median?
-# One MLP on the digits (untrained: accuracy is chance, speed is not).
+# **Systems note.** Warm-up, batching, how sure a median is, and load, on one untrained digits MLP.
 
 # %%
 from tinytorch_lib.activations import ReLU
 from tinytorch_lib.data import load_digits
 from tinytorch_lib.tensor import manual_seed
-
 manual_seed(0)
 X, y = load_digits(flatten=True)
 loader = DataLoader(TensorDataset(X[:512], y[:512]), batch_size=64)
@@ -484,5 +470,4 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 3.5))
 axes[0].semilogy(cold, ".-", lw=0.5), axes[0].set(xlabel="query", ylabel="ms", title="single-stream latency, no warm-up")
 axes[1].loglog(sizes, widths, "o-", sizes, widths[0] * np.sqrt(5 / np.array(sizes)), "--")
 axes[1].set(xlabel="repeats n", ylabel="ms", title="95% CI width of the median (dashed: 1/sqrt(n))")
-axes[2].plot(100 * loads, p90, "o-"), axes[2].set(xlabel="load (% of capacity)", ylabel="ms", title="Server: p90 latency")
-plt.show()
+axes[2].plot(100 * loads, p90, "o-"), axes[2].set(xlabel="load (% of capacity)", ylabel="ms", title="Server: p90 latency"), plt.show()
