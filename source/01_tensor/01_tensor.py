@@ -109,7 +109,6 @@ class Tensor:
 
 # %% [markdown]
 # ## Construction: the dtype rules
-#
 # Deep learning trains in float32, so **Python numbers and lists become float32**, even `[1, 2]`; an
 # **ndarray or NumPy scalar keeps its dtype** (float64 for gradient checks, integer labels).
 # `Tensor(...)` **copies**; `as_tensor(...)` **shares** an ndarray. A number operand keeps the tensor's
@@ -206,7 +205,6 @@ for got, want, dt in [(Tensor(np.float64(1.5)), 1.5, "float64"), (Tensor(Tensor(
 
 # %% [markdown]
 # ## Broadcasting and elementwise operations
-#
 # Shapes align at the right (the shorter padded with 1s on the left); in each position the sizes must be
 # equal or one of them 1, which is stretched: $(5, 1, 4)$ with $(3, 1)$ $\to$ $(5, 3, 4)$; $(2, 3)$ with
 # $(4,)$ fails, with an error naming both shapes (module 05 undoes the stretching in the backward pass).
@@ -333,7 +331,6 @@ expect_error(lambda: _unary(a, "tanh"), ValueError, "unknown op")
 
 # %% [markdown]
 # ## Matrix multiplication
-#
 # $C = AB$, $C_{ij} = \sum_{l=1}^{k} A_{il} B_{lj}$ for $A$ $(n, k)$, $B$ $(k, m)$. As in `np.matmul`, a 1-D
 # left operand is a row, a 1-D right one a column (dropped from the result), and dimensions before the
 # last two are a batch that broadcasts: $(5, 2, 3) \mathbin{@} (3, 4) \to (5, 2, 4)$. You write the shape checks.
@@ -384,12 +381,10 @@ expect(C._parents[1], np.ones((3, 2)), "second parent of A @ W")
 
 # %% [markdown]
 # ## Reductions: `axis` and `keepdims`
-#
 # `sum`, `mean`, `max` collapse the dimensions in `axis` (an int, a tuple, or `None` for all; negative
 # counts from the end); `keepdims=True` keeps each as size 1, so the result broadcasts against the input
 # (`x - x.mean(axis=1, keepdims=True)` centres rows). For $(2, 3)$: `sum(axis=0)` is $(3,)$,
-# `sum(axis=1, keepdims=True)` $(2, 1)$, `sum()` 0-d. mean = sum over axes $A$ / $\prod_{a \in A} n_a$;
-# `max` returns values only.
+# `sum(axis=1, keepdims=True)` $(2, 1)$, `sum()` 0-d. mean = sum over axes $A$ / $\prod_{a \in A} n_a$; `max` returns values only.
 
 # %% solution id="tensor-reduce"
 #| export
@@ -463,7 +458,6 @@ expect_error(lambda: g.sum().backward(), RuntimeError, "backward() without modul
 
 # %% [markdown]
 # ## Shapes and indexing
-#
 # A shape is a view of one block of numbers. `reshape` keeps row-major order, so the sizes must multiply
 # to the same count; one may be `-1` ("whatever fits"): 24 numbers as `(4, -1)` are `(4, 6)`.
 # `permute(*dims)` puts dimension `dims[i]` at position `i`; `transpose` swaps two. `x[i]` follows NumPy
@@ -569,7 +563,6 @@ assert isinstance(q[Tensor(np.array([2, 0]))]._ctx["index"], np.ndarray), "the r
 
 # %% [markdown]
 # ## Factories and the one random generator
-#
 # `zeros`, `ones`, `randn` make float32 tensors of `f(2, 3)` or `f((2, 3))`. All randomness comes from
 # **one** generator, `get_generator()`; `manual_seed(seed)` re-seeds it in place: same seed, same run.
 
@@ -621,7 +614,6 @@ for t in (zeros(2, requires_grad=True), ones(2, requires_grad=True), randn(2, re
 
 # %% [markdown]
 # ## Systems note: what float32 buys
-#
 # An $n \times n$ matmul is $2n^3$ floating-point operations (a multiply and an add per term) on $n^2$
 # numbers of 4 (float32) or 8 (float64) bytes. float64 doubles the memory and, on most machines, the
 # time (a SIMD register holds half as many numbers): networks train in float32, while module 05 checks
