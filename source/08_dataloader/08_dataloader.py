@@ -213,10 +213,8 @@ epoch1 = np.concatenate([b[0].data.ravel() for b in DataLoader(Squares(9), 4, sh
 assert sorted(epoch1.tolist()) == list(range(9)), f"a shuffled epoch visits every sample once, got {epoch1}"
 ### BEGIN HIDDEN TESTS
 loader = DataLoader(Squares(9), 4, shuffle=True)
-manual_seed(0)
-e1, e2 = [np.concatenate([b[0].data.ravel() for b in loader]) for _ in range(2)]
-manual_seed(0)
-assert np.array_equal(e1, get_generator().permutation(9)) and np.array_equal(e2, get_generator().permutation(9)), "each epoch draws exactly one permutation from get_generator()"
+manual_seed(0); e1, e2 = [np.concatenate([b[0].data.ravel() for b in loader]) for _ in range(2)]
+manual_seed(0); assert np.array_equal(e1, get_generator().permutation(9)) and np.array_equal(e2, get_generator().permutation(9)), "each epoch draws exactly one permutation from get_generator()"
 dl = [b[0].data.ravel().tolist() for b in DataLoader(Squares(10), 4, drop_last=True)]
 assert dl == [[0, 1, 2, 3], [4, 5, 6, 7]], f"drop_last: {dl}"
 assert len(list(DataLoader(Squares(8), 4, drop_last=True))) == 2 and len(DataLoader(Squares(3), 5, drop_last=True)) == 0, f"drop_last: expected 2 batches of Squares(8) by 4 and 0 of Squares(3) by 5, got {len(list(DataLoader(Squares(8), 4, drop_last=True)))}, {len(DataLoader(Squares(3), 5, drop_last=True))}"
@@ -302,10 +300,8 @@ sub = Subset(TensorDataset(np.arange(5) * 10), [4, 0])
 assert len(sub) == 2 and int(sub[1][0].item()) == 0 and sub.__getitems__([0, 1])[0].data.tolist() == [40, 0], f"Subset(ds, [4, 0]): expected samples 40 and 0, got {[int(sub[i][0].item()) for i in range(len(sub))]}"
 ### BEGIN HIDDEN TESTS
 assert sub.indices.dtype == np.int64 and Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist() == [1, 9], f"expected int64 indices and Subset([3, 1]).__getitems__([1, 0]) -> [1, 9], got {sub.indices.dtype}, {Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist()}"
-manual_seed(5)
-a, b = random_split(Squares(6), [4, 2])
-manual_seed(5)
-perm = get_generator().permutation(6)
+manual_seed(5); a, b = random_split(Squares(6), [4, 2])
+manual_seed(5); perm = get_generator().permutation(6)
 assert np.array_equal(a.indices, perm[:4]) and np.array_equal(b.indices, perm[4:]), "pieces follow one permutation"
 _ = [error_of(random_split, Squares(10), bad) for bad in ([5, 4], [0.5, 0.6], [11, -1], [0.3, 0.3])]
 got = [[len(p) for p in random_split(Squares(10), lengths)] for lengths in ([0.25, 0.25, 0.5], [0.8, 0.2], [0.0, 1.0], [1.0], [10, 0])]
@@ -618,7 +614,6 @@ from tinytorch_lib.activations import ReLU
 from tinytorch_lib.layers import Linear, Sequential
 from tinytorch_lib.losses import CrossEntropyLoss
 from tinytorch_lib.optim import SGD
-
 digits = TensorDataset(*load_digits(flatten=True))
 per_sample = type("PerSample", (TensorDataset,), {"__getitems__": None})(*digits.tensors)
 manual_seed(0)

@@ -363,10 +363,8 @@ for name, p in big.named_parameters():
     else:
         ok = np.all(d == 0) if name.endswith("bias") else abs(d.std() - want) < 0.15 * want and d.dtype == np.float32
         assert ok, f"{name}: expected {'zeros' if name.endswith('bias') else f'std {want}'}, got std {d.std():.4f}"
-manual_seed(1)
-exp0 = get_generator().standard_normal((10, 16))
-manual_seed(1)
-init_gpt_weights(gpt)
+manual_seed(1); exp0 = get_generator().standard_normal((10, 16))
+manual_seed(1); init_gpt_weights(gpt)
 assert np.allclose(gpt.tok_emb.weight.data, (exp0 * 0.02).astype(np.float32)), "draw from get_generator() in named_parameters() order"
 ### END HIDDEN TESTS
 
@@ -462,21 +460,17 @@ assert isinstance(est, float) and est < 0.3 * losses[0] and m0.training, f"estim
 ### BEGIN HIDDEN TESTS
 assert np.isclose(float(lm_loss(Tensor(lo), Tensor(tg)).data), ref), "targets as a Tensor"
 assert get_batch([1, 2, 3], 2, 1)[0].dtype == np.int64, "int64 windows"
-manual_seed(3)
-starts = get_batch(np.arange(12), 4, 4000)[0][:, 0]
+manual_seed(3); starts = get_batch(np.arange(12), 4, 4000)[0][:, 0]
 assert starts.min() == 0 and starts.max() == 7, f"every start 0..7 can be drawn, got {starts.min()}..{starts.max()}"
-manual_seed(3)
-assert np.array_equal(get_generator().integers(0, 8, size=4000), starts), "draw the starts with get_generator().integers"
+manual_seed(3); assert np.array_equal(get_generator().integers(0, 8, size=4000), starts), "draw the starts with get_generator().integers"
 assert "block_size" in raises(lambda: get_batch([1, 2, 3], 3, 1), ValueError), "name block_size"
 from tinytorch_lib.optim import AdamW as _AdamW
 from tinytorch_lib.training import clip_grad_norm_ as _clip
 seq, lrs = [0, 1, 2, 3, 4, 3, 2, 1] * 6, [0.025, 0.05, 0.05, 0.0275, 0.005]
-manual_seed(4)
-m1 = GPT(5, 8, 2, 1, 6)
+manual_seed(4); m1 = GPT(5, 8, 2, 1, 6)
 got = train_lm(m1.eval(), seq, 5, 5, batch_size=4, lr=0.05, max_norm=0.5, warmup=2)
 assert m1.training, "train_lm puts the model in training mode"
-manual_seed(4)
-m2 = GPT(5, 8, 2, 1, 6)
+manual_seed(4); m2 = GPT(5, 8, 2, 1, 6)
 opt, want = _AdamW(m2.parameters(), lr=0.05, weight_decay=0.01), []
 for lr_s in lrs:
     xb, yb = get_batch(seq, 5, 4)
@@ -489,10 +483,8 @@ for lr_s in lrs:
     want.append(float(l2.data))
 assert np.allclose(got, want, rtol=1e-5), f"warmup 2 then cosine to lr/10 {lrs}, AdamW, clipping: expected {want}, got {got}"
 m1.eval()
-manual_seed(5)
-e2 = estimate_loss(m1, seq, 5, batch_size=3, iters=4)
-manual_seed(5)
-e3 = np.mean([float(lm_loss(m1(a), b).data) for a, b in [get_batch(seq, 5, 3) for _ in range(4)]])
+manual_seed(5); e2 = estimate_loss(m1, seq, 5, batch_size=3, iters=4)
+manual_seed(5); e3 = np.mean([float(lm_loss(m1(a), b).data) for a, b in [get_batch(seq, 5, 3) for _ in range(4)]])
 assert np.isclose(e2, e3) and not m1.training, f"mean of 4 batches in eval mode: expected {e3}, got {e2}"
 ### END HIDDEN TESTS
 
