@@ -257,7 +257,6 @@ for sa, sb in [((3,), (4,)), ((2, 3), (3, 2)), ((1, 2), (3,)), ((2, 1), (3, 3, 3
 ### END HIDDEN TESTS
 
 # %% solution id="tensor-elementwise"
-
 #| export
 def _binary(a, b, op):
     """Elementwise a <op> b with broadcasting for op "add", "sub", "mul", "div"; parents (a, b), no ctx.
@@ -609,7 +608,6 @@ for got, want, what in [(zeros((2, 3)), np.zeros((2, 3)), "zeros((2, 3))"), (one
     expect(got, want, what, dtype="float32")
 for t in (zeros(2, requires_grad=True), ones(2, requires_grad=True), randn(2, requires_grad=True)):
     assert t.requires_grad is True, f"requires_grad=True must be passed on, got {t.requires_grad}"
-
 ### END HIDDEN TESTS
 
 # %% [markdown]

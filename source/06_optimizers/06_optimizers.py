@@ -617,7 +617,6 @@ class SleepyOptimizer(Optimizer):
 ratio, ms = optimizer_cost(SleepyOptimizer(Linear(3, 2).parameters(), lr=0.1), steps=3)
 assert 9.5 < ms < 40 and ratio == 0.0, f"a step that sleeps 10 ms: expected about 10 ms per step and ratio 0, got {ms}, {ratio}"
 opt = Adam(Linear(3, 2).parameters(), lr=0.1)
-
 ratio, ms = optimizer_cost(opt, steps=4)
 assert opt.state[0]["step"] == 4 and isinstance(ratio, float), f"expected 4 steps and a float ratio, got {opt.state[0]['step']}, {ratio!r}"
 ### END HIDDEN TESTS
