@@ -211,7 +211,6 @@ _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray"
             ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
             ("numpy.core.numeric", "_frombuffer"), ("_codecs", "encode")}
 
-
 class _BatchUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in _ALLOWED:

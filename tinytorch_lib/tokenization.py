@@ -48,7 +48,6 @@ def get_pair_counts(ids):
         counts[pair] = counts.get(pair, 0) + 1
     return counts
 
-
 def merge_pair(ids, pair, new_id):
     """A new list in which each occurrence of `pair` in `ids` is replaced by `new_id`.
 

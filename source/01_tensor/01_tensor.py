@@ -1,16 +1,14 @@
 # %% [markdown]
 # # 01 · Tensor
 #
-# A **tensor** is an n-dimensional array plus bookkeeping. `Tensor` wraps a NumPy `ndarray` (`.data`),
+# A **tensor** is an n-dimensional array plus bookkeeping: `Tensor` wraps a NumPy `ndarray` (`.data`),
 # gives it PyTorch's operators and records how each result was computed (the *graph* module 05 turns
-# into gradients). NumPy does the arithmetic; you write the **rules** a framework adds on top: dtypes,
-# broadcasting, `axis` and `keepdims`, the `-1` of a reshape, the shapes of a matmul.
+# into gradients). NumPy does the arithmetic; you write the **rules** on top: dtypes, broadcasting,
+# `axis`/`keepdims`, reshape's `-1`, matmul shapes.
 #
-# **Given:** every operation returns `_make(data, parents, op, **ctx)`; if gradients are enabled and a
-# parent has `requires_grad=True`, the result records its parents, the op name and a dict `ctx` of what
-# the backward rule needs: $z = x y \Rightarrow z.\_parents = (x, y),\ z.\_op = \texttt{"mul"}$. The
-# operators of the given `Tensor` class do no work: each hands over to a function you write, which
-# computes with NumPy on `.data` and returns through `_make` with the op and `ctx` its docstring names.
+# **Given:** each operator hands over to a function you write, which computes on `.data` and returns
+# `_make(data, parents, op, **ctx)`: if gradients are enabled and a parent requires grad, the result
+# records parents, op and backward's `ctx`: $z = x y \Rightarrow z.\_parents = (x, y),\ z.\_op = \texttt{"mul"}$.
 
 # %%
 #| default_exp tensor
@@ -111,12 +109,10 @@ class Tensor:
 
 # %% [markdown]
 # ## Construction: the dtype rules
-#
-# Deep learning trains in float32, so **Python numbers and lists become float32**, even `[1, 2]`. An
-# **ndarray or NumPy scalar keeps its dtype**: float64 stays float64 (gradient checks need it), integer
-# arrays stay integers (labels). `Tensor(...)` **copies**; `as_tensor(...)` **shares** an ndarray. A
-# number as the other operand must not change the tensor's dtype (`float64_tensor * 0.1` stays float64,
-# `float32_tensor * 0.1` float32): NumPy treats a Python number as "weak", but not `np.float64(0.1)`.
+# Deep learning trains in float32, so **Python numbers and lists become float32**, even `[1, 2]`; an
+# **ndarray or NumPy scalar keeps its dtype** (float64 for gradient checks, integer labels).
+# `Tensor(...)` **copies**; `as_tensor(...)` **shares** an ndarray. A number operand keeps the tensor's
+# dtype (`float64_tensor * 0.1` stays float64): NumPy treats a Python number as "weak", not `np.float64(0.1)`.
 
 # %% solution id="tensor-construction"
 #| export
@@ -208,16 +204,15 @@ for got, want, dt in [(Tensor(np.float64(1.5)), 1.5, "float64"), (Tensor(Tensor(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Broadcasting
-#
-# Shapes are aligned at the right (the shorter padded with 1s on the left); in every position the sizes
-# must be equal or one of them 1, which is stretched to the other: $(5, 1, 4)$ with $(3, 1)$ $\to$
-# $(5, 3, 4)$; $(2, 3)$ with $(4,)$ fails. NumPy stretches; you write the rule, so a bad pair gets an
-# error naming both shapes (module 05 undoes this stretching in the backward pass).
+# ## Broadcasting and elementwise operations
+# Shapes align at the right (the shorter padded with 1s on the left); in each position the sizes must be
+# equal or one of them 1, which is stretched: $(5, 1, 4)$ with $(3, 1)$ $\to$ $(5, 3, 4)$; $(2, 3)$ with
+# $(4,)$ fails, with an error naming both shapes (module 05 undoes the stretching in the backward pass).
+# Module 05 differentiates by op name and parents, in order: for $z = a / b$, $\partial z/\partial a = 1/b$
+# and $\partial z/\partial b = -a/b^2$.
 
 # %%
 import matplotlib.pyplot as plt
-
 col, row = np.array([[0.0], [10.0], [20.0]]), np.array([[1.0, 2.0, 3.0, 4.0]])
 fig, axes = plt.subplots(1, 3, figsize=(8, 2.4), gridspec_kw={"width_ratios": [1, 4, 4]})
 for ax, arr, title in zip(axes, [col, row, col + row], ["a: (3, 1)", "b: (1, 4)", "a + b: (3, 4)"]):
@@ -260,12 +255,6 @@ for sa, sb, want in [((1,), (4,), (4,)), ((4, 1), (1,), (4, 1)), ((2, 1, 3), (4,
 for sa, sb in [((3,), (4,)), ((2, 3), (3, 2)), ((1, 2), (3,)), ((2, 1), (3, 3, 3)), ((0,), (2,))]:
     expect_error(lambda: _broadcast_shape(sa, sb), ValueError, f"{sa} with {sb}", str(tuple(sa)), str(tuple(sb)))
 ### END HIDDEN TESTS
-
-# %% [markdown]
-# ## Elementwise operations
-#
-# Module 05 differentiates by op name and parents: for $z = a / b$, $\partial z/\partial a = 1/b$ and
-# $\partial z/\partial b = -a/b^2$, so the parents must be recorded in order.
 
 # %% solution id="tensor-elementwise"
 #| export
@@ -341,11 +330,9 @@ expect_error(lambda: _unary(a, "tanh"), ValueError, "unknown op")
 
 # %% [markdown]
 # ## Matrix multiplication
-#
-# $C = AB$, $C_{ij} = \sum_{l=1}^{k} A_{il} B_{lj}$ for $A$ $(n, k)$, $B$ $(k, m)$. As in `np.matmul`, a
-# 1-D left operand is a row, a 1-D right operand a column (that dimension is dropped from the result),
-# and dimensions before the last two are a batch that broadcasts: $(5, 2, 3) \mathbin{@} (3, 4) \to
-# (5, 2, 4)$. NumPy computes; you write the shape checks.
+# $C = AB$, $C_{ij} = \sum_{l=1}^{k} A_{il} B_{lj}$ for $A$ $(n, k)$, $B$ $(k, m)$. As in `np.matmul`, a 1-D
+# left operand is a row, a 1-D right one a column (dropped from the result), and dimensions before the
+# last two are a batch that broadcasts: $(5, 2, 3) \mathbin{@} (3, 4) \to (5, 2, 4)$. You write the shape checks.
 
 # %% solution id="tensor-matmul"
 #| export
@@ -393,12 +380,10 @@ expect(C._parents[1], np.ones((3, 2)), "second parent of A @ W")
 
 # %% [markdown]
 # ## Reductions: `axis` and `keepdims`
-#
 # `sum`, `mean`, `max` collapse the dimensions in `axis` (an int, a tuple, or `None` for all; negative
-# counts from the end). `keepdims=True` leaves each collapsed dimension with size 1, so the result
-# still broadcasts against the input (`x - x.mean(axis=1, keepdims=True)` centres rows). For shape
-# $(2, 3)$: `sum(axis=0)` is $(3,)$, `sum(axis=1, keepdims=True)` $(2, 1)$, `sum()` 0-d. The mean is the
-# sum over the axes $A$ divided by the count $\prod_{a \in A} n_a$; `max` returns values only.
+# counts from the end); `keepdims=True` keeps each as size 1, so the result broadcasts against the input
+# (`x - x.mean(axis=1, keepdims=True)` centres rows). For $(2, 3)$: `sum(axis=0)` is $(3,)$,
+# `sum(axis=1, keepdims=True)` $(2, 1)$, `sum()` 0-d. mean = sum over axes $A$ / $\prod_{a \in A} n_a$; `max` returns values only.
 
 # %% solution id="tensor-reduce"
 #| export
@@ -472,12 +457,10 @@ expect_error(lambda: g.sum().backward(), RuntimeError, "backward() without modul
 
 # %% [markdown]
 # ## Shapes and indexing
-#
-# A shape is a way of looking at one block of numbers. `reshape` keeps the row-major order, so the sizes
-# must multiply to the same count; one may be `-1` ("whatever fits"): 24 numbers as `(4, -1)` are
-# `(4, 6)`. `permute(*dims)` puts dimension `dims[i]` at position `i`; `transpose` swaps two. `x[i]`
-# follows NumPy; an integer Tensor in an index is replaced by its ndarray. `reshape(2, 3)` and
-# `reshape((2, 3))` are the same call.
+# A shape is a view of one block of numbers. `reshape` keeps row-major order, so the sizes must multiply
+# to the same count; one may be `-1` ("whatever fits"): 24 numbers as `(4, -1)` are `(4, 6)`.
+# `permute(*dims)` puts dimension `dims[i]` at position `i`; `transpose` swaps two. `x[i]` follows NumPy
+# (an integer Tensor index is replaced by its ndarray). `reshape(2, 3)` is `reshape((2, 3))`.
 
 # %% solution id="tensor-shape"
 #| export
@@ -579,7 +562,6 @@ assert isinstance(q[Tensor(np.array([2, 0]))]._ctx["index"], np.ndarray), "the r
 
 # %% [markdown]
 # ## Factories and the one random generator
-#
 # `zeros`, `ones`, `randn` make float32 tensors of `f(2, 3)` or `f((2, 3))`. All randomness comes from
 # **one** generator, `get_generator()`; `manual_seed(seed)` re-seeds it in place: same seed, same run.
 
@@ -621,29 +603,24 @@ expect(ones((4,)), np.ones(4), "ones((4,))", dtype="float32")
 first = (manual_seed(0), randn(3, 2))[1]
 expect(first, np.asarray((manual_seed(0), randn(3, 2))[1].data), "randn(3, 2) after the same seed", dtype="float32")
 ### BEGIN HIDDEN TESTS
-expect(zeros((2, 3)), np.zeros((2, 3)), "zeros((2, 3))", dtype="float32")
-expect(ones(2, 2), np.ones((2, 2)), "ones(2, 2)", dtype="float32")
+for got, want, what in [(zeros((2, 3)), np.zeros((2, 3)), "zeros((2, 3))"), (ones(2, 2), np.ones((2, 2)), "ones(2, 2)"),
+                        ((manual_seed(1), randn(2, 3))[1], (manual_seed(1), get_generator().standard_normal((2, 3), dtype=np.float32))[1], "randn draws from get_generator()")]:
+    expect(got, want, what, dtype="float32")
 for t in (zeros(2, requires_grad=True), ones(2, requires_grad=True), randn(2, requires_grad=True)):
     assert t.requires_grad is True, f"requires_grad=True must be passed on, got {t.requires_grad}"
-drawn = (manual_seed(1), randn(2, 3))[1]
-expect(drawn, (manual_seed(1), get_generator().standard_normal((2, 3), dtype=np.float32))[1], "randn draws from get_generator()")
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Systems note: what float32 buys
-#
-# An $n \times n$ matmul is $2n^3$ floating-point operations (a multiply and an add per term) on
-# $n^2$ numbers of 4 (float32) or 8 (float64) bytes. Measured with your `Tensor`:
+# An $n \times n$ matmul is $2n^3$ floating-point operations (a multiply and an add per term) on $n^2$
+# numbers of 4 (float32) or 8 (float64) bytes. float64 doubles the memory and, on most machines, the
+# time (a SIMD register holds half as many numbers): networks train in float32, while module 05 checks
+# gradients in float64, where finite differences are accurate enough to catch a wrong derivative.
 
 # %%
 from timeit import repeat
-
 for X in (Tensor(np.ones((512, 512), np.float32)), Tensor(np.ones((512, 512)))):
     best = min(repeat(lambda: X @ X, number=1, repeat=3))
     print(f"n=512 {X.dtype}: {X.data.nbytes / 2**20:.0f} MiB per matrix, {best * 1e3:.1f} ms, "
           f"{2 * 512**3 / best / 1e9:.1f} GFLOP/s")
 
-# %% [markdown]
-# float64 doubles the memory and, on most machines, the time (a SIMD register holds half as many
-# numbers): networks train in float32, while module 05 checks gradients in float64, where finite
-# differences are accurate enough to catch a wrong derivative.

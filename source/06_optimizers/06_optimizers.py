@@ -27,10 +27,9 @@ def quadratic(seed, n):
 
 # %% [markdown]
 # ## The base class
-# An optimizer holds the parameters (its own list: `model.parameters()` is a one-pass generator), a
-# learning rate `lr` (a scheduler may change it) and one `state` dict per parameter. `backward`
-# **accumulates** into `.grad`, so `zero_grad()` sets every `.grad` to `None`; a parameter whose
-# `.grad` is `None` took no part in the loss and `step()` skips it.
+# An optimizer holds its own list of parameters (`model.parameters()` is a one-pass generator), `lr` (a
+# scheduler may change it) and one `state` dict per parameter. `backward` **accumulates** into `.grad`, so
+# `zero_grad()` resets every `.grad` to `None`; `step()` skips a parameter whose `.grad` is `None`.
 
 # %% solution id="optimizer-base"
 #| export
@@ -88,17 +87,14 @@ assert Optimizer([w], lr=0.0).lr == 0.0, "lr = 0 is allowed, expected no error"
 
 # %% [markdown]
 # ## SGD, momentum and weight decay
-# Plain gradient descent moves against the gradient, $\theta \leftarrow \theta - \eta\, g$, with
-# two additions, as `torch.optim.SGD` defines them:
-# * **Weight decay** $\lambda$ adds the gradient of $\tfrac{\lambda}{2}\lVert\theta\rVert^2$:
-#   $g \leftarrow g + \lambda\theta$ (L2 regularisation, pulling weights towards 0).
-# * **Momentum** $\mu$ keeps a *velocity* buffer $b$ per parameter, starting as the first
-#   gradient itself (not zero, and not damped):
+# Gradient descent moves against the gradient, $\theta \leftarrow \theta - \eta\, g$. `torch.optim.SGD` adds
+# **weight decay** $\lambda$, the gradient of $\tfrac{\lambda}{2}\lVert\theta\rVert^2$: $g \leftarrow g + \lambda\theta$
+# (L2, pulling weights towards 0), and **momentum** $\mu$: a *velocity* buffer $b$ per parameter that
+# starts as the first gradient itself (not zero, not damped):
 # $$b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + g_t, \qquad \theta \leftarrow \theta - \eta\, b_t .$$
-#
-# Across a narrow valley the gradient flips sign (cancels in $b$), along it it keeps its sign (adds up):
-# with a constant gradient $b_t \to g/(1-\mu)$, 10 times longer steps for $\mu = 0.9$. **Nesterov**
-# momentum (Sutskever et al., 2013) looks ahead: it moves along $g_t + \mu b_t$ ($\mu > 0$ required).
+# Across a narrow valley the gradient flips sign (cancels in $b$), along it it adds up: with a constant
+# gradient $b_t \to g/(1-\mu)$, 10 times longer steps for $\mu = 0.9$. **Nesterov** momentum
+# (Sutskever et al., 2013) looks ahead: it moves along $g_t + \mu b_t$ ($\mu > 0$ required).
 
 # %% solution id="sgd"
 #| export
@@ -202,10 +198,9 @@ assert np.array_equal(first.data, [1.0, -1.0]) and watch.same(), f"nesterov with
 
 # %% [markdown]
 # ## RMSprop: a step size per coordinate
-# An EMA of the **squared** gradient, $v_t = \alpha v_{t-1} + (1-\alpha) g_t^2$ ($v_0 = 0$), measures
-# each coordinate's typical gradient size. RMSprop (Hinton, 2012) divides by its root:
-# $\theta \leftarrow \theta - \eta\, g_t / (\sqrt{v_t} + \epsilon)$, so steep and flat coordinates take
-# steps of similar length (`torch.optim.RMSprop`, no bias correction).
+# An EMA of the **squared** gradient, $v_t = \alpha v_{t-1} + (1-\alpha) g_t^2$ ($v_0 = 0$), measures each
+# coordinate's typical gradient size; RMSprop (Hinton, 2012; `torch.optim.RMSprop`, no bias correction)
+# divides by its root, $\theta \leftarrow \theta - \eta\, g_t / (\sqrt{v_t} + \epsilon)$: steep and flat coordinates take similar steps.
 
 # %% solution id="rmsprop"
 class RMSprop(Optimizer):
@@ -220,7 +215,6 @@ class RMSprop(Optimizer):
 
     def step(self):
         """Apply one RMSprop update, in place, to every parameter whose `.grad` is not None.
-
         The state dict of a parameter holds "square_avg" (v, shaped like p, zeros before the first
         update). Never modify `p.grad`; keep p.data's dtype; read `self.lr` at every step.
         EXAMPLE: lr=0.1, alpha=0.99, p = 0, gradient 1.0 at every step:
@@ -267,15 +261,11 @@ assert watch.same(), "RMSprop must update p.data in place (the same array)"
 # ## Adam
 # Adam (Kingma & Ba, 2015) is momentum plus RMSprop, both bias-corrected: an EMA $m$ of the gradient
 # (direction) divided by the root of an EMA $v$ of its square (scale):
-#
 # $$m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2,$$
-# $$\hat m_t = \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
-#   \theta \leftarrow \theta - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
-#
-# An EMA started at 0 is biased towards 0 early on: its weights sum to $1-\beta^t$, not 1, so
-# dividing by that ($t$ **counting from 1**) removes the bias (a constant 2 averaged with $\beta = 0.5$
-# gives $m = 1, 1.5, 1.75$, corrected $2, 2, 2$). With a constant gradient every step then has length
-# $\eta$ whatever the size of $g$: the learning rate is a step *length*.
+# $$\hat m_t = \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad \theta \leftarrow \theta - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
+# An EMA started at 0 is biased towards 0: its weights sum to $1-\beta^t$, not 1; dividing by that ($t$
+# **counting from 1**) removes the bias (a constant 2 with $\beta = 0.5$ gives $m = 1, 1.5, 1.75$, corrected
+# $2, 2, 2$). With a constant gradient every step has length $\eta$ whatever $g$: $\eta$ is a step *length*.
 
 # %% solution id="adam"
 #| export
@@ -375,17 +365,15 @@ p.grad = Tensor(np.ones(3, dtype=np.float32)); opt.step()
 assert p.data.dtype == np.float32 and opt.state[0]["exp_avg"].shape == (3,), f"float32: got {p.data.dtype}, {opt.state[0]['exp_avg'].shape}"
 opt = Adam([p], lr=0.1, betas=[0.0, 0.5], eps=0.0, weight_decay=0.0)
 assert (opt.betas, opt.eps, opt.weight_decay) == ((0.0, 0.5), 0.0, 0.0), f"expected ((0.0, 0.5), 0.0, 0.0), got {opt.betas}, {opt.eps}, {opt.weight_decay}"
-for kw in [dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.9)),
-           dict(eps=-1e-8), dict(weight_decay=-0.1)]:
+for kw in [dict(betas=(1.0, 0.9)), dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.9)), dict(eps=-1e-8), dict(weight_decay=-0.1)]:
     expect_error(ValueError, Adam, [p], **kw)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## AdamW: decoupled weight decay
-# In Adam, L2 decay is divided by $\sqrt{\hat v}$ like any gradient. Loshchilov & Hutter (2019)
-# *decouple* it: shrink the weights directly, $\theta \leftarrow \theta\,(1 - \eta\lambda)$, then take the
-# Adam step on the unmodified gradient $g_t$. That is `torch.optim.AdamW` (default $\lambda = 10^{-2}$):
-# a steep coordinate is no longer decayed less than a flat one.
+# In Adam, L2 decay is divided by $\sqrt{\hat v}$ like any gradient, so a steep coordinate is decayed less.
+# Loshchilov & Hutter (2019) *decouple* it: shrink the weights, $\theta \leftarrow \theta\,(1 - \eta\lambda)$,
+# then take the Adam step on $g_t$ itself (`torch.optim.AdamW`, default $\lambda = 10^{-2}$).
 
 # %% solution id="adamw"
 #| export
@@ -453,8 +441,7 @@ assert watch.same(), "AdamW must shrink and update p.data in place (the same arr
 
 # %% [markdown]
 # ## The optimization loop
-# Every use of an optimizer repeats four lines: clear the gradients, compute the loss, backpropagate,
-# step. Write them once, recording where the parameter goes.
+# Every use of an optimizer repeats four lines (clear the gradients, loss, backward, step): write them once.
 
 # %%
 import time
@@ -466,7 +453,6 @@ from tinytorch_lib.layers import Linear, Sequential
 # %% solution id="minimize"
 def minimize(f, start, make_optimizer, steps):
     """Minimise f from `start` with the optimizer that `make_optimizer` builds; return the path.
-
     f: a function from a Tensor w to a scalar Tensor; start: the initial point, a sequence of floats
     (w is a float64 Tensor with requires_grad=True); make_optimizer([w]) is called once.
     Returns a float64 array of shape (steps + 1, len(start)): w before the first step, then w
@@ -506,7 +492,6 @@ assert got.dtype == np.float64 and got0.shape == (1, 2), f"expected float64 and 
 # %% solution id="stable-lr"
 def largest_stable_lr(f, start, make_optimizer, lrs, steps=50):
     """The largest learning rate in `lrs` whose run ends with f lower than at the start.
-
     f, start, steps: as for `minimize`. make_optimizer(params, lr) builds an Optimizer.
     lrs: a sequence of floats, in any order. A run is stable when f at the last point of its
     path is finite and smaller than f(start). Returns that lr as a float, or None if no run is.
@@ -542,14 +527,12 @@ assert got == 0.1, f"lr 0.21 lowers f at first (y shrinks) but x grows 1.1x per 
 
 # %% [markdown]
 # ## A narrow valley
-# $f = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it, so SGD's $\eta$ is
-# capped near $2/50$ and it crawls along $x$. Momentum builds up speed along the valley; Adam
-# rescales each coordinate. Race them: how many steps until $f$ is small?
+# $f = \tfrac12(x^2 + 50y^2)$ is 50 times steeper across the valley than along it: SGD's $\eta$ is capped near
+# $2/50$, so it crawls along $x$; momentum builds up speed, Adam rescales each coordinate. Race them.
 
 # %% solution id="steps-to-reach"
 def steps_to_reach(f, start, make_optimizer, tol, max_steps=1000):
     """How many optimizer steps from `start` until f(w) < tol: an int, or None if not within max_steps.
-
     f, start, make_optimizer: as for `minimize`. Counts the steps taken before f first drops below
     tol: 0 when f(start) < tol already; checks after every step, up to and including step max_steps.
     EXAMPLE: f = sum(w^2), start [1.0], SGD lr 0.25 (w halves, f quarters per step), tol 0.01
@@ -606,7 +589,6 @@ ax2.set(xlabel="x", ylabel="y", title="60 steps on f = (x² + 50 y²) / 2"); plt
 # %% solution id="optimizer-cost"
 def optimizer_cost(optimizer, steps=20):
     """Measure an optimizer: (bytes of state per byte of parameters, milliseconds per step()).
-
     Gives every parameter a zero gradient (shape and dtype of the parameter), times `steps` calls of
     step() with time.perf_counter, then divides the `.nbytes` of every ndarray in the state dicts
     (not Adam's step counter) by the parameters' total `.nbytes`. Returns (ratio, ms), two floats.
@@ -632,11 +614,9 @@ assert np.allclose(ratios, [0.0, 1.0, 2.0]), f"state / parameter bytes for SGD, 
 ### BEGIN HIDDEN TESTS
 class SleepyOptimizer(Optimizer):
     step = lambda self: time.sleep(0.01)
-
 ratio, ms = optimizer_cost(SleepyOptimizer(Linear(3, 2).parameters(), lr=0.1), steps=3)
 assert 9.5 < ms < 40 and ratio == 0.0, f"a step that sleeps 10 ms: expected about 10 ms per step and ratio 0, got {ms}, {ratio}"
-lin = Linear(3, 2)
-opt = Adam(lin.parameters(), lr=0.1)
+opt = Adam(Linear(3, 2).parameters(), lr=0.1)
 ratio, ms = optimizer_cost(opt, steps=4)
 assert opt.state[0]["step"] == 4 and isinstance(ratio, float), f"expected 4 steps and a float ratio, got {opt.state[0]['step']}, {ratio!r}"
 ### END HIDDEN TESTS

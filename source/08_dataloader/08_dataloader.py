@@ -2,12 +2,10 @@
 # # 08 · Data loading
 #
 # A training loop wants a **Dataset** (`len(ds)` samples, `ds[i]` is sample `i`), a **DataLoader**
-# (mini-batches, reshuffled every epoch from the seeded generator) and **readers** that turn real
-# files (MNIST's IDX, CIFAR-10's pickles) into arrays and refuse damaged ones, as `torch.utils.data`.
-#
-# A `Dataset` defines `__len__` and `__getitem__`. 64 samples one `__getitem__` at a time cost 64
-# Python calls; an array-backed dataset gathers a batch with **one** fancy index in C, through
-# `__getitems__(indices)` (as PyTorch's do).
+# (mini-batches, reshuffled every epoch from the seeded generator) and **readers** that turn real files
+# (MNIST's IDX, CIFAR-10's pickles) into arrays and refuse damaged ones, as `torch.utils.data`. 64
+# samples by `__getitem__` cost 64 Python calls; an array-backed dataset gathers a batch with **one**
+# fancy index in C, through `__getitems__(indices)` (as PyTorch's do).
 
 # %%
 #| default_exp data
@@ -26,7 +24,6 @@ class Dataset:
 
 # %% helper
 import gzip, os, pathlib, pickle, tempfile
-
 
 def idx_bytes(array, code):
     """The bytes of an IDX file holding `array` with dtype code `code`."""
@@ -114,11 +111,10 @@ assert "3" in msg and "4" in msg, f"sizes 3 and 4, and no tensor: expected two V
 
 # %% [markdown]
 # ## The DataLoader
-# With `shuffle=True` the order is a fresh permutation **every epoch** from `get_generator()` (so
-# `manual_seed` repeats a run bit for bit), cut into chunks of `batch_size`; `drop_last=True` drops
-# a short last chunk: $\lfloor n / b\rfloor$ batches per epoch, else $\lceil n / b\rceil$. A batch
-# comes from `__getitems__(chunk)` if the dataset has it; otherwise from the samples, **collated**:
-# field $k$ of every sample stacked along a new leading axis into one Tensor.
+# With `shuffle=True` each **epoch** is a fresh permutation from `get_generator()` (so `manual_seed`
+# repeats a run bit for bit), cut into chunks of `batch_size`; `drop_last=True` drops a short last chunk:
+# $\lfloor n / b\rfloor$ batches per epoch, else $\lceil n / b\rceil$. A batch comes from `__getitems__(chunk)`
+# if the dataset has it, else **collated**: field $k$ of every sample stacked along a new leading axis.
 
 # %% solution id="collate"
 #| export
@@ -199,9 +195,7 @@ class DataLoader:
 
 # %%
 import time
-
 from tinytorch_lib.tensor import manual_seed
-
 
 class Squares(Dataset):  # sample k is (k as a float32 vector of length 1, k * k as an int); no __getitems__
     __init__ = lambda self, n: setattr(self, "n", n)
@@ -219,10 +213,8 @@ epoch1 = np.concatenate([b[0].data.ravel() for b in DataLoader(Squares(9), 4, sh
 assert sorted(epoch1.tolist()) == list(range(9)), f"a shuffled epoch visits every sample once, got {epoch1}"
 ### BEGIN HIDDEN TESTS
 loader = DataLoader(Squares(9), 4, shuffle=True)
-manual_seed(0)
-e1, e2 = [np.concatenate([b[0].data.ravel() for b in loader]) for _ in range(2)]
-manual_seed(0)
-assert np.array_equal(e1, get_generator().permutation(9)) and np.array_equal(e2, get_generator().permutation(9)), "each epoch draws exactly one permutation from get_generator()"
+manual_seed(0); e1, e2 = [np.concatenate([b[0].data.ravel() for b in loader]) for _ in range(2)]
+manual_seed(0); assert np.array_equal(e1, get_generator().permutation(9)) and np.array_equal(e2, get_generator().permutation(9)), "each epoch draws exactly one permutation from get_generator()"
 dl = [b[0].data.ravel().tolist() for b in DataLoader(Squares(10), 4, drop_last=True)]
 assert dl == [[0, 1, 2, 3], [4, 5, 6, 7]], f"drop_last: {dl}"
 assert len(list(DataLoader(Squares(8), 4, drop_last=True))) == 2 and len(DataLoader(Squares(3), 5, drop_last=True)) == 0, f"drop_last: expected 2 batches of Squares(8) by 4 and 0 of Squares(3) by 5, got {len(list(DataLoader(Squares(8), 4, drop_last=True)))}, {len(DataLoader(Squares(3), 5, drop_last=True))}"
@@ -308,16 +300,12 @@ sub = Subset(TensorDataset(np.arange(5) * 10), [4, 0])
 assert len(sub) == 2 and int(sub[1][0].item()) == 0 and sub.__getitems__([0, 1])[0].data.tolist() == [40, 0], f"Subset(ds, [4, 0]): expected samples 40 and 0, got {[int(sub[i][0].item()) for i in range(len(sub))]}"
 ### BEGIN HIDDEN TESTS
 assert sub.indices.dtype == np.int64 and Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist() == [1, 9], f"expected int64 indices and Subset([3, 1]).__getitems__([1, 0]) -> [1, 9], got {sub.indices.dtype}, {Subset(Squares(5), [3, 1]).__getitems__([1, 0])[1].data.tolist()}"
-assert [len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])] == [3, 2, 5], f"fractions [0.25, 0.25, 0.5] of 10: expected lengths [3, 2, 5] (remainder round-robin), got {[len(p) for p in random_split(Squares(10), [0.25, 0.25, 0.5])]}"
-assert [len(p) for p in random_split(Squares(10), [0.8, 0.2])] == [8, 2], f"fractions [0.8, 0.2] of 10: expected lengths [8, 2], got {[len(p) for p in random_split(Squares(10), [0.8, 0.2])]}"
-manual_seed(5)
-a, b = random_split(Squares(6), [4, 2])
-manual_seed(5)
-perm = get_generator().permutation(6)
+manual_seed(5); a, b = random_split(Squares(6), [4, 2])
+manual_seed(5); perm = get_generator().permutation(6)
 assert np.array_equal(a.indices, perm[:4]) and np.array_equal(b.indices, perm[4:]), "pieces follow one permutation"
 _ = [error_of(random_split, Squares(10), bad) for bad in ([5, 4], [0.5, 0.6], [11, -1], [0.3, 0.3])]
-got = [[len(p) for p in random_split(Squares(10), lengths)] for lengths in ([0.0, 1.0], [1.0], [10, 0])]
-assert got == [[0, 10], [10], [10, 0]], f"fractions [0.0, 1.0] and [1.0], counts [10, 0]: expected [[0, 10], [10], [10, 0]], got {got}"
+got = [[len(p) for p in random_split(Squares(10), lengths)] for lengths in ([0.25, 0.25, 0.5], [0.8, 0.2], [0.0, 1.0], [1.0], [10, 0])]
+assert got == [[3, 2, 5], [8, 2], [0, 10], [10], [10, 0]], f"fractions [0.25, 0.25, 0.5] (remainder round-robin), [0.8, 0.2], [0.0, 1.0], [1.0], counts [10, 0] of 10: expected lengths [[3, 2, 5], [8, 2], [0, 10], [10], [10, 0]], got {got}"
 ### END HIDDEN TESTS
 
 # %% solution id="load-digits"
@@ -351,7 +339,7 @@ assert np.isclose(X.data[0, 0, 0, 2], 5 / 16) and y.data[:3].tolist() == [0, 1, 
 
 # %% [markdown]
 # ## Reading MNIST's IDX files
-# MNIST ships as IDX files, usually gzipped. An IDX file is a header and then raw numbers:
+# MNIST ships as IDX files, usually gzipped: a header, then raw numbers.
 #
 # | bytes | meaning |
 # |---|---|
@@ -362,9 +350,8 @@ assert np.isclose(X.data[0, 0, 0, 2], 5 / 16) and y.data[:3].tolist() == [0, 1, 
 # | rest | $\prod$ dims values of that dtype, big-endian, row-major |
 #
 # `train-images-idx3-ubyte` starts `00 00 08 03 | 00 00 EA 60 | 00 00 00 1C | 00 00 00 1C`: uint8,
-# 60000 x 28 x 28. A reader must be **strict**: a cut-short download or the wrong file fails loudly,
-# naming the file and what was expected, never returning a half-filled array. The writer is the
-# reader's inverse: writing it pins down every byte of the format.
+# 60000 x 28 x 28. A **strict** reader fails loudly on a cut-short download or the wrong file, naming the
+# file and what was expected (never a half-filled array); the writer, its inverse, pins down every byte.
 
 # %% solution id="read-bytes"
 #| export
@@ -426,7 +413,6 @@ def read_idx(path):
 # %% solution id="write-idx"
 def write_idx(path, array):
     """Write `array` as an IDX file at `path` (gzipped when the name ends with ".gz"); return `path`.
-
     array: an ndarray with at least one dimension whose dtype (in either byte order) is one of
     IDX_DTYPES. The file is exactly what `read_idx` reads back: read_idx(write_idx(p, a)) equals a,
     with a's dtype. Raises ValueError naming the dtype for any other dtype (int64, bool, ...) and
@@ -515,7 +501,6 @@ _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray"
             ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
             ("numpy.core.numeric", "_frombuffer"), ("_codecs", "encode")}
 
-
 class _BatchUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in _ALLOWED:
@@ -586,16 +571,14 @@ with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
 # %% [markdown]
 # ## Systems note: what batching buys
 # A training loop pays a **per-call** cost (Python calls, graph bookkeeping, an optimizer step) and a
-# **per-sample** cost (the arithmetic); a batch of $b$ pays the first once for all $b$. Below: one
-# epoch over the 1797 digits, only *loading* (sample by sample plus `collate`, or one `__getitems__`
-# gather), and *training* an MLP (forward, backward, SGD step). Sample-by-sample loading caps the
-# pipeline however fast the model is; training gets one to two orders of magnitude faster from batch
-# 1 to 64-256, at the price of fewer updates per epoch.
+# **per-sample** cost (the arithmetic); a batch of $b$ pays the first once for all $b$. Below: one epoch
+# over the 1797 digits, *loading* only (per sample plus `collate`, or one `__getitems__`) and *training*
+# an MLP. Per-sample loading caps the pipeline however fast the model is; training gets one to two
+# orders of magnitude faster from batch 1 to 64-256, at the price of fewer updates per epoch.
 
 # %% solution id="throughput"
 def throughput(loader, step=None, repeats=2):
     """Samples per second of one epoch over `loader`, the best of `repeats` epochs (time.perf_counter).
-
     Each epoch iterates the loader and, if step is given, calls it with the fields of every batch; samples
     are counted from the batches (the first field's leading dimension), not from the dataset.
     EXAMPLE: throughput(DataLoader(ds_of_1000, 100)) -> e.g. 2.5e6 (1000 samples in 0.4 ms)
@@ -631,7 +614,6 @@ from tinytorch_lib.activations import ReLU
 from tinytorch_lib.layers import Linear, Sequential
 from tinytorch_lib.losses import CrossEntropyLoss
 from tinytorch_lib.optim import SGD
-
 digits = TensorDataset(*load_digits(flatten=True))
 per_sample = type("PerSample", (TensorDataset,), {"__getitems__": None})(*digits.tensors)
 manual_seed(0)
@@ -644,7 +626,6 @@ rates = {"load, per sample + collate": [throughput(DataLoader(per_sample, b)) fo
          "train (512 digits)": [throughput(DataLoader(subset, b, shuffle=True), train_step, 1) for b in sizes]}
 plt.figure(figsize=(6, 3.8))
 for name, r in rates.items():
-    print(f"{name:28s}" + "".join(f"  b={b}: {v:9.0f}/s" for b, v in zip(sizes, r)))
     plt.loglog(sizes, r, "o-", label=name)
 plt.xlabel("batch size"), plt.ylabel("samples per second"), plt.legend()
 plt.show()

@@ -4,13 +4,10 @@
 # An MLP sees an image as 64 unrelated numbers. A **convolution** slides one small filter over the
 # whole image, so the same few weights detect the same stroke wherever it is (LeCun et al., 1998).
 # For $x$ of shape $(N, C, H, W)$, weight $w$ $(O, C, k_h, k_w)$, stride $s$ and zero padding $p$:
-#
 # $$y_{n,o,i,j} = b_o + \sum_{c}\sum_{u<k_h}\sum_{v<k_w} w_{o,c,u,v}\; x^{\text{pad}}_{n,\,c,\,is+u,\,js+v},
 #   \qquad H_{out} = \left\lfloor \frac{H + 2p - k_h}{s} \right\rfloor + 1 .$$
-#
-# You write it first as the direct loops of the formula (for every image, output channel and output
-# pixel, the dot product of the filter with the window under it), then as one matrix product over an
-# **im2col** column matrix, and backwards (col2im); pooling reuses the same columns.
+# You write it first as the direct loops of the formula, then as one matrix product over an **im2col**
+# column matrix, and backwards (col2im); pooling reuses the same columns.
 
 # %%
 #| default_exp spatial
@@ -26,7 +23,6 @@ def _pair(v):
 # %% solution id="conv-naive"
 def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
     """Direct convolution on ndarrays: x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None.
-
     Returns (N, O, H_out, W_out) in x's dtype, sizes from the formula above (square stride and
     padding given as ints). Pads with zeros on all four sides.
     EXAMPLE: x = np.arange(9.).reshape(1, 1, 3, 3), weight = np.ones((1, 1, 2, 2))
@@ -89,18 +85,14 @@ assert got == np.float32, f"expected x's dtype float32, got {got}"
 
 # %% [markdown]
 # ## im2col: the convolution as one matrix product
-# Each output pixel is a dot product of the flattened filter (length $Ck_hk_w$) with the flattened
-# window under it. Copy every window of image $n$ into a **column** of $X_{col}^{(n)}$, shape
-# $(Ck_hk_w,\; H_{out} W_{out})$, and all its dot products become one matrix product
-# $Y^{(n)} = W_{mat} X_{col}^{(n)}$ with $W_{mat}$ = `weight.reshape(O, -1)`; `np.matmul` does all
-# $N$ at once on the stack `cols` $(N,\; Ck_hk_w,\; H_{out}W_{out})$, giving $(N, O, H_{out}W_{out})$.
-#
-# Rows of $X_{col}$ are ordered $(c, u, v)$ like `weight.reshape(O, -1)`, columns $(i, j)$. For one
-# filter offset $(u, v)$ the pixels $x^{pad}_{:, :, is+u, js+v}$ for **all** $i, j$ are one strided
-# slice of the padded input: $k_hk_w$ copies, no loop over output pixels.
-#
-# **col2im** is the adjoint (the backward of im2col): it sends each column entry back to the input
-# pixel it was copied from, **adding** where windows overlap, then cuts the padding off.
+# Each output pixel is a dot product of the flattened filter (length $Ck_hk_w$) with the window under
+# it. Copy every window of image $n$ into a **column** of $X_{col}^{(n)}$, shape $(Ck_hk_w,\; H_{out} W_{out})$,
+# and its dot products become one matrix product $Y^{(n)} = W_{mat} X_{col}^{(n)}$ with $W_{mat}$ =
+# `weight.reshape(O, -1)`; `np.matmul` does all $N$ at once on the stack `cols` $(N,\; Ck_hk_w,\; H_{out}W_{out})$.
+# Rows of $X_{col}$ are ordered $(c, u, v)$ like $W_{mat}$, columns $(i, j)$. For one filter offset
+# $(u, v)$ the pixels $x^{pad}_{:, :, is+u, js+v}$ for **all** $i, j$ are one strided slice of the padded
+# input: $k_hk_w$ copies, no loop over output pixels. **col2im** is the adjoint (im2col's backward): it
+# sends each column entry back to the pixel it was copied from, **adding** where windows overlap.
 
 # %% solution id="im2col"
 #| export
@@ -174,16 +166,12 @@ assert got == np.float32, f"expected x's dtype float32, got {got}"
 
 # %% [markdown]
 # ## The conv2d op and its backward
-# `conv2d(x, weight, bias, stride, padding)` computes $Y = W_{mat}X_{col}$ (reshaped, for free, to
-# $(N, O, H_{out}, W_{out})$) and records it as op `"conv2d"` with parents `(x, weight)` and ctx
-# `stride`, `padding` and the column matrix `cols` (backward needs it). The bias is an ordinary
-# broadcast add of `bias.reshape(1, O, 1, 1)`, so module 05 differentiates it already.
-#
-# Backward of $Y = W_{mat}X_{col}$ is module 05's matmul rule, $\bar W_{mat} = \bar Y X_{col}^\top$
-# and $\bar X_{col} = W_{mat}^\top \bar Y$ per image ($\bar Y$ = `grad` as $(N, O, H_{out}W_{out})$);
-# the weight is shared by all images, so its gradient is the **sum** over $n$; then col2im. Return
-# `None` for a parent that does not require grad (the first layer's images never do; col2im is not
-# free). The rule goes into module 05's table, `VJP["conv2d"]`: no class is modified.
+# `conv2d` computes $Y = W_{mat}X_{col}$ (reshaped, for free, to $(N, O, H_{out}, W_{out})$) and keeps
+# `cols` in ctx for backward; the bias is a broadcast add of `bias.reshape(1, O, 1, 1)` (module 05
+# differentiates it already). Backward is module 05's matmul rule, $\bar W_{mat} = \bar Y X_{col}^\top$
+# and $\bar X_{col} = W_{mat}^\top \bar Y$ per image ($\bar Y$ = `grad` as $(N, O, H_{out}W_{out})$); the
+# weight is shared by all images, so its gradient is the **sum** over $n$; then col2im. Return `None`
+# for a parent that does not require grad (col2im is not free). The rule goes into `VJP["conv2d"]`.
 
 # %% solution id="conv2d-op"
 #| export
@@ -297,12 +285,11 @@ assert got == (2, 4, 3, 2), f"stride 2, kernel (1, 3) on (6, 5): expected (2, 4,
 
 # %% [markdown]
 # ## Pooling
-# Pooling shrinks each channel: a $k \times k$ window (stride $k$ by default) becomes its maximum
-# or its mean. With every channel an image of its own (`reshape(N*C, 1, H, W)`), `im2col` puts each
-# window in a column and pooling is a reduction over axis 1 (the $k_hk_w$ rows). Backward: the mean
-# sends $\bar y / k^2$ to every pixel of its window; the max sends $\bar y$ only to the **arg-max** of
-# its window (the first of equal ones, as PyTorch), via col2im of a column matrix that is zero except
-# there (`ctx` keeps the arg-max rows, $(NC, 1, H_{out}W_{out})$; see `np.take_along_axis`).
+# Pooling turns each $k \times k$ window (stride $k$ by default) into its maximum or mean. With every
+# channel an image of its own (`reshape(N*C, 1, H, W)`), `im2col` puts each window in a column and
+# pooling reduces axis 1. Backward: the mean sends $\bar y / k^2$ to every pixel of its window; the max
+# sends $\bar y$ only to the **arg-max** (the first of equal ones, as PyTorch), via col2im of a column
+# matrix that is zero elsewhere (`ctx` keeps the arg-max rows; see `np.take_along_axis`).
 
 # %% solution id="pooling"
 #| export
@@ -405,10 +392,9 @@ grad_check(lambda a: avg_pool2d(a, (2, 3), stride=1), rng.standard_normal((2, 1,
 grad_check(lambda a: avg_pool2d(a, 3, stride=2), rng.standard_normal((1, 2, 7, 5)))
 xr = rng.standard_normal((2, 3, 7, 5))
 win = np.lib.stride_tricks.sliding_window_view(xr, (3, 2), axis=(2, 3))[:, :, ::2, ::2]
-got = max_pool2d(Tensor(xr), (3, 2), 2)
-assert got.shape == (2, 3, 3, 2) and np.allclose(got.data, win.max(axis=(-2, -1))), f"max pool (3, 2) stride 2: expected shape (2, 3, 3, 2), got {got.shape}"
-got = avg_pool2d(Tensor(xr), (3, 2), 2)
-assert got.shape == (2, 3, 3, 2) and np.allclose(got.data, win.mean(axis=(-2, -1))), f"avg pool (3, 2) stride 2: expected shape (2, 3, 3, 2), got {got.shape}"
+for pool, exp, what in [(max_pool2d, win.max(axis=(-2, -1)), "max"), (avg_pool2d, win.mean(axis=(-2, -1)), "avg")]:
+    got = pool(Tensor(xr), (3, 2), 2)
+    assert got.shape == (2, 3, 3, 2) and np.allclose(got.data, exp), f"{what} pool (3, 2) stride 2: expected shape (2, 3, 3, 2) and\n{exp}\ngot {got.shape}\n{got.data}"
 got = (MaxPool2d(3)(Tensor(xr)).shape, AvgPool2d(2, 1)(Tensor(xr)).shape)
 assert got == ((2, 3, 2, 1), (2, 3, 6, 4)), f"expected ((2, 3, 2, 1), (2, 3, 6, 4)), got {got}"
 tie = Tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
@@ -431,7 +417,6 @@ assert got == np.float32, f"expected float32, got {got}"
 # %% solution id="receptive-field"
 def receptive_field(layers):
     """(size, jump) of one output unit of a stack of layers, along the rows (ints).
-
     layers: in order, each a Conv2d, MaxPool2d or AvgPool2d module (kernel_size an int or a pair;
     a pool's stride None means its kernel size) or a plain (kernel, stride) pair of ints.
     size: how many input rows the unit sees; jump: input rows between neighbouring output units.
@@ -472,7 +457,6 @@ assert got == (2 + 3 * 3, 3), f"maxpool (2, 4) stride (3, 1), then (4, 1): expec
 # %%
 import matplotlib.pyplot as plt
 from tinytorch_lib.data import load_digits
-
 images, labels = load_digits()
 edges = Conv2d(1, 2, 3, padding=1)
 sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
@@ -489,9 +473,9 @@ plt.show()
 
 # %% [markdown]
 # ## Systems note: loops against one matrix product
-# Both versions do the same arithmetic. The loops pay a Python iteration and a tiny NumPy call per
-# output value; im2col copies the input once per filter offset, then runs at BLAS speed. The price
-# is memory: the column matrix holds every input pixel about $k_hk_w/s^2$ times. Count both first.
+# Same arithmetic: the loops pay a Python iteration and a tiny NumPy call per output value; im2col
+# copies the input once per filter offset, then runs at BLAS speed, at a price in memory: the column
+# matrix holds every input pixel about $k_hk_w/s^2$ times.
 
 # %% solution id="conv-cost"
 def conv_cost(x_shape, weight_shape, stride=1, padding=0, itemsize=4):
@@ -517,24 +501,19 @@ def conv_cost(x_shape, weight_shape, stride=1, padding=0, itemsize=4):
 got = conv_cost((1, 1, 3, 3), (2, 1, 2, 2))
 assert got == {"flops": 64, "cols_bytes": 64, "out_bytes": 32}, f"expected flops 64, cols_bytes 64, out_bytes 32, got {got}"
 ### BEGIN HIDDEN TESTS
-got = conv_cost((2, 3, 7, 6), (4, 3, 3, 2), stride=2, padding=1, itemsize=8)
-exp = {"flops": 2 * 2 * 4 * 4 * 4 * 18, "cols_bytes": 2 * 18 * 16 * 8, "out_bytes": 2 * 4 * 16 * 8}
-assert got == exp, f"x (2, 3, 7, 6), w (4, 3, 3, 2), stride 2, padding 1, float64: expected {exp}, got {got}"
-got = conv_cost((1, 2, 5, 4), (3, 2, 1, 3))
-exp = {"flops": 2 * 3 * 5 * 2 * 6, "cols_bytes": 6 * 10 * 4, "out_bytes": 3 * 10 * 4}
-assert got == exp, f"non-square kernel (1, 3) on (5, 4): expected {exp}, got {got}"
+for got, exp, what in [(conv_cost((2, 3, 7, 6), (4, 3, 3, 2), stride=2, padding=1, itemsize=8), {"flops": 2 * 2 * 4 * 4 * 4 * 18, "cols_bytes": 2 * 18 * 16 * 8, "out_bytes": 2 * 4 * 16 * 8}, "x (2, 3, 7, 6), w (4, 3, 3, 2), stride 2, padding 1, float64"),
+                       (conv_cost((1, 2, 5, 4), (3, 2, 1, 3)), {"flops": 2 * 3 * 5 * 2 * 6, "cols_bytes": 6 * 10 * 4, "out_bytes": 3 * 10 * 4}, "non-square kernel (1, 3) on (5, 4)")]:
+    assert got == exp, f"{what}: expected {exp}, got {got}"
 ### END HIDDEN TESTS
 
 # %%
 from timeit import repeat
-
 rng = np.random.default_rng(0)
 xs, ws = rng.standard_normal((8, 3, 16, 16)).astype(np.float32), rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
 cost = conv_cost(xs.shape, ws.shape, padding=1)
 flops, cols_bytes = cost["flops"], cost["cols_bytes"]
 t_loop = min(repeat(lambda: conv2d_naive(xs, ws, padding=1), number=1, repeat=1))
 t_cols = min(repeat(lambda: conv2d(Tensor(xs), Tensor(ws), padding=1), number=1, repeat=3))
-print(f"x (8, 3, 16, 16), 8 filters 3x3: {flops / 1e6:.1f} MFLOP")
-print(f"direct loops {t_loop * 1e3:8.1f} ms  ({flops / t_loop / 1e9:.3f} GFLOP/s)")
+print(f"x (8, 3, 16, 16), 8 filters 3x3, {flops / 1e6:.1f} MFLOP: direct loops {t_loop * 1e3:8.1f} ms  ({flops / t_loop / 1e9:.3f} GFLOP/s)")
 print(f"im2col       {t_cols * 1e3:8.2f} ms  ({flops / t_cols / 1e9:.3f} GFLOP/s), {t_loop / t_cols:.0f}x faster")
 print(f"input {xs.nbytes / 1024:.0f} KiB, column matrix {cols_bytes / 1024:.0f} KiB ({cols_bytes / xs.nbytes:.1f}x)")

@@ -1,12 +1,11 @@
 # %% [markdown]
 # # 10 · Tokenization
 #
-# A language model reads integers. A **tokenizer** turns a string into token ids and back, losing
-# nothing: `decode(encode(s)) == s`. A **character tokenizer** gives each character of a training
-# text an id (small vocabulary, long sequences, unseen characters have no id). **Byte-level BPE**
-# (Sennrich et al., 2016; GPT-2) starts from the 256 bytes of UTF-8, so every string has an
-# encoding, then *learns* merges: the most frequent adjacent pair becomes a new token, again and
-# again. Frequent words become one token, rare ones fall back to pieces, nothing is unknown.
+# A language model reads integers; a **tokenizer** maps a string to token ids and back, losing nothing:
+# `decode(encode(s)) == s`. A **character tokenizer** gives each character of a training text an id
+# (small vocabulary, long sequences, unseen characters unknown). **Byte-level BPE** (Sennrich et al.,
+# 2016; GPT-2) starts from the 256 bytes of UTF-8 and *learns* merges: the most frequent adjacent pair
+# becomes a new token, again and again. Frequent words become one token, rare ones pieces, none unknown.
 
 # %%
 #| default_exp tokenization
@@ -15,9 +14,7 @@ import numpy as np
 
 # %% [markdown]
 # ## Characters
-#
-# Ids follow the sorted characters, so the same text always gives the same ids. One extra id, the
-# last, stands for any character outside the vocabulary; it decodes to U+FFFD ("\ufffd").
+# Sorted characters make the ids reproducible; one extra id, the last, is the unknown character (U+FFFD).
 
 # %% solution id="char-tokenizer"
 #| export
@@ -76,8 +73,7 @@ assert tok.encode("") == [] and tok.decode([]) == "", "the empty string encodes 
 ### BEGIN HIDDEN TESTS
 assert (got := tok.encode("hi!")) == [1, 4, 4], f"unseen characters become the last id (4), got {got}"
 assert tok.decode(got) == "h\ufffd\ufffd", f"the unknown id decodes to U+FFFD, got {tok.decode(got)!r}"
-t2 = CharTokenizer("zébra ☃ zèbre")
-s = "èbre ☃ zébra"
+t2, s = CharTokenizer("zébra ☃ zèbre"), "èbre ☃ zébra"
 assert t2.decode(t2.encode(s)) == s and t2.vocab_size == 10, f"round trip of {s!r}: {t2.decode(t2.encode(s))!r}"
 assert t2.stoi[" "] == 0 and t2.itos[-1] == "\ufffd", "ids follow the sorted characters"
 for bad in (5, -1):
@@ -87,11 +83,9 @@ for bad in (5, -1):
 
 # %% [markdown]
 # ## Bytes and pairs
-#
-# UTF-8 turns any string into 1 to 4 bytes per character ("é" is 2, "☃" is 3), so 256 byte values
-# cover everything. BPE training repeats: count the adjacent pairs of ids; take the most frequent
-# pair $(a, b)$ (a tie goes to the one that occurs first); give it the next free id $n$ and replace
-# each occurrence of $a\,b$ by $n$, **left to right, without overlaps** (`[7, 7, 7]` holds one.)
+# UTF-8 turns any string into 1 to 4 bytes per character ("é" is 2, "☃" is 3), so 256 byte values cover
+# everything. BPE training repeats: count the adjacent pairs; give the most frequent pair $(a, b)$ (a tie
+# goes to the first) the next free id $n$ and replace each $a\,b$ by $n$, **left to right, without overlaps**.
 
 # %% solution id="bpe-pairs"
 #| export
@@ -108,7 +102,6 @@ def get_pair_counts(ids):
         counts[pair] = counts.get(pair, 0) + 1
     return counts
     ### END SOLUTION
-
 
 def merge_pair(ids, pair, new_id):
     """A new list in which each occurrence of `pair` in `ids` is replaced by `new_id`.
@@ -150,13 +143,11 @@ assert merge_pair([7, 7, 7, 7], (7, 7), 256) == [256, 256], f"got {merge_pair([7
 
 # %% [markdown]
 # ## Byte-level BPE
-#
-# `train(text)` learns up to `vocab_size - 256` merges, in order, into `self.merges` (dict
-# `(a, b) -> new id`, ids 256, 257, ...) and `self.vocab` (id -> its bytes, `vocab[n] = vocab[a] +
-# vocab[b]`); it stops early when the best pair occurs fewer than two times. **Encoding** replays the
-# merges in learned order: while some adjacent pair is in `merges`, merge the one with the
-# **smallest** new id. **Decoding** joins the bytes and decodes UTF-8; a made-up id sequence may cut
-# a character in half, and `errors="replace"` then yields U+FFFD instead of an exception.
+# `train(text)` learns up to `vocab_size - 256` merges, in order, into `self.merges` (dict `(a, b) -> new
+# id`, ids 256, 257, ...) and `self.vocab` (id -> its bytes, `vocab[n] = vocab[a] + vocab[b]`); it stops
+# early when the best pair occurs fewer than two times. **Encoding** replays the merges in learned order:
+# while some adjacent pair is in `merges`, merge the one with the **smallest** new id. **Decoding** joins
+# the bytes and decodes UTF-8 with `errors="replace"` (a made-up id sequence may cut a character in half).
 
 # %% solution id="bpe"
 #| export
@@ -260,14 +251,12 @@ assert "99999" in raises(lambda: uni.decode([99999])), "decode of an unknown id 
 
 # %% [markdown]
 # ## Systems note: vocabulary size against sequence length
-#
 # Attention (module 12) costs $O(T^2)$ in the sequence length $T$; the embedding table and output
 # layer cost $O(V)$ in the vocabulary size $V$. Every merge adds an id and shortens sequences. BPE
 # trained on part of Python's own documentation (`pydoc_data`), measured on a part it never saw:
 
 # %%
 import time
-
 import matplotlib.pyplot as plt
 from pydoc_data.topics import topics
 

@@ -4,7 +4,6 @@
 # A GPT (Radford et al., 2018) stacks **blocks** on an embedding: each token looks at the tokens
 # before it (attention, module 12), then thinks alone (an MLP). **Residual connections** give the
 # gradient a straight path down; **pre-norm** layer normalisation (GPT-2) fixes the input scale:
-#
 # $$x \leftarrow x + \text{MHA}(\text{LN}_1(x)), \qquad x \leftarrow x + \text{MLP}(\text{LN}_2(x)),
 #   \qquad \text{MLP}(h) = \text{GELU}(h W_1 + b_1) W_2 + b_2.$$
 
@@ -25,21 +24,14 @@ from tinytorch_lib.training import clip_grad_norm_
 
 # %% [markdown]
 # ## Layer normalisation
-#
-# Over the last $n$ features of $x$ (`normalized_shape`: an int or a tuple of trailing sizes), with
-# mean $\mu$ and **biased** variance $\sigma^2$, and learned $\gamma$ (`weight`, ones) and $\beta$
-# (`bias`, zeros) of shape `normalized_shape`:
-#
+# Over the last $n$ features of $x$ (`normalized_shape`: an int or a tuple of trailing sizes), with mean $\mu$,
+# **biased** variance $\sigma^2$, learned $\gamma$ (`weight`, ones) and $\beta$ (`bias`, zeros) of shape `normalized_shape`:
 # $$\hat x = (x - \mu)\,/\sqrt{\sigma^2 + \varepsilon}, \qquad y = \hat x \odot \gamma + \beta .$$
-#
-# Built from Tensor operations this costs module 05 a dozen graph nodes; a **fused op**
-# `"layer_norm"` computes it in one step with its own backward rule, registered in module 05's `VJP`
-# table as module 11 did for `"embedding"`. With $g = \bar y \odot \gamma$ and means over the $n$
-# normalised features, the chain rule through $\mu$ and $\sigma$ collapses to
-#
+# A **fused op** `"layer_norm"` replaces a dozen graph nodes with one and its own backward rule in
+# module 05's `VJP` table (as module 11's `"embedding"`). With $g = \bar y \odot \gamma$ and means over
+# the $n$ normalised features, the chain rule through $\mu$ and $\sigma$ collapses to
 # $$\bar x = \frac{g - \operatorname{mean}(g) - \hat x\, \operatorname{mean}(g \odot \hat x)}{\sqrt{\sigma^2 + \varepsilon}},
 #   \qquad \bar\gamma = \textstyle\sum \bar y \odot \hat x, \qquad \bar\beta = \sum \bar y,$$
-#
 # the last two summed over every leading (batch, position) axis. Check: adding a constant to $x$
 # does not move $\hat x$, so $\sum_i \bar x_i = 0$.
 
@@ -110,7 +102,6 @@ class LayerNorm(Module):
 
 # %% helper
 import numpy as np
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -169,17 +160,14 @@ assert "4" in msg and "3" in msg, f"name both shapes: {msg}"
 
 # %% [markdown]
 # ## The block, and attention that remembers
-#
 # `TransformerBlock(d_model, num_heads, mlp_ratio=4, dropout=0.0)` holds, in this order, `ln1`, `attn`
 # (a causal `MultiHeadAttention`), `ln2`, `mlp` (a `Sequential` of `Linear(d, mlp_ratio*d)`, `GELU()`,
 # `Linear(mlp_ratio*d, d)`) and `drop` (`Dropout(dropout)`, applied to each branch before the add).
-#
 # **The cache protocol** (module 14 builds the `KVCache`): a cache has `.length` (positions already
-# stored) and `update(layer, k, v)`, which stores one layer's new keys and values (Tensors
-# $(B, H, T, D)$) at positions `length .. length+T-1` and returns `(keys, values)`, Tensors
-# $(B, H, S, D)$ of every position so far ($S$ = `length` + $T$). The $T$ new queries sit at the
-# **end** of the $S$ keys: query $i$ may see keys $j \le S - T + i$, a causal mask aligned to the
-# bottom-right corner (`is_causal` aligns top-left; they agree when $S = T$).
+# stored) and `update(layer, k, v)`, which stores one layer's new keys and values (Tensors $(B, H, T, D)$)
+# at positions `length .. length+T-1` and returns `(keys, values)`, Tensors $(B, H, S, D)$ of every
+# position so far ($S$ = `length` + $T$). The $T$ new queries sit at the **end** of the $S$ keys: query $i$
+# may see keys $j \le S - T + i$, a causal mask aligned bottom-right (`is_causal` aligns top-left).
 
 # %% solution id="cached-attention"
 #| export
@@ -227,7 +215,6 @@ class TransformerBlock(Module):
 class GrowingCache:  # the cache protocol with growing arrays (module 14 preallocates)
     def __init__(self, num_layers):
         self.length, self.kv, self.num_layers = 0, [(None, None)] * num_layers, num_layers
-
     def update(self, layer, k, v):
         old = self.kv[layer]
         self.kv[layer] = tuple(n.data if o is None else np.concatenate([o, n.data], axis=2) for o, n in zip(old, (k, v)))
@@ -277,16 +264,14 @@ assert np.allclose(got, exp[:, :2], atol=1e-5) and c.kv[2][0].shape[2] == 2, "wi
 
 # %% [markdown]
 # ## GPT
-#
-# `GPT(vocab_size, d_model, num_heads, num_layers, max_len)` creates `tok_emb` (`Embedding(vocab_size,
-# d_model)`), `pos_emb` (`Embedding(max_len, d_model)`, learned positions), `blocks` (a list of
-# `num_layers` blocks), `ln_f` (`LayerNorm`) and `head` (`Linear(d_model, vocab_size)`), in this
-# order, then initialises them as GPT-2: Linear and Embedding weights $\sim \mathcal N(0, 0.02^2)$,
-# Linear biases 0, LayerNorms untouched, except the two Linears of each block that *write into the
-# residual stream* (`attn.out_proj`, `mlp[2]`): $0.02/\sqrt{2L}$ for $L$ layers, so that the sum
-# of $2L$ branches does not grow with depth. For ids $(B, T)$, with $p_0$ = 0 or `kv_cache.length`:
-#
-# $$\text{logits} = \text{LN}_f\big(\text{blocks}(E_{\text{tok}}[\text{idx}] + E_{\text{pos}}[p_0 \dots p_0 + T - 1])\big)\, W_{\text{head}}^\top + b .$$
+# `GPT(vocab_size, d_model, num_heads, num_layers, max_len)` creates `tok_emb` (`Embedding(vocab_size, d_model)`),
+# `pos_emb` (`Embedding(max_len, d_model)`, learned positions), `blocks` (a list of `num_layers` blocks),
+# `ln_f` (`LayerNorm`) and `head` (`Linear(d_model, vocab_size)`), in this order, then initialises them as
+# GPT-2: Linear and Embedding weights $\sim \mathcal N(0, 0.02^2)$, Linear biases 0, LayerNorms untouched,
+# except each block's two Linears that *write into the residual stream* (`attn.out_proj`, `mlp[2]`):
+# $0.02/\sqrt{2L}$ for $L$ layers, so the sum of $2L$ branches does not grow with depth. For ids $(B, T)$:
+# $$\text{logits} = \text{LN}_f\big(\text{blocks}(E_{\text{tok}}[\text{idx}] + E_{\text{pos}}[p_0 \dots p_0 + T - 1])\big)\, W_{\text{head}}^\top + b ,$$
+# with $p_0$ = 0, or `kv_cache.length` with a cache.
 
 # %% solution id="gpt"
 #| export
@@ -378,24 +363,20 @@ for name, p in big.named_parameters():
     else:
         ok = np.all(d == 0) if name.endswith("bias") else abs(d.std() - want) < 0.15 * want and d.dtype == np.float32
         assert ok, f"{name}: expected {'zeros' if name.endswith('bias') else f'std {want}'}, got std {d.std():.4f}"
-manual_seed(1)
-exp0 = get_generator().standard_normal((10, 16))
-manual_seed(1)
-init_gpt_weights(gpt)
+manual_seed(1); exp0 = get_generator().standard_normal((10, 16))
+manual_seed(1); init_gpt_weights(gpt)
 assert np.allclose(gpt.tok_emb.weight.data, (exp0 * 0.02).astype(np.float32)), "draw from get_generator() in named_parameters() order"
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Training a language model
-#
 # The data is one long sequence of ids. A batch is `batch_size` random windows `x` of `block_size`
-# tokens and the same windows shifted by one, `y`: the logits at position $t$ of `x` are scored
-# against `y[t]`, so each window gives `block_size` examples, kept honest by the causal mask.
-# `lm_loss` is that mean cross-entropy. `train_lm` runs `steps` AdamW steps (weight decay 0.01,
-# gradients clipped to `max_norm`) with GPT's schedule: the learning rate rises linearly over the
-# first `warmup` steps (step $s$ uses $\text{lr}\cdot(s+1)/\text{warmup}$), then follows a cosine
-# from `lr` down to `lr / 10` at the last step. `estimate_loss` is the mean `lm_loss` of `iters`
-# batches in eval mode without a graph, leaving the model in the mode it found it in.
+# tokens and the same windows shifted by one, `y`: the logits at position $t$ of `x` are scored against
+# `y[t]` (`lm_loss`: the mean cross-entropy), so each window gives `block_size` examples, kept honest by
+# the causal mask. `train_lm` runs `steps` AdamW steps (weight decay 0.01, gradients clipped to
+# `max_norm`) with GPT's schedule: the learning rate rises linearly over the first `warmup` steps (step
+# $s$ uses $\text{lr}\cdot(s+1)/\text{warmup}$), then follows a cosine from `lr` down to `lr / 10` at the
+# last step. `estimate_loss` runs in eval mode without a graph and leaves the model in the mode it found.
 
 # %% solution id="train-lm"
 #| export
@@ -479,21 +460,17 @@ assert isinstance(est, float) and est < 0.3 * losses[0] and m0.training, f"estim
 ### BEGIN HIDDEN TESTS
 assert np.isclose(float(lm_loss(Tensor(lo), Tensor(tg)).data), ref), "targets as a Tensor"
 assert get_batch([1, 2, 3], 2, 1)[0].dtype == np.int64, "int64 windows"
-manual_seed(3)
-starts = get_batch(np.arange(12), 4, 4000)[0][:, 0]
+manual_seed(3); starts = get_batch(np.arange(12), 4, 4000)[0][:, 0]
 assert starts.min() == 0 and starts.max() == 7, f"every start 0..7 can be drawn, got {starts.min()}..{starts.max()}"
-manual_seed(3)
-assert np.array_equal(get_generator().integers(0, 8, size=4000), starts), "draw the starts with get_generator().integers"
+manual_seed(3); assert np.array_equal(get_generator().integers(0, 8, size=4000), starts), "draw the starts with get_generator().integers"
 assert "block_size" in raises(lambda: get_batch([1, 2, 3], 3, 1), ValueError), "name block_size"
 from tinytorch_lib.optim import AdamW as _AdamW
 from tinytorch_lib.training import clip_grad_norm_ as _clip
 seq, lrs = [0, 1, 2, 3, 4, 3, 2, 1] * 6, [0.025, 0.05, 0.05, 0.0275, 0.005]
-manual_seed(4)
-m1 = GPT(5, 8, 2, 1, 6)
+manual_seed(4); m1 = GPT(5, 8, 2, 1, 6)
 got = train_lm(m1.eval(), seq, 5, 5, batch_size=4, lr=0.05, max_norm=0.5, warmup=2)
 assert m1.training, "train_lm puts the model in training mode"
-manual_seed(4)
-m2 = GPT(5, 8, 2, 1, 6)
+manual_seed(4); m2 = GPT(5, 8, 2, 1, 6)
 opt, want = _AdamW(m2.parameters(), lr=0.05, weight_decay=0.01), []
 for lr_s in lrs:
     xb, yb = get_batch(seq, 5, 4)
@@ -506,10 +483,8 @@ for lr_s in lrs:
     want.append(float(l2.data))
 assert np.allclose(got, want, rtol=1e-5), f"warmup 2 then cosine to lr/10 {lrs}, AdamW, clipping: expected {want}, got {got}"
 m1.eval()
-manual_seed(5)
-e2 = estimate_loss(m1, seq, 5, batch_size=3, iters=4)
-manual_seed(5)
-e3 = np.mean([float(lm_loss(m1(a), b).data) for a, b in [get_batch(seq, 5, 3) for _ in range(4)]])
+manual_seed(5); e2 = estimate_loss(m1, seq, 5, batch_size=3, iters=4)
+manual_seed(5); e3 = np.mean([float(lm_loss(m1(a), b).data) for a, b in [get_batch(seq, 5, 3) for _ in range(4)]])
 assert np.isclose(e2, e3) and not m1.training, f"mean of 4 batches in eval mode: expected {e3}, got {e2}"
 ### END HIDDEN TESTS
 
