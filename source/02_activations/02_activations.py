@@ -12,9 +12,8 @@
 # | GELU | $\tfrac12 x\bigl(1+\tanh\bigl(\sqrt{2/\pi}\,(x+0.044715\,x^3)\bigr)\bigr)$ | transformers |
 # | Softmax | $e^{x_i} / \sum_j e^{x_j}$ along one axis | scores to a distribution |
 #
-# Each `forward` computes on `x.data` and records the result with `_make(out, (x,), "relu")` as in
-# module 01 (module 05 differentiates through these records). The trap is **overflow**: `np.exp(1000.0)`
-# is `inf`, and `inf / inf` is `nan`.
+# Each `forward` computes on `x.data` and records the result with `_make(out, (x,), "relu")` as in module 01.
+# The trap is **overflow**: `np.exp(1000.0)` is `inf`, and `inf / inf` is `nan`.
 
 # %%
 #| default_exp activations
@@ -132,13 +131,10 @@ assert repr(Tanh()) == "Tanh()" and np.allclose(arr(Tanh()(np.array(0.5))), np.t
 
 # %% [markdown]
 # ## Sigmoid, without overflow
-# $1/(1+e^{-x})$ overflows for $x = -10^4$, and for $x=-740$ returns 0 although
-# $\sigma(-740) \approx 4\cdot10^{-322}$ is a (subnormal) float64. The cure: never exponentiate a
-# positive number. With $z = e^{-|x|} \in (0, 1]$,
-#
-# $$\sigma(x) = \frac{1}{1+z}\ \ (x \ge 0), \qquad \sigma(x) = \frac{z}{1+z}\ \ (x < 0)$$
-#
-# (multiply numerator and denominator by $e^{x}$ for the second).
+# $1/(1+e^{-x})$ overflows for $x = -10^4$, and for $x=-740$ returns 0 although $\sigma(-740) \approx 4\cdot10^{-322}$
+# is a (subnormal) float64. The cure: never exponentiate a positive number. With $z = e^{-|x|} \in (0, 1]$
+# (for $x < 0$, multiply numerator and denominator by $e^{x}$),
+# $$\sigma(x) = \frac{1}{1+z}\ \ (x \ge 0), \qquad \sigma(x) = \frac{z}{1+z}\ \ (x < 0).$$
 
 # %% solution id="sigmoid"
 #| export
@@ -179,14 +175,11 @@ assert got[0] > 0 and got[2] == 1, f"float32: expected [3.7e-44, .5, 1], got {go
 
 # %% [markdown]
 # ## Softmax and log-softmax
-# Softmax turns scores into probabilities along one axis `dim`, and does not change when a constant is
-# subtracted from every score. Subtract the maximum $m$ of each slice: every exponent is $\le 0$ and
-# the sum is $\ge 1$. Log-softmax is computed directly (a probability $e^{-2000}$ rounds to 0):
-#
+# Softmax turns scores into probabilities along `dim` and ignores a constant added to every score. Subtract
+# the maximum $m$ of each slice (not one global max: a row of small scores would become $0/0$), so every
+# exponent is $\le 0$ and the sum $\ge 1$. Log-softmax is computed directly ($e^{-2000}$ rounds to 0):
 # $$\mathrm{softmax}(x)_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \qquad
 #   \log\mathrm{softmax}(x)_i = (x_i - m) - \log\sum_j e^{x_j - m}.$$
-#
-# The max is per slice along `dim`: with one global max, a row of small scores becomes $0/0$.
 
 # %% solution id="softmax"
 #| export
@@ -255,12 +248,11 @@ assert np.allclose(got, -np.log(3)), f"log_softmax must accept ndarrays; expecte
 
 # %% [markdown]
 # ## Sampling from a softmax, with a temperature
-# A language model picks its next token by *sampling* from $\mathrm{softmax}(z / T)$: the temperature
-# $T$ sharpens ($T<1$) or flattens ($T>1$) the distribution, and $T=0$ means greedy (the argmax).
-# **Inverse-CDF sampling** draws one uniform $u \in [0, 1)$ per row and returns the first class whose
-# cumulative probability exceeds $u$. Top-$k$ sampling first gives every logit below the $k$-th
-# largest a probability of 0; **nucleus** (top-$p$) sampling keeps the fewest most likely classes
-# whose mass reaches $p$ (Holtzman et al., 2020): few when the model is sure, many when it is not.
+# A language model *samples* its next token from $\mathrm{softmax}(z / T)$: temperature $T<1$ sharpens,
+# $T>1$ flattens, $T=0$ is greedy (the argmax). **Inverse-CDF sampling** draws one uniform $u \in [0, 1)$
+# per row and returns the first class whose cumulative probability exceeds $u$. Top-$k$ zeroes every class
+# below the $k$-th largest logit; **nucleus** (top-$p$) sampling keeps the fewest most likely classes whose
+# mass reaches $p$ (Holtzman et al., 2020): few when the model is sure, many when it is not.
 
 # %% solution id="sample"
 def sample(logits, temperature=1.0, top_k=None, top_p=None, seed=None):
@@ -457,9 +449,8 @@ assert np.array_equal(v, keep), "chunked_log_softmax must not modify its input"
 # chain rules its slope is $\tfrac12(1 + \tanh u) + \tfrac12 x\,(1 - \tanh^2 u)\,c\,(1 + 3\cdot0.044715\,x^2)$.
 # **Softmax** mixes a slice: $\partial s_i/\partial x_j = s_i(\delta_{ij} - s_j)$, so
 # $\bar x_j = \sum_i \bar s_i s_i(\delta_{ij} - s_j) = s_j\bigl(\bar s_j - \sum_i \bar s_i s_i\bigr)$, summed along `dim`:
-# the Jacobian ($C^2$ numbers per slice) is never built. Module 05 wires such rules into `backward()`.
-#
-# For log-softmax along the last axis, $\bar x = \bar y - \mathrm{softmax}(x) \sum_i \bar y_i$.
+# the Jacobian ($C^2$ numbers per slice) is never built. For log-softmax along the last axis,
+# $\bar x = \bar y - \mathrm{softmax}(x) \sum_i \bar y_i$. Module 05 wires such rules into `backward()`.
 #
 # Each rule is checked against the **central difference** $f'(x) \approx \frac{f(x+h) - f(x-h)}{2h}$, which errs
 # by $O(h^2)$, and only in float64: in float32, $x + 10^{-5}$ loses most digits of $h$. For a function
@@ -561,9 +552,8 @@ assert isinstance(e, TypeError), f"a function that is not one of the five activa
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Each activation (solid) and its slope (dashed). Sigmoid and tanh saturate (slope near 0) for large
-# $|x|$; ReLU is flat for every $x<0$; GELU dips slightly below zero. Each title compares the central
-# difference with the backward rule.
+# Each activation (solid) and its slope (dashed; the title compares central difference and backward rule).
+# Sigmoid and tanh saturate (slope near 0) for large $|x|$; ReLU is flat for $x<0$; GELU dips below zero.
 
 # %%
 import matplotlib.pyplot as plt
@@ -575,9 +565,7 @@ for ax, act in zip(axes, [ReLU(), Sigmoid(), Tanh(), GELU()]):
     ax.plot(xs, y, label="f(x)"); ax.plot(xs, slope, "--", label="f'(x)")
     err = np.abs(slope - activation_backward(act, xs, np.ones_like(xs)))[xs != 0].max()   # ReLU has a kink at 0
     ax.set_title(f"{act!r}, max error {err:.0e}"); ax.axhline(0, color="gray", lw=0.5); ax.grid(alpha=0.3)
-axes[0].legend()
-plt.tight_layout()
-plt.show()
+axes[0].legend(); plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # ## Systems note: measuring memory and time
@@ -587,7 +575,6 @@ plt.show()
 # %% solution id="measure"
 import time
 import tracemalloc
-
 
 def measure(fn, *args):
     """Call fn(*args) once; return (result, peak_bytes, seconds).

@@ -1,10 +1,9 @@
 # %% [markdown]
 # # 03 · Layers
 #
-# A neural network is a function with knobs. `Module` holds the knobs: calling it runs `forward`; it
-# finds its **parameters** (and those of its sub-modules), switches between training and evaluation
-# mode, and saves and loads its weights. Then the first layers: `Linear`, `Sequential`, `Flatten`,
-# `Dropout`, on module 01's Tensors (module 05 writes their gradients).
+# A neural network is a function with knobs. `Module` holds them: calling it runs `forward`; it finds its
+# **parameters** (and its sub-modules'), switches between training and evaluation mode, and saves and loads
+# its weights. Then the first layers, `Linear`, `Sequential`, `Flatten`, `Dropout` (gradients: module 05).
 
 # %%
 #| default_exp layers
@@ -31,13 +30,10 @@ def raised(call):
 
 # %% [markdown]
 # ## Module: a tree of layers
-#
-# Like PyTorch, we find parameters by looking at attributes, with no registration calls. A
-# **sub-module** is an attribute that is a `Module` (or a list/tuple of them); a **parameter** is a
-# `Tensor` attribute with `requires_grad=True`. `vars(obj)` lists the attributes in assignment order.
-# The modules form a tree (a graph, really: with weight tying one object hangs in two places), and
-# three walks give PyTorch's names: `named_children()` (direct sub-modules), `named_modules()` (depth
-# first, the root as `""`, each module once) and `named_parameters()` (each tensor once).
+# Like PyTorch, we find parameters by looking at attributes (`vars(obj)`, in assignment order), with no
+# registration calls: a **sub-module** is a `Module` attribute (or a list/tuple of them), a **parameter** a
+# `Tensor` attribute with `requires_grad=True`. The modules form a tree (a graph, really: with weight tying
+# one object hangs in two places), walked by `named_children()`, `named_modules()` and `named_parameters()`.
 # `train()` / `eval()` reach **every** sub-module: a `Dropout` three levels deep must stop dropping.
 
 # %% solution id="module"
@@ -269,13 +265,11 @@ from tinytorch_lib.tensor import manual_seed  # for the tests and demos below
 
 # %% [markdown]
 # ## Linear
-#
 # $$y = x W^\top + b, \qquad W \in \mathbb{R}^{\text{out}\times\text{in}},\; b \in \mathbb{R}^{\text{out}}$$
-#
-# for $x$ of shape (…, in). Each output sums `in` products, so its variance grows with `in`; PyTorch
-# draws weights and bias from $\mathcal U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})$, which keeps the
-# output scale independent of the width. `forward` records the layer as ONE op, "linear": one graph node, not
-# three (transpose, matmul, add), one new array, not two, and one gradient rule in module 05.
+# for $x$ of shape (…, in). Each output sums `in` products, so its variance grows with `in`; PyTorch draws
+# weights and bias from $\mathcal U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})$, which keeps the output scale
+# independent of the width. `forward` records ONE op, "linear": one graph node, not three (transpose,
+# matmul, add), one new array, not two, and one gradient rule in module 05.
 
 # %% solution id="linear"
 #| export
@@ -361,12 +355,9 @@ assert got[:2] == [(2,), "float64"] and "(2, 4)" in got[2], f"expected (2,) for 
 
 # %% [markdown]
 # ## Sequential, Flatten and Dropout
-#
-# Layers named `"0"`, `"1"`, … give PyTorch's parameter names (`"0.weight"`). `Flatten` turns
-# (N, C, H, W) into (N, C·H·W). **Dropout** zeroes each
-# activation with probability $p$ in training and scales the kept ones up, so the expectation is kept;
-# in evaluation mode it is the identity:
-#
+# Layers named `"0"`, `"1"`, … give PyTorch's parameter names (`"0.weight"`). `Flatten` turns (N, C, H, W)
+# into (N, C·H·W). **Dropout** zeroes each activation with probability $p$ in training and scales the kept
+# ones up, so the expectation is kept; in evaluation mode it is the identity:
 # $$\mathrm{Dropout}(x) = \frac{m \odot x}{1-p},\quad m_i \sim \mathrm{Bernoulli}(1-p), \qquad
 #   \mathbb{E}[\mathrm{Dropout}(x)] = x.$$
 
@@ -527,12 +518,10 @@ assert got == exp, f"nested reprs indent by two more spaces: expected {exp}, got
 
 # %% [markdown]
 # ## Why $1/\sqrt{\text{in}}$: a signal through ten layers
-#
-# Ten `Linear(256, 256)` + ReLU layers: with PyTorch's bound each layer scales the signal by a
-# constant independent of the width (it *shrinks* it by $\sqrt{1/6}$ per layer); with $\mathcal N(0, 1)$
-# weights it grows by about $\sqrt{256/2} \approx 11$. **Kaiming** init, $W \sim \mathcal N(0, 2/\text{in})$,
-# bias 0, keeps it constant: ReLU zeroes half of a symmetric input, which halves its second moment,
-# and the factor 2 gives it back. Re-initialising a model means finding every `Linear` in its tree.
+# Ten `Linear(256, 256)` + ReLU layers: PyTorch's bound *shrinks* the signal by $\sqrt{1/6}$ per layer,
+# whatever the width; $\mathcal N(0, 1)$ weights grow it by about $\sqrt{256/2} \approx 11$. **Kaiming** init,
+# $W \sim \mathcal N(0, 2/\text{in})$, bias 0, keeps it constant: ReLU zeroes half of a symmetric input,
+# halving its second moment, and the factor 2 gives it back. Re-initialising finds every `Linear` in the tree.
 
 # %% solution id="kaiming"
 def kaiming_normal_(model):
@@ -587,8 +576,7 @@ for label, model in [("PyTorch U(±1/√in)", stack()), ("N(0, 1)", unit), ("Kai
     for lay in model:
         stds.append(float((h := lay(h)).data.std()))
     plt.semilogy(range(1, 11), stds[1::2], "o-", label=label)
-plt.xlabel("layer"); plt.ylabel("std of activations"); plt.legend(); plt.grid(alpha=0.3)
-plt.tight_layout(), plt.show()
+plt.xlabel("layer"); plt.ylabel("std of activations"); plt.legend(); plt.grid(alpha=0.3); plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # ## Systems note: how big is an MLP?

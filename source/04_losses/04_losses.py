@@ -83,7 +83,6 @@ for bad, call in [("(3,)", lambda: _target_array(np.ones(3), Tensor([0.5, 0.5]))
 
 # %% [markdown]
 # ## Mean squared error
-#
 # $\mathrm{MSE}(\hat y, y) = \frac1n \sum_{i=1}^{n} (\hat y_i - y_i)^2$ over *all* elements, from Tensor operations. Like
 # PyTorch, a target of another shape is broadcast with a warning: (N, 1) against (N,) becomes (N, N).
 
@@ -118,7 +117,6 @@ assert np.allclose(got[:3], [2.25, 9.0, 0.5]) and got[3] == np.float32, f"all 4 
 
 # %% [markdown]
 # ## Cross-entropy from logits
-#
 # The loss is the negative log-probability of the correct class $c_n$, averaged over the batch:
 # $\ \mathcal L = -\frac1N\sum_{n} \log\mathrm{softmax}(z_n)_{c_n} = \frac1N\sum_{n} \bigl(\log\sum_j e^{z_{nj}} - z_{n c_n}\bigr)$.
 # `log_softmax` (module 02) is stable for any logit. Picking one entry per row is **integer-array
@@ -187,14 +185,11 @@ for bad, err, word in [([0, 1, 2], ValueError, "(2, 3)"), ([0.5, 1.0], ValueErro
 
 # %% [markdown]
 # ## Binary cross-entropy, on probabilities and on logits
-#
 # A probability of exactly 0 or 1 makes a log infinite; PyTorch clamps each log at $-100$ (worst loss
 # 100). Take the logs inside `np.errstate(divide="ignore")` (silent $\log 0 = -\infty$) and $\log(1-p)$
 # with `np.log1p`, exact for tiny $p$. For a logit $x$, $\sigma(x)$ rounds to 1.0 at $x = 40$ and
 # ruins the loss; since $\log\sigma(x) = -\log(1+e^{-x})$ and $\log(1-\sigma(x)) = -x - \log(1+e^{-x})$,
-#
 # $$\ell(x, y) = (1-y)\,x + \log(1+e^{-x}) = \max(x, 0) - x\,y + \log\bigl(1 + e^{-|x|}\bigr),$$
-#
 # the second form never exponentiating a positive number. Both compute in NumPy and record an
 # **elementwise** op for module 05 (ctx: the float target `t`), reduced by `_reduce` on top.
 
@@ -269,7 +264,6 @@ for bad in ([1.5], [-0.1]):
 
 # %% [markdown]
 # ## The gradient of cross-entropy, fused with the loss
-#
 # With $s = \mathrm{softmax}(z_n)$, the gradient of the loss is $(s_j - [j = c_n]) / N$: prediction
 # minus one-hot, largest for the most wrong row, no log needed. Module 05 gets it from the graph; a
 # **fused** kernel computes loss and gradient in one pass, a block of rows at a time, with no graph.
@@ -334,15 +328,12 @@ assert np.asarray(grad).dtype == np.float32, f"float32 logits give a float32 gra
 
 # %% [markdown]
 # ## PyTorch's options: class weights, ignored targets, label smoothing
-#
 # `torch.nn.CrossEntropyLoss` takes three options that real training uses. A **weight** $w_c$ per class
 # (rare classes count more) scales example $n$'s loss by $w_{c_n}$, and the mean becomes a weighted
 # mean, divided by $W = \sum_n w_{c_n}$, not by $N$. A target equal to **ignore_index** (a padding token)
 # leaves the sum and $W$ alike. **Label smoothing** $\varepsilon$ trains against the target distribution
 # $(1-\varepsilon)\,\text{one-hot}(c_n) + \varepsilon / C$: with $\ell_{nj} = -\log\mathrm{softmax}(z_n)_j$,
-#
 # $$\mathcal L = \frac1W \sum_{n\ \text{kept}} \Bigl[(1-\varepsilon)\, w_{c_n} \ell_{n c_n} + \frac{\varepsilon}{C} \sum_j w_j\, \ell_{nj}\Bigr].$$
-#
 # Its gradient follows from $\partial \ell_{nj} / \partial z_{nk} = \mathrm{softmax}(z_n)_k - [j = k]$.
 
 # %% solution id="cross-entropy-options"
@@ -406,7 +397,6 @@ assert np.isclose(got[0], (0.5 * 1e4 + 0.25 * 2e4) / 2) and np.isnan(got[1][0]) 
 
 # %% [markdown]
 # ## The picture: how hard each loss pushes
-#
 # For a positive example ($y = 1$), cross-entropy $-\log p$ grows without bound as the prediction
 # becomes confidently wrong; the squared error $(1-p)^2$ never exceeds 1. Training feels the gradient
 # in the *logit* $x$, $p = \sigma(x)$ ($\sigma' = \sigma(1 - \sigma)$): BCE's, $\sigma(x) - y$, is largest when
@@ -447,7 +437,6 @@ assert np.asarray(logit_gradients(np.array([1.0], dtype=np.float32), np.array([1
 
 # %%
 import matplotlib.pyplot as plt
-
 ps, xs = np.linspace(1e-3, 1 - 1e-3, 400), np.linspace(-8, 8, 161)
 fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
 a.plot(ps, -np.log(ps), label="BCE  $-\\log p$"); a.plot(ps, (1 - ps) ** 2, label="MSE  $(1-p)^2$")
@@ -456,12 +445,10 @@ b.plot(xs, np.transpose(logit_gradients(xs, np.ones_like(xs))), label=["BCE with
 b.set(xlabel="logit x", ylabel="dloss / dx")
 for ax in (a, b):
     ax.grid(alpha=0.3); ax.legend()
-plt.tight_layout()
-plt.show()
+plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # ## Systems note: the cost of a large vocabulary
-#
 # A language model has one class per vocabulary token: the logits are $N \times C$ numbers, and the
 # Tensor path keeps a few more arrays of that size for backward. Measured for 512 tokens and 32 000
 # classes, against the fused kernel (which also returns the gradient):

@@ -1,10 +1,9 @@
 # %% [markdown]
 # # 11 · Embeddings
 #
-# A token id is a name, not a quantity. An **embedding** gives each of the $V$ ids a learned vector,
-# row $i$ of $W \in \mathbb{R}^{V \times d}$: $e_i^\top W = W_{i,:}$ without the one-hot matrix.
-# Backward: $\bar W = \sum_t e_{i_t} \bar y_t^\top$, so an id used three times collects three
-# gradients. Attention (module 12) sees a *set* of tokens: position must be put into the vectors.
+# A token id is a name, not a quantity. An **embedding** gives each of the $V$ ids a learned vector, row $i$ of
+# $W \in \mathbb{R}^{V \times d}$ ($e_i^\top W$ without the one-hot matrix); backward: $\bar W = \sum_t e_{i_t} \bar y_t^\top$
+# (an id used three times collects three gradients). Attention (module 12) sees a *set*: put position into the vectors.
 
 # %%
 #| default_exp embeddings
@@ -71,8 +70,6 @@ def _embedding_vjp(grad, out, weight, idx):
 VJP["embedding"] = _embedding_vjp
 
 # %% helper
-import numpy as np
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -174,11 +171,9 @@ assert np.array_equal(emb([3, 3]).data[1], emb.weight.data[3]), "row 3"
 
 # %% [markdown]
 # ## The simplest language model is an embedding
-# A **bigram** model predicts the next token from the current one alone: `Embedding(V, V)` whose row
-# $i$ holds the logits of the token after $i$. Its best possible weights need no training: with
-# add-$\alpha$ smoothed counts $c_{ij} = \alpha + \#\{t : x_t = i, x_{t+1} = j\}$, the maximum-likelihood
-# rows are $\log(c_{ij} / \sum_j c_{ij})$. Its validation loss is the baseline the GPT milestone
-# must beat by 20%.
+# A **bigram** model predicts the next token from the current one: `Embedding(V, V)`, row $i$ the logits of the
+# token after $i$. Its best weights need no training: with add-$\alpha$ smoothed counts $c_{ij} = \alpha + \#\{t : x_t = i, x_{t+1} = j\}$,
+# the maximum-likelihood rows are $\log(c_{ij} / \sum_j c_{ij})$; their validation loss is the GPT milestone's baseline (beat by 20%).
 
 # %% solution id="bigram-nll"
 #| export
@@ -258,12 +253,11 @@ for seed, ids, used in [(3, [2, 0, 2, 1, 2], [0.5, 0.5, 0.5]), (5, [1, 1, 1], [0
 
 # %% [markdown]
 # ## Sinusoidal positions
-# Vaswani et al. (2017) add to position $p$ sines and cosines at geometric frequencies:
-# $PE_{p,2i} = \sin(p\,\omega_i)$, $PE_{p,2i+1} = \cos(p\,\omega_i)$, $\omega_i = 10000^{-2i/d}$ (odd
-# $d$: the last dimension is a sine alone). Fast columns tell neighbours apart, slow ones far
-# positions. `PositionalEncoding` keeps the table `pe` (not a parameter) and adds its first $T$ rows.
-# Why sines: $PE_{p+k} = PE_p\, R_k$ for a block-diagonal rotation $R_k$ (one $2 \times 2$ block per
-# frequency, angle-addition formulas) independent of $p$: "$k$ tokens back" is a *linear* map.
+# Vaswani et al. (2017) add to position $p$ sines and cosines at geometric frequencies: $PE_{p,2i} = \sin(p\,\omega_i)$,
+# $PE_{p,2i+1} = \cos(p\,\omega_i)$, $\omega_i = 10000^{-2i/d}$ (odd $d$: the last dimension is a sine alone); fast
+# columns tell neighbours apart, slow ones far positions. Why sines: $PE_{p+k} = PE_p\, R_k$ for a block-diagonal
+# rotation $R_k$ (one $2 \times 2$ block per frequency) independent of $p$: "$k$ tokens back" is a *linear* map.
+# `PositionalEncoding` keeps the table `pe` (not a parameter) and adds its first $T$ rows.
 
 # %% solution id="positional-encoding"
 #| export
@@ -417,9 +411,8 @@ raises(lambda: rope(np.ones((2, 3)), [0, 1]), ValueError)
 # ## What a lookup saves, and what the positions look like
 # **Systems note.** A lookup of $N$ ids copies $N d$ numbers; the one-hot product computes the same
 # rows with an $(N, V)$ matrix: $NV$ floats and $2NVd$ FLOPs, nearly all multiplications by zero.
-# The backward has the same waste: a batch touches at most $N$ of the $V$ rows, yet `_embedding_vjp`
-# returns all $V d$ numbers. A **sparse** gradient (PyTorch's `sparse=True`) keeps only the touched
-# rows and their summed gradients. You time the lookups and count the gradient's bytes.
+# The backward wastes too: a batch touches at most $N$ of the $V$ rows, yet `_embedding_vjp` returns all
+# $V d$ numbers; a **sparse** gradient (PyTorch's `sparse=True`) keeps only the touched rows' sums.
 
 # %% solution id="lookup-cost"
 def lookup_cost(weight, ids):
@@ -483,20 +476,15 @@ for V, shape in [(6, (3, 4)), (4, (1, 5)), (9, (0,))]:
 
 # %%
 import matplotlib.pyplot as plt
-
 pe = sinusoidal_table(128, 64)
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-axes[0].imshow(pe, aspect="auto", cmap="RdBu")
-axes[0].set(xlabel="dimension", ylabel="position", title="sinusoidal positional encoding")
-axes[1].plot(pe @ pe[64])
-axes[1].set(xlabel="position p", ylabel="PE[p] . PE[64]", title="similarity to position 64")
+axes[0].imshow(pe, aspect="auto", cmap="RdBu"); axes[0].set(xlabel="dimension", ylabel="position", title="sinusoidal positional encoding")
+axes[1].plot(pe @ pe[64]); axes[1].set(xlabel="position p", ylabel="PE[p] . PE[64]", title="similarity to position 64")
 chain = np.random.default_rng(0).choice(6, size=2000, p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05])
 axes[2].plot(train_bigram(chain, 6, 300)[1], label="Embedding(6, 6) + Adam")
 axes[2].axhline(bigram_nll(chain, chain, 6, alpha=1e-9), color="k", ls="--", label="counted bigram")
-axes[2].set(xlabel="step", ylabel="cross-entropy (nats)", title="training finds the counts"); axes[2].legend()
-plt.show()
-V, d, N = 5000, 128, 4096
-table, ids = Embedding(V, d), np.random.default_rng(0).integers(0, V, size=N)
+axes[2].set(xlabel="step", ylabel="cross-entropy (nats)", title="training finds the counts"); axes[2].legend(); plt.show()
+V, d, N = 5000, 128, 4096; table, ids = Embedding(V, d), np.random.default_rng(0).integers(0, V, size=N)
 t_lookup, t_onehot, rows = lookup_cost(table.weight, ids)
 print(f"{N} ids, V={V}, d={d}: lookup {t_lookup * 1e3:.2f} ms, one-hot matmul {t_onehot * 1e3:.1f} ms "
       f"({N * V * 4 / 2**20:.0f} MiB one-hot, {2 * N * V * d / 1e9:.1f} GFLOP), same rows: {np.allclose(rows, table.weight.data[ids])}")

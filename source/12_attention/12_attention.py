@@ -24,7 +24,6 @@ from tinytorch_lib.tensor import Tensor, _make, as_tensor
 
 # %% [markdown]
 # ## A softmax that survives $-\infty$
-#
 # A row that is $-\infty$ everywhere has maximum $-\infty$, and $-\infty - (-\infty)$ is nan. PyTorch
 # returns zeros there (output and gradient 0). Recorded as op `"softmax"` (ctx `dim=-1`), module 05's
 # rule $\bar x = s \odot (\bar s - \sum \bar s \odot s)$ differentiates it, giving zero for a zero row.
@@ -49,8 +48,6 @@ def masked_softmax(x):
     ### END SOLUTION
 
 # %% helper
-import numpy as np
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -118,7 +115,6 @@ grad_check(lambda a: masked_softmax(a), np.random.default_rng(1).standard_normal
 
 # %% [markdown]
 # ## The backward pass by hand
-#
 # Composed from Tensor operations, attention records five graph nodes (matmul, scale, mask, softmax,
 # matmul), each with full-size $L \times S$ temporaries forward and backward. The function below records
 # **one** op `"attention"` that keeps only the weights $P$, and differentiates by hand. With
@@ -174,7 +170,6 @@ for n, (g, num) in enumerate(zip(got, numeric_grads(attend, arrays, gb))):
 
 # %% [markdown]
 # ## Scaled dot-product attention
-#
 # `scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False)`: Tensors $(\dots, L, E)$,
 # $(\dots, S, E)$, $(\dots, S, E_v)$ (leading axes broadcast) -> $(\dots, L, E_v)$; PyTorch's masks:
 #
@@ -259,7 +254,6 @@ assert np.allclose(dv, w.sum(-2)[..., None] * np.ones(2)), f"dv = P^T @ grad: co
 
 # %% [markdown]
 # ## Multi-head attention
-#
 # **Multi-head** attention runs $H$ attentions side by side on slices of width $D = E / H$, each free
 # to look for something else, at the cost of one:
 #
@@ -356,7 +350,6 @@ grad_check(lambda a: small(a), np.random.default_rng(5).standard_normal((2, 3, 4
 
 # %% [markdown]
 # ## What a head looks at
-#
 # The weights $P$ (one $T \times T$ matrix per head) are what one plots to see what a head attends to.
 
 # %% solution id="head-weights"
@@ -391,7 +384,6 @@ assert not np.allclose(np.triu(w, 1), 0), "without causal, queries also see late
 
 # %% [markdown]
 # ## Grouped-query attention
-#
 # Generating text keeps every key and value ever computed (module 14), so $K, V$ dominate memory.
 # **Grouped-query attention** (Ainslie et al., 2023; Llama 2 70B, Mistral) gives $H$ query heads only
 # $G$ key/value heads: query heads $h = 0 \dots H-1$ form $G$ groups of $R = H / G$ consecutive heads,
@@ -436,7 +428,6 @@ grad_check(lambda a, b, c: grouped_query_attention(a, b, c, is_causal=True), qg[
 
 # %% [markdown]
 # ## Attention in blocks: the online softmax
-#
 # FlashAttention (Dao et al., 2022) never holds the $L \times S$ scores: it reads keys and values in
 # blocks and keeps, per query, a running maximum $m$, normaliser $\ell$ and weighted sum $a$. A block
 # of scores $s$ raises the maximum to $m' = \max(m, \max_j s_j)$, so the old sums are rescaled by $e^{m - m'}$:
@@ -506,7 +497,6 @@ for bs, causal in [(4, True), (1, False), (20, True)]:
 
 # %% [markdown]
 # ## The backward pass in blocks
-#
 # FlashAttention's backward stores no $P$ either. The forward kept the output $O$ and each query's
 # log-sum-exp $\lambda_i = m_i + \log \ell_i$, so a block of weights comes back exactly,
 # $P_{ij} = e^{s_{ij} - \lambda_i}$. The softmax rule needs $\sum_j \bar P_{ij} P_{ij}$ over *all* keys; since
@@ -565,7 +555,6 @@ assert all(np.asarray(g).dtype == np.float64 for g in got), f"float64 results, g
 
 # %% [markdown]
 # ## What the heads look at, and what attention costs
-#
 # A causal head's weights form a lower triangle (left). **Systems note:** the scores are $L \times S$ per
 # head, so time and memory grow with $T^2$ (the Linears only with $T$). Measured below (right,
 # log-log), and the peak memory of the full and the blockwise computation (`tracemalloc`).
@@ -582,12 +571,10 @@ for T in lengths:
     xT = Tensor(np.random.default_rng(1).standard_normal((1, T, 64)).astype(np.float32))
     start = time.perf_counter(); att(xT); seconds.append(time.perf_counter() - start)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-axes[0].imshow(weights[0, 0], cmap="viridis")
-axes[0].set(title="causal head 0: weight of key j for query i", xlabel="key j", ylabel="query i")
+axes[0].imshow(weights[0, 0], cmap="viridis"); axes[0].set(title="causal head 0: weight of key j for query i", xlabel="key j", ylabel="query i")
 axes[1].loglog(lengths, seconds, marker="o", label="measured")
 axes[1].loglog(lengths, [seconds[-1] * (T / lengths[-1]) ** 2 for T in lengths], "--", label="T^2")
-axes[1].set(xlabel="sequence length T", ylabel="seconds per forward", title="attention cost"); axes[1].legend()
-plt.show()
+axes[1].set(xlabel="sequence length T", ylabel="seconds per forward", title="attention cost"); axes[1].legend(); plt.show()
 for T, sec in zip(lengths, seconds):
     print(f"T = {T:5d}: {sec * 1e3:8.2f} ms, score matrices {4 * T * T * 4 / 2**20:6.1f} MiB")
 

@@ -1,16 +1,15 @@
 # %% [markdown]
 # # 18 · Compression
 #
-# A trained network holds far more numbers than it needs. Ways to drop them: **magnitude pruning**
-# (zero the smallest $|w|$, Han et al., 2015) and a sparse format to store it; **structured pruning**
-# (drop whole neurons: smaller dense matrices); **low rank** (truncated SVD); **weight sharing**
-# (Deep Compression); **distillation** (a small student learns a teacher's outputs).
+# A trained network holds far more numbers than it needs. Ways to drop them: **magnitude pruning** (zero the
+# smallest $|w|$, Han et al., 2015) and a sparse format to store it; **structured pruning** (drop whole
+# neurons: smaller dense matrices); **low rank** (truncated SVD); **weight sharing** (Deep Compression);
+# **distillation** (a small student learns a teacher's outputs).
 #
-# A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean mask `weight_mask`
-# and computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD, Adam and AdamW
-# started after pruning never move them ($0 / (\sqrt 0 + \epsilon) = 0$). Each forward also re-zeroes
-# them (a loaded checkpoint cannot bring them back). The pruned layer gets its own instance `forward`
-# (module 03's `__call__` looks up `self.forward`): no class changes.
+# A pruned weight must **stay** zero during fine-tuning. The layer keeps a boolean mask `weight_mask` and
+# computes with `weight * mask`: pruned entries get gradient exactly 0, so SGD, Adam and AdamW started after
+# pruning never move them ($0 / (\sqrt 0 + \epsilon) = 0$); each forward re-zeroes them (against loaded
+# checkpoints). The layer gets its own instance `forward` (module 03's `__call__` looks up `self.forward`).
 
 # %%
 #| default_exp compression
@@ -73,8 +72,6 @@ def apply_mask(layer, mask):
     ### END SOLUTION
 
 # %% helper
-import numpy as np
-
 def raises(fn, exc):
     """Call fn(); return the message of the `exc` it must raise (AssertionError if it does not)."""
     try:
@@ -131,12 +128,11 @@ for make in [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), lambda
 
 # %% [markdown]
 # ## Magnitude pruning
-# To reach sparsity $p$ over $n$ weights, prune the $k = \operatorname{round}(p\,n)$ of smallest
-# $|w|$ (PyTorch's `l1_unstructured` rule; Python's `round`). **global**: the $n$ weights of all
-# prunable layers compete together, so a layer of large weights keeps more of them; **layer**:
-# every Linear and Conv2d loses its own $\operatorname{round}(p\, n_\ell)$. Weights pruned before have
-# $|w| = 0$ and go first. Equal magnitudes: the one that comes first (in `modules()` order, then
-# row-major) is pruned first, which is what a **stable** sort gives.
+# To reach sparsity $p$ over $n$ weights, prune the $k = \operatorname{round}(p\,n)$ of smallest $|w|$ (PyTorch's
+# `l1_unstructured` rule; Python's `round`). **global**: the $n$ weights of all prunable layers compete, so a
+# layer of large weights keeps more of them; **layer**: every Linear and Conv2d loses its own
+# $\operatorname{round}(p\, n_\ell)$. Weights pruned before have $|w| = 0$ and go first. Equal magnitudes: the
+# first (in `modules()` order, then row-major) is pruned first, as a **stable** sort gives.
 
 # %% solution id="magnitude-prune"
 #| export
@@ -226,10 +222,9 @@ assert np.isclose(sparsity(m), 5 / 8) and sparsity(Sequential()) == 0.0, f"5 zer
 
 # %% [markdown]
 # ## A sparse format
-# Zeros in a dense array still cost bytes and multiplications. **CSR** (compressed sparse row) keeps
-# only the nonzeros of $W$ $(m \times n)$: `values` row by row, their column indices `cols`, and
-# `row_ptr` $(m + 1)$: row $r$ owns `values[row_ptr[r]:row_ptr[r + 1]]`. A product with $W$ then
-# costs one multiply-add per nonzero.
+# Zeros in a dense array still cost bytes and multiplications. **CSR** (compressed sparse row) keeps only the
+# nonzeros of $W$ $(m \times n)$: `values` row by row, their column indices `cols`, and `row_ptr` $(m + 1)$:
+# row $r$ owns `values[row_ptr[r]:row_ptr[r + 1]]`. A product with $W$ costs one multiply-add per nonzero.
 
 # %% solution id="csr"
 def to_csr(w):
@@ -246,7 +241,6 @@ def to_csr(w):
     row_ptr[1:] = np.cumsum(np.bincount(rows, minlength=w.shape[0]))
     return w[rows, cols], cols.astype(np.int64), row_ptr
     ### END SOLUTION
-
 
 def csr_linear(x, values, cols, row_ptr):
     """x @ W.T for the CSR weight W (m rows) and a 2-D float ndarray x (N, n): an (N, m) ndarray in
@@ -351,10 +345,9 @@ assert structured_prune(deep, 0.0)[2].weight.shape == (5, 6) and pruned[0].weigh
 
 # %% [markdown]
 # ## Low rank
-# The SVD $W = U \Sigma V^\top$ sorts $W$ into rank-one layers $\sigma_i u_i v_i^\top$ of decreasing
-# weight. Keeping the first $r$ gives the closest rank-$r$ matrix (error $\sqrt{\sum_{i>r}\sigma_i^2}$
-# in Frobenius norm). As two Linears: the first maps $x$ to $r$ numbers with weight
-# $\sqrt{\Sigma_r}V_r^\top$ $(r, n)$ and no bias; the second maps back with $U_r\sqrt{\Sigma_r}$
+# The SVD $W = U \Sigma V^\top$ sorts $W$ into rank-one layers $\sigma_i u_i v_i^\top$ of decreasing weight;
+# the first $r$ give the closest rank-$r$ matrix (Frobenius error $\sqrt{\sum_{i>r}\sigma_i^2}$). As two Linears:
+# $x \mapsto r$ numbers with weight $\sqrt{\Sigma_r}V_r^\top$ $(r, n)$, no bias; back with $U_r\sqrt{\Sigma_r}$
 # $(m, r)$ and the original bias. Splitting $\Sigma$ evenly keeps both factors of one scale.
 
 # %% solution id="low-rank"
@@ -413,14 +406,12 @@ for bad in (0, 6):
 # ## Distillation
 # A teacher's softmax at temperature $T$, $p^T = \operatorname{softmax}(z_t / T)$, says how similar
 # the wrong classes are ("this 7 looks a bit like a 1"). The student matches it and the labels:
-#
 # $$L = \alpha\, T^2\, \frac{1}{N}\sum_n \mathrm{KL}\big(p^T_n \,\|\, q^T_n\big) + (1-\alpha)\, \mathrm{CE}(z_s, y),
 #   \qquad \mathrm{KL}(p\|q) = \sum_c p_c (\log p_c - \log q_c),$$
-#
-# with $q^T = \operatorname{softmax}(z_s/T)$. The soft gradients shrink like $1/T^2$; the factor
-# $T^2$ keeps their weight when $T$ changes (Hinton et al.). The teacher is a constant: no gradient
-# flows into it. Build $L$ from Tensor operations (`log_softmax` of module 02) so module 05
-# differentiates it, and check that gradient against finite differences.
+# with $q^T = \operatorname{softmax}(z_s/T)$. The soft gradients shrink like $1/T^2$; the factor $T^2$ keeps
+# their weight when $T$ changes (Hinton et al.). The teacher is a constant: no gradient flows into it. Build
+# $L$ from Tensor operations (`log_softmax` of module 02) so module 05 differentiates it; check that gradient
+# against finite differences.
 
 # %% solution id="distillation"
 #| export
@@ -532,10 +523,10 @@ assert np.allclose(book, ref) and np.array_equal(idx, np.argmin(np.abs(w[:, None
 
 # %% [markdown]
 # ## Putting them to work
-# `distill` runs one epoch of distillation: the teacher only predicts (eval mode, no graph), the
-# student learns from `distillation_loss`. `iterative_prune` prunes in `steps` stages with the cubic
-# schedule of Zhu & Gupta (2017), $s_t = s_f\,\big(1 - (1 - t/n)^3\big)$ for $t = 1 \dots n$ (big cuts
-# first, gentle ones near the end), and lets the network recover after each stage.
+# `distill` runs one epoch of distillation: the teacher only predicts (eval mode, no graph), the student learns
+# from `distillation_loss`. `iterative_prune` prunes in `steps` stages with the cubic schedule of Zhu & Gupta
+# (2017), $s_t = s_f\,\big(1 - (1 - t/n)^3\big)$ for $t = 1 \dots n$ (big cuts first, gentle ones near the
+# end), and lets the network recover after each stage.
 
 # %% solution id="distill"
 def distill(student, teacher, loader, optimizer, temperature=4.0, alpha=0.5):
@@ -646,5 +637,4 @@ plt.figure(figsize=(5, 3))
 for s, accs in curves.items():
     plt.plot(levels, accs, "o-", label=f"{s} pruning, no retraining")
 plt.plot([0.9], [accuracy(tuned)], "k*", ms=12, label="90% + 3 epochs fine-tuning")
-plt.xlabel("sparsity"), plt.ylabel("test accuracy"), plt.legend(fontsize=8), plt.title("digits MLP")
-plt.show()
+plt.xlabel("sparsity"), plt.ylabel("test accuracy"), plt.legend(fontsize=8), plt.title("digits MLP"), plt.show()
