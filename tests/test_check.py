@@ -110,6 +110,9 @@ DEFECTS = {
                         'class Scaler:\n    ### BEGIN SOLUTION\n    def scale(self, x, factor):\n        return x\n'
                         '    ### END SOLUTION\n\n\ndef scale(x, factor):\n    ### BEGIN SOLUTION\n'), 12,
         "solution region outside a function body"),
+    "export directive below the cell's first lines (the cell would leave the package)": (
+        GOOD_01.replace('# %% solution id="scale"\n#| export\n', '# %% solution id="scale"\n# the task\n#| export\n'),
+        11, "is not among the cell's first lines, so it is ignored"),
     "assert without a message inside a test function": (
         GOOD_01.replace("### BEGIN HIDDEN TESTS", "def check_it():\n    assert scale([1], 1)[0] == 1\ncheck_it()\n"
                         "### BEGIN HIDDEN TESTS"), 20, "assert without a message"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autograder.course.constants import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, LIB_NAME
 from autograder.course.layout import Course
-from autograder.course.lesson import (Cell, ParsedModule, lib_imports, line_of, parse_course, parse_or_none,
+from autograder.course.lesson import (DIRECTIVE, Cell, ParsedModule, lib_imports, line_of, parse_course, parse_or_none,
                                       solution_regions, student_lines, top_level_names)
 
 VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -68,11 +68,25 @@ def has_marker(cell: Cell, *markers: str) -> int | None:
     return None
 
 
+def stray_directives(cell: Cell) -> Iterator[tuple[int, str]]:
+    """`#| export` and the other directives count only as the cell's first lines; one further down (a
+    blank line above it, say) is silently ignored, and the cell's code silently leaves the package."""
+    leading = True
+    for i, line in enumerate(cell.source.splitlines()):
+        if leading and line.startswith(DIRECTIVE):
+            continue
+        leading = False
+        if line.strip().startswith(DIRECTIVE):
+            yield line_of(cell, i), (f"`{line.strip()}` is not among the cell's first lines, so it is ignored "
+                                     "(move it to the top of the cell)")
+
+
 def check_cell(cell: Cell) -> Iterator[tuple[int, str]]:
     if cell.header_error:
         yield cell.line, cell.header_error
     if cell.cell_type != "code":
         return
+    yield from stray_directives(cell)
     yield from marker_balance(cell, BEGIN_SOLUTION, END_SOLUTION)
     yield from marker_balance(cell, BEGIN_HIDDEN, END_HIDDEN)
     hidden = has_marker(cell, BEGIN_HIDDEN, END_HIDDEN)
