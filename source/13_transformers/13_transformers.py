@@ -145,6 +145,9 @@ assert y._op == "layer_norm" and y.dtype == np.float64, f"op 'layer_norm', float
 assert np.allclose(y.data, reference_layernorm(xt.data, 1, 0, 2, eps=0.1)), "two axes, eps=0.1"
 (y * Tensor(rng.standard_normal((2, 3, 4)))).sum().backward()
 assert np.allclose(xt.grad.data.sum(axis=(1, 2)), 0, atol=1e-9) and callable(_layer_norm_vjp), "gradients of x sum to 0"
+y1 = layer_norm(xt, Tensor(np.ones(4)), Tensor(np.zeros(4)))
+shapes = [g.shape for g in _layer_norm_vjp(np.ones((2, 3, 4)), y1, *y1._parents, **dict(y1._ctx))]
+assert shapes == [(2, 3, 4), (4,), (4,)], f"the rule gives each input's shape: expected [(2, 3, 4), (4,), (4,)], got {shapes}"
 grad_check(lambda a, w, b: layer_norm(a, w, b, eps=0.01), rng.standard_normal((2, 2, 3)), rng.standard_normal((2, 3)), rng.standard_normal((2, 3)))
 grad_check(lambda a, w, b: layer_norm(a, w, b), rng.standard_normal((2, 3, 2, 4)), rng.standard_normal(4), rng.standard_normal(4))
 assert [n for n, _ in ln.named_parameters()] == ["weight", "bias"] and ln.weight.dtype == np.float32, "float32 weight, then bias"
