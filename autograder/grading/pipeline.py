@@ -68,10 +68,15 @@ def prepare_assignment(course: Course, module: Module, out: Path):
     return nb
 
 
+def package_dir(module: Module, out: Path) -> Path:
+    """Where the grading folder keeps the reference package of the modules before `module`."""
+    return out / ".reference" / module.name
+
+
 def grading_settings(module: Module, out: Path, mode: str, hide: list[str], limits: Limits) -> dict:
     """SandboxedExecute's traits for grading in `out` (one per field of Limits, and where the
     reference package and the reference notebook will be)."""
-    return {"mode": mode, "package_dir": str(out / ".reference" / module.name), "hide": hide,
+    return {"mode": mode, "package_dir": str(package_dir(module, out)), "hide": hide,
             "reference_notebook": str(out / "source" / module.name / module.notebook_name), **limits.to_job()}
 
 
@@ -81,7 +86,7 @@ def reference_package(course: Course, module: Module, out: Path) -> Path:
         module_of_file(p) == m.name for p in course.lib_dir.glob("*.py"))]
     if missing:
         raise CourseError(f"the reference package lacks {', '.join(missing)}: run `tito build` first")
-    pkg = Path(grading_settings(module, out, "", [], Limits())["package_dir"])
+    pkg = package_dir(module, out)
     shutil.rmtree(pkg, ignore_errors=True)
     copy_modules(course.lib_dir, pkg / "tinytorch_lib", below=module.number)
     return pkg
