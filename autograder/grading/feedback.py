@@ -21,6 +21,7 @@ import os
 import re
 
 ALT_TEXT = "No description has been provided for this image"     # nbconvert's words
+HIGHLIGHTS_KEPT = 4096     # highlighted cells a worker remembers (a few MB)
 IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt\s*=)([^>]*?)(\s*/?)>", re.IGNORECASE)
 
 
@@ -34,6 +35,22 @@ def lean_exporter_class():
     from nbconvert.filters.highlight import Highlight2HTML
     from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
+    class RememberedHighlight(Highlight2HTML):
+        """Highlight2HTML remembering what it highlighted: most cells of a class's notebooks (lesson
+        code, tests) are the same for every student, and Pygments was half of a feedback page's CPU.
+        The exporter makes a new filter for each notebook, so the memory is the class's."""
+
+        seen: dict = {}
+
+        def __call__(self, source, language=None, metadata=None):
+            language = language or self.pygments_lexer
+            key = (source, language, (metadata or {}).get("magics_language"))
+            if key not in self.seen:
+                if len(self.seen) >= HIGHLIGHTS_KEPT:
+                    self.seen.clear()
+                self.seen[key] = super().__call__(source, language, metadata)
+            return self.seen[key]
+
     class LeanHTMLExporter(HTMLExporter):
         """HTMLExporter.from_notebook_node (nbconvert 7) with the alt text added by `with_alt_text`
         instead of the BeautifulSoup round trip; for templates without JupyterLab cells only."""
@@ -42,7 +59,7 @@ def lean_exporter_class():
             info = nb.metadata.get("language_info", {})
             lexer = info.get("pygments_lexer", info.get("name", None))
             self.register_filter("highlight_code", self.filters.get(
-                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+                "highlight_code", RememberedHighlight(pygments_lexer=lexer, parent=self)))
             resources = self._init_resources(resources)
             self.register_filter("filter_data_type", WidgetsDataTypeFilter(
                 notebook_metadata=self._nb_metadata, parent=self, resources=resources))

@@ -6,6 +6,7 @@ sandbox, then reports read back from the gradebook.
 """
 from __future__ import annotations
 
+import compileall
 import json
 import shutil
 import sys
@@ -89,6 +90,8 @@ def reference_package(course: Course, module: Module, out: Path) -> Path:
     pkg = package_dir(module, out)
     shutil.rmtree(pkg, ignore_errors=True)
     copy_modules(course.lib_dir, pkg / "tinytorch_lib", below=module.number)
+    # Compiled here, once: the sandbox mounts the package read-only, so each kernel would compile it again.
+    compileall.compile_dir(pkg, quiet=1)
     return pkg
 
 

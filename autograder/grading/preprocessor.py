@@ -7,6 +7,7 @@ nothing is written beside the notebook.
 """
 from __future__ import annotations
 
+import functools
 import tempfile
 import types
 from dataclasses import fields
@@ -23,6 +24,12 @@ from autograder.sandbox.limits import Limits, limit_traits
 # One configurable trait per field of `Limits` (cell_timeout, notebook_timeout, memory_mb, ...).
 LimitTraits = types.new_class("LimitTraits", (NbGraderPreprocessor,),
                               exec_body=lambda ns: ns.update(limit_traits()))
+
+
+@functools.lru_cache(maxsize=4)
+def trusted_cells(reference_notebook: str, mtime_ns: int) -> TrustedCells:
+    """The reference notebook's trusted cells, read once per worker (and again if the file changes)."""
+    return TrustedCells.from_reference(nbformat.read(reference_notebook, as_version=4))
 
 
 class SandboxedExecute(LimitTraits):
@@ -44,7 +51,7 @@ class SandboxedExecute(LimitTraits):
         if student in self.rejected:   # intake found the submission unusable: grade it as failed, run nothing
             execution = failed_copy(nb, ExecStatus.REJECTED, self.rejected[student])
         else:
-            trusted = TrustedCells.from_reference(nbformat.read(self.reference_notebook, as_version=4))
+            trusted = trusted_cells(self.reference_notebook, Path(self.reference_notebook).stat().st_mtime_ns)
             with tempfile.TemporaryDirectory(prefix=f"tito-grade-{student}-") as work:
                 execution = execute_untrusted(nb, trusted, Path(work) / "work", Path(self.package_dir), self.mode,
                                               self.limits(), [Path(h) for h in self.hide])
@@ -53,3 +60,52 @@ class SandboxedExecute(LimitTraits):
         if self.on_report is not None:
             self.on_report(student, report)
         return execution.notebook, resources
+
+
+class CompiledMetadataValidator:
+    """nbgrader's MetadataValidator check of one cell (schema version, then the JSON schema), with the
+    schema compiled once: nbgrader's own calls `jsonschema.validate`, which checks the schema itself
+    again for every cell (a sixth of a grading worker's CPU per notebook)."""
+
+    def __init__(self):
+        import jsonschema
+        from nbgrader.nbgraderformat import MetadataValidator
+
+        self.nbgrader = MetadataValidator()
+        schema = self.nbgrader.schema
+        validator_class = jsonschema.validators.validator_for(schema)
+        validator_class.check_schema(schema)
+        self.compiled = validator_class(schema)
+
+    def validate_nb(self, nb) -> None:
+        from nbgrader.nbgraderformat.common import SchemaTooNewError, SchemaTooOldError
+
+        expected = self.nbgrader.schema_version
+        for cell in nb.cells:
+            if "nbgrader" not in cell.metadata:
+                continue
+            version = cell.metadata["nbgrader"].get("schema_version", 0)
+            if version < expected:
+                raise SchemaTooOldError(f"Outdated schema version: {version} (expected {expected})", version, expected)
+            if version > expected:
+                raise SchemaTooNewError(f"Schema version is too new: {version} (expected {expected})", version, expected)
+            self.compiled.validate(cell.metadata["nbgrader"])
+
+
+class CheckCellMetadataCompiled(NbGraderPreprocessor):
+    """nbgrader's CheckCellMetadata (the last step of autograde's sanitising pass), with the
+    validator built once per process."""
+
+    validator = None
+
+    def preprocess(self, nb, resources):
+        from nbgrader.nbgraderformat import ValidationError
+
+        if CheckCellMetadataCompiled.validator is None:
+            CheckCellMetadataCompiled.validator = CompiledMetadataValidator()
+        try:
+            self.validator.validate_nb(nb)
+        except ValidationError as exc:
+            self.log.error("%s", exc)
+            raise ValidationError("Notebook failed to validate; the nbgrader metadata may be corrupted.")
+        return nb, resources

@@ -37,6 +37,15 @@ def autograde_preprocessors():
             AssignLatePenalties]
 
 
+def sanitize_preprocessors():
+    """nbgrader's sanitising pass as it ships, its last step with the metadata schema compiled once."""
+    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
+
+    from autograder.grading.preprocessor import CheckCellMetadataCompiled
+
+    return [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadataCompiled]
+
+
 def failure(job: dict, reason: str) -> dict:
     return {"status": GradeStatus.PIPELINE_ERROR.value, "reason": reason[:500], "sandbox": job["mode"]}
 
@@ -81,6 +90,10 @@ def worker_api(job: dict, executions: dict[str, ExecReport]):
 
     return make_api(Path(job["config_file"]), Path(job["root"]), **{
         "Autograde.autograde_preprocessors": autograde_preprocessors(),
+        "Autograde.sanitize_preprocessors": sanitize_preprocessors(),
+        # nbconvert validates the whole notebook after every preprocessor; once at the end of each
+        # pass is enough to refuse a broken notebook (a tenth of the bookkeeping's CPU)
+        "Exporter.optimistic_validation": True,
         "CourseDirectory.db_url": job["db_url"],
         **{f"SandboxedExecute.{k}": v for k, v in job["settings"].items()},
         "SandboxedExecute.rejected": job["rejected"],

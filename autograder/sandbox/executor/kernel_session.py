@@ -8,14 +8,58 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import time
 from dataclasses import dataclass, field
 
 from jupyter_client import KernelManager
-from nbformat import from_dict
-from nbformat.v4 import output_from_msg
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error"}
+
+
+class ThisPythonsKernel(KernelSpecManager):
+    """The kernel is always this interpreter's ipykernel, whatever kernel specs are installed: the
+    grader's own Python, the one the canary proved. (Looking specs up on disk would also import
+    IPython into this process: a third of its CPU per notebook.)"""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                          display_name="Python 3 (ipykernel)", language="python", name=kernel_name)
+
+
+def _strings(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _well_formed(kind: str, content: dict) -> bool:
+    """Whether an output message has the fields and types nbformat's output schema requires."""
+    if kind == "stream":
+        return isinstance(content.get("name"), str) and _strings(content.get("text"))
+    if kind == "error":
+        return (isinstance(content.get("ename"), str) and isinstance(content.get("evalue"), str)
+                and isinstance(content.get("traceback"), list) and _strings(content["traceback"]))
+    data, metadata = content.get("data"), content.get("metadata", {})
+    json_type = lambda mime: mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+    return (isinstance(data, dict) and isinstance(metadata, dict) and all(
+        isinstance(mime, str) and (json_type(mime) or _strings(value)) for mime, value in data.items()))
+
+
+def output_from_msg(kind: str, content: dict) -> dict:
+    """The notebook output (nbformat 4) for an IOPub output message, as a plain dict; a malformed one
+    (a kernel can publish anything) becomes a stream saying so, never a notebook nbformat rejects."""
+    if not _well_formed(kind, content):
+        return {"output_type": "stream", "name": "stderr", "text": f"[a malformed {kind} output was dropped]\n"}
+    if kind == "stream":
+        return {"output_type": "stream", "name": content["name"], "text": content["text"]}
+    if kind == "error":
+        return {"output_type": "error", "ename": content["ename"], "evalue": content["evalue"],
+                "traceback": content["traceback"]}
+    output = {"output_type": kind, "data": content["data"], "metadata": content.get("metadata", {})}
+    if kind == "execute_result":
+        count = content.get("execution_count")
+        output["execution_count"] = count if isinstance(count, int) else None
+    return output
 
 
 @dataclass
@@ -32,7 +76,7 @@ class KernelSession:
     def __init__(self, cwd: str, env: dict, output_chars: int, kernel_args: list[str], grace: float = 3.0):
         """`kernel_args` come in the job (autograder/course/constants.py: this folder imports nothing of tito)."""
         self.output_chars, self.grace = output_chars, grace
-        self.km = KernelManager(kernel_name="python3")
+        self.km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisPythonsKernel())
         self.km.start_kernel(cwd=cwd, env=env, extra_arguments=list(kernel_args))
         self.kc = self.km.blocking_client()
         self.kc.start_channels()
@@ -78,11 +122,11 @@ class KernelSession:
                 if size > self.output_chars:
                     if not run.truncated:
                         run.truncated = True
-                        run.outputs.append(from_dict({"output_type": "stream", "name": "stdout",
-                                                      "text": f"\n[output truncated: more than {self.output_chars} characters]\n"}))
+                        run.outputs.append({"output_type": "stream", "name": "stdout",
+                                            "text": f"\n[output truncated: more than {self.output_chars} characters]\n"})
                     if kind != "error":
                         continue
-                run.outputs.append(output_from_msg(msg))
+                run.outputs.append(output_from_msg(kind, content))
 
     def kill(self) -> None:
         self.alive = False

@@ -22,8 +22,6 @@ from pathlib import Path
 sys.modules.setdefault("rfc3987_syntax", None)   # skip a 1 s optional import of jsonschema's
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # run with -I: only the library and these files
 
-import nbformat  # noqa: E402
-
 from kernel_session import KernelSession  # noqa: E402
 from report import ExecReport, ExecStatus  # noqa: E402
 from trusted import (CellTimeout, Channel, HarnessBroken, Session, failing_line, load_student_side,  # noqa: E402
@@ -40,9 +38,8 @@ def make_undumpable() -> None:
         pass
 
 
-def error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
-    return nbformat.from_dict({"output_type": "error", "ename": ename, "evalue": evalue,
-                               "traceback": [f"{ename}: {evalue}"]})
+def error_output(ename: str, evalue: str) -> dict:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
 
 
 def line_is_hidden(source: str, line: int) -> bool:
@@ -69,8 +66,8 @@ def visible_text(source: str, line: int) -> str:
 
 def mark(cells, ename: str, reason: str) -> None:
     for cell in cells:
-        if cell.cell_type == "code":
-            cell.outputs.append(error_output(ename, reason))
+        if cell["cell_type"] == "code":
+            cell["outputs"].append(error_output(ename, reason))
 
 
 def cell_name(cell, index: int) -> str:
@@ -118,9 +115,9 @@ class Runner:
             raise RuntimeError("the grading harness could not start in the kernel")
 
     def run(self, nb) -> None:
-        cells = nb.cells
+        cells = nb["cells"]
         for index, cell in enumerate(cells):
-            if cell.cell_type != "code":
+            if cell["cell_type"] != "code":
                 continue
             name = cell_name(cell, index)
             if time.monotonic() >= self.deadline:
@@ -143,26 +140,26 @@ class Runner:
 
     def run_in_kernel(self, cell, name: str) -> bool:
         """Run a cell in the student's kernel; False if the kernel is gone afterwards."""
-        result = self.kernel.wait(self.kernel.start(cell.source), self.cell_deadline())
-        cell.outputs, cell.execution_count = result.outputs, result.execution_count
+        result = self.kernel.wait(self.kernel.start(cell["source"]), self.cell_deadline())
+        cell["outputs"], cell["execution_count"] = result.outputs, result.execution_count
         return self.judge_kernel_run(cell, name, result)
 
     def judge_kernel_run(self, cell, name: str, result) -> bool:
         if result.truncated:
             self.report.add(ExecStatus.OK, f"output of cell {name} truncated")
-        if any(o.get("ename") == "MemoryError" for o in cell.outputs):
+        if any(o.get("ename") == "MemoryError" for o in cell["outputs"]):
             self.report.add(ExecStatus.MEMORY, f"cell {name} exceeded the memory limit")
         if result.killed:
             reason = (f"cell {name} was stopped after {self.cell_timeout:g} s but ignored the interrupt, so "
                       f"its kernel was killed {self.kernel.grace:g} s later; later cells not run")
             self.report.add(ExecStatus.CELL_TIMEOUT, reason)
-            cell.outputs.append(error_output("CellTimeout", reason))
+            cell["outputs"].append(error_output("CellTimeout", reason))
             self.stop_reason = reason
             return False
         if result.died:
             reason = f"kernel died in cell {name} (crash, os._exit or memory); later cells not run"
             self.report.add(ExecStatus.KERNEL_DIED, reason)
-            cell.outputs.append(error_output("KernelDied", reason))
+            cell["outputs"].append(error_output("KernelDied", reason))
             self.stop_reason = reason
             return False
         if result.timed_out:
@@ -188,12 +185,11 @@ class Runner:
         student = self.kernel.wait(msg_id, max(deadline, time.monotonic() + 0.5))
         outputs = [o for o in student.outputs if o.get("output_type") != "error"]
         if printed:
-            outputs.append(nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": printed}))
+            outputs.append({"output_type": "stream", "name": "stdout", "text": printed})
         if verdict is not None:
             outputs.append(verdict)
-        cell.outputs = outputs
-        cell.execution_count = None
-        if verdict is not None and verdict.ename == "CellTimeout":
+        cell["outputs"], cell["execution_count"] = outputs, None
+        if verdict is not None and verdict["ename"] == "CellTimeout":
             self.report.add(ExecStatus.CELL_TIMEOUT, f"test {name} was stopped after {self.cell_timeout:g} s")
         return self.judge_kernel_run(cell, name, student) if (student.killed or student.died) else True
 
@@ -230,10 +226,10 @@ def main() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)   # the kernel inherits fd 1; it must not be able to forge our result
     job = json.loads(sys.stdin.read())
-    nb = nbformat.from_dict(job["notebook"])
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+    nb = job["notebook"]
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
     runner = None
     try:
         runner = Runner(job)
@@ -241,7 +237,7 @@ def main() -> int:
         report = runner.report
     except Exception as exc:   # the kernel could not even start: record it, do not crash
         report = ExecReport(ExecStatus.ERROR, f"execution failed: {type(exc).__name__}: {exc}"[:500])
-        mark([c for c in nb.cells if not c.get("outputs")], "ExecutionFailed", report.reason)
+        mark([c for c in nb["cells"] if not c.get("outputs")], "ExecutionFailed", report.reason)
     finally:
         if runner is not None:
             runner.kernel.close()
