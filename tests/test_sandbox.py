@@ -194,3 +194,57 @@ def test_values_cross_the_harness_unchanged(tmp_path):
     ex = execute_untrusted(nb, TrustedCells.from_reference(nb), tmp_path / "work", pkg, resolve_mode("auto"),
                            Limits(cell_timeout=30), [])
     assert verdict(ex) == "passed"
+
+
+def test_outputs_are_valid_notebook_outputs_and_a_malformed_one_costs_only_itself(tmp_path):
+    """The executor builds outputs without nbformat: what it returns must still validate, and a
+    display message that breaks nbformat's schema (a kernel can publish anything) is replaced by a
+    note, not a crashed executor."""
+    import sys
+
+    ex = run(tmp_path, "import sys\nprint(sys.executable)",
+             "from IPython.display import display, HTML\ndisplay(HTML('<b>x</b>'))\n3 * 7",
+             "from IPython.display import publish_display_data\npublish_display_data({'text/plain': 5})\n"
+             "publish_display_data({'application/json': {'a': [1, 2]}})",
+             "import sys\nsys.stderr.write('warned\\n')\nraise KeyError('k')")
+    assert ex.status == "ok", ex.reason
+    nbformat.validate(ex.notebook)
+    printed, shown, published, failed = (c.outputs for c in ex.notebook.cells)
+    assert printed[0]["text"].strip() == sys.executable, "the kernel must be the grader's own Python"
+    assert [o["output_type"] for o in shown] == ["display_data", "execute_result"]
+    assert shown[1]["data"]["text/plain"] == "21" and shown[1]["execution_count"] == 2
+    assert published[0] == {"output_type": "stream", "name": "stderr",
+                            "text": "[a malformed display_data output was dropped]\n"}, published
+    assert published[1]["data"]["application/json"] == {"a": [1, 2]}
+    assert failed[0]["name"] == "stderr" and failed[-1]["ename"] == "KeyError"
+
+
+@pytest.mark.parametrize("kind, content, well_formed", [
+    ("stream", {"name": "stdout", "text": "hi"}, True),
+    ("stream", {"name": "stdout", "text": 5}, False),
+    ("error", {"ename": "E", "evalue": "v", "traceback": ["a", "b"]}, True),
+    ("error", {"ename": "E", "evalue": "v", "traceback": "a"}, False),
+    ("display_data", {"data": {"text/plain": ["a", "b"]}, "metadata": {}}, True),
+    ("display_data", {"data": {"image/png": None}, "metadata": {}}, False),
+    ("display_data", {"data": {"application/vnd.x+json": 3}, "metadata": {}}, True),
+    ("execute_result", {"data": {}, "metadata": [], "execution_count": 1}, False),
+])
+def test_output_messages_are_checked_against_nbformats_schema(kind, content, well_formed):
+    """The executor's own check agrees with nbformat's output schema, case by case."""
+    from autograder.sandbox.executor.kernel_session import output_from_msg
+
+    def notebook_with(output):
+        nb = new_notebook(cells=[new_code_cell("x")])
+        nb.cells[0].outputs = [nbformat.from_dict(output)]
+        return nb
+
+    output = output_from_msg(kind, content)
+    dropped = output == {"output_type": "stream", "name": "stderr", "text": f"[a malformed {kind} output was dropped]\n"}
+    assert dropped != well_formed, output
+    nbformat.validate(notebook_with(output))
+    raw = notebook_with({"output_type": kind, **content})
+    if well_formed:
+        nbformat.validate(raw)
+    else:
+        with pytest.raises(nbformat.ValidationError):
+            nbformat.validate(raw)

@@ -89,3 +89,37 @@ def test_a_new_gradebook_is_the_one_nbgrader_creates(tmp_path):
         mode = conn.execute("pragma journal_mode").fetchone()[0]
     assert mode == "wal", f"expected the write-ahead log, got journal_mode={mode}"
     assert json.dumps(got[1]) != "[]", "the alembic stamp must be there"
+
+
+def test_the_compiled_metadata_check_gives_nbgraders_verdicts():
+    """Workers check nbgrader metadata with the schema compiled once (preprocessor.py); on valid,
+    malformed, too old and too new metadata, and against nbgrader's own rules (grade ids, points,
+    unique ids, markdown cells), it must do exactly what nbgrader's CheckCellMetadata does."""
+    import copy
+
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    from autograder.grading.preprocessor import CheckCellMetadataCompiled
+
+    good = {"grade": True, "grade_id": "t", "locked": True, "points": 2, "schema_version": 3, "solution": False}
+    other = {**good, "grade_id": "u"}
+    without = lambda key: {k: v for k, v in good.items() if k != key}   # noqa: E731
+    cases = {"valid": [good, other], "points not a number": [{**good, "points": "two"}],
+             "no grade id": [without("grade_id")], "no points": [without("points")],
+             "duplicate grade ids": [good, good], "too old": [{**good, "schema_version": 1}],
+             "too new": [{**good, "schema_version": 4}], "markdown grade cell, not a solution": [("md", good)]}
+    for name, metas in cases.items():
+        verdicts = []
+        for check in (CheckCellMetadata(), CheckCellMetadataCompiled()):
+            cells = [new_code_cell("x = 1")]
+            for meta in metas:
+                make, meta = (new_markdown_cell, meta[1]) if isinstance(meta, tuple) else (new_code_cell, meta)
+                cells.append(make("assert x", metadata={"nbgrader": copy.deepcopy(meta)}))
+            try:
+                check.preprocess(new_notebook(cells=cells), {})
+                verdicts.append("accepted")
+            except Exception as exc:   # the exception's type is the verdict
+                verdicts.append(type(exc).__name__)
+        assert verdicts[0] == verdicts[1], f"{name}: nbgrader says {verdicts[0]}, the compiled check {verdicts[1]}"
+        assert (verdicts[0] == "accepted") == (name == "valid"), f"{name}: {verdicts[0]}"

@@ -62,49 +62,46 @@ class SandboxedExecute(LimitTraits):
         return execution.notebook, resources
 
 
-class CompiledMetadataValidator:
-    """nbgrader's MetadataValidator check of one cell (schema version, then the JSON schema), with the
-    schema compiled once: nbgrader's own calls `jsonschema.validate`, which checks the schema itself
-    again for every cell (a sixth of a grading worker's CPU per notebook)."""
+@functools.cache
+def compiled_metadata_validator():
+    """nbgrader's metadata validator (version 3: its schema and its own rules: grade ids, points, unique
+    ids...) whose JSON-schema step uses the schema compiled once. nbgrader's calls `jsonschema.validate`,
+    which checks the schema itself again for every cell: a sixth of a grading worker's CPU per notebook."""
+    import jsonschema
+    from nbgrader.nbgraderformat.common import BaseMetadataValidator, SchemaTooNewError, SchemaTooOldError
+    from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
 
-    def __init__(self):
-        import jsonschema
-        from nbgrader.nbgraderformat import MetadataValidator
-
-        self.nbgrader = MetadataValidator()
-        schema = self.nbgrader.schema
-        validator_class = jsonschema.validators.validator_for(schema)
-        validator_class.check_schema(schema)
-        self.compiled = validator_class(schema)
-
-    def validate_nb(self, nb) -> None:
-        from nbgrader.nbgraderformat.common import SchemaTooNewError, SchemaTooOldError
-
-        expected = self.nbgrader.schema_version
-        for cell in nb.cells:
+    class CompiledSchemaStep(BaseMetadataValidator):
+        def validate_cell(self, cell) -> None:   # BaseMetadataValidator.validate_cell, schema compiled
             if "nbgrader" not in cell.metadata:
-                continue
-            version = cell.metadata["nbgrader"].get("schema_version", 0)
+                return
+            version, expected = cell.metadata["nbgrader"].get("schema_version", 0), self.schema_version
             if version < expected:
                 raise SchemaTooOldError(f"Outdated schema version: {version} (expected {expected})", version, expected)
             if version > expected:
                 raise SchemaTooNewError(f"Schema version is too new: {version} (expected {expected})", version, expected)
             self.compiled.validate(cell.metadata["nbgrader"])
 
+    # MetadataValidatorV3's own rules run first; its call to the base class's step lands in CompiledSchemaStep.
+    class CompiledMetadataValidator(MetadataValidatorV3, CompiledSchemaStep):
+        def __init__(self):
+            super().__init__()
+            validator_class = jsonschema.validators.validator_for(self.schema)
+            validator_class.check_schema(self.schema)
+            self.compiled = validator_class(self.schema)
+
+    return CompiledMetadataValidator()
+
 
 class CheckCellMetadataCompiled(NbGraderPreprocessor):
     """nbgrader's CheckCellMetadata (the last step of autograde's sanitising pass), with the
     validator built once per process."""
 
-    validator = None
-
     def preprocess(self, nb, resources):
         from nbgrader.nbgraderformat import ValidationError
 
-        if CheckCellMetadataCompiled.validator is None:
-            CheckCellMetadataCompiled.validator = CompiledMetadataValidator()
         try:
-            self.validator.validate_nb(nb)
+            compiled_metadata_validator().validate_nb(nb)
         except ValidationError as exc:
             self.log.error("%s", exc)
             raise ValidationError("Notebook failed to validate; the nbgrader metadata may be corrupted.")
