@@ -248,3 +248,15 @@ def test_output_messages_are_checked_against_nbformats_schema(kind, content, wel
     else:
         with pytest.raises(nbformat.ValidationError):
             nbformat.validate(raw)
+
+
+def test_a_kernel_slow_to_start_is_waited_for(tmp_path):
+    """Requests sent while the kernel starts queue up; the executor must take the answer to any of
+    them (a kernel that took over a second to start once was never seen as ready)."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "sitecustomize.py").write_text("import time\ntime.sleep(3.5)\n")   # the kernel starts 3.5 s late
+    nb = new_notebook(cells=[new_code_cell("print('ran')")])
+    ex = execute_untrusted(nb, TrustedCells({}, []), tmp_path / "work", pkg, resolve_mode("auto"), Limits(), [])
+    assert ex.status == "ok", ex.reason
+    assert ex.notebook.cells[0].outputs[0]["text"] == "ran\n"
