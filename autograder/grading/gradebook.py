@@ -12,6 +12,7 @@ it from each shard's gradebook into the merged one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -101,6 +102,7 @@ def exclusive(url: str, shared: bool = False):
         engine.dispose()
 
 
+@functools.cache
 def alembic_head() -> str:
     """The schema revision nbgrader stamps a new gradebook with. nbgrader asks for it by running
     `alembic heads` in a subprocess (most of a second of CPU, seconds on a busy machine, for every

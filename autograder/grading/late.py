@@ -9,26 +9,33 @@ the plugin for a penalty and stores it in the gradebook; tito's reports read it 
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-
-from nbgrader.plugins import LateSubmissionPlugin
-from traitlets import Float
 
 from autograder.course.layout import CourseError
 
 PERIODS = {"per-hour": 3600.0, "per-day": 86400.0}
 
 
-class PointsPerPeriodLate(LateSubmissionPlugin):
-    """Deducts `points` for every started `period_seconds` a submission is late (never below 0)."""
+@functools.cache
+def points_per_period_plugin() -> type:
+    """The plugin class for per-hour and per-day policies (made on first use: importing nbgrader
+    takes most of a second, and `tito grade` starts its workers before it needs nbgrader itself)."""
+    from nbgrader.plugins import LateSubmissionPlugin
+    from traitlets import Float
 
-    points = Float(0.0, help="points deducted per started period late").tag(config=True)
-    period_seconds = Float(3600.0, help="length of one period in seconds (3600: per hour)").tag(config=True)
+    class PointsPerPeriodLate(LateSubmissionPlugin):
+        """Deducts `points` for every started `period_seconds` a submission is late (never below 0)."""
 
-    def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float:
-        periods = math.ceil(total_seconds_late / self.period_seconds) if total_seconds_late > 0 else 0
-        return min(score, periods * self.points)
+        points = Float(0.0, help="points deducted per started period late").tag(config=True)
+        period_seconds = Float(3600.0, help="length of one period in seconds (3600: per hour)").tag(config=True)
+
+        def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float:
+            periods = math.ceil(total_seconds_late / self.period_seconds) if total_seconds_late > 0 else 0
+            return min(score, periods * self.points)
+
+    return PointsPerPeriodLate
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class LatePolicy:
         if self.text in ("none", "zero"):
             return {"LateSubmissionPlugin.penalty_method": self.text}
         kind, _, amount = self.text.partition(":")
-        return {"AssignLatePenalties.plugin_class": PointsPerPeriodLate,
+        return {"AssignLatePenalties.plugin_class": points_per_period_plugin(),
                 "PointsPerPeriodLate.points": float(amount), "PointsPerPeriodLate.period_seconds": PERIODS[kind]}
 
 

@@ -7,6 +7,7 @@ sandbox, then reports read back from the gradebook.
 from __future__ import annotations
 
 import compileall
+import functools
 import json
 import shutil
 import sys
@@ -54,15 +55,26 @@ class GradeOptions:
 
 def reference_notebook(module: Module) -> nbformat.NotebookNode:
     """The module's nbgrader source notebook (solutions and hidden tests), built from its lesson."""
-    parsed = parse_module(module)
-    return nbformat.reads(dumps(build_notebook(module, parsed.cells)), as_version=4)
+    return nbformat.reads(_reference_text(module, module.source.stat().st_mtime_ns), as_version=4)
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_text(module: Module, mtime_ns: int) -> str:
+    """Built once per run (the canary and the class both need it), again if the lesson changes."""
+    return dumps(build_notebook(module, parse_module(module).cells))
 
 
 def prepare_assignment(course: Course, module: Module, out: Path):
     """The grading folder's nbgrader source notebook and gradebook entry for `module`."""
     nb = reference_notebook(module)
     write_if_changed(out / "source" / module.name / module.notebook_name, dumps(nb))
-    api = make_api(course.config_file, out, **{"CourseDirectory.db_url": db_url(out)})
+    from nbgrader.converters import GenerateAssignment
+
+    from autograder.grading.preprocessor import with_compiled_metadata_check
+
+    api = make_api(course.config_file, out, **{
+        "CourseDirectory.db_url": db_url(out),
+        "GenerateAssignment.preprocessors": with_compiled_metadata_check(GenerateAssignment, "preprocessors")})
     with exclusive(db_url(out)), quiet_nbgrader():
         ensure_tables(db_url(out))
         checked(api.generate_assignment(module.name, force=True, create=True), f"preparing {module.name}")

@@ -106,3 +106,12 @@ class CheckCellMetadataCompiled(NbGraderPreprocessor):
             self.log.error("%s", exc)
             raise ValidationError("Notebook failed to validate; the nbgrader metadata may be corrupted.")
         return nb, resources
+
+
+def with_compiled_metadata_check(converter, trait: str) -> list:
+    """nbgrader's preprocessor list `trait` of `converter` as it ships, with CheckCellMetadataCompiled
+    in place of each CheckCellMetadata (configure it as `{converter.__name__}.{trait}`)."""
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    shipped = converter.class_traits()[trait].make_dynamic_default()
+    return [CheckCellMetadataCompiled if p is CheckCellMetadata else p for p in shipped]

@@ -38,12 +38,12 @@ def autograde_preprocessors():
 
 
 def sanitize_preprocessors():
-    """nbgrader's sanitising pass as it ships, its last step with the metadata schema compiled once."""
-    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
+    """nbgrader's sanitising pass as it ships, its metadata check with the schema compiled once."""
+    from nbgrader.converters import Autograde
 
-    from autograder.grading.preprocessor import CheckCellMetadataCompiled
+    from autograder.grading.preprocessor import with_compiled_metadata_check
 
-    return [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadataCompiled]
+    return with_compiled_metadata_check(Autograde, "sanitize_preprocessors")
 
 
 def failure(job: dict, reason: str) -> dict:
