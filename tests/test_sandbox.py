@@ -260,3 +260,14 @@ def test_a_kernel_slow_to_start_is_waited_for(tmp_path):
     ex = execute_untrusted(nb, TrustedCells({}, []), tmp_path / "work", pkg, resolve_mode("auto"), Limits(), [])
     assert ex.status == "ok", ex.reason
     assert ex.notebook.cells[0].outputs[0]["text"] == "ran\n"
+
+
+def test_garbage_frames_on_the_kernels_channel_cost_nothing(tmp_path):
+    """Student code can send raw frames on the kernel's IOPub socket; the executor drops what it
+    cannot read or verify and goes on (a bare delimiter once crashed the message reader)."""
+    ex = run(tmp_path, "k = get_ipython().kernel\n"
+                       "for frames in ([b'<IDS|MSG>'], [b'x'], [b'<IDS|MSG>', b'sig', b'[' * 100000, b'{}', b'{}', b'{}']):\n"
+                       "    k.iopub_socket.send_multipart(frames)\n"
+                       "print('sent')", "print('after')")
+    assert ex.status == "ok", ex.reason
+    assert [c.outputs[-1]["text"] for c in ex.notebook.cells] == ["sent\n", "after\n"]

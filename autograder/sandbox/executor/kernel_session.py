@@ -124,7 +124,7 @@ class Wire:
             if len(parts) < 4 or not hmac.compare_digest(signature, self.sign(parts)):
                 return None
             header, parent, _, content = (json.loads(p) for p in parts)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, IndexError, RecursionError):   # the kernel runs student code: frames can be anything
             return None
         if not (isinstance(header, dict) and isinstance(parent, dict) and isinstance(content, dict)):
             return None
